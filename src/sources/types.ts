@@ -1,0 +1,34 @@
+/**
+ * The one interface every source type implements: built-in types and user modules (`type: module`) alike.
+ *
+ * A source receives its layer's options, already interpolated (every `${...}` resolved), and returns a flat
+ * map of string values. Everything generic — `only`, `prefix`, `decode`, key-name and NUL validation,
+ * provenance and merging — is done by the core after `load` returns, so a source only fetches and parses.
+ */
+export interface SourceContext {
+  /** Display name of the layer, e.g. `dotenv .env` or the user's `name:`. Use it in messages. */
+  readonly layer: string;
+  /** Directory holding the sources file; relative paths resolve from here. */
+  readonly configDir: string;
+  /** Keys resolved by the earlier layers (the merged set so far). Read-only. */
+  readonly keys: Readonly<Record<string, string>>;
+  /** The parent process environment. Read-only. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Aborted when another layer fails or the run is cancelled; pass it to every network call. */
+  readonly signal: AbortSignal;
+  /** Print a one-line warning on stderr (prefixed `secretrun: warning:`). Never pass a secret value. */
+  warn(message: string): void;
+  /** Mark a string (a token, a password) as secret so it is scrubbed from any error text. */
+  secret(value: string): void;
+}
+
+export type SourceOptions = Record<string, unknown>;
+
+export interface Source {
+  /** Fetch and parse the layer. Throw `SourceError` (see ../errors.ts) for failures; `NotFoundError` for a missing file/404. */
+  load(options: SourceOptions, context: SourceContext): Promise<Record<string, string>>;
+  /** Local files this layer reads, absolute paths (watch mode re-resolves when they change). */
+  watchPaths?(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): string[];
+  /** True for sources that reach the network (drives the progress spinner). */
+  readonly remote?: boolean;
+}

@@ -1,0 +1,77 @@
+/**
+ * Spawn the built CLI the way a user does, in real temp directories.
+ */
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN = join(ROOT, 'bin/secretrun.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  /** Extra environment; merged over a minimal base (PATH, HOME) unless `inheritEnv` is set. */
+  env?: Record<string, string | undefined>;
+  inheritEnv?: boolean;
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** A clean base environment so the developer's own variables never leak into assertions. */
+export function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: 'C.UTF-8',
+    ...extra,
+  };
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return runCommand(process.execPath, [BIN, ...args], opts);
+}
+
+export function runCommand(cmd: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const env = opts.inheritEnv ? { ...process.env, ...opts.env } : baseEnv(opts.env);
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] } as SpawnOptions);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d));
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
+  else child.stdin!.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Create a temp directory holding `files` (path → content). Returns its path; `cleanup()` removes it. */
+export function tmpProject(files: Record<string, string | Buffer> = {}): { dir: string; cleanup: () => void; write: (p: string, c: string | Buffer) => string } {
+  const dir = mkdtempSync(join(tmpdir(), 'secretrun-test-'));
+  const write = (p: string, c: string | Buffer) => {
+    const full = join(dir, p);
+    mkdirSync(dirname(full), { recursive: true });
+    writeFileSync(full, c);
+    return full;
+  };
+  for (const [p, c] of Object.entries(files)) write(p, c);
+  return { dir, write, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A child program that prints chosen env vars as JSON: `node -e PRINT_ENV KEY1 KEY2`. */
+export const PRINT_ENV = 'const o={};for(const k of process.argv.slice(1))o[k]=process.env[k]??null;process.stdout.write(JSON.stringify(o))';
