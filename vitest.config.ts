@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: process-heavy e2e files run better with few workers.
     maxWorkers: 2,
-    globalSetup: [],
+    globalSetup: ['test/setup/moto.ts'],
   },
 });

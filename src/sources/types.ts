@@ -10,7 +10,11 @@ export interface SourceContext {
   readonly layer: string;
   /** Directory holding the sources file; relative paths resolve from here. */
   readonly configDir: string;
-  /** Keys resolved by the earlier layers (the merged set so far). Read-only. */
+  /**
+   * Keys of earlier layers. For concurrency a layer normally waits only for the layers that produce the names
+   * its options reference, and `keys` holds just those; a source that declares `usesEarlierKeys` waits for every
+   * earlier layer and sees the full merged set so far.
+   */
   readonly keys: Readonly<Record<string, string>>;
   /** The parent process environment. Read-only. */
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -29,6 +33,8 @@ export interface Source {
   load(options: SourceOptions, context: SourceContext): Promise<Record<string, string>>;
   /** Local files this layer reads, absolute paths (watch mode re-resolves when they change). */
   watchPaths?(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): string[];
+  /** Wait for all earlier layers and receive their full merged set in `context.keys` (e.g. dotenv `expand`, user modules). */
+  usesEarlierKeys?: boolean | ((options: SourceOptions) => boolean);
   /** True for sources that reach the network (drives the progress spinner). */
   readonly remote?: boolean;
 }

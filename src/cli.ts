@@ -1,0 +1,120 @@
+/**
+ * The command table and the single exit path. Each command's module is imported only when it runs.
+ * No command calls process.exit: they return an exit code (or how the child ended) or throw, and `finish`
+ * / `fail` below are the only places that end the process.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { constants } from 'node:os';
+import { ConfigErrors, SecretrunError, UsageError, redact } from './errors.js';
+import { closest } from './config/validate.js';
+import pkg from '../package.json' with { type: 'json' };
+
+type Outcome = number | { code: number } | { signal: NodeJS.Signals };
+
+/** The exit code for a failure, per command (contract section 5): run 125, diff 2, others 1. */
+const FAILURE_EXIT: Record<string, number> = { run: 125, diff: 2 };
+let current = 'run';
+
+const COMMAND_NAMES = ['run', 'export', 'diff', 'ls', 'get', 'init', 'check', 'completion'];
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'sources file (default: nearest secretrun.yaml, or SECRETRUN_CONFIG)')
+    .option('-e, --env <name>', 'environment to use (default: SECRETRUN_ENV, then default_environment)')
+    .option('-q, --quiet', 'no progress or warnings on stderr');
+}
+
+function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
+  const program = new Command('secretrun')
+    .description('Resolve layered secrets and run a command with them as environment variables. Nothing is written to disk.')
+    .version(pkg.version, '-V, --version', 'print the version')
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+
+  const on = (name: string) => () => {
+    current = name;
+  };
+
+  common(program.command('run', { isDefault: false }))
+    .description('resolve the layers, then run <command> with them as environment variables')
+    .argument('<command...>', 'the program and its arguments (after --)')
+    .option('--pristine', 'give the child only the merged layers, not the parent environment')
+    .passThroughOptions()
+    .hook('preAction', on('run'))
+    .action((command: string[], opts) => outcome(import('./commands/run.js').then((m) => m.run(command, opts))));
+
+  common(program.command('export'))
+    .description('print the merged layers on stdout')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['dotenv', 'json', 'yaml', 'shell']).default('dotenv'))
+    .hook('preAction', on('export'))
+    .action((opts) => outcome(import('./commands/export.js').then((m) => m.exportCommand(opts))));
+
+  return program;
+}
+
+/**
+ * The default command is `run`, but only with `--`: `secretrun -- node server.js` or `secretrun -e prod -- cmd`.
+ * A first word that is neither a command nor an option is a usage error, so `secretrun exprot` never runs a
+ * program called `exprot`.
+ */
+function normaliseArgv(args: string[]): string[] {
+  const first = args[0];
+  if (first === undefined) return args;
+  if (first === '--' || (first.startsWith('-') && args.includes('--') && !['-h', '--help', '-V', '--version'].includes(first))) return ['run', ...args];
+  if (!first.startsWith('-') && !COMMAND_NAMES.includes(first) && first !== 'help') {
+    const hint = closest(first, COMMAND_NAMES);
+    throw new UsageError(`unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}; to run a program, put it after --: secretrun -- ${first} ...`);
+  }
+  return args;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let pending: Promise<Outcome> | undefined;
+  try {
+    const program = buildProgram((o) => (pending = o));
+    await program.parseAsync(normaliseArgv(argv), { from: 'user' });
+    finish(pending ? await pending : 0);
+  } catch (err) {
+    fail(err);
+  }
+}
+
+function finish(outcome: Outcome): void {
+  if (typeof outcome === 'number') return exit(outcome);
+  if ('code' in outcome) return exit(outcome.code);
+  // The child died of a signal: die of the same signal, as a shell would, so our parent sees the truth.
+  const sig = outcome.signal;
+  const fallback = 128 + (constants.signals[sig] ?? 0);
+  process.removeAllListeners(sig);
+  // SIGUSR1 would start Node's inspector instead of killing us; PID 1 ignores default-action signals.
+  if (sig !== 'SIGUSR1' && process.pid !== 1) {
+    try {
+      process.kill(process.pid, sig);
+    } catch {
+      /* fall through to the exit code */
+    }
+  }
+  setTimeout(() => exit(fallback), 50);
+}
+
+function fail(err: unknown): void {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return exit(0);
+    process.stderr.write(`secretrun: ${err.message.replace(/^error: /, '')}\n`);
+    return exit(2);
+  }
+  const code = err instanceof SecretrunError && err.exitCode !== undefined ? err.exitCode : FAILURE_EXIT[current] ?? 1;
+  const lines = err instanceof ConfigErrors ? err.errors.map((e) => e.message) : [err instanceof Error ? err.message : String(err)];
+  for (const line of lines) process.stderr.write(`secretrun: ${redact(line)}\n`);
+  if (process.env.SECRETRUN_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
+  exit(code);
+}
+
+function exit(code: number): void {
+  // Pipes and files are written synchronously on POSIX, so everything printed is out before we exit.
+  process.exit(code);
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,223 @@
+/**
+ * Find, read, parse and validate the sources file, and select an environment.
+ * Every problem carries `file:line:col`. Pure apart from reading the file.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { ConfigError, ConfigErrors, SourceError, type Location } from '../errors.js';
+import { readTextFile } from '../files.js';
+import schemaJson from '../../schema.json' with { type: 'json' };
+import { closest } from './validate.js';
+import { validate, formatPath, type Path, type Schema } from './validate.js';
+import { interpolate, InterpolationError } from './interpolate.js';
+
+export const SOURCES_FILE_NAMES = ['secretrun.yaml', 'secretrun.yml'];
+const MAX_SOURCES_FILE_BYTES = 1024 * 1024;
+export const schema = schemaJson as Schema;
+
+export interface RawLayer {
+  type: string;
+  [option: string]: unknown;
+}
+
+export interface RawConfig {
+  default_environment?: string;
+  sources?: RawLayer[];
+  environments?: Record<string, { vars?: Record<string, string>; sources?: RawLayer[]; require?: string[] }>;
+  require?: string[];
+}
+
+export interface SourcesFile {
+  /** Absolute path. */
+  path: string;
+  /** Path as shown in messages (relative to the cwd when below it). */
+  shown: string;
+  /** Directory that relative paths resolve from. */
+  dir: string;
+  data: RawConfig;
+  locate(path: Path, atKey?: boolean): Location;
+}
+
+export interface LayerSpec {
+  index: number;
+  type: string;
+  /** Options as written (not yet interpolated), including the common keys. */
+  options: Record<string, unknown>;
+  location: Location;
+  locate(sub: Path): Location;
+}
+
+export interface EnvironmentPlan {
+  name: string;
+  /** `vars` of the environment, interpolated, plus SECRETRUN_ENV. */
+  vars: Record<string, string>;
+  layers: LayerSpec[];
+  require: string[];
+  file: SourcesFile;
+  /** True when the file has no `environments` (the implicit `default`). */
+  implicit: boolean;
+}
+
+export interface FindOptions {
+  config?: string;
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** `-c`, else SECRETRUN_CONFIG, else the nearest secretrun.yaml in the cwd or a parent directory. */
+export function findSourcesFile({ config, cwd, env }: FindOptions): string {
+  const explicit = config ?? env.SECRETRUN_CONFIG;
+  if (explicit) {
+    const p = resolve(cwd, explicit);
+    const how = config ? '-c' : 'SECRETRUN_CONFIG';
+    if (!existsSync(p)) throw new ConfigError(`sources file ${explicit} (from ${how}) not found`);
+    if (statSync(p).isDirectory()) throw new ConfigError(`sources file ${explicit} (from ${how}) is a directory, expected a file`);
+    return p;
+  }
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    for (const name of SOURCES_FILE_NAMES) {
+      const candidate = join(dir, name);
+      if (existsSync(candidate) && !statSync(candidate).isDirectory()) return candidate;
+    }
+    if (dirname(dir) === dir) break;
+  }
+  throw new ConfigError(`no secretrun.yaml in ${cwd} or any parent directory (create one with "secretrun init", or pass -c FILE)`);
+}
+
+export function showPath(p: string, cwd: string): string {
+  const rel = relative(cwd, p);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
+}
+
+/**
+ * Read, parse and schema-validate the sources file. Throws `ConfigErrors` with every problem found.
+ * `collect` (for `check`) returns the problems instead of throwing.
+ */
+export async function loadSourcesFile(path: string, cwd: string): Promise<SourcesFile> {
+  const { file, problems } = await parseSourcesFile(path, cwd);
+  if (problems.length > 0) throw new ConfigErrors(problems);
+  return file!;
+}
+
+export async function parseSourcesFile(path: string, cwd: string): Promise<{ file?: SourcesFile; problems: ConfigError[] }> {
+  const shown = showPath(path, cwd);
+  let text: string;
+  try {
+    text = readTextFile(path, shown, MAX_SOURCES_FILE_BYTES);
+  } catch (err) {
+    if (err instanceof SourceError) return { problems: [new ConfigError(err.message)] };
+    throw err;
+  }
+  const { parseDocument, LineCounter, isMap, isSeq, isPair, isScalar } = await import('yaml');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const at = (offset: number): Location => ({ file: shown, ...lineCounter.linePos(offset) });
+  if (text.includes('\0')) return { problems: [new ConfigError('contains a NUL byte', at(text.indexOf('\0')))] };
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => new ConfigError(`invalid YAML: ${yamlMessage(e.code, e.message)}`, at(e.pos[0])));
+    return { problems };
+  }
+  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+
+  const locate = (p: Path, atKey = false): Location => {
+    let node: unknown = doc.contents;
+    let offset = 0;
+    for (let i = 0; i < p.length; i++) {
+      const seg = p[i];
+      if (isMap(node)) {
+        const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+        if (!pair) break;
+        const keyNode = pair.key as { range?: [number, number, number] };
+        offset = keyNode.range?.[0] ?? offset;
+        if (i === p.length - 1 && atKey) return at(offset);
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        node = node.items[seg];
+      } else break;
+      const range = (node as { range?: [number, number, number] } | null)?.range;
+      if (range) offset = range[0];
+    }
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    return at(range ? range[0] : offset);
+  };
+
+  if (data === null || data === undefined) {
+    return { problems: [new ConfigError('the sources file is empty: expected a mapping with "sources" (run "secretrun init" for a starter file)', at(0))] };
+  }
+  const problems = validate(data, schema).map((issue) => new ConfigError(`${formatPath(issue.path)}: ${issue.message}`, locate(issue.path, issue.atKey)));
+  const raw = data as RawConfig;
+  if (problems.length === 0) problems.push(...semanticProblems(raw, locate));
+  const file: SourcesFile = { path, shown, dir: dirname(path), data: raw, locate };
+  return { file: problems.length === 0 ? file : file, problems };
+}
+
+function yamlMessage(code: string, message: string): string {
+  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  if (code === 'DUPLICATE_KEY') return 'duplicate key (each key may appear once in a mapping)';
+  if (code === 'TAB_AS_INDENT') return 'tab used for indentation (YAML indents with spaces)';
+  return first;
+}
+
+/** Checks the schema cannot express. */
+function semanticProblems(data: RawConfig, locate: SourcesFile['locate']): ConfigError[] {
+  const problems: ConfigError[] = [];
+  const envNames = Object.keys(data.environments ?? {});
+  if (data.default_environment !== undefined && data.environments && !envNames.includes(data.default_environment)) {
+    problems.push(new ConfigError(`default_environment: "${data.default_environment}" is not defined (defined: ${envNames.join(', ') || 'none'})`, locate(['default_environment'])));
+  }
+  return problems;
+}
+
+export interface SelectOptions {
+  env?: string;
+  processEnv: Readonly<Record<string, string | undefined>>;
+}
+
+/** Pick the environment (`-e`, SECRETRUN_ENV, default_environment) and lay out its layers in order. */
+export function selectEnvironment(file: SourcesFile, { env, processEnv }: SelectOptions): EnvironmentPlan {
+  const data = file.data;
+  const defined = data.environments ? Object.keys(data.environments) : undefined;
+  const requested = env ?? processEnv.SECRETRUN_ENV ?? data.default_environment;
+  const listing = (names: string[]) => (names.length ? names.join(', ') : 'none');
+  let name: string;
+  if (!defined) {
+    if (requested !== undefined && requested !== 'default') {
+      throw new ConfigError(`unknown environment "${requested}": ${file.shown} defines no environments (only the implicit "default")`);
+    }
+    name = 'default';
+  } else {
+    if (requested === undefined) throw new ConfigError(`no environment selected: pass -e NAME, set SECRETRUN_ENV or default_environment (defined: ${listing(defined)})`);
+    if (!defined.includes(requested)) {
+      const hint = closest(requested, defined);
+      throw new ConfigError(`unknown environment "${requested}" (defined: ${listing(defined)})${hint ? `; did you mean "${hint}"?` : ''}`);
+    }
+    name = requested;
+  }
+  const envDef = data.environments?.[name] ?? {};
+  const vars: Record<string, string> = { SECRETRUN_ENV: name };
+  for (const [k, v] of Object.entries(envDef.vars ?? {})) {
+    try {
+      vars[k] = interpolate(v, (n) => vars[n] ?? processEnv[n]);
+    } catch (err) {
+      if (err instanceof InterpolationError) throw new ConfigError(`environments.${name}.vars.${k}: ${err.message.replace('vars, earlier layers and', 'earlier vars and')}`, file.locate(['environments', name, 'vars', k]));
+      throw err;
+    }
+  }
+  const layers: LayerSpec[] = [];
+  const add = (list: RawLayer[] | undefined, base: Path) => {
+    (list ?? []).forEach((options, i) => {
+      const path = [...base, i];
+      layers.push({
+        index: layers.length,
+        type: options.type,
+        options,
+        location: file.locate(path),
+        locate: (sub: Path) => file.locate([...path, ...sub]),
+      });
+    });
+  };
+  add(data.sources, ['sources']);
+  add(envDef.sources, ['environments', name, 'sources']);
+  const require = [...new Set([...(data.require ?? []), ...(envDef.require ?? [])])];
+  return { name, vars, layers, require, file, implicit: !defined };
+}

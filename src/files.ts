@@ -1,0 +1,77 @@
+/**
+ * Reading local text files with the errors users need: missing (NotFoundError, so `optional` works),
+ * unreadable, a directory, too large, not UTF-8. Reads into memory only; nothing is ever written.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { NotFoundError, SourceError } from './errors.js';
+import { lineCol } from './parse.js';
+
+/** Data files larger than this are refused: a sources layer is a few KiB, never hundreds of MiB. */
+export const MAX_FILE_BYTES = 10 * 1024 * 1024;
+
+export function readTextFile(absPath: string, shown: string, maxBytes = MAX_FILE_BYTES): string {
+  let size: number;
+  try {
+    const st = statSync(absPath);
+    if (st.isDirectory()) throw new SourceError(`${shown}: is a directory, expected a file`);
+    size = st.size;
+  } catch (err) {
+    throw fileError(err, shown);
+  }
+  if (size > maxBytes) throw new SourceError(`${shown}: file is ${formatBytes(size)}, larger than the ${formatBytes(maxBytes)} limit`);
+  let buf: Buffer;
+  try {
+    buf = readFileSync(absPath);
+  } catch (err) {
+    throw fileError(err, shown);
+  }
+  return decodeUtf8(buf, shown);
+}
+
+export function decodeUtf8(buf: Buffer | Uint8Array, shown: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    const offset = firstInvalidUtf8(buf);
+    const text = Buffer.from(buf.subarray(0, offset)).toString('utf8');
+    const { line, col } = lineCol(text, text.length);
+    throw new SourceError(`${shown}:${line}:${col}: not valid UTF-8 (byte offset ${offset})`);
+  }
+}
+
+function firstInvalidUtf8(buf: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let lo = 0;
+  let hi = buf.length;
+  // Binary search for the longest valid prefix (a prefix may end mid-character, so allow 3 bytes of slack).
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    let ok = false;
+    for (let cut = mid; cut >= Math.max(0, mid - 3) && !ok; cut--) {
+      try {
+        decoder.decode(buf.subarray(0, cut));
+        ok = cut === mid || cut > 0;
+      } catch {
+        /* keep trying shorter cuts */
+      }
+    }
+    if (ok) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+function fileError(err: unknown, shown: string): Error {
+  if (err instanceof SourceError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError(`${shown}: file not found`);
+  if (code === 'EACCES' || code === 'EPERM') return new SourceError(`${shown}: permission denied`);
+  if (code === 'EISDIR') return new SourceError(`${shown}: is a directory, expected a file`);
+  return new SourceError(`${shown}: cannot read (${code ?? 'unknown error'})`);
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(n % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
+  if (n >= 1024) return `${Math.round(n / 1024)} KiB`;
+  return `${n} bytes`;
+}

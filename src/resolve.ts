@@ -1,0 +1,278 @@
+/**
+ * Layers → merged set with provenance.
+ *
+ * Every layer starts at once. A layer whose options reference `${NAME}` waits only for the earlier layers that
+ * could produce NAME, nearest first, and stops waiting at the first one that does (the nearest definition is the
+ * one that wins). So independent remote layers are fetched concurrently, a Doppler token read from `.env` makes
+ * only the doppler layer wait, and the merge still happens in file order. The first failure aborts the layers
+ * still in flight and is the one reported.
+ */
+import { interpolate, InterpolationError, mapStrings, references } from './config/interpolate.js';
+import type { EnvironmentPlan, LayerSpec } from './config/load.js';
+import { applyDecode } from './decode.js';
+import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, registerSecret } from './errors.js';
+import { globToRegExp, isGlob, matchesAny } from './glob.js';
+import type { Source, SourceOptions } from './sources/types.js';
+
+export interface ResolvedEntry {
+  value: string;
+  /** Name of the layer that won. */
+  layer: string;
+  /** Earlier layers that defined the key too, in file order. */
+  shadowed: string[];
+}
+
+export interface LayerOutcome {
+  name: string;
+  type: string;
+  keys: Record<string, string>;
+  /** True when an `optional` layer found nothing to read. */
+  missing: boolean;
+  /** Keys the layer marks as not secret (`public:`). */
+  publicKeys: string[];
+}
+
+export interface Resolution {
+  environment: string;
+  /** Keys in sorted order. */
+  entries: Map<string, ResolvedEntry>;
+  layers: LayerOutcome[];
+}
+
+export interface ResolveHooks {
+  /** The parent process environment (never read from `process.env` here). */
+  processEnv: Readonly<Record<string, string | undefined>>;
+  loadSource: (type: string) => Promise<Source>;
+  /** Template defaults per type, applied before interpolation (see sources/index.ts). */
+  optionDefaults?: Record<string, Record<string, string>>;
+  warn: (message: string) => void;
+  signal?: AbortSignal;
+  /** Called when remote layers start and as each finishes (progress display). */
+  onRemoteStart?: (names: string[]) => void;
+  onLayerDone?: (name: string) => void;
+}
+
+/** Option keys the core handles itself; the rest are the source's own. */
+export const COMMON_KEYS = ['type', 'name', 'optional', 'only', 'prefix', 'decode', 'decode_prefixed', 'public', 'allow_world_readable'];
+const VALID_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks): Promise<Resolution> {
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort(hooks.signal?.reason);
+  hooks.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const sources = await Promise.all(plan.layers.map((l) => loadSourceFor(l, hooks)));
+  const layers = plan.layers.map((spec) => withDefaults(spec, hooks.optionDefaults));
+  const names = layers.map((spec) => layerName(spec, plan.vars));
+  const remote = layers.filter((_, i) => sources[i].remote).map((_, i) => names[i]);
+  if (remote.length > 0) hooks.onRemoteStart?.(remote);
+
+  let firstError: unknown;
+  const results: Promise<LayerOutcome>[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const run = resolveOne(i).catch((err) => {
+      if (firstError === undefined) {
+        firstError = err;
+        controller.abort();
+      }
+      throw err;
+    });
+    run.catch(() => {}); // handled below; avoid unhandled-rejection noise for layers that wait on a failed one
+    results.push(run);
+  }
+
+  async function resolveOne(i: number): Promise<LayerOutcome> {
+    const spec = layers[i];
+    const source = sources[i];
+    const name = names[i];
+    const refs = collectReferences(spec, name);
+    const barrier = typeof source.usesEarlierKeys === 'function' ? source.usesEarlierKeys(spec.options) : !!source.usesEarlierKeys;
+    const pending = new Set(refs.filter((n) => !(n in plan.vars)));
+    const found: Record<string, string> = {};
+    const merged: Record<string, string> = {};
+    for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
+      if (!barrier && ![...pending].some((n) => mayProduce(layers[j], n))) continue;
+      const earlier = await results[j];
+      for (const n of [...pending]) {
+        if (n in earlier.keys) {
+          found[n] = earlier.keys[n];
+          pending.delete(n);
+        }
+      }
+      if (barrier) for (const [k, v] of Object.entries(earlier.keys)) if (!(k in merged)) merged[k] = v;
+    }
+    const lookup = (n: string) => plan.vars[n] ?? found[n] ?? merged[n] ?? hooks.processEnv[n];
+    const options = interpolateOptions(spec, name, lookup);
+    const context = {
+      layer: name,
+      configDir: plan.file.dir,
+      keys: Object.freeze(barrier ? merged : found),
+      env: hooks.processEnv,
+      signal: controller.signal,
+      warn: hooks.warn,
+      secret: registerSecret,
+    };
+    let keys: Record<string, string>;
+    let missing = false;
+    try {
+      keys = await source.load(options, context);
+      if (keys === null || typeof keys !== 'object' || Array.isArray(keys)) throw new SourceError('source returned no key/value object');
+    } catch (err) {
+      if (err instanceof NotFoundError && options.optional === true) {
+        keys = {};
+        missing = true;
+      } else throw wrapLayerError(err, name, controller.signal);
+    } finally {
+      hooks.onLayerDone?.(name);
+    }
+    try {
+      keys = postProcess(keys, options, name);
+    } catch (err) {
+      throw wrapLayerError(err, name, controller.signal);
+    }
+    const publicKeys = Array.isArray(options.public) ? Object.keys(keys).filter((k) => matchesAny(k, options.public as string[])) : [];
+    for (const [k, v] of Object.entries(keys)) if (!publicKeys.includes(k)) registerSecret(v);
+    return { name, type: spec.type, keys, missing, publicKeys };
+  }
+
+  try {
+    await Promise.all(results);
+  } catch {
+    await Promise.allSettled(results);
+    throw firstError;
+  } finally {
+    hooks.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  const outcomes = await Promise.all(results);
+  return { environment: plan.name, entries: mergeLayers(outcomes), layers: outcomes };
+}
+
+async function loadSourceFor(spec: LayerSpec, hooks: ResolveHooks): Promise<Source> {
+  try {
+    return await hooks.loadSource(spec.type);
+  } catch (err) {
+    throw new ConfigError(`cannot load source type "${spec.type}": ${describeError(err)}`, spec.location);
+  }
+}
+
+function withDefaults(spec: LayerSpec, defaults: ResolveHooks['optionDefaults']): LayerSpec {
+  const d = defaults?.[spec.type];
+  if (!d) return spec;
+  return { ...spec, options: { ...d, ...spec.options } };
+}
+
+/** Merge in file order: the last layer defining a key wins; earlier definitions are recorded as shadowed. */
+export function mergeLayers(outcomes: LayerOutcome[]): Map<string, ResolvedEntry> {
+  const entries = new Map<string, ResolvedEntry>();
+  for (const layer of outcomes) {
+    for (const [key, value] of Object.entries(layer.keys)) {
+      const prev = entries.get(key);
+      entries.set(key, { value, layer: layer.name, shadowed: prev ? [...prev.shadowed, prev.layer] : [] });
+    }
+  }
+  return new Map([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+export function valuesOf(resolution: Resolution): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, e] of resolution.entries) out[k] = e.value;
+  return out;
+}
+
+/**
+ * The label of a layer: its `name`, else type plus path/url/names. Built from the text as written, with only
+ * the environment's `vars` filled in: values loaded from layers never appear in a label.
+ */
+export function layerName(spec: LayerSpec, vars: Record<string, string>): string {
+  const o = spec.options;
+  if (typeof o.name === 'string' && o.name) return o.name;
+  const fill = (s: string) => {
+    try {
+      return interpolate(s, (n) => vars[n] ?? `\${${n}}`);
+    } catch {
+      return s;
+    }
+  };
+  let what = '';
+  if (typeof o.url === 'string') what = fill(o.url).replace(/\/\/[^/@]*@/, '//').replace(/[?#].*$/, '');
+  else if (typeof o.path === 'string') what = fill(o.path);
+  else if (Array.isArray(o.names)) what = o.names.length === 1 ? fill(String(o.names[0])) : `${fill(String(o.names[0]))} (+${o.names.length - 1})`;
+  else if (Array.isArray(o.command) && o.command.length > 0) what = String(o.command[0]);
+  else if (spec.type === 'doppler' && (o.project || o.config)) what = [o.project, o.config].filter(Boolean).map((s) => fill(String(s))).join('/');
+  return what ? `${spec.type} ${what}` : spec.type;
+}
+
+function collectReferences(spec: LayerSpec, name: string): string[] {
+  const refs = new Set<string>();
+  mapStrings(spec.options, (s, path) => {
+    try {
+      for (const r of references(s)) refs.add(r);
+    } catch (err) {
+      if (err instanceof InterpolationError) throw new ConfigError(`layer "${name}": ${path.join('.')}: ${err.message}`, spec.locate(path));
+      throw err;
+    }
+    return s;
+  });
+  return [...refs];
+}
+
+function interpolateOptions(spec: LayerSpec, name: string, lookup: (n: string) => string | undefined): SourceOptions {
+  return mapStrings(spec.options, (s, path) => {
+    try {
+      return interpolate(s, lookup);
+    } catch (err) {
+      if (err instanceof InterpolationError) throw new ConfigError(`layer "${name}": ${path.join('.')}: ${err.message}`, spec.locate(path));
+      throw err;
+    }
+  }) as SourceOptions;
+}
+
+/** Could this layer define `name`? Uses `only` and `prefix` when they are literal; otherwise assumes yes. */
+function mayProduce(spec: LayerSpec, name: string): boolean {
+  const { only, prefix } = spec.options;
+  const literal = (v: unknown) => typeof v === 'string' && !v.includes('$');
+  let rest = name;
+  if (prefix !== undefined) {
+    if (!literal(prefix)) return true;
+    if (!name.startsWith(prefix as string)) return false;
+    rest = name.slice((prefix as string).length);
+  }
+  if (Array.isArray(only) && only.every(literal)) return only.some((p: string) => (isGlob(p) ? globToRegExp(p).test(rest) : p === rest));
+  return true;
+}
+
+/** decode → only → prefix → validate names and values. */
+function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string): Record<string, string> {
+  let keys = keysIn;
+  if (options.decode !== undefined || options.decode_prefixed === true) {
+    keys = applyDecode(keys, { decode: options.decode as Record<string, 'base64'> | undefined, decode_prefixed: options.decode_prefixed === true }, layer);
+  }
+  const only = Array.isArray(options.only) ? (options.only as string[]) : undefined;
+  const prefix = typeof options.prefix === 'string' ? options.prefix : '';
+  const out: Record<string, string> = {};
+  const bad: string[] = [];
+  for (const [k, v] of Object.entries(keys)) {
+    if (only && !matchesAny(k, only)) continue;
+    const key = prefix + k;
+    if (typeof v !== 'string') throw new LayerError(layer, `value of ${safeKey(key)} is ${v === null ? 'null' : typeof v}, expected a string`);
+    if (!VALID_KEY.test(key)) bad.push(key);
+    else if (v.includes('\0')) throw new LayerError(layer, `value of ${key} contains a NUL byte; environment variables cannot hold NUL`);
+    else out[key] = v;
+  }
+  if (bad.length > 0) {
+    throw new LayerError(layer, `invalid environment variable name${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).map(safeKey).join(', ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''} (allowed: letters, digits and _, not starting with a digit; use "prefix", "only" or "flatten")`);
+  }
+  return out;
+}
+
+/** Show a key name in a message, escaping control characters so a broken file cannot garble the terminal. */
+function safeKey(key: string): string {
+  return JSON.stringify(key.length > 60 ? key.slice(0, 60) + '…' : key);
+}
+
+function wrapLayerError(err: unknown, layer: string, signal: AbortSignal): unknown {
+  if (err instanceof LayerError || err instanceof ConfigError) return err;
+  if (signal.aborted && (err as Error)?.name === 'AbortError') return err;
+  if (err instanceof SecretrunError) return new LayerError(layer, err.message, { exitCode: err.exitCode });
+  // Unexpected failures (a bug, or a library's own error): one line, no stack.
+  return new LayerError(layer, describeError(err), { cause: err });
+}

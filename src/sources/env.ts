@@ -1,0 +1,20 @@
+/** `type: env`: the parent process environment as a layer at this position. */
+import type { Source } from './types.js';
+
+const VALID_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** secretrun's own control variables are not part of the merged set (contract section 1). */
+const CONTROL = new Set(['SECRETRUN_ENV', 'SECRETRUN_CONFIG', 'SECRETRUN_DEBUG']);
+
+const envSource: Source = {
+  async load(_options, context) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(context.env)) {
+      // Names a shell could not export (e.g. `BASH_FUNC_x%%`) are inherited by the child anyway; skip them here
+      // rather than failing the whole run on something the user did not write.
+      if (v !== undefined && VALID_NAME.test(k) && !CONTROL.has(k)) out[k] = v;
+    }
+    return out;
+  },
+};
+
+export default envSource;

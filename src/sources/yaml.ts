@@ -1,0 +1,14 @@
+/** `type: yaml`: a YAML file; `select` picks a sub-object, `flatten` splits nested objects into keys. */
+import { parseYaml, structuredToEnv } from '../parse.js';
+import { readLayerFile, watchFile } from './local-file.js';
+import type { Source } from './types.js';
+
+const yamlSource: Source = {
+  async load(options, context) {
+    const { text, shown } = readLayerFile(options, context);
+    return structuredToEnv(await parseYaml(text, shown), { origin: shown, select: options.select as string | undefined, flatten: options.flatten as string | undefined });
+  },
+  watchPaths: watchFile,
+};
+
+export default yamlSource;
