@@ -33,19 +33,111 @@ export function parseJson(text: string, origin: string): unknown {
   try {
     return JSON.parse(stripBom(text));
   } catch (err) {
-    throw new SourceError(`${origin}: invalid JSON: ${jsonErrorWhere(text, err)}`);
+    throw new SourceError(`${origin}:${jsonErrorWhere(text, err)}`);
   }
 }
 
-/** JSON.parse messages differ across Node versions; turn "position N" into line:col when present. */
-function jsonErrorWhere(text: string, err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /position (\d+)/.exec(message);
-  // Drop any excerpt of the input that V8 quotes (it may hold a secret): keep only the description.
-  const reason = message.replace(/ in JSON at position \d+.*$/s, '').replace(/, ".*$/s, '').replace(/\s*\(line \d+ column \d+\)/, '');
-  if (!m) return reason;
-  const { line, col } = lineCol(text, Number(m[1]));
-  return `line ${line} column ${col}: ${reason}`;
+/**
+ * V8's JSON.parse messages quote part of the input (which may be a secret) and, on Node 20, often give no
+ * position. So on failure we find the position ourselves with a small scanner and describe it in our own words.
+ */
+function jsonErrorWhere(text: string, _err: unknown): string {
+  const { offset, reason } = scanJson(stripBom(text));
+  const { line, col } = lineCol(stripBom(text), offset);
+  return `${line}:${col}: invalid JSON: ${reason}`;
+}
+
+/** Recursive-descent JSON scanner that returns where and why the text stops being JSON. */
+export function scanJson(text: string): { offset: number; reason: string } {
+  let i = 0;
+  class Stop {
+    constructor(readonly offset: number, readonly reason: string) {}
+  }
+  const fail = (reason: string): never => {
+    throw new Stop(i, i >= text.length ? 'unexpected end of input' : reason);
+  };
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const describe = () => (i >= text.length ? 'end of input' : /[\x20-\x7e]/.test(text[i]) ? `"${text[i]}"` : `character U+${text.charCodeAt(i).toString(16).padStart(4, '0')}`);
+  const literal = (word: string) => {
+    if (text.startsWith(word, i)) i += word.length;
+    else fail(`unexpected ${describe()}`);
+  };
+  const string = () => {
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) fail('control character in a string (escape it)');
+      if (text[i] === '\\') {
+        i++;
+        if (text[i] === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail('invalid \\u escape');
+          i += 5;
+          continue;
+        }
+        if (!'"\\/bfnrt'.includes(text[i] ?? '')) fail('invalid escape in a string');
+      }
+      i++;
+    }
+    if (i >= text.length) fail('unterminated string');
+    i++;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail(`expected a key in double quotes, found ${describe()}`);
+        string();
+        ws();
+        if (text[i] !== ':') fail(`expected ":" after a key, found ${describe()}`);
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') return void i++;
+        fail(`expected "," or "}", found ${describe()}`);
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') return void i++;
+        fail(`expected "," or "]", found ${describe()}`);
+      }
+    }
+    if (c === '"') return string();
+    if (c === 't') return literal('true');
+    if (c === 'f') return literal('false');
+    if (c === 'n') return literal('null');
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    if (m && m[0] !== '-' && m[0] !== '') return void (i += m[0].length);
+    fail(`unexpected ${describe()}`);
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail(`unexpected ${describe()} after the end of the JSON value`);
+    return { offset: i, reason: 'invalid JSON' };
+  } catch (stop) {
+    if (stop instanceof Stop) return { offset: stop.offset, reason: stop.reason };
+    throw stop;
+  }
 }
 
 export function lineCol(text: string, offset: number): { line: number; col: number } {
@@ -55,16 +147,33 @@ export function lineCol(text: string, offset: number): { line: number; col: numb
   return { line, col: offset - last };
 }
 
-export async function parseYaml(text: string, origin: string): Promise<unknown> {
+export interface YamlOptions {
+  /** Extra tags, e.g. ansible's `!vault`. */
+  customTags?: import('yaml').Tags;
+  /** A tag that must resolve: if the yaml package only warns about it, that is an error with this message. */
+  requiredTag?: { tag: string; message: string };
+}
+
+export async function parseYaml(text: string, origin: string, options: YamlOptions = {}): Promise<unknown> {
   const { parseDocument, LineCounter } = await import('yaml');
   const lineCounter = new LineCounter();
-  const doc = parseDocument(stripBom(text), { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = lineCounter.linePos(e.pos[0]);
-    throw new SourceError(`${origin}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+  const doc = parseDocument(stripBom(text), { lineCounter, prettyErrors: false, uniqueKeys: true, customTags: options.customTags });
+  const required = options.requiredTag;
+  const misplaced = required && doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED' && w.message.includes(required.tag));
+  const problem = doc.errors[0] ?? misplaced;
+  if (problem) {
+    const pos = lineCounter.linePos(problem.pos[0]);
+    const reason = problem === misplaced ? required!.message : yamlMessage(problem.code, problem.message);
+    throw new SourceError(`${origin}:${pos.line}:${pos.col}: invalid YAML: ${reason}`);
   }
   return doc.toJS({ maxAliasCount: 100 });
+}
+
+/** The yaml package's message, first line only, with the clearest wording for the common mistakes. */
+export function yamlMessage(code: string, message: string): string {
+  if (code === 'DUPLICATE_KEY') return 'duplicate key (each key may appear once in a mapping)';
+  if (code === 'TAB_AS_INDENT') return 'tab used for indentation (YAML indents with spaces)';
+  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
 }
 
 function stripBom(text: string): string {

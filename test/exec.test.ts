@@ -1,0 +1,214 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { chmodSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { NotFoundError, SourceError } from '../src/errors.js';
+import execSource, { lastLine, readExecOptions, resolveProgram } from '../src/sources/exec.js';
+import type { SourceContext } from '../src/sources/types.js';
+import { PRINT_ENV, ROOT, runCli, tmpProject } from './helpers/cli.js';
+
+const FIXTURES = join(ROOT, 'fixtures/exec');
+const NODE = process.execPath;
+const SECRET = 'sup3r-s3cret-stdout-value';
+
+function makeContext(overrides: Partial<SourceContext> = {}): SourceContext & { warnings: string[]; secrets: string[] } {
+  const warnings: string[] = [];
+  const secrets: string[] = [];
+  return {
+    layer: 'exec test',
+    configDir: FIXTURES,
+    keys: {},
+    env: { PATH: process.env.PATH },
+    signal: new AbortController().signal,
+    warn: (m) => warnings.push(m),
+    secret: (s) => secrets.push(s),
+    warnings,
+    secrets,
+    ...overrides,
+  };
+}
+
+async function loadError(options: Record<string, unknown>, context = makeContext()): Promise<Error> {
+  try {
+    await execSource.load(options, context);
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected load to fail');
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+describe('exec source', () => {
+  it('parses JSON output, runs in the sources file directory and sees the layer env', async () => {
+    const ctx = makeContext();
+    const out = await execSource.load({ command: [NODE, 'print-json.mjs'], env: { EXEC_FIXTURE_VAR: 'from-env-option' } }, ctx);
+    expect(out).toEqual({ API_TOKEN: 'tok-123', DB: '{"HOST":"db.internal","PORT":5432}', CWD: FIXTURES, FROM_ENV: 'from-env-option' });
+    expect(ctx.secrets).toContain('from-env-option');
+  });
+
+  it('applies select and flatten like the json type', async () => {
+    expect(await execSource.load({ command: [NODE, 'print-json.mjs'], select: 'DB' }, makeContext())).toEqual({ HOST: 'db.internal', PORT: '5432' });
+    const flat = await execSource.load({ command: [NODE, 'print-json.mjs'], flatten: '__' }, makeContext());
+    expect(flat.DB__HOST).toBe('db.internal');
+  });
+
+  it('parses dotenv and yaml output', async () => {
+    expect(await execSource.load({ command: [NODE, 'print-format.mjs', 'dotenv'], format: 'dotenv' }, makeContext())).toEqual({ API_TOKEN: 'tok-123', MULTI: 'line1\nline2' });
+    expect(await execSource.load({ command: [NODE, 'print-format.mjs', 'yaml'], format: 'yaml', flatten: '_' }, makeContext())).toEqual({ API_TOKEN: 'tok-123', DB_HOST: 'db.internal', DB_PORT: '5432' });
+  });
+
+  it('resolves a relative program path from the sources file directory, not the cwd', async () => {
+    const project = tmpProject({ 'bin/secrets': '#!/bin/sh\nprintf \'{"FROM_SCRIPT":"%s"}\' "$1"\n' });
+    cleanups.push(project.cleanup);
+    chmodSync(join(project.dir, 'bin/secrets'), 0o755);
+    expect(process.cwd()).not.toBe(project.dir);
+    expect(await execSource.load({ command: ['./bin/secrets', 'arg one'] }, makeContext({ configDir: project.dir }))).toEqual({ FROM_SCRIPT: 'arg one' });
+    expect(await execSource.load({ command: ['bin/secrets', 'x'] }, makeContext({ configDir: project.dir }))).toEqual({ FROM_SCRIPT: 'x' });
+  });
+
+  it('a non-zero exit names the command, the code and the last stderr line, without the arguments', async () => {
+    const err = await loadError({ command: [NODE, 'fail.mjs', '--token=abc123secret'] });
+    expect(err).toBeInstanceOf(SourceError);
+    expect(err.message).toBe(`command "${NODE}" exited with code 3: ERROR: vault is sealed`);
+    expect(err.message).not.toContain('abc123secret');
+  });
+
+  it('never shows stdout when the command fails, even when stdout held a secret', async () => {
+    const err = await loadError({ command: [NODE, 'leak-then-fail.mjs'] });
+    expect(err.message).toMatch(/exited with code 1: authentication failed$/);
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message).not.toContain('LEAKED');
+  });
+
+  it('never quotes stdout in a parse error', async () => {
+    for (const format of ['json', 'yaml']) {
+      const err = await loadError({ command: [NODE, 'not-json.mjs'], format });
+      expect(err.message).toMatch(/output of command ".*"/);
+      expect(err.message).not.toContain('sup3r');
+    }
+  });
+
+  it('kills a command that runs past its timeout', async () => {
+    const started = Date.now();
+    const err = await loadError({ command: [NODE, 'hang.mjs'], timeout: 0.5 });
+    expect(err.message).toBe(`command "${NODE}" timed out after 0.5s (option "timeout")`);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('follows SIGTERM with SIGKILL when the command ignores it', async () => {
+    const started = Date.now();
+    // The shell ignores SIGTERM from its first instruction (a node script might not be ready yet under load), and
+    // `exec` hands that disposition to sleep.
+    const err = await loadError({ command: ['/bin/sh', '-c', 'trap "" TERM; exec sleep 30'], timeout: 0.3 });
+    expect(err.message).toMatch(/timed out after 0.3s/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    expect(Date.now() - started).toBeLessThan(6_000);
+  });
+
+  it('stops when the run is cancelled', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const err = await loadError({ command: [NODE, 'hang.mjs'], timeout: 20 }, makeContext({ signal: controller.signal }));
+    expect(err.message).toMatch(/cancelled/);
+  });
+
+  it('caps the output size', async () => {
+    const err = await loadError({ command: [NODE, 'flood.mjs'] });
+    expect(err.message).toMatch(/output exceeds 10 MiB/);
+  });
+
+  it('a missing program is a NotFoundError (so optional: true can skip it)', async () => {
+    const err = await loadError({ command: ['secretrun-no-such-program-xyz', '--flag'] });
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.message).toBe('command "secretrun-no-such-program-xyz" not found on PATH');
+    const rel = await loadError({ command: ['./missing.sh'] });
+    expect(rel.message).toBe('command "./missing.sh" not found');
+  });
+
+  it('a file that is not executable is a clear error', async () => {
+    const project = tmpProject({ 'tool.sh': '#!/bin/sh\necho {}\n' });
+    cleanups.push(project.cleanup);
+    const err = await loadError({ command: ['./tool.sh'] }, makeContext({ configDir: project.dir }));
+    expect(err.message).toBe('command "./tool.sh" cannot be executed (permission denied)');
+  });
+
+  it('says when a command was killed by a signal', async () => {
+    const err = await loadError({ command: ['/bin/sh', '-c', 'kill -9 $$'] });
+    expect(err.message).toBe('command "/bin/sh" was killed by SIGKILL (no stderr output)');
+  });
+
+  it('rejects output that is not UTF-8', async () => {
+    const err = await loadError({ command: [NODE, '-e', 'process.stdout.write(Buffer.from([0x7b, 0xff, 0x7d]))'] });
+    expect(err.message).toMatch(/is not valid UTF-8/);
+  });
+
+  it('validates its options', () => {
+    expect(() => readExecOptions({ command: 'op read x' })).toThrow(/non-empty list of strings/);
+    expect(() => readExecOptions({ command: [] })).toThrow(/non-empty list/);
+    expect(() => readExecOptions({ command: ['x'], format: 'toml' })).toThrow(/"format" must be one of json, dotenv, yaml/);
+    expect(() => readExecOptions({ command: ['x'], timeout: 0 })).toThrow(/positive number/);
+    expect(() => readExecOptions({ command: ['x'], env: { A: 1 } })).toThrow(/"env"/);
+    expect(readExecOptions({ command: ['x'] })).toMatchObject({ format: 'json', timeoutMs: 30_000, env: {} });
+  });
+
+  it('keeps only the last non-empty stderr line, capped', () => {
+    expect(lastLine('a\nb\n\n  \n')).toBe('b');
+    expect(lastLine('')).toBe('');
+    expect(lastLine('x'.repeat(500))).toHaveLength(201);
+  });
+
+  it('resolves only programs written with a slash', () => {
+    expect(resolveProgram('op', '/cfg')).toBe('op');
+    expect(resolveProgram('./op', '/cfg')).toBe('/cfg/op');
+    expect(resolveProgram('/usr/bin/op', '/cfg')).toBe('/usr/bin/op');
+  });
+
+  it('is a remote-style layer, so the progress spinner shows while it runs', () => {
+    expect(execSource.remote).toBe(true);
+  });
+});
+
+describe('exec end to end (built CLI)', () => {
+  const project = (files: Record<string, string>) => {
+    const p = tmpProject(files);
+    cleanups.push(p.cleanup);
+    return p;
+  };
+  const sourcesFile = (layer: string) => `sources:\n  - type: exec\n${layer.replace(/^/gm, '    ')}\n`;
+
+  it('runs the command from the sources file directory and hands its values to the child', async () => {
+    const { dir } = project({
+      'secretrun.yaml': sourcesFile(`command: [node, ${JSON.stringify(join(FIXTURES, 'print-json.mjs'))}]\nenv: { EXEC_FIXTURE_VAR: "\${FROM_PARENT}" }\nonly: [API_TOKEN, FROM_ENV, CWD]`),
+      'sub/dir/.keep': '',
+    });
+    const r = await runCli(['--', NODE, '-e', PRINT_ENV, 'API_TOKEN', 'FROM_ENV', 'CWD', 'DB'], { cwd: join(dir, 'sub/dir'), env: { FROM_PARENT: 'parent-value' } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ API_TOKEN: 'tok-123', FROM_ENV: 'parent-value', CWD: realpathSync(dir), DB: null });
+  });
+
+  it('a failing command stops secretrun with 125, the layer, the exit code and the last stderr line, never stdout', async () => {
+    const { dir } = project({ 'secretrun.yaml': sourcesFile(`command: [node, ${JSON.stringify(join(FIXTURES, 'leak-then-fail.mjs'))}, --password=argv-secret]`) });
+    const r = await runCli(['--', NODE, '-e', 'console.log("child ran")'], { cwd: dir });
+    expect(r.code).toBe(125);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('secretrun: layer "exec node": command "node" exited with code 1: authentication failed\n');
+    expect(r.stderr).not.toContain(SECRET);
+    expect(r.stderr).not.toContain('argv-secret');
+  });
+
+  it('a command that hangs is killed after its timeout', async () => {
+    const { dir } = project({ 'secretrun.yaml': sourcesFile(`command: [node, ${JSON.stringify(join(FIXTURES, 'hang.mjs'))}]\ntimeout: 0.5`) });
+    const r = await runCli(['export'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('secretrun: layer "exec node": command "node" timed out after 0.5s (option "timeout")\n');
+  });
+
+  it('optional: true turns a missing program into an empty layer', async () => {
+    const { dir } = project({ 'secretrun.yaml': sourcesFile('command: [secretrun-no-such-program-xyz]\noptional: true') });
+    const r = await runCli(['export', '--format', 'json'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({});
+  });
+});
