@@ -1,0 +1,17 @@
+/** `secretrun get KEY`: the plain value on stdout, byte for byte, with no newline added. For scripts. */
+import { closest } from '../config/validate.js';
+import { SecretrunError } from '../errors.js';
+import { resolveEnvironment, type CommonOptions } from './common.js';
+
+export async function get(key: string, opts: CommonOptions): Promise<number> {
+  const { plan, resolution } = await resolveEnvironment(opts);
+  const entry = resolution.entries.get(key);
+  if (!entry) {
+    // Only key names appear in the message, never a value.
+    const hint = closest(key, [...resolution.entries.keys()]);
+    const where = plan.implicit ? '' : ` in environment "${plan.name}"`;
+    throw new SecretrunError(`key "${key}" is not defined${where}${hint ? ` (did you mean "${hint}"?)` : ''}`, { exitCode: 1 });
+  }
+  process.stdout.write(entry.value);
+  return 0;
+}

@@ -1,0 +1,120 @@
+/**
+ * `secretrun init` end to end: the built CLI in real temp directories.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tmpProject } from './helpers/cli.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+function project(files: Record<string, string> = {}) {
+  const p = tmpProject(files);
+  cleanups.push(p.cleanup);
+  return p;
+}
+
+const read = (dir: string, name: string) => readFileSync(join(dir, name), 'utf8');
+
+describe('init in an empty directory', () => {
+  it('writes a commented starter file that check, ls and diff accept as written', async () => {
+    const { dir } = project();
+    const r = await runCli(['init'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('secretrun: wrote secretrun.yaml\n');
+    // Nothing else is created: no .env, no .gitignore (the project may not use git).
+    expect(readdirSync(dir)).toEqual(['secretrun.yaml']);
+
+    const text = read(dir, 'secretrun.yaml');
+    expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=./node_modules/secretrun/schema.json');
+    expect(text).toMatch(/^ {2}- type: dotenv\n {4}path: \.env\n {4}optional: true/m);
+    expect(text).toMatch(/^ {4}# {3}- type: ssm$/m); // commented out: it needs AWS credentials
+    expect(text).toMatch(/^default_environment: dev\b/m);
+
+    const check = await runCli(['check'], { cwd: dir });
+    expect(check.stderr).toBe('secretrun: secretrun.yaml: OK (1 layer, 2 environments)\n');
+    expect(check.code).toBe(0);
+    const ls = await runCli(['ls'], { cwd: dir });
+    expect(ls.code).toBe(0);
+    const diff = await runCli(['diff', 'dev', 'prod'], { cwd: dir });
+    expect(diff.code).toBe(0);
+  });
+
+  it('the starter picks up a .env at once, and holds no value itself', async () => {
+    const { dir, write } = project();
+    expect((await runCli(['init', '-q'], { cwd: dir })).code).toBe(0);
+    write('.env', 'API_TOKEN=starter-test-token-123\n');
+    const r = await runCli(['get', 'API_TOKEN'], { cwd: dir });
+    expect(r.stdout).toBe('starter-test-token-123');
+    expect(read(dir, 'secretrun.yaml')).not.toContain('starter-test-token-123');
+  });
+
+  it('-q prints nothing', async () => {
+    const { dir } = project({ '.gitignore': 'node_modules\n' });
+    const r = await runCli(['init', '-q'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(read(dir, '.gitignore')).toBe('node_modules\n.env\n');
+  });
+});
+
+describe('init never overwrites', () => {
+  it.each(['secretrun.yaml', 'secretrun.yml'])('refuses with exit 1 when %s exists, leaving it untouched', async (name) => {
+    const mine = 'sources:\n  - { type: dotenv, path: mine.env }  # my own file\n';
+    const { dir } = project({ [name]: mine, '.gitignore': 'dist\n' });
+    const r = await runCli(['init'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`secretrun: ${name} already exists in this directory; not overwriting it (check it with "secretrun check")\n`);
+    expect(read(dir, name)).toBe(mine);
+    expect(readdirSync(dir).sort()).toEqual(['.gitignore', name]);
+    // Refusing changes nothing else either.
+    expect(read(dir, '.gitignore')).toBe('dist\n');
+  });
+
+  it('refuses even with -q, and a second init after a first one', async () => {
+    const { dir } = project();
+    expect((await runCli(['init'], { cwd: dir })).code).toBe(0);
+    const first = read(dir, 'secretrun.yaml');
+    const again = await runCli(['init', '-q'], { cwd: dir });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists');
+    expect(read(dir, 'secretrun.yaml')).toBe(first);
+  });
+});
+
+describe('init and .gitignore', () => {
+  it('appends .env, adding the missing final newline first', async () => {
+    const { dir } = project({ '.gitignore': 'node_modules\ndist' });
+    const r = await runCli(['init'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('secretrun: wrote secretrun.yaml\nsecretrun: added .env to .gitignore\n');
+    expect(read(dir, '.gitignore')).toBe('node_modules\ndist\n.env\n');
+  });
+
+  it('appends to an empty .gitignore', async () => {
+    const { dir } = project({ '.gitignore': '' });
+    await runCli(['init'], { cwd: dir });
+    expect(read(dir, '.gitignore')).toBe('.env\n');
+  });
+
+  it.each([
+    ['an exact line', 'node_modules\n.env\n'],
+    ['a rooted line', '/.env\n'],
+    ['a line with CRLF endings and spaces', 'dist\r\n  .env  \r\nbuild\r\n'],
+  ])('leaves it alone when it already has %s', async (_what, content) => {
+    const { dir } = project({ '.gitignore': content });
+    const r = await runCli(['init'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('secretrun: wrote secretrun.yaml\n');
+    expect(read(dir, '.gitignore')).toBe(content);
+  });
+
+  it('matches whole lines only: .env.local or a comment does not count', async () => {
+    const content = '.env.local\n# .env\n.envrc\n';
+    const { dir } = project({ '.gitignore': content });
+    await runCli(['init'], { cwd: dir });
+    expect(read(dir, '.gitignore')).toBe(content + '.env\n');
+  });
+});
