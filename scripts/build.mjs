@@ -2,14 +2,15 @@
 // One minified ESM file per entry keeps start-up cheap (module loading dominates for small packages);
 // the heavy optional dependencies stay external and are imported lazily only when a layer needs them.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 const external = ['@aws-sdk/*', '@smithy/*', 'undici', 'ora'];
-rmSync('dist', { recursive: true, force: true });
+// Build beside dist/ and swap it in, so a test run reading dist/ never sees it half-written.
+const next = `dist.next-${process.pid}`;
 await build({
   entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts' },
-  outdir: 'dist',
+  outdir: next,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -26,6 +27,15 @@ await build({
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
   logLevel: 'warning',
 });
+const old = `dist.old-${process.pid}`;
+try {
+  renameSync('dist', old);
+} catch {
+  /* no previous build */
+}
+renameSync(next, 'dist');
+rmSync(old, { recursive: true, force: true });
+
 if (!process.argv.includes('--no-types')) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--emitDeclarationOnly'], { stdio: 'inherit' });
 }

@@ -51,6 +51,42 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
     .hook('preAction', on('export'))
     .action((opts) => outcome(import('./commands/export.js').then((m) => m.exportCommand(opts))));
 
+  common(program.command('diff'))
+    .description('compare two environments: keys only in A, only in B, and changed (values masked)')
+    .argument('<envA>', 'first environment')
+    .argument('<envB>', 'second environment')
+    .option('--reveal', 'show values instead of masks')
+    .option('--json', 'machine-readable output')
+    .option('--only <keys...>', 'compare only these keys (names or * globs)')
+    .hook('preAction', on('diff'))
+    .action((envA: string, envB: string, opts) => outcome(import('./commands/diff.js').then((m) => m.diff(envA, envB, opts))));
+
+  common(program.command('ls'))
+    .description('list every merged key with its winning layer, shadowed layers and masked value')
+    .option('--reveal', 'show values instead of masks')
+    .option('--json', 'machine-readable output')
+    .hook('preAction', on('ls'))
+    .action((opts) => outcome(import('./commands/ls.js').then((m) => m.ls(opts))));
+
+  common(program.command('get'))
+    .description('print the plain value of KEY (no newline added), for scripts')
+    .argument('<key>', 'the key to print')
+    .hook('preAction', on('get'))
+    .action((key: string, opts) => outcome(import('./commands/get.js').then((m) => m.get(key, opts))));
+
+  program
+    .command('init')
+    .description('write a commented starter secretrun.yaml in the current directory (never overwrites)')
+    .option('-q, --quiet', 'print nothing on success')
+    .hook('preAction', on('init'))
+    .action((opts) => outcome(import('./commands/init.js').then((m) => m.init(opts))));
+
+  common(program.command('check'))
+    .description('validate the sources file offline and report every problem with its location')
+    .option('--resolve', 'also fetch every layer of the environment and check "require" (values never printed)')
+    .hook('preAction', on('check'))
+    .action((opts) => outcome(import('./commands/check.js').then((m) => m.check(opts))));
+
   return program;
 }
 

@@ -63,7 +63,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   const sources = await Promise.all(plan.layers.map((l) => loadSourceFor(l, hooks)));
   const layers = plan.layers.map((spec) => withDefaults(spec, hooks.optionDefaults));
   const names = layers.map((spec) => layerName(spec, plan.vars));
-  const remote = layers.filter((_, i) => sources[i].remote).map((_, i) => names[i]);
+  const remote = names.filter((_, i) => sources[i].remote);
   if (remote.length > 0) hooks.onRemoteStart?.(remote);
 
   let firstError: unknown;

@@ -25,7 +25,13 @@ export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
   return loadSourcesFile(findSourcesFile({ config: opts.config, cwd, env: process.env }), cwd);
 }
 
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, signal?: AbortSignal): Promise<Resolved> {
+export interface ResolveExtras {
+  signal?: AbortSignal;
+  /** `diff` and `ls` show what an environment lacks instead of failing on `require`. */
+  checkRequire?: boolean;
+}
+
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, checkRequire = true }: ResolveExtras = {}): Promise<Resolved> {
   const sourcesFile = file ?? (await loadFile(opts));
   const plan = selectEnvironment(sourcesFile, { env: envName, processEnv: process.env });
   let progress: { done(name: string): void; stop(): void } | undefined;
@@ -49,7 +55,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
         progress?.done(name);
       },
     });
-    checkRequired(plan, resolution);
+    if (checkRequire) checkRequired(plan, resolution);
     return { file: sourcesFile, plan, resolution };
   } finally {
     finished = true;

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, ConfigErrors, SourceError, type Location } from '../errors.js';
 import { readTextFile } from '../files.js';
+import { yamlMessage } from '../parse.js';
 import schemaJson from '../../schema.json' with { type: 'json' };
 import { closest } from './validate.js';
 import { validate, formatPath, type Path, type Schema } from './validate.js';
@@ -146,23 +147,18 @@ export async function parseSourcesFile(path: string, cwd: string): Promise<{ fil
   }
   const problems = validate(data, schema).map((issue) => new ConfigError(`${formatPath(issue.path)}: ${issue.message}`, locate(issue.path, issue.atKey)));
   const raw = data as RawConfig;
-  if (problems.length === 0) problems.push(...semanticProblems(raw, locate));
+  problems.push(...semanticProblems(raw, locate));
   const file: SourcesFile = { path, shown, dir: dirname(path), data: raw, locate };
-  return { file: problems.length === 0 ? file : file, problems };
-}
-
-function yamlMessage(code: string, message: string): string {
-  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-  if (code === 'DUPLICATE_KEY') return 'duplicate key (each key may appear once in a mapping)';
-  if (code === 'TAB_AS_INDENT') return 'tab used for indentation (YAML indents with spaces)';
-  return first;
+  return { file, problems };
 }
 
 /** Checks the schema cannot express. */
 function semanticProblems(data: RawConfig, locate: SourcesFile['locate']): ConfigError[] {
   const problems: ConfigError[] = [];
-  const envNames = Object.keys(data.environments ?? {});
-  if (data.default_environment !== undefined && data.environments && !envNames.includes(data.default_environment)) {
+  const envNames = data.environments && typeof data.environments === 'object' ? Object.keys(data.environments) : [];
+  const envs = data.environments;
+  const plainObject = envs !== null && typeof envs === 'object' && !Array.isArray(envs);
+  if (typeof data.default_environment === 'string' && plainObject && !envNames.includes(data.default_environment)) {
     problems.push(new ConfigError(`default_environment: "${data.default_environment}" is not defined (defined: ${envNames.join(', ') || 'none'})`, locate(['default_environment'])));
   }
   return problems;

@@ -75,3 +75,14 @@ export function tmpProject(files: Record<string, string | Buffer> = {}): { dir: 
 
 /** A child program that prints chosen env vars as JSON: `node -e PRINT_ENV KEY1 KEY2`. */
 export const PRINT_ENV = 'const o={};for(const k of process.argv.slice(1))o[k]=process.env[k]??null;process.stdout.write(JSON.stringify(o))';
+
+/** Temp projects removed after each test: call once at the top of a test file. */
+export function useTmpProjects(afterEachHook: (fn: () => void) => void): (files?: Record<string, string | Buffer>) => ReturnType<typeof tmpProject> {
+  const cleanups: (() => void)[] = [];
+  afterEachHook(() => cleanups.splice(0).forEach((c) => c()));
+  return (files = {}) => {
+    const p = tmpProject(files);
+    cleanups.push(p.cleanup);
+    return p;
+  };
+}
