@@ -1,0 +1,347 @@
+/**
+ * One resilient HTTP fetch for every remote layer (doppler, http, and later others).
+ *
+ * - undici is loaded lazily: it is external to the bundle and costs ~140 ms, paid only when a remote layer runs.
+ * - `timeout` covers a whole attempt (connect, headers and body); `retries` are extra attempts after the first.
+ * - Retries use exponential backoff with full jitter, on connection errors, timeouts, 408, 429 and 5xx.
+ *   `Retry-After` (seconds or an HTTP date) replaces the backoff, capped at RETRY_AFTER_CAP_MS.
+ * - 400, 401, 403, 404 and every other 4xx are final. 404 is a NotFoundError so `optional: true` can make it empty.
+ * - Errors never quote a response body or a header value (either may hold a secret), and show the URL without
+ *   userinfo and without the values of query parameters that look like credentials.
+ */
+import { NotFoundError, SourceError } from '../errors.js';
+
+export interface FetchRequest {
+  url: string;
+  /** Default GET. */
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface FetchOptions {
+  /** Seconds per attempt (connect + headers + body). Default 10. */
+  timeout?: number;
+  /** Extra attempts after the first. Default 3. */
+  retries?: number;
+  /** Cancels the request in flight and any wait between attempts. */
+  signal?: AbortSignal;
+  /** Largest body accepted, in bytes. Default 10 MiB. */
+  maxBytes?: number;
+  /** What a 401/403 says was rejected, e.g. "the Doppler token". Default "the credentials". */
+  credentialsName?: string;
+  /** Backoff base in ms (tests may lower it). Default 200. */
+  backoffBaseMs?: number;
+}
+
+export interface FetchResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  text: string;
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+export const DEFAULT_RETRIES = 3;
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** A server asking for a longer pause than this gets this pause: a run should never hang for minutes. */
+export const RETRY_AFTER_CAP_MS = 30_000;
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_CAP_MS = 5_000;
+const MAX_REDIRECTS = 5;
+
+/** Read and check `timeout` / `retries` from a layer's options, applying the defaults. */
+export function remoteOptions(options: Record<string, unknown>): { timeout: number; retries: number } {
+  const { timeout = DEFAULT_TIMEOUT_SECONDS, retries = DEFAULT_RETRIES } = options;
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new SourceError('`timeout` must be a positive number of seconds');
+  }
+  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
+    throw new SourceError('`retries` must be a whole number, 0 or more');
+  }
+  return { timeout, retries };
+}
+
+export async function fetchText(request: FetchRequest, opts: FetchOptions = {}): Promise<FetchResponse> {
+  const url = checkUrl(request.url);
+  const timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  const attempts = 1 + (opts.retries ?? DEFAULT_RETRIES);
+  const { request: undiciRequest } = await import('undici');
+
+  let current: Required<FetchRequest> = { url: url.href, method: (request.method ?? 'GET').toUpperCase(), headers: request.headers ?? {}, body: request.body ?? '' };
+  let redirects = 0;
+  let lastFailure = '';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    throwIfCancelled(opts.signal);
+    const outcome = await attemptOnce(undiciRequest, current, timeoutMs, opts);
+    if (outcome.kind === 'response') {
+      const { status } = outcome.response;
+      if (status >= 200 && status < 300) return outcome.response;
+      const next = status >= 300 && status < 400 ? redirectTarget(current, outcome.response) : undefined;
+      if (next) {
+        if (++redirects > MAX_REDIRECTS) throw new SourceError(`too many redirects from ${displayUrl(request.url)}`);
+        current = next;
+        attempt--; // following a redirect is not a failed attempt
+        continue;
+      }
+      if (!isRetryableStatus(status)) throw finalStatusError(status, current.url, opts.credentialsName);
+      lastFailure = `HTTP ${status} from ${displayUrl(current.url)}`;
+      if (attempt < attempts) await sleep(retryDelayMs(attempt, outcome.response.headers['retry-after'], opts.backoffBaseMs), opts.signal);
+    } else {
+      if (!outcome.retryable) throw new SourceError(outcome.message);
+      lastFailure = outcome.message;
+      if (attempt < attempts) await sleep(backoffMs(attempt, opts.backoffBaseMs), opts.signal);
+    }
+  }
+  throw new SourceError(attempts > 1 ? `${lastFailure} (gave up after ${attempts} attempts)` : lastFailure);
+}
+
+type Attempt =
+  | { kind: 'response'; response: FetchResponse }
+  | { kind: 'failure'; message: string; retryable: boolean };
+
+type UndiciRequest = typeof import('undici').request;
+
+/** One request with its own deadline. Network failures come back as values so the caller decides on retries. */
+async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequest>, timeoutMs: number, opts: FetchOptions): Promise<Attempt> {
+  const controller = new AbortController();
+  const timedOut = new Error('timeout');
+  const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
+  const onCancel = () => controller.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onCancel, { once: true });
+  const where = displayUrl(req.url);
+  let readingBody = false;
+  try {
+    const res = await undiciRequest(req.url, {
+      method: req.method as 'GET',
+      headers: req.headers,
+      body: req.body === '' ? undefined : req.body,
+      signal: controller.signal,
+    });
+    const headers = flattenHeaders(res.headers);
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      // Never read an error body into a message; drain a little so the connection can be reused.
+      await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
+      return { kind: 'response', response: { status: res.statusCode, headers, text: '' } };
+    }
+    readingBody = true;
+    const bytes = await readCapped(res.body, headers['content-length'], opts.maxBytes ?? MAX_BODY_BYTES, where);
+    return { kind: 'response', response: { status: res.statusCode, headers, text: decodeUtf8(bytes, where) } };
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new SourceError('cancelled');
+    if (controller.signal.reason === timedOut) {
+      return { kind: 'failure', retryable: true, message: `no complete response from ${where} within ${timeoutMs / 1000} s` };
+    }
+    if (err instanceof SourceError) return { kind: 'failure', retryable: false, message: err.message };
+    return describeNetworkError(err, req.url, readingBody);
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onCancel);
+  }
+}
+
+/** Read a body without ever holding more than `max` bytes: an oversized body stops the read, not the machine. */
+type Body = AsyncIterable<Buffer> & { destroy(): void; on(event: 'error', listener: () => void): unknown };
+
+async function readCapped(body: Body, declaredLength: string | undefined, max: number, where: string): Promise<Buffer> {
+  const tooLarge = () => new SourceError(`response from ${where} is larger than ${formatBytes(max)}`);
+  if (declaredLength !== undefined && Number(declaredLength) > max) {
+    discard(body);
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > max) {
+      discard(body);
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Close the connection under a body we won't read; the abort error it emits is expected, so it is swallowed. */
+function discard(body: Body): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+function decodeUtf8(bytes: Buffer, where: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new SourceError(`response from ${where} is not valid UTF-8`);
+  }
+}
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
+}
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+// ---- URLs ---------------------------------------------------------------------------------------------------
+
+function checkUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new SourceError(`invalid URL ${JSON.stringify(displayUrl(raw))}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SourceError(`unsupported URL scheme "${url.protocol}" (only http: and https:)`);
+  }
+  return url;
+}
+
+/** Query parameter names whose values are credentials (`?token=`, `?api_key=`, `X-Amz-Signature`, ...). */
+const CREDENTIAL_PARAM = /token|key|secret|pass|auth|sig|credential|session|jwt|bearer/i;
+
+/** The URL as shown in messages: no userinfo, credential-like query values replaced by `***`. */
+export function displayUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Not a URL at all: show only what looks like a scheme and host, never the rest (it may be a secret).
+    return raw.replace(/[?#].*$/s, '').replace(/\/\/[^@/]*@/, '//').slice(0, 80);
+  }
+  url.username = '';
+  url.password = '';
+  const params = [...url.searchParams.entries()];
+  if (params.some(([name]) => CREDENTIAL_PARAM.test(name))) {
+    url.search = params.map(([name, value]) => `${encodeURIComponent(name)}=${CREDENTIAL_PARAM.test(name) ? '***' : encodeURIComponent(value)}`).join('&');
+  }
+  return url.href;
+}
+
+/** Values in a URL that must be treated as secrets: the userinfo password and credential-like query values. */
+export function credentialsInUrl(raw: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return [];
+  }
+  const found = [...url.searchParams.entries()].filter(([name]) => CREDENTIAL_PARAM.test(name)).map(([, value]) => value);
+  if (url.password) found.push(decodeURIComponent(url.password));
+  return found.filter((v) => v !== '');
+}
+
+/**
+ * Follow a redirect only within the same origin. A redirect to another host would carry the tokens in our headers
+ * to a server the user never named, so it is refused rather than followed.
+ */
+function redirectTarget(current: Required<FetchRequest>, response: FetchResponse): Required<FetchRequest> | undefined {
+  const location = response.headers.location;
+  if (!location || ![301, 302, 303, 307, 308].includes(response.status)) return undefined;
+  const target = new URL(location, current.url);
+  if (target.origin !== new URL(current.url).origin) {
+    throw new SourceError(`${displayUrl(current.url)} redirected to another origin (${target.origin}); use that URL directly`);
+  }
+  const keepMethod = response.status === 307 || response.status === 308 || current.method === 'GET';
+  return keepMethod ? { ...current, url: target.href } : { ...current, url: target.href, method: 'GET', body: '' };
+}
+
+// ---- retry policy -----------------------------------------------------------------------------------------
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+function finalStatusError(status: number, url: string, credentialsName = 'the credentials'): SourceError {
+  if (status === 401 || status === 403) {
+    return new SourceError(`${credentialsName} ${credentialsName.endsWith('s') ? 'were' : 'was'} rejected (HTTP ${status} from ${new URL(url).host})`);
+  }
+  if (status === 404) return new NotFoundError(`not found (HTTP 404 from ${displayUrl(url)})`);
+  if (status >= 300 && status < 400) return new SourceError(`unexpected redirect (HTTP ${status}) from ${displayUrl(url)}`);
+  return new SourceError(`HTTP ${status} from ${displayUrl(url)}`);
+}
+
+/** Full jitter: a uniform pause in [0, min(cap, base * 2^(attempt-1))]. Spreads retries of many clients apart. */
+export function backoffMs(attempt: number, baseMs = BACKOFF_BASE_MS, random: () => number = Math.random): number {
+  return Math.round(random() * Math.min(BACKOFF_CAP_MS, baseMs * 2 ** (attempt - 1)));
+}
+
+/** `Retry-After` wins over the backoff when it parses; it is capped so a server cannot stall a run for long. */
+export function retryDelayMs(attempt: number, retryAfter: string | undefined, baseMs?: number, now = Date.now()): number {
+  const asked = parseRetryAfter(retryAfter, now);
+  return asked === undefined ? backoffMs(attempt, baseMs) : Math.min(asked, RETRY_AFTER_CAP_MS);
+}
+
+/** `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`, in ms from now; undefined if unparseable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date) || !/[a-z]/i.test(trimmed)) return undefined;
+  return Math.max(0, date - now);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  throwIfCancelled(signal);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason ?? new SourceError('cancelled'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new SourceError('cancelled');
+}
+
+// ---- network errors ---------------------------------------------------------------------------------------
+
+/** Codes that will not heal by trying again: a host that doesn't exist, a certificate that doesn't verify. */
+const PERMANENT_CODES = /^(ENOTFOUND|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_SSL_|HOSTNAME_MISMATCH|ERR_INVALID_)/;
+
+const CODE_TEXT: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed while sending',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for headers',
+  UND_ERR_BODY_TIMEOUT: 'timed out reading the body',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'response body shorter than announced',
+};
+
+/** Our own wording from the error code: raw messages are not shown (they can quote what the peer sent). */
+function describeNetworkError(err: unknown, url: string, readingBody: boolean): Attempt {
+  const code = errorCode(err);
+  const host = new URL(url).host;
+  const text = readingBody ? 'connection lost while reading the body' : CODE_TEXT[code] ?? 'network error';
+  const retryable = !PERMANENT_CODES.test(code);
+  return { kind: 'failure', retryable, message: `${text} (${code || 'unknown'}) talking to ${host}` };
+}
+
+function errorCode(err: unknown): string {
+  // undici sometimes wraps the socket error; the useful code is on the innermost one.
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'UND_ERR' && !(code === 'UND_ERR_SOCKET' && (e as { cause?: unknown }).cause)) return code;
+  }
+  return '';
+}
