@@ -21,7 +21,8 @@ function common(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'sources file (default: nearest secretrun.yaml, or SECRETRUN_CONFIG)')
     .option('-e, --env <name>', 'environment to use (default: SECRETRUN_ENV, then default_environment)')
-    .option('-q, --quiet', 'no progress or warnings on stderr');
+    .option('-q, --quiet', 'no progress or warnings on stderr')
+    .option('--strict', 'treat risky names set by a layer (PATH, LD_PRELOAD, NODE_OPTIONS, ...) as errors');
 }
 
 function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
@@ -95,7 +96,8 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
  * A first word that is neither a command nor an option is a usage error, so `secretrun exprot` never runs a
  * program called `exprot`.
  */
-function normaliseArgv(args: string[]): string[] {
+function normaliseArgv(argsIn: string[]): string[] {
+  const args = hoistCommonOptions(argsIn);
   const first = args[0];
   if (first === undefined) return args;
   if (first === '--' || (first.startsWith('-') && args.includes('--') && !['-h', '--help', '-V', '--version'].includes(first))) return ['run', ...args];
@@ -104,6 +106,22 @@ function normaliseArgv(args: string[]): string[] {
     throw new UsageError(`unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}; to run a program, put it after --: secretrun -- ${first} ...`);
   }
   return args;
+}
+
+/** Common options given before the command (`secretrun -e prod export`) move after it, where commander expects them. */
+function hoistCommonOptions(args: string[]): string[] {
+  const WITH_VALUE = ['-c', '--config', '-e', '--env'];
+  const FLAGS = ['-q', '--quiet', '--strict'];
+  let i = 0;
+  while (i < args.length) {
+    const a = args[i];
+    if (WITH_VALUE.includes(a)) i += 2;
+    else if (FLAGS.includes(a) || /^--(config|env)=/.test(a)) i += 1;
+    else break;
+  }
+  const next = args[i];
+  if (i === 0 || next === undefined || !COMMAND_NAMES.includes(next)) return args;
+  return [next, ...args.slice(0, i), ...args.slice(i + 1)];
 }
 
 export async function main(argv: string[]): Promise<void> {

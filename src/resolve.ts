@@ -172,6 +172,27 @@ export function mergeLayers(outcomes: LayerOutcome[]): Map<string, ResolvedEntry
   return new Map([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/**
+ * Variables that change which binaries run or which code a runtime loads. A layer that sets one is not an
+ * error by default (a `.env` with PATH is legitimate), but it is never silent.
+ */
+export const RISKY_NAMES = [
+  'PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'DYLD_LIBRARY_PATH',
+  'NODE_OPTIONS', 'NODE_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PERL5LIB', 'PERL5OPT',
+  'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'IFS',
+  'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
+];
+
+/** Risky names set by a layer other than `env` (which only repeats the parent environment). */
+export function riskyKeys(resolution: Resolution): { key: string; layer: string }[] {
+  const found: { key: string; layer: string }[] = [];
+  for (const layer of resolution.layers) {
+    if (layer.type === 'env') continue;
+    for (const key of RISKY_NAMES) if (key in layer.keys) found.push({ key, layer: layer.name });
+  }
+  return found;
+}
+
 export function valuesOf(resolution: Resolution): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, e] of resolution.entries) out[k] = e.value;

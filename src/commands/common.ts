@@ -4,7 +4,7 @@
  */
 import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPlan, type SourcesFile } from '../config/load.js';
 import { SecretrunError } from '../errors.js';
-import { resolveLayers, type Resolution } from '../resolve.js';
+import { resolveLayers, riskyKeys, type Resolution } from '../resolve.js';
 import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
 import { warn } from '../output.js';
 
@@ -12,6 +12,8 @@ export interface CommonOptions {
   config?: string;
   env?: string;
   quiet?: boolean;
+  /** Risky variable names (PATH, LD_PRELOAD, NODE_OPTIONS, ...) set by a layer are an error, not a warning. */
+  strict?: boolean;
 }
 
 export interface Resolved {
@@ -55,11 +57,20 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
         progress?.done(name);
       },
     });
+    checkRisky(resolution, opts);
     if (checkRequire) checkRequired(plan, resolution);
     return { file: sourcesFile, plan, resolution };
   } finally {
     finished = true;
     progress?.stop();
+  }
+}
+
+function checkRisky(resolution: Resolution, opts: CommonOptions): void {
+  for (const { key, layer } of riskyKeys(resolution)) {
+    const what = `layer "${layer}" sets ${key}, which changes which programs or code the child runs`;
+    if (opts.strict) throw new SecretrunError(`${what} (refused by --strict)`);
+    warn(`${what}; pass --strict to refuse this`, opts.quiet);
   }
 }
 

@@ -15,7 +15,7 @@ import { SourceError } from '../errors.js';
 import { readTextFile } from '../files.js';
 import { parseDotenv, parseYaml, structuredToEnv } from '../parse.js';
 import { decryptVaultText, isVaultText } from '../vault.js';
-import { filePath, readLayerFile } from './local-file.js';
+import { filePath, readLayerFile, warnIfShared } from './local-file.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 
 type VaultFormat = 'yaml' | 'dotenv';
@@ -63,9 +63,7 @@ async function readPassword(opts: VaultOptions, context: SourceContext): Promise
   if ((info.mode & 0o111) !== 0 && text.startsWith('#!')) {
     throw new SourceError(`password_file ${shown} is a script; secretrun does not run password scripts (ansible does): pass the password with "password: \${ANSIBLE_VAULT_PASSWORD}" instead`);
   }
-  if ((info.mode & 0o044) !== 0 && !opts.allowWorldReadable) {
-    context.warn(`password_file ${shown} is readable by other users (mode ${(info.mode & 0o777).toString(8)}); run chmod 600, or set allow_world_readable: true`);
-  }
+  if (!opts.allowWorldReadable) warnIfShared(file, shown, context.warn, 'password_file ');
   const password = passwordFromFileText(text);
   if (password === '') throw new SourceError(`password_file ${shown} is empty`);
   context.secret(password);
@@ -137,7 +135,7 @@ export async function decryptAndParse(text: string, password: string, opts: Pick
 const ansibleVaultSource: Source = {
   async load(options, context) {
     const opts = readVaultOptions(options);
-    const { text, shown } = readLayerFile(options, context);
+    const { text, shown } = readLayerFile(options, context, { plaintext: false });
     const password = await readPassword(opts, context);
     return decryptAndParse(text, password, opts, shown, (message) => context.warn(message));
   },

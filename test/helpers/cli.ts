@@ -66,7 +66,8 @@ export function tmpProject(files: Record<string, string | Buffer> = {}): { dir: 
   const write = (p: string, c: string | Buffer) => {
     const full = join(dir, p);
     mkdirSync(dirname(full), { recursive: true });
-    writeFileSync(full, c);
+    // Private, as secrets files should be: secretrun warns about files other users can read.
+    writeFileSync(full, c, { mode: 0o600 });
     return full;
   };
   for (const [p, c] of Object.entries(files)) write(p, c);
