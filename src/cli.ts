@@ -3,7 +3,7 @@
  * No command calls process.exit: they return an exit code (or how the child ended) or throw, and `finish`
  * / `fail` below are the only places that end the process.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { constants } from 'node:os';
 import { ConfigErrors, SecretrunError, UsageError, redact } from './errors.js';
 import { closest } from './config/validate.js';
@@ -42,6 +42,11 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
     .description('resolve the layers, then run <command> with them as environment variables')
     .argument('<command...>', 'the program and its arguments (after --)')
     .option('--pristine', 'give the child only the merged layers, not the parent environment')
+    .option('--watch [seconds]', 're-resolve every SECONDS (default 30, minimum 2) and when a local file changes; restart the command when the merged set changes')
+    .option('--on-change <action>', 'with --watch: "restart" (default), or "signal:NAME" to only send NAME, e.g. signal:SIGHUP (the process keeps its old environment)')
+    .option('--restart-signal <signal>', 'with --watch: the signal that stops the command before a restart (default SIGTERM)')
+    .option('--grace <seconds>', 'with --watch: seconds to wait after the restart signal before SIGKILL (default 10)')
+    .option('--mask [names]', 'replace secret values in the command\'s stdout and stderr with **** (or <KEY> with --mask=names); they become pipes, not a terminal')
     .passThroughOptions()
     .hook('preAction', on('run'))
     .action((command: string[], opts) => outcome(import('./commands/run.js').then((m) => m.run(command, opts))));
@@ -87,6 +92,17 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
     .option('--resolve', 'also fetch every layer of the environment and check "require" (values never printed)')
     .hook('preAction', on('check'))
     .action((opts) => outcome(import('./commands/check.js').then((m) => m.check(opts))));
+
+  program
+    .command('completion')
+    .description('print a shell completion script for bash, zsh or fish (commands, options, environment names)')
+    .addArgument(new Argument('[shell]', 'the shell to complete for').choices(['bash', 'zsh', 'fish']))
+    // Hidden: what the scripts call at TAB time to list the environments of the nearest sources file.
+    .addOption(new Option('--list-envs').hideHelp())
+    .addOption(new Option('-c, --config <file>').hideHelp())
+    .addHelpText('after', '\nExamples:\n  secretrun completion bash > ~/.local/share/bash-completion/completions/secretrun\n  secretrun completion zsh > "${fpath[1]}/_secretrun"\n  secretrun completion fish > ~/.config/fish/completions/secretrun.fish\n')
+    .hook('preAction', on('completion'))
+    .action((shell: string | undefined, opts, cmd: Command) => outcome(import('./commands/completion.js').then((m) => m.completion(shell, { ...opts, program: cmd.parent! }))));
 
   return program;
 }

@@ -1,12 +1,15 @@
 /**
- * What every command that reads secrets does first: find and load the sources file, pick the environment,
- * resolve the layers (with a progress spinner on a TTY), and check `require`.
+ * What every command that reads secrets does first: the shared resolver (src/secrets.ts, also behind the library's
+ * `loadSecrets`) with the CLI's own edges: process.cwd()/process.env, warnings on stderr, a progress spinner on a
+ * TTY, and the risky-name check for the child's environment.
  */
-import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPlan, type SourcesFile } from '../config/load.js';
+import type { SourcesFile } from '../config/load.js';
 import { SecretrunError } from '../errors.js';
-import { resolveLayers, riskyKeys, type Resolution } from '../resolve.js';
-import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
+import { riskyKeys, type Resolution } from '../resolve.js';
+import { checkRequired, findAndLoadSourcesFile, resolveSecrets, type Resolved } from '../secrets.js';
 import { warn } from '../output.js';
+
+export { checkRequired, type Resolved };
 
 export interface CommonOptions {
   config?: string;
@@ -16,15 +19,8 @@ export interface CommonOptions {
   strict?: boolean;
 }
 
-export interface Resolved {
-  file: SourcesFile;
-  plan: EnvironmentPlan;
-  resolution: Resolution;
-}
-
 export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
-  const cwd = process.cwd();
-  return loadSourcesFile(findSourcesFile({ config: opts.config, cwd, env: process.env }), cwd);
+  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: process.env });
 }
 
 export interface ResolveExtras {
@@ -34,18 +30,20 @@ export interface ResolveExtras {
 }
 
 export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, checkRequire = true }: ResolveExtras = {}): Promise<Resolved> {
-  const sourcesFile = file ?? (await loadFile(opts));
-  const plan = selectEnvironment(sourcesFile, { env: envName, processEnv: process.env });
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
   try {
-    const resolution = await resolveLayers(plan, {
+    const resolved = await resolveSecrets({
+      config: opts.config,
+      env: envName,
+      file,
+      cwd: process.cwd(),
       processEnv: process.env,
-      loadSource,
-      optionDefaults: OPTION_DEFAULTS,
-      warn: (m) => warn(m, opts.quiet),
       signal,
+      // require is checked after the risky-name check, as before.
+      checkRequire: false,
+      warn: (m) => warn(m, opts.quiet),
       onRemoteStart: async (names) => {
         if (!process.stderr.isTTY || opts.quiet) return;
         for (const n of names) pending.add(n);
@@ -57,9 +55,9 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
         progress?.done(name);
       },
     });
-    checkRisky(resolution, opts);
-    if (checkRequire) checkRequired(plan, resolution);
-    return { file: sourcesFile, plan, resolution };
+    checkRisky(resolved.resolution, opts);
+    if (checkRequire) checkRequired(resolved.plan, resolved.resolution);
+    return resolved;
   } finally {
     finished = true;
     progress?.stop();
@@ -71,13 +69,5 @@ function checkRisky(resolution: Resolution, opts: CommonOptions): void {
     const what = `layer "${layer}" sets ${key}, which changes which programs or code the child runs`;
     if (opts.strict) throw new SecretrunError(`${what} (refused by --strict)`);
     warn(`${what}; pass --strict to refuse this`, opts.quiet);
-  }
-}
-
-export function checkRequired(plan: EnvironmentPlan, resolution: Resolution): void {
-  const missing = plan.require.filter((k) => !resolution.entries.has(k));
-  if (missing.length > 0) {
-    const where = plan.implicit ? '' : ` in environment "${plan.name}"`;
-    throw new SecretrunError(`missing required key${missing.length > 1 ? 's' : ''}${where}: ${missing.join(', ')} (listed under "require" in ${plan.file.shown})`);
   }
 }

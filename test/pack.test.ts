@@ -1,0 +1,176 @@
+/**
+ * The published shape: `npm pack` the repository, check what the tarball holds, install it into an empty
+ * project the way a user does, and use it from there (the bin via npx, the library, the schema, the types).
+ * This catches missing files and wrong paths that running inside the repository hides.
+ *
+ * Slow by nature (npm pack runs the full build, npm install resolves the dependencies, from the npm cache when
+ * it can), so everything shares one pack and one install.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PRINT_ENV, ROOT, baseEnv } from './helpers/cli.js';
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const NPX = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+/**
+ * `npx secretrun ...` exactly as a user types it: npx passes everything after the package name through untouched,
+ * but only when no npx option comes first (`npx --no secretrun -- cmd` eats the `--`, and `--version` goes to
+ * npx). `npm_config_yes=false` makes npx fail rather than download if the local bin were missing.
+ */
+const npx = (args: string[]) => exec(NPX, ['secretrun', ...args], consumer, { npm_config_yes: 'false' });
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run a program with a clean environment: npm settings leaking from the npm that started vitest (npm_config_*,
+ * npm_package_*) must not steer the install. HOME stays, so npm finds its cache and the user's registry config.
+ */
+function exec(cmd: string, args: string[], cwd: string, extraEnv: Record<string, string> = {}, timeoutMs = 240_000): Promise<Run> {
+  const child = spawn(cmd, args, { cwd, env: baseEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function ok(r: Run, what: string): Run {
+  if (r.code !== 0) throw new Error(`${what} failed with exit ${r.code}:\n${r.stderr}\n${r.stdout}`);
+  return r;
+}
+
+let work: string;
+let consumer: string;
+let tarball: string;
+let packedFiles: string[];
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'secretrun-pack-'));
+  consumer = join(work, 'consumer');
+  // `npm pack` runs `prepare`, the full build with type declarations.
+  const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack');
+  const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  tarball = join(work, info[0].filename);
+  packedFiles = info[0].files.map((f) => f.path).sort();
+
+  // An empty project that depends on nothing but the tarball.
+  ok(await exec('mkdir', ['-p', consumer], work), 'mkdir');
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
+  ok(await exec(NPM, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], consumer), 'npm install <tarball>');
+
+  writeFileSync(join(consumer, 'secretrun.yaml'), '# yaml-language-server: $schema=./node_modules/secretrun/schema.json\ndefault_environment: dev\nenvironments:\n  dev:\n    sources:\n      - type: dotenv\n        path: .env\nrequire: [PACKED_SECRET]\n');
+  writeFileSync(join(consumer, '.env'), 'PACKED_SECRET=from-the-tarball-7e1f\nGREETING="hello world"\n', { mode: 0o600 });
+}, 600_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  it('ships only the bin, the built code with its type declarations, the schema, README, LICENSE and package.json', () => {
+    const allowed = (p: string) => p.startsWith('bin/') || p.startsWith('dist/') || ['schema.json', 'README.md', 'LICENSE', 'package.json'].includes(p);
+    expect(packedFiles.filter((p) => !allowed(p))).toEqual([]);
+    expect(packedFiles.filter((p) => p.endsWith('.map'))).toEqual([]);
+    expect(packedFiles.filter((p) => /^(src|test|fixtures|bench|scripts|node_modules)\//.test(p) || p.endsWith('.test.ts') || p.endsWith('.tgz'))).toEqual([]);
+    for (const required of ['bin/secretrun.js', 'dist/cli.js', 'dist/index.js', 'dist/types/src/index.d.ts', 'dist/types/src/secrets.d.ts', 'schema.json', 'README.md', 'LICENSE', 'package.json']) {
+      expect(packedFiles).toContain(required);
+    }
+    // Only declarations under dist/types: the code itself is the esbuild bundle.
+    expect(packedFiles.filter((p) => p.startsWith('dist/types/') && !p.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('the LICENSE is the one package.json names', () => {
+    const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/secretrun/package.json'), 'utf8'));
+    expect(manifest.license).toBe('MIT');
+    expect(readFileSync(join(consumer, 'node_modules/secretrun/LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 secretrun contributors\n/);
+    expect(manifest.engines.node).toBe('>=20');
+  });
+});
+
+describe('installed from the tarball into an empty project', () => {
+  it('npx secretrun --version prints the version', async () => {
+    const r = ok(await npx(['--version']), 'npx secretrun --version');
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('npx secretrun -- node -e ... runs the command with the layered secrets', async () => {
+    const r = ok(await npx(['--', 'node', '-e', PRINT_ENV, 'PACKED_SECRET', 'GREETING', 'SECRETRUN_ENV']), 'npx secretrun -- node');
+    expect(JSON.parse(r.stdout)).toEqual({ PACKED_SECRET: 'from-the-tarball-7e1f', GREETING: 'hello world', SECRETRUN_ENV: 'dev' });
+  });
+
+  it('a failure before the child starts exits 125 with one line on stderr', async () => {
+    const r = await npx(['-e', 'nope', '--', 'node', '-e', '']);
+    expect(r.code).toBe(125);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('secretrun:'))).toEqual(['secretrun: unknown environment "nope" (defined: dev)']);
+  });
+
+  it("import('secretrun') gives loadSecrets, and secretrun/schema.json resolves", async () => {
+    const script = `
+      import { inspect } from 'node:util';
+      const { loadSecrets, SecretrunError } = await import('secretrun');
+      const s = await loadSecrets();
+      const schema = (await import('secretrun/schema.json', { with: { type: 'json' } })).default;
+      let threw = '';
+      try { s.toJSON(); } catch (e) { threw = e instanceof SecretrunError ? 'SecretrunError' : String(e); }
+      console.log(JSON.stringify({
+        value: s.get('PACKED_SECRET'),
+        keys: [...s.keys()],
+        source: s.source('GREETING'),
+        environment: s.environment,
+        inspected: inspect(s),
+        threw,
+        schemaHasSources: typeof schema === 'object' && schema !== null && 'properties' in schema && 'sources' in schema.properties,
+      }));
+    `;
+    const r = ok(await exec(process.execPath, ['--input-type=module', '-e', script], consumer), 'node import');
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ value: 'from-the-tarball-7e1f', keys: ['GREETING', 'PACKED_SECRET'], source: { layer: 'dotenv .env', shadowed: [] }, environment: 'dev', threw: 'SecretrunError', schemaHasSources: true });
+    expect(out.inspected).toContain("PACKED_SECRET: '****** (21 chars)'");
+    expect(out.inspected).not.toContain('from-the-tarball-7e1f');
+  });
+
+  it('the shipped type declarations type-check a consumer (and reject toJSON() without a choice)', async () => {
+    writeFileSync(
+      join(consumer, 'settings.ts'),
+      [
+        "import { loadSecrets, SecretrunError, type Secrets, type SecretSource, type LoadSecretsOptions } from 'secretrun';",
+        "const options: LoadSecretsOptions = { env: 'dev', cwd: '.' };",
+        'const secrets: Secrets = await loadSecrets(options);',
+        "const url: string | undefined = secrets.get('DATABASE_URL');",
+        "const where: SecretSource | undefined = secrets.source('DATABASE_URL');",
+        'const all: Record<string, string> = secrets.toJSON({ reveal: true });',
+        'for (const [key, value] of secrets) console.log(key.length + value.length);',
+        'const asMap: ReadonlyMap<string, string> = secrets;',
+        '// @ts-expect-error: toJSON needs an explicit { reveal } choice',
+        'secrets.toJSON();',
+        '// @ts-expect-error: the map is read-only',
+        "secrets.set('K', 'v');",
+        'console.log(url, where, all, asMap, SecretrunError);',
+        '',
+      ].join('\n'),
+    );
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+    const r = await exec(
+      process.execPath,
+      [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--typeRoots', join(ROOT, 'node_modules/@types'), '--types', 'node', 'settings.ts'],
+      consumer,
+    );
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  }, 60_000);
+});
