@@ -39,24 +39,28 @@ export function decodeUtf8(buf: Buffer | Uint8Array, shown: string): string {
   }
 }
 
+/** Byte offset of the first byte that is not part of a valid UTF-8 sequence. */
 function firstInvalidUtf8(buf: Uint8Array): number {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decodes = (n: number, stream: boolean) => {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, n), { stream });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // The longest prefix that is valid when allowed to end mid-character (a monotone property: binary search).
   let lo = 0;
   let hi = buf.length;
-  // Binary search for the longest valid prefix (a prefix may end mid-character, so allow 3 bytes of slack).
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    let ok = false;
-    for (let cut = mid; cut >= Math.max(0, mid - 3) && !ok; cut--) {
-      try {
-        decoder.decode(buf.subarray(0, cut));
-        ok = cut === mid || cut > 0;
-      } catch {
-        /* keep trying shorter cuts */
-      }
-    }
-    if (ok) lo = mid;
+    if (decodes(mid, true)) lo = mid;
     else hi = mid - 1;
+  }
+  // If that prefix ends inside a character, the culprit is that character's lead byte.
+  if (!decodes(lo, false)) {
+    while (lo > 0 && (buf[lo - 1] & 0xc0) === 0x80) lo--;
+    lo--;
   }
   return lo;
 }

@@ -82,8 +82,15 @@ export function scanJson(text: string): { offset: number; reason: string } {
     if (i >= text.length) fail('unterminated string');
     i++;
   };
+  let depth = 0;
   const value = (): void => {
     ws();
+    if (text[i] !== '{' && text[i] !== '[') return scalar();
+    if (++depth > MAX_DEPTH) fail(`nested more than ${MAX_DEPTH} levels deep`);
+    container();
+    depth--;
+  };
+  const container = (): void => {
     const c = text[i];
     if (c === '{') {
       i++;
@@ -121,6 +128,9 @@ export function scanJson(text: string): { offset: number; reason: string } {
         fail(`expected "," or "]", found ${describe()}`);
       }
     }
+  };
+  const scalar = (): void => {
+    const c = text[i];
     if (c === '"') return string();
     if (c === 't') return literal('true');
     if (c === 'f') return literal('false');
@@ -166,7 +176,22 @@ export async function parseYaml(text: string, origin: string, options: YamlOptio
     const reason = problem === misplaced ? required!.message : yamlMessage(problem.code, problem.message);
     throw new SourceError(`${origin}:${pos.line}:${pos.col}: invalid YAML: ${reason}`);
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  return yamlToJs(doc, origin);
+}
+
+/** At most this many alias expansions: a "billion laughs" document is refused instead of exhausting memory. */
+export const MAX_YAML_ALIASES = 100;
+
+/** `doc.toJS()` with the alias cap turned into our own error (the yaml package throws a bare ReferenceError). */
+export function yamlToJs(doc: { toJS(opts: { maxAliasCount: number }): unknown }, origin: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new SourceError(`${origin}: invalid YAML: too many aliases (at most ${MAX_YAML_ALIASES} alias uses; this looks like an alias bomb)`);
+    }
+    throw err;
+  }
 }
 
 /** The yaml package's message, first line only, with the clearest wording for the common mistakes. */
@@ -187,7 +212,11 @@ function typeName(v: unknown): string {
 }
 
 /** Apply `select` and flatten a parsed JSON/YAML value into env-style string pairs. */
+/** Deeper data is refused: nothing legitimate nests this far, and recursion on it would overflow the stack. */
+export const MAX_DEPTH = 100;
+
 export function structuredToEnv(doc: unknown, opts: ParseOptions): Record<string, string> {
+  if (depthExceeds(doc, MAX_DEPTH)) throw new SourceError(`${opts.origin}: nested more than ${MAX_DEPTH} levels deep`);
   let node = doc;
   if (opts.select) {
     for (const part of opts.select.split('.')) {
@@ -202,18 +231,31 @@ export function structuredToEnv(doc: unknown, opts: ParseOptions): Record<string
     throw new SourceError(`${opts.origin}: ${what}; expected an object of key/value pairs`);
   }
   const out: Record<string, string> = {};
-  flattenInto(out, '', node as Record<string, unknown>, opts.flatten);
+  flattenInto(out, '', node as Record<string, unknown>, opts.flatten, opts.origin);
   return out;
 }
 
-function flattenInto(out: Record<string, string>, prefix: string, obj: Record<string, unknown>, sep: string | undefined): void {
+/** Iterative, so the check itself cannot overflow the stack. */
+function depthExceeds(root: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(node)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function flattenInto(out: Record<string, string>, prefix: string, obj: Record<string, unknown>, sep: string | undefined, origin: string): void {
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix + k;
     if (v === null || v === undefined) continue;
+    if (Object.hasOwn(out, key)) throw new SourceError(`${origin}: two entries become the key ${key} with flatten "${sep}"`);
     if (typeof v === 'string') out[key] = v;
     else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') out[key] = String(v);
     else if (v instanceof Date) out[key] = v.toISOString();
-    else if (sep !== undefined && typeof v === 'object' && !Array.isArray(v)) flattenInto(out, key + sep, v as Record<string, unknown>, sep);
+    else if (sep !== undefined && typeof v === 'object' && !Array.isArray(v)) flattenInto(out, key + sep, v as Record<string, unknown>, sep, origin);
     else out[key] = JSON.stringify(v);
   }
 }

@@ -6,7 +6,8 @@ import { NotFoundError, SourceError } from '../src/errors.js';
 import vaultSource, { passwordFromFileText } from '../src/sources/ansible-vault.js';
 import type { SourceContext } from '../src/sources/types.js';
 import { decryptVaultText, isVaultText, parseVaultEnvelope, removePkcs7Padding } from '../src/vault.js';
-import { PRINT_ENV, ROOT, runCli, tmpProject } from './helpers/cli.js';
+import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
+import { loadError as sourceLoadError, makeContext as sourceContext } from './helpers/source-context.js';
 
 const FIXTURES = join(ROOT, 'fixtures/vault');
 const PASSWORD = 'correct horse battery staple';
@@ -20,31 +21,9 @@ const FIXTURE_PLAINTEXT = {
   unicode: 'héllo wörld ✓',
 };
 
-function makeContext(overrides: Partial<SourceContext> = {}): SourceContext & { warnings: string[]; secrets: string[] } {
-  const warnings: string[] = [];
-  const secrets: string[] = [];
-  return {
-    layer: 'ansible-vault test',
-    configDir: FIXTURES,
-    keys: {},
-    env: {},
-    signal: new AbortController().signal,
-    warn: (m) => warnings.push(m),
-    secret: (s) => secrets.push(s),
-    warnings,
-    secrets,
-    ...overrides,
-  };
-}
-
-async function loadError(options: Record<string, unknown>, context = makeContext()): Promise<Error> {
-  try {
-    await vaultSource.load(options, context);
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected load to fail');
-}
+/** Vault files and password files resolve from fixtures/vault unless a test says otherwise. */
+const makeContext = (overrides: Partial<SourceContext> = {}) => sourceContext({ layer: 'ansible-vault test', configDir: FIXTURES, ...overrides });
+const loadError = (options: Record<string, unknown>, context: SourceContext = makeContext()) => sourceLoadError(vaultSource, options, context);
 
 describe('ansible-vault: committed fixtures (no ansible needed)', () => {
   it('decrypts a whole-file 1.1 vault holding YAML', async () => {
@@ -107,8 +86,7 @@ describe('ansible-vault: committed fixtures (no ansible needed)', () => {
 });
 
 describe('ansible-vault: password files and plain files', () => {
-  const project = tmpProject();
-  afterAll(() => project.cleanup());
+  const project = useTmpProjects(afterAll)();
   const vaultText = readFileSync(join(FIXTURES, 'secrets.yml.vault'), 'utf8');
   project.write('secrets.yml.vault', vaultText);
 
@@ -126,7 +104,7 @@ describe('ansible-vault: password files and plain files', () => {
     chmodSync(project.write('pw/shared', PASSWORD), 0o644);
     const ctx = makeContext({ configDir: project.dir });
     await vaultSource.load({ path: 'secrets.yml.vault', password_file: 'pw/shared' }, ctx);
-    expect(ctx.warnings).toEqual(['password_file pw/shared is readable by other users (mode 644); run chmod 600, or set allow_world_readable: true']);
+    expect(ctx.warnings).toEqual(['password_file pw/shared is readable by other users (mode 0644); run "chmod 600 pw/shared", or set allow_world_readable: true on the layer']);
     const quiet = makeContext({ configDir: project.dir });
     await vaultSource.load({ path: 'secrets.yml.vault', password_file: 'pw/shared', allow_world_readable: true }, quiet);
     expect(quiet.warnings).toEqual([]);
@@ -215,7 +193,7 @@ describe('ansible-vault: the CLI is installed in CI', () => {
 });
 
 describe.skipIf(!hasAnsible)('ansible-vault: files encrypted by the real CLI', () => {
-  const project = tmpProject();
+  const project = useTmpProjects(afterAll)();
   const ansibleEnv = { ...process.env, ANSIBLE_LOCAL_TEMP: join(project.dir, '.ansible-tmp'), ANSIBLE_HOME: join(project.dir, '.ansible') };
   const vault = (...args: string[]) => execFileSync('ansible-vault', args, { cwd: project.dir, env: ansibleEnv, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
   const encryptString = (value: string, name: string, ...args: string[]) =>
@@ -225,7 +203,6 @@ describe.skipIf(!hasAnsible)('ansible-vault: files encrypted by the real CLI', (
   beforeAll(() => {
     for (const [file, pw] of [['pw-dev', 'dev-password'], ['pw-prod', 'prød pässword with spaces'], ['pw-wrong', 'wrong']]) chmodSync(project.write(file, `${pw}\n`), 0o600);
   });
-  afterAll(() => project.cleanup());
 
   it('whole file, format 1.1, YAML, password_file', async () => {
     project.write('app.yml', 'SECRET_KEY: "s3cr3t: with colon"\nPORT: 8000\nEMPTY: ""\nNULLED: null\nDB:\n  HOST: h\n');
@@ -270,7 +247,7 @@ describe.skipIf(!hasAnsible)('ansible-vault: files encrypted by the real CLI', (
 });
 
 describe('ansible-vault end to end (built CLI)', () => {
-  const project = tmpProject({
+  const project = useTmpProjects(afterAll)({
     'vault/secrets.yml.vault': readFileSync(join(FIXTURES, 'secrets.yml.vault'), 'utf8'),
     'vault/inline.yml': readFileSync(join(FIXTURES, 'inline.yml'), 'utf8'),
     'secretrun.yaml': [
@@ -286,7 +263,6 @@ describe('ansible-vault end to end (built CLI)', () => {
     ].join('\n'),
   });
   chmodSync(project.write('.vault-pass', `${PASSWORD}\n`), 0o600);
-  afterAll(() => project.cleanup());
 
   it('decrypts whole-file and inline vaults into the child environment', async () => {
     const r = await runCli(['--', process.execPath, '-e', PRINT_ENV, 'DATABASE_URL', 'unicode', 'DB_PASSWORD', 'MULTILINE', 'APP_NAME'], { cwd: project.dir, env: { ANSIBLE_VAULT_PASSWORD: PASSWORD } });

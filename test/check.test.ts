@@ -3,16 +3,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { ROOT, runCli, tmpProject } from './helpers/cli.js';
+import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
-
-function project(files: Record<string, string>) {
-  const p = tmpProject(files);
-  cleanups.push(p.cleanup);
-  return p;
-}
+const project = useTmpProjects(afterEach);
 
 describe('check: valid files', () => {
   it('the inspect fixture is OK, with layer and environment counts', async () => {

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { applyDecode, decodeBase64Strict, decodeBase64Text } from '../src/decode.js';
 import { LayerError } from '../src/errors.js';
-import { runCli, tmpProject } from './helpers/cli.js';
+import { runCli, useTmpProjects } from './helpers/cli.js';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
@@ -132,13 +132,12 @@ describe('applyDecode', () => {
 });
 
 describe('decode end to end (built CLI)', () => {
-  const project = tmpProject({
+  const project = useTmpProjects(afterAll)({
     '.env': [`TLS_KEY=${b64('-----BEGIN KEY-----\nline\n')}`, `CERT_ONE=${b64url('cërt ✓')}`, `PLAIN=${b64('stays encoded')}`, `TAGGED=base64:${b64('tagged')}`, ''].join('\n'),
     'bad.env': 'GOOD=aGk=\nBROKEN=not*base64\n',
     'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n    decode: { TLS_KEY: base64, "CERT_*": base64 }\n    decode_prefixed: true\n    prefix: APP_\n',
     'bad.yaml': 'sources:\n  - type: dotenv\n    path: bad.env\n    decode: { "*": base64 }\n',
   });
-  afterAll(() => project.cleanup());
 
   it('decodes matching and prefixed values before prefix applies', async () => {
     const r = await runCli(['export', '--format', 'json'], { cwd: project.dir });

@@ -4,11 +4,10 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { ROOT, runCli, tmpProject } from './helpers/cli.js';
+import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 
 const CONFIG = ['-c', join(ROOT, 'fixtures/inspect/secretrun.yaml')];
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+const project = useTmpProjects(afterEach);
 
 /** Every value either environment resolves to, read through `export` so the list can't drift from the fixture. */
 let secretValues: string[] = [];
@@ -84,7 +83,7 @@ describe('diff: human report', () => {
   });
 
   it('shows values of keys their layer marks public, and masks the rest', async () => {
-    const p = tmpProject({
+    const p = project({
       'secretrun.yaml': `environments:
   a: { vars: { S: a } }
   b: { vars: { S: b } }
@@ -96,7 +95,6 @@ sources:
       'a.json': JSON.stringify({ LOG_LEVEL: 'debug', TOKEN: 'tok-aaaa-1111' }),
       'b.json': JSON.stringify({ LOG_LEVEL: 'warning', TOKEN: 'tok-bbbb-2222' }),
     });
-    cleanups.push(p.cleanup);
     const r = await runCli(['diff', 'a', 'b'], { cwd: p.dir });
     expect(r.code).toBe(1);
     expect(row(r.stdout, 'LOG_LEVEL')).toMatch(/debug → warning$/);
@@ -184,11 +182,10 @@ describe('diff: errors exit 2', () => {
   });
 
   it('a layer that fails in one of the environments', async () => {
-    const p = tmpProject({
+    const p = project({
       'secretrun.yaml': 'environments:\n  a: { vars: { F: a.json } }\n  b: { vars: { F: b.json } }\nsources:\n  - type: json\n    path: ${F}\n',
       'a.json': '{"K":"value-a-1234"}',
     });
-    cleanups.push(p.cleanup);
     const r = await runCli(['diff', 'a', 'b'], { cwd: p.dir });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');

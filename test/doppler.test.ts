@@ -142,7 +142,7 @@ describe('doppler: against a Doppler-compatible server', () => {
     const started = Date.now();
     const err = await rejection(doppler.load({ token: SERVICE, api_host: s.origin, timeout: 0.5, retries: 0 }, makeContext()));
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(err.message).toBe(`no complete response from ${s.origin}/v3/configs/config/secrets/download?format=json within 0.5 s`);
+    expect(err.message).toBe(`no complete response from ${s.origin} within 0.5 s`);
     expect(err.message).not.toContain(SERVICE);
   });
 
@@ -251,7 +251,7 @@ describe('doppler: end to end through the CLI', () => {
     const r = await runCli(['export'], { cwd: dir, env: { DOPPLER_TOKEN: SERVICE } });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      `secretrun: layer "doppler openedx/prd": no complete response from ${s.origin}/v3/configs/config/secrets/download?project=openedx&config=prd&format=json within 0.5 s (gave up after 2 attempts)\n`,
+      `secretrun: layer "doppler openedx/prd": no complete response from ${s.origin} within 0.5 s (gave up after 2 attempts)\n`,
     );
     expect(s.requests).toHaveLength(2);
   });

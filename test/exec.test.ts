@@ -4,40 +4,18 @@ import { join } from 'node:path';
 import { NotFoundError, SourceError } from '../src/errors.js';
 import execSource, { lastLine, readExecOptions, resolveProgram } from '../src/sources/exec.js';
 import type { SourceContext } from '../src/sources/types.js';
-import { PRINT_ENV, ROOT, runCli, tmpProject } from './helpers/cli.js';
+import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
+import { loadError as sourceLoadError, makeContext as sourceContext } from './helpers/source-context.js';
 
 const FIXTURES = join(ROOT, 'fixtures/exec');
 const NODE = process.execPath;
 const SECRET = 'sup3r-s3cret-stdout-value';
 
-function makeContext(overrides: Partial<SourceContext> = {}): SourceContext & { warnings: string[]; secrets: string[] } {
-  const warnings: string[] = [];
-  const secrets: string[] = [];
-  return {
-    layer: 'exec test',
-    configDir: FIXTURES,
-    keys: {},
-    env: { PATH: process.env.PATH },
-    signal: new AbortController().signal,
-    warn: (m) => warnings.push(m),
-    secret: (s) => secrets.push(s),
-    warnings,
-    secrets,
-    ...overrides,
-  };
-}
+/** Commands run from fixtures/exec and find programs on the parent's PATH. */
+const makeContext = (overrides: Partial<SourceContext> = {}) => sourceContext({ layer: 'exec test', configDir: FIXTURES, env: { PATH: process.env.PATH }, ...overrides });
+const loadError = (options: Record<string, unknown>, context: SourceContext = makeContext()) => sourceLoadError(execSource, options, context);
 
-async function loadError(options: Record<string, unknown>, context = makeContext()): Promise<Error> {
-  try {
-    await execSource.load(options, context);
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected load to fail');
-}
-
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+const project = useTmpProjects(afterEach);
 
 describe('exec source', () => {
   it('parses JSON output, runs in the sources file directory and sees the layer env', async () => {
@@ -59,12 +37,11 @@ describe('exec source', () => {
   });
 
   it('resolves a relative program path from the sources file directory, not the cwd', async () => {
-    const project = tmpProject({ 'bin/secrets': '#!/bin/sh\nprintf \'{"FROM_SCRIPT":"%s"}\' "$1"\n' });
-    cleanups.push(project.cleanup);
-    chmodSync(join(project.dir, 'bin/secrets'), 0o755);
-    expect(process.cwd()).not.toBe(project.dir);
-    expect(await execSource.load({ command: ['./bin/secrets', 'arg one'] }, makeContext({ configDir: project.dir }))).toEqual({ FROM_SCRIPT: 'arg one' });
-    expect(await execSource.load({ command: ['bin/secrets', 'x'] }, makeContext({ configDir: project.dir }))).toEqual({ FROM_SCRIPT: 'x' });
+    const { dir } = project({ 'bin/secrets': '#!/bin/sh\nprintf \'{"FROM_SCRIPT":"%s"}\' "$1"\n' });
+    chmodSync(join(dir, 'bin/secrets'), 0o755);
+    expect(process.cwd()).not.toBe(dir);
+    expect(await execSource.load({ command: ['./bin/secrets', 'arg one'] }, makeContext({ configDir: dir }))).toEqual({ FROM_SCRIPT: 'arg one' });
+    expect(await execSource.load({ command: ['bin/secrets', 'x'] }, makeContext({ configDir: dir }))).toEqual({ FROM_SCRIPT: 'x' });
   });
 
   it('a non-zero exit names the command, the code and the last stderr line, without the arguments', async () => {
@@ -127,9 +104,8 @@ describe('exec source', () => {
   });
 
   it('a file that is not executable is a clear error', async () => {
-    const project = tmpProject({ 'tool.sh': '#!/bin/sh\necho {}\n' });
-    cleanups.push(project.cleanup);
-    const err = await loadError({ command: ['./tool.sh'] }, makeContext({ configDir: project.dir }));
+    const { dir } = project({ 'tool.sh': '#!/bin/sh\necho {}\n' });
+    const err = await loadError({ command: ['./tool.sh'] }, makeContext({ configDir: dir }));
     expect(err.message).toBe('command "./tool.sh" cannot be executed (permission denied)');
   });
 
@@ -170,11 +146,6 @@ describe('exec source', () => {
 });
 
 describe('exec end to end (built CLI)', () => {
-  const project = (files: Record<string, string>) => {
-    const p = tmpProject(files);
-    cleanups.push(p.cleanup);
-    return p;
-  };
   const sourcesFile = (layer: string) => `sources:\n  - type: exec\n${layer.replace(/^/gm, '    ')}\n`;
 
   it('runs the command from the sources file directory and hands its values to the child', async () => {

@@ -51,12 +51,11 @@ describe('retry policy (pure)', () => {
 });
 
 describe('URLs in messages', () => {
-  it('drops userinfo and hides credential-looking query values', () => {
-    expect(displayUrl('https://bob:hunter22@vault.example/v1/x?token=abcd1234&project=web&X-Amz-Signature=ffff')).toBe(
-      'https://vault.example/v1/x?token=***&project=web&X-Amz-Signature=***',
-    );
-    expect(displayUrl('https://h.example/a?project=web&config=prd')).toBe('https://h.example/a?project=web&config=prd');
+  it('shows scheme, host and port only: userinfo, path and query may carry tokens', () => {
+    expect(displayUrl('https://bob:hunter22@vault.example/v1/x?token=abcd1234&project=web&X-Amz-Signature=ffff')).toBe('https://vault.example');
+    expect(displayUrl('http://127.0.0.1:8200/bot123456:ABCDEF/getMe')).toBe('http://127.0.0.1:8200');
     expect(displayUrl('not a url?token=abc')).toBe('not a url');
+    expect(displayUrl('ftp://user:pw@host.example/secret/path')).toBe('ftp://host.example');
   });
 
   it('lists the credentials a URL carries', () => {
@@ -87,7 +86,7 @@ describe('fetchText against a real local server', () => {
     const s = await serve(() => ({ status: 502 }));
     const err = await rejection(fetchText({ url: `${s.origin}/x` }, { retries: 2, backoffBaseMs: 10 }));
     expect(err).toBeInstanceOf(SourceError);
-    expect(err.message).toBe(`HTTP 502 from ${s.origin}/x (gave up after 3 attempts)`);
+    expect(err.message).toBe(`HTTP 502 from ${s.origin} (gave up after 3 attempts)`);
     expect(s.requests).toHaveLength(3);
   });
 
@@ -129,7 +128,7 @@ describe('fetchText against a real local server', () => {
     const s = await serve(() => ({ status: 404 }));
     const err = await rejection(fetchText({ url: `${s.origin}/missing?api_key=zzzz9999` }));
     expect(err).toBeInstanceOf(NotFoundError);
-    expect(err.message).toBe(`not found (HTTP 404 from ${s.origin}/missing?api_key=***)`);
+    expect(err.message).toBe(`not found (HTTP 404 from ${s.origin})`);
   });
 
   it('retries a connection reset in the middle of the body, then succeeds', async () => {
@@ -161,7 +160,7 @@ describe('fetchText against a real local server', () => {
     const started = Date.now();
     const err = await rejection(fetchText({ url: `${s.origin}/slow` }, { timeout: 0.5, retries: 1, backoffBaseMs: 10 }));
     const elapsed = Date.now() - started;
-    expect(err.message).toBe(`no complete response from ${s.origin}/slow within 0.5 s (gave up after 2 attempts)`);
+    expect(err.message).toBe(`no complete response from ${s.origin} within 0.5 s (gave up after 2 attempts)`);
     expect(s.requests).toHaveLength(2);
     expect(elapsed).toBeGreaterThanOrEqual(950);
     expect(elapsed).toBeLessThan(3000);
@@ -171,7 +170,7 @@ describe('fetchText against a real local server', () => {
     // Headers arrive at once and a chunk every 100 ms: no gap is long, but the whole body takes 1 s.
     const s = await serve(() => ({ trickle: { chunks: ['{"A"', ':', '"1"', ',"B"', ':', '"2"', ',"C"', ':', '"3"', '}'], everyMs: 100 } }));
     const err = await rejection(fetchText({ url: s.origin }, { timeout: 0.4, retries: 0 }));
-    expect(err.message).toBe(`no complete response from ${s.origin}/ within 0.4 s`);
+    expect(err.message).toBe(`no complete response from ${s.origin} within 0.4 s`);
     expect((await fetchText({ url: s.origin }, { timeout: 3, retries: 0 })).text).toBe('{"A":"1","B":"2","C":"3"}');
   });
 
@@ -186,14 +185,14 @@ describe('fetchText against a real local server', () => {
   it('rejects a body over the cap while streaming, without buffering it all', async () => {
     const s = await serve(() => ({ huge: { bytes: 11 * 1024 * 1024 } }));
     const err = await rejection(fetchText({ url: s.origin }));
-    expect(err.message).toBe(`response from ${s.origin}/ is larger than 10 MiB`);
+    expect(err.message).toBe(`response from ${s.origin} is larger than 10 MiB`);
     expect(s.requests).toHaveLength(1); // not retried
   });
 
   it('rejects an announced Content-Length over the cap before reading', async () => {
     const s = await serve(() => ({ huge: { bytes: 2048, declareLength: true } }));
     const err = await rejection(fetchText({ url: s.origin }, { maxBytes: 1024 }));
-    expect(err.message).toBe(`response from ${s.origin}/ is larger than 1024 bytes`);
+    expect(err.message).toBe(`response from ${s.origin} is larger than 1024 bytes`);
   });
 
   it('accepts a body exactly at the cap', async () => {
@@ -204,7 +203,7 @@ describe('fetchText against a real local server', () => {
   it('rejects a body that is not UTF-8', async () => {
     const s = await serve(() => ({ body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) }));
     const err = await rejection(fetchText({ url: s.origin }));
-    expect(err.message).toBe(`response from ${s.origin}/ is not valid UTF-8`);
+    expect(err.message).toBe(`response from ${s.origin} is not valid UTF-8`);
   });
 
   it('only accepts http and https URLs', async () => {
@@ -220,7 +219,7 @@ describe('fetchText against a real local server', () => {
     );
     expect((await fetchText({ url: `${s.origin}/old` })).text).toBe('at /new');
     const err = await rejection(fetchText({ url: `${s.origin}/away`, headers: { 'x-vault-token': 'tok' } }));
-    expect(err.message).toBe(`${s.origin}/away redirected to another origin (${other.origin}); use that URL directly`);
+    expect(err.message).toBe(`${s.origin} redirected to another origin (${other.origin}); use that URL directly`);
     expect(other.requests).toHaveLength(0);
   });
 

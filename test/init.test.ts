@@ -4,16 +4,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tmpProject } from './helpers/cli.js';
+import { runCli, useTmpProjects } from './helpers/cli.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
-
-function project(files: Record<string, string> = {}) {
-  const p = tmpProject(files);
-  cleanups.push(p.cleanup);
-  return p;
-}
+const project = useTmpProjects(afterEach);
 
 const read = (dir: string, name: string) => readFileSync(join(dir, name), 'utf8');
 

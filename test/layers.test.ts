@@ -4,16 +4,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRINT_ENV, runCli, tmpProject } from './helpers/cli.js';
+import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
-
-function project(files: Record<string, string>) {
-  const p = tmpProject(files);
-  cleanups.push(p.cleanup);
-  return p;
-}
+const project = useTmpProjects(afterEach);
 
 async function childEnv(dir: string, keys: string[], args: string[] = [], env: Record<string, string> = {}) {
   const r = await runCli([...args, '--', process.execPath, '-e', PRINT_ENV, ...keys], { cwd: dir, env });

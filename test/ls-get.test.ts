@@ -3,17 +3,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { ROOT, runCli, tmpProject } from './helpers/cli.js';
+import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 
 const CONFIG = ['-c', join(ROOT, 'fixtures/inspect/secretrun.yaml')];
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
-
-function project(files: Record<string, string>) {
-  const p = tmpProject(files);
-  cleanups.push(p.cleanup);
-  return p;
-}
+const project = useTmpProjects(afterEach);
 
 /** Every value of the fixture's dev environment, whole and line by line (MULTILINE has two lines). */
 const DEV_VALUES = [

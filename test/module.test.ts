@@ -4,40 +4,21 @@ import { join } from 'node:path';
 import { NotFoundError, SourceError } from '../src/errors.js';
 import moduleSource, { checkResult, moduleOptions } from '../src/sources/module.js';
 import type { SourceContext } from '../src/sources/types.js';
-import { PRINT_ENV, ROOT, runCli, tmpProject } from './helpers/cli.js';
+import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
+import { loadError as sourceLoadError, makeContext as sourceContext } from './helpers/source-context.js';
 
 const FIXTURES = join(ROOT, 'fixtures');
 
-function makeContext(overrides: Partial<SourceContext> = {}): SourceContext {
-  return {
-    layer: 'module test',
-    configDir: FIXTURES,
-    keys: { EARLIER: 'x', ALSO_EARLIER: 'y' },
-    env: {},
-    signal: new AbortController().signal,
-    warn: () => {},
-    secret: () => {},
-    ...overrides,
-  };
-}
+/** Module paths resolve from fixtures/; two earlier keys show what a module receives. */
+const makeContext = (overrides: Partial<SourceContext> = {}) => sourceContext({ layer: 'module test', configDir: FIXTURES, keys: { EARLIER: 'x', ALSO_EARLIER: 'y' }, ...overrides });
+const loadError = (options: Record<string, unknown>, context: SourceContext = makeContext()) => sourceLoadError(moduleSource, options, context);
 
-async function loadError(options: Record<string, unknown>, context = makeContext()): Promise<Error> {
-  try {
-    await moduleSource.load(options, context);
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected load to fail');
-}
-
-const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+const project = useTmpProjects(afterEach);
 
 describe('module source', () => {
   it('runs the README example module: one file per secret, relative to the sources file', async () => {
-    const project = tmpProject({ 'secrets/db-password': 'hunter2\n', 'secrets/api.key': 'k-1', 'secrets/.hidden': 'no' });
-    cleanups.push(project.cleanup);
-    const out = await moduleSource.load({ type: 'module', path: join(FIXTURES, 'modules/example-source.mjs'), dir: 'secrets' }, makeContext({ configDir: project.dir }));
+    const { dir } = project({ 'secrets/db-password': 'hunter2\n', 'secrets/api.key': 'k-1', 'secrets/.hidden': 'no' });
+    const out = await moduleSource.load({ type: 'module', path: join(FIXTURES, 'modules/example-source.mjs'), dir: 'secrets' }, makeContext({ configDir: dir }));
     expect(out).toEqual({ DB_PASSWORD: 'hunter2', API_KEY: 'k-1' });
   });
 
@@ -114,12 +95,6 @@ describe('module source', () => {
 });
 
 describe('module end to end (built CLI)', () => {
-  const project = (files: Record<string, string>) => {
-    const p = tmpProject(files);
-    cleanups.push(p.cleanup);
-    return p;
-  };
-
   it('loads a module relative to the sources file, with interpolated options and earlier keys', async () => {
     const { dir, write } = project({
       '.env': 'PROJECT=web\nEARLY=1\n',

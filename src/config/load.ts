@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, ConfigErrors, SourceError, type Location } from '../errors.js';
 import { readTextFile } from '../files.js';
-import { yamlMessage } from '../parse.js';
+import { yamlMessage, yamlToJs } from '../parse.js';
 import schemaJson from '../../schema.json' with { type: 'json' };
 import { closest } from './validate.js';
 import { validate, formatPath, type Path, type Schema } from './validate.js';
@@ -118,7 +118,13 @@ export async function parseSourcesFile(path: string, cwd: string): Promise<{ fil
     const problems = doc.errors.map((e) => new ConfigError(`invalid YAML: ${yamlMessage(e.code, e.message)}`, at(e.pos[0])));
     return { problems };
   }
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let data: unknown;
+  try {
+    data = yamlToJs(doc, shown);
+  } catch (err) {
+    if (err instanceof SourceError) return { problems: [new ConfigError(err.message.slice(shown.length + 2), at(0))] };
+    throw err;
+  }
 
   const locate = (p: Path, atKey = false): Location => {
     let node: unknown = doc.contents;

@@ -206,22 +206,19 @@ function checkUrl(raw: string): URL {
 /** Query parameter names whose values are credentials (`?token=`, `?api_key=`, `X-Amz-Signature`, ...). */
 const CREDENTIAL_PARAM = /token|key|secret|pass|auth|sig|credential|session|jwt|bearer/i;
 
-/** The URL as shown in messages: no userinfo, credential-like query values replaced by `***`. */
+/**
+ * The URL as shown in messages: scheme, host and port only. A path or query can carry a token interpolated from
+ * anywhere (`/bot${TOKEN}/`), and the layer's label already shows the URL as written, with `${...}` unfilled.
+ */
 export function displayUrl(raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     // Not a URL at all: show only what looks like a scheme and host, never the rest (it may be a secret).
-    return raw.replace(/[?#].*$/s, '').replace(/\/\/[^@/]*@/, '//').slice(0, 80);
+    return raw.replace(/[?#].*$/s, '').replace(/\/\/[^@/]*@/, '//').replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*).*$/is, '$1').slice(0, 80);
   }
-  url.username = '';
-  url.password = '';
-  const params = [...url.searchParams.entries()];
-  if (params.some(([name]) => CREDENTIAL_PARAM.test(name))) {
-    url.search = params.map(([name, value]) => `${encodeURIComponent(name)}=${CREDENTIAL_PARAM.test(name) ? '***' : encodeURIComponent(value)}`).join('&');
-  }
-  return url.href;
+  return `${url.protocol}//${url.host}`;
 }
 
 /** Values in a URL that must be treated as secrets: the userinfo password and credential-like query values. */
