@@ -136,6 +136,10 @@ function hoistCommonOptions(args: string[]): string[] {
     else break;
   }
   const next = args[i];
+  if (i > 0 && next === undefined) {
+    const given = args.join(' ');
+    throw new UsageError(`missing command: secretrun ${given} -- <command> [args...], or name one (${COMMAND_NAMES.join(', ')})`);
+  }
   if (i === 0 || next === undefined || !COMMAND_NAMES.includes(next)) return args;
   return [next, ...args.slice(0, i), ...args.slice(i + 1)];
 }
