@@ -171,6 +171,8 @@ interface LaterLines {
 
 function dotenvLine(key: string, value: string, later: LaterLines): string {
   if (!DOTENV_KEY.test(key)) throw cannotExpress(key, 'dotenv', 'dotenv only reads keys made of letters, digits, "_", "." and "-"');
+  // The common case, a plain value, needs no per-line read-back: the whole output is read back at the end anyway.
+  if (PLAIN_DOTENV_VALUE.test(value)) return `${key}=${value}`;
   for (const candidate of dotenvCandidates(value)) {
     const line = `${key}=${candidate.text}`;
     if (!readsBackAs(line, key, value)) continue;
@@ -184,7 +186,6 @@ function dotenvLine(key: string, value: string, later: LaterLines): string {
 
 /** Candidates in order of preference; the first that reads back correctly wins. */
 function* dotenvCandidates(value: string): Generator<DotenvCandidate> {
-  if (PLAIN_DOTENV_VALUE.test(value)) yield { text: value };
   const doubleQuoted = quoted('"', value.replaceAll('\n', '\\n').replaceAll('\r', '\\r'));
   // Escaped line breaks keep one key per line, which is what people grep for.
   const byTaste = /[\r\n]/.test(value) ? [doubleQuoted, quoted("'", value)] : [quoted("'", value), doubleQuoted];
