@@ -1,25 +1,54 @@
-/** `secretrun [run] [options] -- <command> [args...]`: resolve, then run the child with the merged set. */
-import { startChild, findExecutable, type ChildEnd } from '../child.js';
+/**
+ * `secretrun [run] [options] -- <command> [args...]`: resolve, then run the child with the merged set.
+ * `--mask` pipes its output through the redactor; `--watch` keeps re-resolving and restarts it on change
+ * (src/watch.ts).
+ */
+import { findExecutable, spawnChild, startChild, type ChildEnd } from '../child.js';
 import { UsageError } from '../errors.js';
-import { valuesOf } from '../resolve.js';
-import { resolveEnvironment, type CommonOptions } from './common.js';
+import { valuesOf, type Resolution } from '../resolve.js';
+import type { WatchFlags } from '../watch.js';
+import { resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
 
-export interface RunOptions extends CommonOptions {
+export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
+  /** `--mask` (true) or `--mask=names`. */
+  mask?: string | true;
 }
 
 /** Exit code when secretrun itself fails before the child starts (contract section 5). */
 export const FAILURE_EXIT = 125;
 
+export type MaskMode = 'stars' | 'names';
+
 export async function run(command: string[], opts: RunOptions): Promise<ChildEnd> {
   if (command.length === 0) throw new UsageError('run: no command given (usage: secretrun [options] -- <command> [args...])');
-  const { resolution } = await resolveEnvironment(opts);
-  const env = childEnvironment(valuesOf(resolution), resolution.environment, process.env, !!opts.pristine);
+  const maskMode = parseMaskMode(opts.mask);
+  // Load the watch code only when a watch flag is present; it validates them before anything is resolved.
+  const watchMod = opts.watch !== undefined || opts.onChange || opts.restartSignal || opts.grace ? await import('../watch.js') : undefined;
+  const watch = watchMod?.watchSettings(opts);
+
+  const initial = await resolveEnvironment(opts);
+  const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, process.env, !!opts.pristine);
   const cwd = process.cwd();
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
-  const file = findExecutable(command[0], opts.pristine ? process.env.PATH : env.PATH, cwd);
-  const terminal = !!(process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY);
-  const child = startChild(file, command.slice(1), { env, cwd, terminal, pid1: process.pid === 1 });
+  // Watch mode keeps this first answer for every restart.
+  const file = findExecutable(command[0], opts.pristine ? process.env.PATH : envFor(initial.resolution).PATH, cwd);
+  const policy = { terminal: !!(process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY), pid1: process.pid === 1 };
+  const spawnOptions = ({ resolution }: Resolved) => ({ env: envFor(resolution), cwd, mask: maskMode && maskedValues(resolution, maskMode) });
+
+  if (watchMod && watch) {
+    return watchMod.runWatched(initial, {
+      ...watch,
+      quiet: !!opts.quiet,
+      policy,
+      processEnv: process.env,
+      // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings.
+      resolve: (signal) => resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal }),
+      start: (resolved) => spawnChild(file, command.slice(1), spawnOptions(resolved)),
+      maskFor: maskMode ? ({ resolution }) => maskedValues(resolution, maskMode) : undefined,
+    });
+  }
+  const child = startChild(file, command.slice(1), { ...spawnOptions(initial), ...policy });
   try {
     return await child.ended;
   } finally {
@@ -39,4 +68,30 @@ export function childEnvironment(
   Object.assign(env, merged);
   env.SECRETRUN_ENV = environment;
   return env;
+}
+
+export function parseMaskMode(flag: string | true | undefined): MaskMode | undefined {
+  if (flag === undefined) return undefined;
+  if (flag === true) return 'stars';
+  if (flag === 'names') return 'names';
+  throw new UsageError(`--mask: expected nothing or "names" (--mask=names), got "${flag}"`);
+}
+
+/**
+ * What `--mask` replaces: value → `****` or `<KEY>`, for every key of the merged set except those the winning
+ * layer marks `public`. (The redactor itself skips values shorter than 6 characters.) When two keys share a
+ * value, the first in sorted order names it.
+ */
+export function maskedValues(resolution: Resolution, mode: MaskMode): Map<string, string> {
+  const winner = new Map<string, { value: string; isPublic: boolean }>();
+  for (const layer of resolution.layers) {
+    const publicKeys = new Set(layer.publicKeys);
+    for (const [key, value] of Object.entries(layer.keys)) winner.set(key, { value, isPublic: publicKeys.has(key) });
+  }
+  const out = new Map<string, string>();
+  for (const key of [...winner.keys()].sort()) {
+    const { value, isPublic } = winner.get(key)!;
+    if (!isPublic && !out.has(value)) out.set(value, mode === 'names' ? `<${key}>` : '****');
+  }
+  return out;
 }
