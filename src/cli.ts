@@ -187,8 +187,14 @@ function fail(err: unknown): void {
 }
 
 function exit(code: number): void {
-  // Pipes and files are written synchronously on POSIX, so everything printed is out before we exit.
-  process.exit(code);
+  // stdout/stderr may be non-blocking pipes whose writes are still queued (a large export piped to `wc`):
+  // exit only once both are flushed.
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
 }
 
 main(process.argv.slice(2));

@@ -188,3 +188,15 @@ describe('require', () => {
     expect(existsSync(join(dir, 'ran'))).toBe(false);
   });
 });
+
+describe('large output', () => {
+  it('a big export through a pipe arrives whole before secretrun exits', async () => {
+    const big: Record<string, string> = {};
+    for (let i = 0; i < 20_000; i++) big[`KEY_${i}`] = `value-${i}-`.padEnd(120, 'x');
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: json\n    path: big.json\n', 'big.json': JSON.stringify(big) });
+    const r = await runCli(['export', '--format', 'json'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(2_000_000);
+    expect(JSON.parse(r.stdout)).toEqual(big);
+  });
+});
