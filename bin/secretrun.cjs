@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/cli.js';
+// CommonJS on purpose: loading the CJS bundle from an ESM shim makes Node scan it for named exports.
+require('../dist/cli.cjs');

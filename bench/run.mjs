@@ -1,0 +1,271 @@
+/**
+ * `npm run bench`: start-up, scale, remote concurrency, SSM paging and memory, against the `node -e 0` floor,
+ * a spawn-only launcher and the peers, all measured in this one run. Prints markdown tables and the strict
+ * targets with PASS/FAIL. Exit status is 0 unless a benchmark could not run (or `--strict` and a target failed):
+ * the cheap CI regression check is bench/guard.mjs.
+ *
+ *   BENCH_ROUNDS=21        timed rounds for B1/B2 (B3 uses 2/3 of it, at least 15)
+ *   SECRETRUN_BENCH_BIN=…  benchmark another build of the CLI (e.g. a layout experiment)
+ *   --only=B1,B3           run some benchmarks only
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  REPO,
+  SECRETRUN_BIN,
+  SPAWN_ONLY,
+  alternate,
+  capture,
+  fmtMs,
+  fmtRatio,
+  median,
+  node,
+  peakRssKiB,
+  peerBin,
+  startCountingProxy,
+  startDelayServer,
+  startMoto,
+  table,
+  timeSpanAsync,
+} from './lib.mjs';
+import { remoteProject, scaleProject, ssmProject, startupProject } from './fixtures.mjs';
+
+const ROUNDS = Math.max(15, Number(process.env.BENCH_ROUNDS ?? 21));
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const wanted = (b) => !only || only.includes(b);
+const strict = process.argv.includes('--strict');
+
+if (!existsSync(SECRETRUN_BIN) || (!process.env.SECRETRUN_BENCH_BIN && !['cli.js', 'cli.cjs'].some((f) => existsSync(join(REPO, 'dist', f))))) {
+  console.error('bench: no built CLI; run `npm run bench` (it builds first) or `node scripts/build.mjs`');
+  process.exit(1);
+}
+
+/** The environment of every run: ours, minus anything that would change what secretrun or a peer does. */
+const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SECRETRUN_|DOTENV_|NODE_OPTIONS$|AWS_|NEXT$)/.test(k)));
+baseEnv.NO_COLOR = '1';
+
+const targets = [];
+const target = (name, measured, pass) => targets.push([name, measured, pass ? 'PASS' : 'FAIL']);
+const started = Date.now();
+const say = (m) => process.stderr.write(`bench: ${m}\n`);
+
+const secretrun = (label, args, extra) => node(label, [SECRETRUN_BIN, ...args], extra);
+const floor = node('`node -e 0`', ['-e', '0']);
+const spawnOnly = node('spawn-only launcher (`node -e` spawning `true`)', ['-e', SPAWN_ONLY]);
+
+console.log(`# secretrun benchmarks\n`);
+console.log(`node ${process.version}, ${process.platform}/${process.arch}, ${(await import('node:os')).cpus().length} CPUs; medians of ${ROUNDS} alternating runs unless noted; CLI: ${SECRETRUN_BIN.replace(REPO + '/', '')}\n`);
+
+// ---- B1 start-up and B2 scale, alternated together so every ratio shares the same conditions ----------------
+let b1Median;
+let b1Project;
+let b2Project;
+if (wanted('B1') || wanted('B2') || wanted('B5')) {
+  b1Project = startupProject();
+  b2Project = scaleProject();
+}
+if (wanted('B1') || wanted('B2')) {
+  const dotenv = peerBin('dotenv', 'dotenv');
+  const dotenvCli = peerBin('dotenv-cli', 'dotenv');
+  const envCmd = peerBin('env-cmd', 'env-cmd');
+  const dotenvx = peerBin('@dotenvx/dotenvx', 'dotenvx');
+  const b1 = secretrun('**secretrun** `-- true` (env + dotenv + json)', ['--', 'true']);
+  const b2 = secretrun('**secretrun** `export --format dotenv`, 10,000 keys (B2)', ['export', '--format', 'dotenv'], { cwd: b2Project.dir });
+  const cmds = [
+    floor,
+    spawnOnly,
+    b1,
+    node(`\`dotenv run\` (dotenv ${dotenv.version})`, [dotenv.path, 'run', '-q', '--', 'true']),
+    node(`dotenv-cli ${dotenvCli.version}`, [dotenvCli.path, '--', 'true']),
+    node(`env-cmd ${envCmd.version}`, [envCmd.path, '-f', './.env', '--', 'true']),
+    node(`\`dotenvx run\` ${dotenvx.version}`, [dotenvx.path, 'run', '-q', '--', 'true']),
+    ...(wanted('B2') ? [b2] : []),
+  ];
+  say(`B1/B2: ${cmds.length} commands × ${ROUNDS} rounds`);
+  const samples = await alternate(cmds, { rounds: ROUNDS, cwd: b1Project.dir, env: baseEnv });
+  const med = samples.map(median);
+  const [floorMs, spawnMs, b1Ms, dotenvRunMs] = med;
+  b1Median = b1Ms;
+  const b1Rows = cmds.slice(0, 7).map((c, i) => [c.label, fmtMs(med[i]), fmtRatio(med[i] / floorMs), fmtRatio(med[i] / spawnMs)]);
+  console.log(`## B1 start-up: wrap \`true\` with a 50-key .env\n`);
+  console.log(table(['command', 'median wall', 'vs `node -e 0`', 'vs spawn-only'], b1Rows));
+  console.log(`\nsecretrun's own overhead over the spawn-only launcher: ${fmtMs(b1Ms - spawnMs)}\n`);
+  target('B1: secretrun ≤ 1.10× the spawn-only launcher', fmtRatio(b1Ms / spawnMs), b1Ms <= 1.1 * spawnMs);
+  target('B1: secretrun faster than `dotenv run`', `${fmtMs(b1Ms)} vs ${fmtMs(dotenvRunMs)}`, b1Ms < dotenvRunMs);
+  if (wanted('B2')) {
+    const b2Ms = med[cmds.length - 1];
+    console.log(`## B2 scale: 10,000 keys over dotenv + json + yaml layers, \`export --format dotenv\` to /dev/null\n`);
+    console.log(table(['command', 'median wall', 'vs `node -e 0`', 'vs B1'], [[b2.label, fmtMs(b2Ms), fmtRatio(b2Ms / floorMs), fmtRatio(b2Ms / b1Ms)]]));
+    console.log('');
+    target('B2: 10,000 keys ≤ 1.5× B1', fmtRatio(b2Ms / b1Ms), b2Ms <= 1.5 * b1Ms);
+  }
+}
+
+// ---- B3 remote concurrency -----------------------------------------------------------------------------------
+if (wanted('B3')) {
+  const server = await startDelayServer();
+  const ROUND_TRIP = 200;
+  const project = remoteProject(server.url, [ROUND_TRIP, 0]);
+  const rounds = Math.max(15, Math.round((ROUNDS * 2) / 3));
+  const env = baseEnv;
+  const run = (label, file, delay) => secretrun(label, ['export', '-c', `${file}-${delay}.yaml`, '--format', 'json']);
+  try {
+    // Check what the layers return once, so a broken chain can't pass as fast.
+    // (Asynchronously: this process is the server.)
+    const check = await capture(run('check', 'chain', 0), { cwd: project.dir, env });
+    if (check.code !== 0 || JSON.parse(check.stdout).FIRST_NEXT_KEY !== 'secret-of-first-next') throw new Error(`B3 chain did not resolve: ${check.stderr.trim()}`);
+    const cmds = [run('4 independent http layers', 'parallel', ROUND_TRIP), run('chain of 2 dependent http layers', 'chain', ROUND_TRIP)];
+    say(`B3: ${cmds.length} commands × ${rounds} rounds`);
+    // The waiting is measured on this process's clock, from the first request reaching the server to the last
+    // answer leaving it: what the layers' concurrency decides. Start-up before the first request and the work
+    // after the last answer are reported beside it (start-up is B1's subject).
+    const spans = cmds.map(() => ({ wall: [], before: [], waiting: [], after: [] }));
+    server.take();
+    for (let r = 0; r < rounds + 1; r++) {
+      for (let i = 0; i < cmds.length; i++) {
+        const { start, end } = await timeSpanAsync(cmds[i], { cwd: project.dir, env });
+        const events = server.take();
+        const first = Math.min(...events.filter((e) => e.what === 'request').map((e) => e.at));
+        const last = Math.max(...events.filter((e) => e.what === 'answer').map((e) => e.at));
+        if (r === 0) continue; // warm-up
+        spans[i].wall.push(end - start);
+        spans[i].before.push(first - start);
+        spans[i].waiting.push(last - first);
+        spans[i].after.push(end - last);
+      }
+    }
+    const [par, chain] = spans.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, median(v)])));
+    console.log(`## B3 remote concurrency (loopback server answering after ${ROUND_TRIP} ms; ${rounds} alternating runs)\n`);
+    console.log(
+      table(
+        ['layers', 'median wall', 'start → 1st request', 'waiting: 1st request → last answer', 'waiting / one round trip', 'if sequential', 'last answer → exit'],
+        [
+          ['4 independent', fmtMs(par.wall), fmtMs(par.before), fmtMs(par.waiting), fmtRatio(par.waiting / ROUND_TRIP), '4.00×', fmtMs(par.after)],
+          ['chain of 2', fmtMs(chain.wall), fmtMs(chain.before), fmtMs(chain.waiting), fmtRatio(chain.waiting / ROUND_TRIP), '2.00×', fmtMs(chain.after)],
+        ],
+      ),
+    );
+    console.log('');
+    target('B3: 4 independent layers ≤ 1.3× one round trip', fmtRatio(par.waiting / ROUND_TRIP), par.waiting <= 1.3 * ROUND_TRIP);
+    target('B3: chain of 2 ≤ 2.3× one round trip', fmtRatio(chain.waiting / ROUND_TRIP), chain.waiting <= 2.3 * ROUND_TRIP);
+  } finally {
+    await server.close();
+    project.remove();
+  }
+}
+
+// ---- B4 SSM paging against moto ------------------------------------------------------------------------------
+if (wanted('B4')) {
+  let moto;
+  let proxy;
+  let project;
+  try {
+    say('B4: starting moto_server and seeding 1,400 parameters (not timed)');
+    moto = await startMoto();
+    await seedSsm(moto.url, [
+      ...numbered('/bench/big', 'BIG', 1000),
+      ...numbered('/bench/left', 'LEFT', 200),
+      ...numbered('/bench/right', 'RIGHT', 200),
+    ]);
+    proxy = await startCountingProxy(moto.url);
+    project = ssmProject(proxy.url);
+    const env = { ...baseEnv, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
+    const one = secretrun('1 ssm layer, 1,000 parameters', ['export', '-c', 'one.yaml', '--format', 'json']);
+    const two = secretrun('2 ssm layers, 200 parameters each', ['export', '-c', 'two.yaml', '--format', 'json']);
+
+    // (Asynchronously: this process is the proxy.)
+    const keys = await capture(one, { cwd: project.dir, env });
+    if (keys.code !== 0) throw new Error(`B4 export failed: ${keys.stderr.trim()}`);
+    const keyCount = Object.keys(JSON.parse(keys.stdout)).length;
+    const oneCalls = { ...proxy.stats.calls };
+    const { emptyPages, tokensReturned } = proxy.stats;
+
+    proxy.reset();
+    const keys2 = await capture(two, { cwd: project.dir, env });
+    if (keys2.code !== 0) throw new Error(`B4 two-layer export failed: ${keys2.stderr.trim()}`);
+    const twoCalls = { ...proxy.stats.calls };
+    const overlapped = proxy.stats.overlappingPaths;
+    const maxInFlight = proxy.stats.maxInFlight;
+
+    const rounds = 5;
+    const [oneMs, twoMs] = (await alternate([one, two], { rounds, warmup: 1, cwd: project.dir, env, async: true })).map(median);
+    console.log(`## B4 SSM: GetParametersByPath through a counting proxy in front of moto_server (${rounds} alternating runs)\n`);
+    const describe = (calls) => Object.entries(calls).map(([k, v]) => `${k} ${v}`).join(', ');
+    console.log(
+      table(
+        ['layers', 'keys', 'SSM requests', 'median wall'],
+        [
+          ['1 layer, `/bench/big` (1,000 parameters)', keyCount, describe(oneCalls), fmtMs(oneMs)],
+          ['2 layers, `/bench/left` + `/bench/right` (200 each)', Object.keys(JSON.parse(keys2.stdout)).length, describe(twoCalls), fmtMs(twoMs)],
+        ],
+      ),
+    );
+    console.log(`\nThe two layers' GetParametersByPath calls were in flight at the same time: ${overlapped ? 'yes' : 'no'} (at most ${maxInFlight} at once).\n`);
+    const pages = oneCalls.GetParametersByPath ?? 0;
+    const other = Object.entries(oneCalls).filter(([k]) => k !== 'GetParametersByPath').reduce((n, [, v]) => n + v, 0);
+    if (emptyPages > 0) {
+      console.log(
+        `Of the ${pages} GetParametersByPath calls for \`/bench/big\`, ${emptyPages} returned no parameter: moto hands out a NextToken after every full page, so after the 100th page of 10 a client that follows every NextToken (as it must: SSM may return a short or empty page with a token) asks once more.\n`,
+      );
+    }
+    target('B4: exactly 100 GetParametersByPath requests for 1,000 parameters', `${pages} (${emptyPages} empty), ${other} other calls, ${keyCount} keys, ${fmtMs(oneMs)}`, pages === 100 && other === 0 && keyCount === 1000);
+    target('B4: no request beyond the first and one per NextToken returned', `${pages} = 1 + ${tokensReturned} tokens`, pages === 1 + tokensReturned && other === 0);
+    target('B4: layers on different paths fetched in parallel', overlapped ? `yes (${maxInFlight} in flight)` : 'no', overlapped);
+  } finally {
+    await proxy?.close();
+    moto?.stop();
+    project?.remove();
+  }
+}
+
+// ---- B5 memory -------------------------------------------------------------------------------------------------
+if (wanted('B5')) {
+  const runs = 5;
+  const measure = (cmd, cwd) => median(Array.from({ length: runs }, () => peakRssKiB(cmd, { cwd, env: baseEnv }))) / 1024;
+  const rows = [
+    [floor.label, measure(floor, b1Project.dir)],
+    [spawnOnly.label, measure(spawnOnly, b1Project.dir)],
+    ['B1: secretrun `-- true`', measure(secretrun('b1', ['--', 'true']), b1Project.dir)],
+    ['B2: secretrun `export`, 10,000 keys', measure(secretrun('b2', ['export', '--format', 'dotenv']), b2Project.dir)],
+  ];
+  if (rows.some(([, v]) => Number.isNaN(v))) {
+    console.log('## B5 memory: skipped, /usr/bin/time (GNU time) is not installed\n');
+    target('B5: B1 peak RSS ≤ 60 MiB', 'not measured', false);
+  } else {
+    console.log(`## B5 memory: peak RSS of the secretrun node process (GNU time %M, median of ${runs})\n`);
+    console.log(table(['command', 'peak RSS'], rows.map(([l, v]) => [l, `${v.toFixed(1)} MiB`])));
+    console.log('');
+    target('B5: B1 peak RSS ≤ 60 MiB', `${rows[2][1].toFixed(1)} MiB`, rows[2][1] <= 60);
+  }
+}
+b1Project?.remove();
+b2Project?.remove();
+
+console.log(`## Targets\n`);
+console.log(table(['target', 'measured', 'result'], targets));
+console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
+if (strict && targets.some((t) => t[2] === 'FAIL')) process.exitCode = 1;
+
+// ---- helpers -------------------------------------------------------------------------------------------------
+
+function numbered(prefix, stem, count) {
+  return Array.from({ length: count }, (_, i) => ({ name: `${prefix}/${stem}_${String(i).padStart(4, '0')}`, value: `value-${stem}-${i}` }));
+}
+
+/** Seed moto with the real SDK, 16 PutParameter calls in flight (there is no batch put in the SSM API). */
+async function seedSsm(endpoint, params) {
+  const { SSMClient, PutParameterCommand } = createRequire(join(REPO, 'package.json'))('@aws-sdk/client-ssm');
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // this process only; runs get baseEnv
+  const client = new SSMClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const queue = [...params];
+  const worker = async () => {
+    for (let p = queue.shift(); p; p = queue.shift()) await client.send(new PutParameterCommand({ Name: p.name, Value: p.value, Type: 'String', Overwrite: true }));
+  };
+  try {
+    await Promise.all(Array.from({ length: 16 }, worker));
+  } finally {
+    client.destroy();
+  }
+}
+
