@@ -3,6 +3,7 @@
 // the heavy optional dependencies stay external and are imported lazily only when a layer needs them.
 import { build } from 'esbuild';
 import { renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 
 const external = ['@aws-sdk/*', '@smithy/*', 'undici', 'ora'];
@@ -20,7 +21,32 @@ const common = {
 // The CLI: one CommonJS file behind a CommonJS bin shim. On Node 20 the same code as split ESM chunks costs
 // ~20 ms more per start (the ESM loader, a module job per chunk, a createRequire banner in each).
 // Local lazy imports (commands, sources) are inlined; the heavy dependencies stay external `import()`s.
-await build({ ...common, entryPoints: { cli: 'src/cli.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs' });
+// yaml and commander are self-contained and off the plain-run hot path, so they are bundled on their own
+// (dist/vendor/*.cjs) and required only when needed: the start-up file stays small to compile.
+const VENDORED = ['yaml', 'commander'];
+const vendored = {
+  name: 'vendored',
+  setup(b) {
+    // `import('yaml')` becomes a lazy require of dist/vendor/yaml.cjs: require, not import(), because the first
+    // import() from CommonJS starts Node's ESM loader (~50 ms).
+    b.onResolve({ filter: new RegExp(`^(${VENDORED.join('|')})$`) }, (args) => ({ path: args.path, namespace: 'vendored' }));
+    b.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(`./vendor/${args.path}.cjs`)});`, loader: 'js' }));
+    b.onResolve({ filter: /^\.\/vendor\//, namespace: 'vendored' }, (args) => ({ path: args.path, external: true }));
+  },
+};
+await build({ ...common, entryPoints: { cli: 'src/cli.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored] });
+for (const name of VENDORED) {
+  // `0&&(module.exports={...})` is how Node's CommonJS lexer learns the export names, so that `import()` of
+  // the vendored file gets named exports (esbuild would strip it as dead code, hence a footer).
+  const names = Object.keys(createRequire(import.meta.url)(name)).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+  await build({
+    ...common,
+    stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: '.', loader: 'js' },
+    outfile: `${next}/vendor/${name}.cjs`,
+    format: 'cjs',
+    footer: { js: `0&&(module.exports={${names.join(',')}});` },
+  });
+}
 // The library: ESM, as `import { loadSecrets } from 'secretrun'` expects.
 await build({
   ...common,

@@ -3,10 +3,10 @@
  * No command calls process.exit: they return an exit code (or how the child ended) or throw, and `finish`
  * / `fail` below are the only places that end the process.
  */
-import { Argument, Command, CommanderError, Option } from 'commander';
+import type { Command } from 'commander';
 import { constants } from 'node:os';
-import { ConfigErrors, SecretrunError, UsageError, redact } from './errors.js';
-import { closest } from './config/validate.js';
+import { ConfigErrors, SecretrunError, redact } from './errors.js';
+import { normaliseArgv, plainRunArgs } from './argv.js';
 import pkg from '../package.json' with { type: 'json' };
 
 type Outcome = number | { code: number } | { signal: NodeJS.Signals };
@@ -15,7 +15,6 @@ type Outcome = number | { code: number } | { signal: NodeJS.Signals };
 const FAILURE_EXIT: Record<string, number> = { run: 125, diff: 2 };
 let current = 'run';
 
-const COMMAND_NAMES = ['run', 'export', 'diff', 'ls', 'get', 'init', 'check', 'completion'];
 
 function common(cmd: Command): Command {
   return cmd
@@ -25,14 +24,19 @@ function common(cmd: Command): Command {
     .option('--strict', 'treat risky names set by a layer (PATH, LD_PRELOAD, NODE_OPTIONS, ...) as errors');
 }
 
-function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
+function buildProgram({ Argument, Command, Option }: typeof import('commander'), outcome: (o: Promise<Outcome>) => void): Command {
   const program = new Command('secretrun')
     .description('Resolve layered secrets and run a command with them as environment variables. Nothing is written to disk.')
     .version(pkg.version, '-V, --version', 'print the version')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ outputError: () => {} });
+    .configureOutput({ outputError: () => {} })
+    .addHelpText('after', examples(
+      ['secretrun -- node server.js', 'resolve the layers, then run the command with them as env vars'],
+      ['secretrun export --format dotenv', 'print the merged result in a standard format'],
+      ['secretrun diff dev prod', 'compare two environments, values masked'],
+    ));
 
   const on = (name: string) => () => {
     current = name;
@@ -48,12 +52,14 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
     .option('--grace <seconds>', 'with --watch: seconds to wait after the restart signal before SIGKILL (default 10)')
     .option('--mask [names]', 'replace secret values in the command\'s stdout and stderr with **** (or <KEY> with --mask=names); they become pipes, not a terminal')
     .passThroughOptions()
+    .addHelpText('after', examples(["secretrun -- node server.js", "the default command, with --"], ["secretrun run -e prod --pristine -- ./manage.py migrate", "only the layers, not the parent env"], ["secretrun --watch=10 --mask -- node server.js", "restart on change; redact output"]))
     .hook('preAction', on('run'))
     .action((command: string[], opts) => outcome(import('./commands/run.js').then((m) => m.run(command, opts))));
 
   common(program.command('export'))
     .description('print the merged layers on stdout')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['dotenv', 'json', 'yaml', 'shell']).default('dotenv'))
+    .addHelpText('after', examples(["secretrun export --format dotenv", ""], ["eval \"$(secretrun export -f shell)\"", "load into the current shell"], ["secretrun export -e prod -f json | jq .", ""]))
     .hook('preAction', on('export'))
     .action((opts) => outcome(import('./commands/export.js').then((m) => m.exportCommand(opts))));
 
@@ -64,6 +70,7 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
     .option('--reveal', 'show values instead of masks')
     .option('--json', 'machine-readable output')
     .option('--only <keys...>', 'compare only these keys (names or * globs)')
+    .addHelpText('after', examples(["secretrun diff dev prod", "masked report; exit 1 if they differ"], ["secretrun diff staging prod --only 'DB_*' API_URL", ""], ["secretrun diff dev prod --json", "machine-readable, no values"]))
     .hook('preAction', on('diff'))
     .action((envA: string, envB: string, opts) => outcome(import('./commands/diff.js').then((m) => m.diff(envA, envB, opts))));
 
@@ -71,12 +78,14 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
     .description('list every merged key with its winning layer, shadowed layers and masked value')
     .option('--reveal', 'show values instead of masks')
     .option('--json', 'machine-readable output')
+    .addHelpText('after', examples(["secretrun ls", "which layer each key comes from"], ["secretrun ls -e prod --json", ""]))
     .hook('preAction', on('ls'))
     .action((opts) => outcome(import('./commands/ls.js').then((m) => m.ls(opts))));
 
   common(program.command('get'))
     .description('print the plain value of KEY (no newline added), for scripts')
     .argument('<key>', 'the key to print')
+    .addHelpText('after', examples(["secretrun get DATABASE_URL", ""], ["psql \"$(secretrun get DATABASE_URL -e prod)\"", ""]))
     .hook('preAction', on('get'))
     .action((key: string, opts) => outcome(import('./commands/get.js').then((m) => m.get(key, opts))));
 
@@ -84,12 +93,14 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
     .command('init')
     .description('write a commented starter secretrun.yaml in the current directory (never overwrites)')
     .option('-q, --quiet', 'print nothing on success')
+    .addHelpText('after', examples(["secretrun init", "then edit secretrun.yaml"]))
     .hook('preAction', on('init'))
     .action((opts) => outcome(import('./commands/init.js').then((m) => m.init(opts))));
 
   common(program.command('check'))
     .description('validate the sources file offline and report every problem with its location')
     .option('--resolve', 'also fetch every layer of the environment and check "require" (values never printed)')
+    .addHelpText('after', examples(["secretrun check", "offline: every problem with file:line:col"], ["secretrun check --resolve -e prod", "also fetch every layer"]))
     .hook('preAction', on('check'))
     .action((opts) => outcome(import('./commands/check.js').then((m) => m.check(opts))));
 
@@ -107,47 +118,21 @@ function buildProgram(outcome: (o: Promise<Outcome>) => void): Command {
   return program;
 }
 
-/**
- * The default command is `run`, but only with `--`: `secretrun -- node server.js` or `secretrun -e prod -- cmd`.
- * A first word that is neither a command nor an option is a usage error, so `secretrun exprot` never runs a
- * program called `exprot`.
- */
-function normaliseArgv(argsIn: string[]): string[] {
-  const args = hoistCommonOptions(argsIn);
-  const first = args[0];
-  if (first === undefined) return args;
-  if (first === '--' || (first.startsWith('-') && args.includes('--') && !['-h', '--help', '-V', '--version'].includes(first))) return ['run', ...args];
-  if (!first.startsWith('-') && !COMMAND_NAMES.includes(first) && first !== 'help') {
-    const hint = closest(first, COMMAND_NAMES);
-    throw new UsageError(`unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}; to run a program, put it after --: secretrun -- ${first} ...`);
-  }
-  return args;
-}
-
-/** Common options given before the command (`secretrun -e prod export`) move after it, where commander expects them. */
-function hoistCommonOptions(args: string[]): string[] {
-  const WITH_VALUE = ['-c', '--config', '-e', '--env'];
-  const FLAGS = ['-q', '--quiet', '--strict'];
-  let i = 0;
-  while (i < args.length) {
-    const a = args[i];
-    if (WITH_VALUE.includes(a)) i += 2;
-    else if (FLAGS.includes(a) || /^--(config|env)=/.test(a)) i += 1;
-    else break;
-  }
-  const next = args[i];
-  if (i > 0 && next === undefined) {
-    const given = args.join(' ');
-    throw new UsageError(`missing command: secretrun ${given} -- <command> [args...], or name one (${COMMAND_NAMES.join(', ')})`);
-  }
-  if (i === 0 || next === undefined || !COMMAND_NAMES.includes(next)) return args;
-  return [next, ...args.slice(0, i), ...args.slice(i + 1)];
+function examples(...rows: [string, string][]): string {
+  const width = Math.max(...rows.map(([cmd]) => cmd.length));
+  return '\nExamples:\n' + rows.map(([cmd, what]) => `  ${what ? cmd.padEnd(width) + '   # ' + what : cmd}`).join('\n') + '\n';
 }
 
 export async function main(argv: string[]): Promise<void> {
   let pending: Promise<Outcome> | undefined;
   try {
-    const program = buildProgram((o) => (pending = o));
+    const plain = plainRunArgs(argv);
+    if (plain) {
+      current = 'run';
+      const { run } = await import('./commands/run.js');
+      return finish(await run(plain.command, plain.opts));
+    }
+    const program = buildProgram(await import('commander'), (o) => (pending = o));
     await program.parseAsync(normaliseArgv(argv), { from: 'user' });
     finish(pending ? await pending : 0);
   } catch (err) {
@@ -173,8 +158,13 @@ function finish(outcome: Outcome): void {
   setTimeout(() => exit(fallback), 50);
 }
 
+function isCommanderError(err: unknown): err is Error & { code: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
+}
+
 function fail(err: unknown): void {
-  if (err instanceof CommanderError) {
+  if (isCommanderError(err)) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return exit(0);
     process.stderr.write(`secretrun: ${err.message.replace(/^error: /, '')}\n`);
     return exit(2);

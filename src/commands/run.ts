@@ -3,6 +3,7 @@
  * `--mask` pipes its output through the redactor; `--watch` keeps re-resolving and restarts it on change
  * (src/watch.ts).
  */
+import { isatty } from 'node:tty';
 import { findExecutable, spawnChild, startChild, type ChildEnd } from '../child.js';
 import { UsageError } from '../errors.js';
 import { valuesOf, type Resolution } from '../resolve.js';
@@ -33,7 +34,8 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
   // Watch mode keeps this first answer for every restart.
   const file = findExecutable(command[0], opts.pristine ? process.env.PATH : envFor(initial.resolution).PATH, cwd);
-  const policy = { terminal: !!(process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY), pid1: process.pid === 1 };
+  // isatty() answers the same question as process.stdin.isTTY without building stdin's stream machinery (~4 ms).
+  const policy = { terminal: isatty(0) || isatty(1) || isatty(2), pid1: process.pid === 1 };
   const spawnOptions = ({ resolution }: Resolved) => ({ env: envFor(resolution), cwd, mask: maskMode && maskedValues(resolution, maskMode) });
 
   if (watchMod && watch) {

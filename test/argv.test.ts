@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { normaliseArgv, plainRunArgs } from '../src/argv.js';
+import { UsageError } from '../src/errors.js';
+
+describe('plainRunArgs: the start-up fast path', () => {
+  it('takes the plain run forms', () => {
+    expect(plainRunArgs(['--', 'node', 'server.js'])).toEqual({ command: ['node', 'server.js'], opts: {} });
+    expect(plainRunArgs(['run', '-e', 'prod', '-c', 'x.yaml', '-q', '--strict', '--pristine', '--', 'cmd', '-e', 'x'])).toEqual({
+      command: ['cmd', '-e', 'x'],
+      opts: { env: 'prod', config: 'x.yaml', quiet: true, strict: true, pristine: true },
+    });
+    expect(plainRunArgs(['--env=dev', '--config=a.yaml', '--', 'true'])).toEqual({ command: ['true'], opts: { env: 'dev', config: 'a.yaml' } });
+  });
+
+  it('leaves everything else to commander', () => {
+    for (const argv of [[], ['--'], ['export'], ['--watch', '--', 'x'], ['--mask', '--', 'x'], ['-e'], ['-e', '--', 'x'], ['--help'], ['run', 'node'], ['-x', '--', 'y']]) {
+      expect(plainRunArgs(argv), argv.join(' ')).toBeUndefined();
+    }
+  });
+});
+
+describe('normaliseArgv', () => {
+  it('makes run the default command, only with --', () => {
+    expect(normaliseArgv(['--', 'x'])).toEqual(['run', '--', 'x']);
+    expect(normaliseArgv(['-e', 'prod', '--', 'x'])).toEqual(['run', '-e', 'prod', '--', 'x']);
+    expect(normaliseArgv(['--version'])).toEqual(['--version']);
+  });
+
+  it('moves common options given before a command after it', () => {
+    expect(normaliseArgv(['-q', '-e', 'prod', 'export', '--format', 'json'])).toEqual(['export', '-q', '-e', 'prod', '--format', 'json']);
+  });
+
+  it('refuses an unknown first word with a suggestion, and options with no command', () => {
+    expect(() => normaliseArgv(['exprot'])).toThrow(new UsageError('unknown command "exprot" (did you mean "export"?); to run a program, put it after --: secretrun -- exprot ...'));
+    expect(() => normaliseArgv(['-e', 'prod'])).toThrow(/missing command: secretrun -e prod -- <command>/);
+  });
+});
