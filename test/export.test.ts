@@ -1,0 +1,70 @@
+/**
+ * `export` end to end: nasty values loaded by a layer, written by the built CLI, read back by the real consumers
+ * (the dotenv package, bash and sh) to exactly the same map.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import dotenv from 'dotenv';
+import { parse as parseYaml } from 'yaml';
+import { runCli, useTmpProjects } from './helpers/cli.js';
+
+const project = useTmpProjects(afterEach);
+
+const NASTY: Record<string, string> = {
+  NEWLINES: 'line one\nline two\n',
+  CRLF: 'a\r\nb',
+  SINGLE: "it's",
+  DOUBLE: 'say "hi"',
+  BOTH: `it's "quoted"`,
+  BACKTICK: 'run `cmd`',
+  HASH: 'value # not a comment',
+  HASH_START: '#hash',
+  EQUALS: 'a=b=c',
+  DOLLAR: '$HOME ${PATH} $(whoami)',
+  BACKSLASHES: 'C:\\path\\to\\n\\file\\',
+  UNICODE: 'héllo wörld ✓ 日本 🎉',
+  SPACES: '  leading and trailing  ',
+  EMPTY: '',
+  TRUE_STRING: 'true',
+  NUMBER_STRING: '0x10',
+  JSONISH: '{"a": [1, 2]}',
+};
+
+async function exported(format: string): Promise<string> {
+  const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: json\n    path: nasty.json\n', 'nasty.json': JSON.stringify(NASTY) });
+  const r = await runCli(['export', '--format', format], { cwd: dir });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return r.stdout;
+}
+
+describe('export round trips', () => {
+  it('dotenv: the dotenv package reads back exactly the same map', async () => {
+    expect(dotenv.parse(await exported('dotenv'))).toEqual(NASTY);
+  });
+
+  it('json and yaml read back exactly', async () => {
+    expect(JSON.parse(await exported('json'))).toEqual(NASTY);
+    expect(parseYaml(await exported('yaml'))).toEqual(NASTY);
+  });
+
+  it.each(['bash', 'sh'])('shell: eval in %s reproduces every value', async (shell) => {
+    const script = await exported('shell');
+    // Print each variable NUL-terminated so trailing newlines and spaces survive.
+    const printer = Object.keys(NASTY).map((k) => `printf '%s\\0' "$${k}"`).join('\n');
+    const r = spawnSync(shell, ['-c', `${script}\n${printer}`], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const values = r.stdout.split('\0').slice(0, -1);
+    expect(Object.fromEntries(Object.keys(NASTY).map((k, i) => [k, values[i]]))).toEqual(NASTY);
+  });
+
+  it('a value dotenv cannot express fails with exit 1, naming the key but not the value', async () => {
+    const impossible = `a'b"c\`d # e\\n`;
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: json\n    path: x.json\n', 'x.json': JSON.stringify({ BAD: impossible }) });
+    const r = await runCli(['export'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^secretrun: export --format dotenv: key "BAD": /);
+    expect(r.stderr).not.toContain(impossible);
+  });
+});
