@@ -46,7 +46,9 @@ export function startProgress(layerNames: string[], opts: ProgressOptions): Prog
     .then(() => (stopped ? undefined : import('ora')))
     .then((mod) => {
       if (!mod || stopped || pending.size === 0) return;
-      spinner = mod.default({ text: label(), stream: opts.stream, isEnabled: true, discardStdin: false }).start();
+      // Colour only when wanted: NO_COLOR disables it (https://no-color.org), FORCE_COLOR keeps it.
+      const color = env.NO_COLOR !== undefined && env.NO_COLOR !== '' && !env.FORCE_COLOR ? false : 'cyan';
+      spinner = mod.default({ text: label(), stream: opts.stream, isEnabled: true, discardStdin: false, color }).start();
     })
     // A spinner is decoration: failing to show one must never fail the run.
     .catch(() => {});
