@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, ConfigErrors, SourceError, type Location } from '../errors.js';
 import { readTextFile } from '../files.js';
 import { yamlMessage, yamlToJs } from '../parse.js';
+import { parseSimpleYaml } from './simple-yaml.js';
 import schemaJson from '../../schema.json' with { type: 'json' };
 import { closest } from './validate.js';
 import { validate, formatPath, type Path, type Schema } from './validate.js';
@@ -109,6 +110,40 @@ export async function parseSourcesFile(path: string, cwd: string): Promise<{ fil
     if (err instanceof SourceError) return { problems: [new ConfigError(err.message)] };
     throw err;
   }
+  // Most sources files are a small YAML subset: parse those without loading the yaml package (start-up time);
+  // anything unusual, including every malformed file, goes to the real parser and its messages.
+  const parsed = parseFast(text, shown) ?? (await parseWithYaml(text, shown));
+  if ('problems' in parsed) return { problems: parsed.problems };
+  const { data, locate } = parsed;
+  const at = (line: number, col: number): Location => ({ file: shown, line, col });
+  if (data === null || data === undefined) {
+    return { problems: [new ConfigError('the sources file is empty: expected a mapping with "sources" (run "secretrun init" for a starter file)', at(1, 1))] };
+  }
+  const problems = validate(data, schema).map((issue) => new ConfigError(`${formatPath(issue.path)}: ${issue.message}`, locate(issue.path, issue.atKey)));
+  const raw = data as RawConfig;
+  problems.push(...semanticProblems(raw, locate));
+  const file: SourcesFile = { path, shown, dir: dirname(path), data: raw, locate };
+  return { file, problems };
+}
+
+type Parsed = { data: unknown; locate: SourcesFile['locate'] } | { problems: ConfigError[] };
+
+function parseFast(text: string, shown: string): Parsed | undefined {
+  const fast = parseSimpleYaml(text);
+  if (!fast) return undefined;
+  // The nearest existing node, as the yaml-based locate does; an item of a list has no key of its own.
+  const locate = (p: Path, atKey = false): Location => {
+    for (let n = p.length; n >= 0; n--) {
+      const sub = p.slice(0, n);
+      const pos = (atKey && n === p.length ? fast.position(sub, true) : undefined) ?? fast.position(sub);
+      if (pos) return { file: shown, ...pos };
+    }
+    return { file: shown, line: 1, col: 1 };
+  };
+  return { data: fast.value, locate };
+}
+
+async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
   const { parseDocument, LineCounter, isMap, isSeq, isPair, isScalar } = await import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
@@ -148,14 +183,7 @@ export async function parseSourcesFile(path: string, cwd: string): Promise<{ fil
     return at(range ? range[0] : offset);
   };
 
-  if (data === null || data === undefined) {
-    return { problems: [new ConfigError('the sources file is empty: expected a mapping with "sources" (run "secretrun init" for a starter file)', at(0))] };
-  }
-  const problems = validate(data, schema).map((issue) => new ConfigError(`${formatPath(issue.path)}: ${issue.message}`, locate(issue.path, issue.atKey)));
-  const raw = data as RawConfig;
-  problems.push(...semanticProblems(raw, locate));
-  const file: SourcesFile = { path, shown, dir: dirname(path), data: raw, locate };
-  return { file, problems };
+  return { data, locate };
 }
 
 /** Checks the schema cannot express. */

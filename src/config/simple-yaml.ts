@@ -1,0 +1,265 @@
+/**
+ * A fast path for the small YAML subset that sources files are almost always written in.
+ *
+ * Why: start-up is measured against a bare `node` spawn, and loading the `yaml` package for a 40-line
+ * secretrun.yaml costs a noticeable part of it. This parser handles block mappings and sequences, one-line
+ * plain/quoted scalars, one-line flow collections of scalars and comments, and returns exactly what
+ * `parseDocument(text).toJS()` returns, with the same node positions.
+ *
+ * It is deliberately timid: ANYTHING outside the subset (tabs, `\r`, anchors, tags, block scalars, multi-line
+ * scalars or flow, odd numbers like `0x1F`, duplicate keys, anything yaml would report as an error...) makes it
+ * return `undefined`, and the caller falls back to the real `yaml` package, which also produces the error
+ * messages. Being wrong here would silently change configuration, so when in doubt it declines.
+ */
+
+export interface SimpleYaml {
+  value: unknown;
+  /** Position (1-based line, col) of the node at `path` (['sources', 0, 'path']); with atKey, of its key. Undefined if no such node. */
+  position(path: (string | number)[], atKey?: boolean): { line: number; col: number } | undefined;
+}
+
+type Pos = { line: number; col: number };
+interface Node {
+  value: unknown;
+  pos: Pos;
+  entries?: Map<string, { keyPos: Pos; node: Node }>;
+  items?: Node[];
+}
+/** A line holding content; `indent` is where its node starts (moved past `- ` for a compact `- key: v`). */
+interface Line {
+  no: number;
+  indent: number;
+  text: string;
+}
+
+class NotSimple extends Error {}
+const decline = (): never => {
+  throw new NotSimple();
+};
+
+/** Control characters, NEL, Unicode line separators, BOM and non-characters: rare, and yaml treats some specially. */
+const UNUSUAL_CHAR = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/;
+const PLAIN_KEY = /^[A-Za-z0-9_$][A-Za-z0-9_.$/-]*/;
+/** Characters that give a scalar's first character a meaning we do not handle. */
+const INDICATOR_START = /^([&*!|>@`%?:,\]}#]|-([ ,\]}]|$))/;
+const ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', '/': '/', n: '\n', t: '\t', r: '\r' };
+
+export function parseSimpleYaml(text: string): SimpleYaml | undefined {
+  if (UNUSUAL_CHAR.test(text)) return undefined;
+  try {
+    const lines = contentLines(text);
+    if (lines.length === 0) return undefined;
+    const parser = new BlockParser(lines);
+    const root = parser.block();
+    if (!parser.done()) return undefined;
+    return { value: root.value, position: (path, atKey) => positionOf(root, path, atKey ?? false) };
+  } catch (err) {
+    if (err instanceof NotSimple) return undefined;
+    throw err;
+  }
+}
+
+function positionOf(root: Node, path: (string | number)[], atKey: boolean): Pos | undefined {
+  let node = root;
+  let keyPos: Pos | undefined;
+  for (const seg of path) {
+    const entry = node.entries?.get(String(seg));
+    const item = typeof seg === 'number' ? node.items?.[seg] : undefined;
+    if (entry) [node, keyPos] = [entry.node, entry.keyPos];
+    else if (item) [node, keyPos] = [item, undefined];
+    else return undefined;
+  }
+  return atKey ? keyPos : node.pos;
+}
+
+/** Lines with content: blank and comment-only lines dropped; directives and document markers declined. */
+function contentLines(text: string): Line[] {
+  const lines: Line[] = [];
+  text.split('\n').forEach((line, n) => {
+    if (/^(%|---|\.\.\.)/.test(line)) decline();
+    const indent = line.search(/[^ ]/);
+    if (indent >= 0 && line[indent] !== '#') lines.push({ no: n + 1, indent, text: line });
+  });
+  return lines;
+}
+
+const isSeqItem = (line: Line) => line.text[line.indent] === '-' && (line.text.length === line.indent + 1 || line.text[line.indent + 1] === ' ');
+const skipSpaces = (text: string, i: number) => {
+  while (text[i] === ' ') i++;
+  return i;
+};
+/** Only spaces and a comment may follow a value on its line. */
+const restIsBlank = (text: string, end: number) => /^( +(#.*)?)?$/.test(text.slice(end));
+
+class BlockParser {
+  private i = 0;
+  constructor(private readonly lines: Line[]) {}
+
+  done(): boolean {
+    return this.i === this.lines.length;
+  }
+
+  block(): Node {
+    const line = this.lines[this.i];
+    return isSeqItem(line) ? this.sequence(line.indent) : this.mapping(line.indent);
+  }
+
+  private mapping(indent: number): Node {
+    const first = this.lines[this.i];
+    const node: Node = { value: {}, pos: { line: first.no, col: indent + 1 }, entries: new Map() };
+    for (let line = first; line && line.indent >= indent; line = this.lines[this.i]) {
+      if (line.indent > indent) decline(); // a continuation line or a stray indentation
+      const key = parseKey(line.text, indent) ?? decline();
+      if (node.entries!.has(key.name)) decline();
+      const value = this.entryValue(line, key.end, indent);
+      node.entries!.set(key.name, { keyPos: { line: line.no, col: indent + 1 }, node: value });
+      (node.value as Record<string, unknown>)[key.name] = value.value;
+    }
+    return node;
+  }
+
+  /** The value after `key:`: on the same line, else the next more-indented block or a same-indent sequence, else null. */
+  private entryValue(line: Line, afterColon: number, indent: number): Node {
+    const start = skipSpaces(line.text, afterColon);
+    this.i++;
+    if (start < line.text.length && line.text[start] !== '#') return inlineValue(line, start);
+    const next = this.lines[this.i];
+    if (next && (next.indent > indent || (next.indent === indent && isSeqItem(next)))) return this.block();
+    return { value: null, pos: { line: line.no, col: start + 1 } };
+  }
+
+  private sequence(indent: number): Node {
+    const first = this.lines[this.i];
+    const node: Node = { value: [], pos: { line: first.no, col: indent + 1 }, items: [] };
+    for (let line = first; line && line.indent === indent && isSeqItem(line); line = this.lines[this.i]) {
+      const start = skipSpaces(line.text, indent + 1);
+      if (start === line.text.length || line.text[start] === '#') decline(); // an empty item
+      let item: Node;
+      if (parseKey(line.text, start)) {
+        line.indent = start; // compact `- key: v`: the mapping's indentation is its first key's column
+        item = this.mapping(start);
+      } else {
+        item = inlineValue(line, start);
+        this.i++;
+      }
+      node.items!.push(item);
+      (node.value as unknown[]).push(item.value);
+    }
+    if (this.lines[this.i] && this.lines[this.i].indent > indent) decline();
+    return node;
+  }
+}
+
+/** `key:` at `start` followed by a space or the end of the line; `end` is just past the colon. */
+function parseKey(text: string, start: number): { name: string; end: number } | undefined {
+  let name: string;
+  let end: number;
+  if (text[start] === '"' || text[start] === "'") {
+    [name, end] = parseQuoted(text, start);
+  } else {
+    const plain = PLAIN_KEY.exec(text.slice(start));
+    if (!plain) return undefined;
+    [name, end] = [plain[0], start + plain[0].length];
+  }
+  if (text[end] !== ':' || (end + 1 < text.length && text[end + 1] !== ' ')) return undefined;
+  // Keys that resolve to null/bool/number, prototype pollution and yaml's 1024-char implicit key limit.
+  if (text[start] !== '"' && text[start] !== "'" && resolvePlain(name) !== name) decline();
+  if (name === '__proto__' || end - start > 1000) decline();
+  return { name, end: end + 1 };
+}
+
+/** A scalar or one-line flow collection that must be the last thing on its line (bar a comment). */
+function inlineValue(line: Line, start: number): Node {
+  const [node, end] = parseScalarOrFlow(line, start, 'block');
+  if (!restIsBlank(line.text, end)) decline();
+  return node;
+}
+
+function parseScalarOrFlow(line: Line, start: number, context: 'block' | 'flow'): [Node, number] {
+  const text = line.text;
+  const pos = { line: line.no, col: start + 1 };
+  const c = text[start];
+  if (c === '"' || c === "'") {
+    const [value, end] = parseQuoted(text, start);
+    return [{ value, pos }, end];
+  }
+  if ((c === '[' || c === '{') && context === 'block') return parseFlow(line, start);
+  if (INDICATOR_START.test(text.slice(start)) || c === '[' || c === '{') decline();
+  let raw: string;
+  if (context === 'block') {
+    const comment = text.indexOf(' #', start);
+    raw = text.slice(start, comment < 0 ? text.length : comment).replace(/ +$/, '');
+    if (raw.includes(': ') || raw.endsWith(':')) decline(); // `a: b: c` is an error in YAML
+  } else {
+    raw = /^[^,[\]{}#:"']*/.exec(text.slice(start))![0].replace(/ +$/, '');
+  }
+  if (raw === '') decline();
+  return [{ value: resolvePlain(raw), pos }, start + raw.length];
+}
+
+/** `[a, "b"]` or `{ K: v }` of scalars, on one line; no nesting, no empty entries, no trailing comma. */
+function parseFlow(line: Line, start: number): [Node, number] {
+  const text = line.text;
+  const isMap = text[start] === '{';
+  const close = isMap ? '}' : ']';
+  const node: Node = isMap ? { value: {}, pos: { line: line.no, col: start + 1 }, entries: new Map() } : { value: [], pos: { line: line.no, col: start + 1 }, items: [] };
+  let i = skipSpaces(text, start + 1);
+  if (text[i] === close) return [node, i + 1];
+  for (;;) {
+    if (isMap) {
+      const key = parseKey(text, i) ?? decline();
+      if (text[key.end] !== ' ' || node.entries!.has(key.name)) decline();
+      const [value, end] = parseScalarOrFlow(line, skipSpaces(text, key.end), 'flow');
+      node.entries!.set(key.name, { keyPos: { line: line.no, col: i + 1 }, node: value });
+      (node.value as Record<string, unknown>)[key.name] = value.value;
+      i = skipSpaces(text, end);
+    } else {
+      const [item, end] = parseScalarOrFlow(line, i, 'flow');
+      node.items!.push(item);
+      (node.value as unknown[]).push(item.value);
+      i = skipSpaces(text, end);
+    }
+    if (text[i] === close) return [node, i + 1];
+    if (text[i] !== ',') decline();
+    i = skipSpaces(text, i + 1);
+    if (text[i] === close) decline(); // trailing comma
+  }
+}
+
+/** A single- or double-quoted scalar closed on the same line; returns the value and the index past the quote. */
+function parseQuoted(text: string, start: number): [string, number] {
+  const quote = text[start];
+  let value = '';
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text[i];
+    if (c === quote && quote === "'" && text[i + 1] === "'") {
+      value += "'";
+      i++;
+    } else if (c === quote) {
+      return [value, i + 1];
+    } else if (c === '\\' && quote === '"') {
+      const e = text[i + 1];
+      const hex = text.slice(i + 2, i + 6);
+      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(hex)) {
+        value += String.fromCharCode(parseInt(hex, 16));
+        i += 5;
+      } else {
+        value += ESCAPES[e] ?? decline();
+        i++;
+      }
+    } else {
+      value += c;
+    }
+  }
+  return decline(); // multi-line quoted scalar
+}
+
+/** YAML 1.2 core schema, as the `yaml` package resolves plain scalars; the rare forms are left to it. */
+function resolvePlain(s: string): unknown {
+  if (/^(~|[Nn]ull|NULL)$/.test(s)) return null;
+  if (/^([Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s)) return s[0] === 't' || s[0] === 'T';
+  if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);
+  if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(s)) return parseFloat(s);
+  if (/^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$|^0[xo]/.test(s)) decline();
+  return s;
+}
