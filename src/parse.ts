@@ -8,6 +8,7 @@
  */
 import dotenv from 'dotenv';
 import { SourceError } from './errors.js';
+import { parseSimpleYaml } from './config/simple-yaml.js';
 
 export type ContentFormat = 'json' | 'dotenv' | 'yaml';
 
@@ -165,6 +166,11 @@ export interface YamlOptions {
 }
 
 export async function parseYaml(text: string, origin: string, options: YamlOptions = {}): Promise<unknown> {
+  // A plain data file (the common case) is read by the small subset parser; anything else by the yaml package.
+  if (!options.customTags) {
+    const fast = parseSimpleYaml(stripBom(text));
+    if (fast) return fast.value;
+  }
   const { parseDocument, LineCounter, visit, isScalar } = await import('yaml');
   const lineCounter = new LineCounter();
   // yaml's own uniqueKeys check scans the whole map for every key (quadratic: ~0.5 s for 3,000 keys); do it
