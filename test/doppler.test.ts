@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotFoundError, SourceError } from '../src/errors.js';
 import doppler, { downloadUrl, flatStringObject } from '../src/sources/doppler.js';
-import { PRINT_ENV, runCli, tmpProject } from './helpers/cli.js';
+import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
 import { dopplerHandler, rejection, sequence, useServers, type DopplerConfig, type Handler } from './helpers/http-server.js';
 import { makeContext } from './helpers/source-context.js';
 
@@ -189,13 +189,7 @@ describe('doppler: against a Doppler-compatible server', () => {
 // ---- end to end: the built CLI -----------------------------------------------------------------------------
 
 describe('doppler: end to end through the CLI', () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((c) => c()));
-  function project(files: Record<string, string>) {
-    const p = tmpProject(files);
-    cleanups.push(p.cleanup);
-    return p;
-  }
+  const project = useTmpProjects(afterEach);
 
   it('gradual resolution: a dotenv layer provides DOPPLER_TOKEN and the doppler layer uses it', async () => {
     const s = await serve();

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { NotFoundError, SourceError } from '../src/errors.js';
 import http, { formatFromContentType } from '../src/sources/http.js';
-import { BIN, PRINT_ENV, runCli, runCommand, tmpProject } from './helpers/cli.js';
+import { BIN, PRINT_ENV, runCli, runCommand, useTmpProjects } from './helpers/cli.js';
 import { rejection, sequence, useServers, vaultHandler } from './helpers/http-server.js';
 import { makeContext } from './helpers/source-context.js';
 
@@ -147,13 +147,7 @@ describe('http: formats and requests', () => {
 // ---- end to end: the built CLI -----------------------------------------------------------------------------
 
 describe('http: end to end through the CLI', () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((c) => c()));
-  function project(files: Record<string, string>) {
-    const p = tmpProject(files);
-    cleanups.push(p.cleanup);
-    return p;
-  }
+  const project = useTmpProjects(afterEach);
 
   it('the Vault recipe: VAULT_TOKEN from the environment, X-Vault-Token header, select: data.data', async () => {
     const s = await serve(vaultHandler({ token: VAULT_TOKEN, secrets: { 'web/prd': { SECRET_KEY: 'vault-key', DB_PORT: 5432 } } }));
@@ -229,14 +223,12 @@ const hasScript = (() => {
 })();
 
 describe.skipIf(!hasScript)('http: progress spinner on a terminal', () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((c) => c()));
+  const project = useTmpProjects(afterEach);
 
   /** Run `secretrun <args>` with stdout and stderr on a pty of `cols` columns (0: a pty without a size). */
   async function onTerminal(cols: number, args: string[]) {
     const s = await serve(() => ({ json: { SLOW: 'yes' }, delayMs: 700 }));
-    const p = tmpProject({ 'secretrun.yaml': `sources:\n  - type: http\n    name: slow-one\n    url: ${s.origin}/x\n` });
-    cleanups.push(p.cleanup);
+    const p = project({ 'secretrun.yaml': `sources:\n  - type: http\n    name: slow-one\n    url: ${s.origin}/x\n` });
     const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
     const size = cols > 0 ? `stty cols ${cols} rows 24; ` : '';
     const command = `${size}exec ${[process.execPath, BIN, ...args].map(quote).join(' ')}`;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, baseEnv, runCli, tmpProject } from './helpers/cli.js';
+import { BIN, ROOT, baseEnv, runCli, tmpProject, alive } from './helpers/cli.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -89,15 +89,6 @@ async function startCounter(extraEnv: Record<string, string> = {}) {
 
 function readLog(log: string): { pid: number; counts: Record<string, number> } {
   return JSON.parse(readFileSync(log, 'utf8').trim());
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('signals', () => {

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, baseEnv, runCli, tmpProject } from './helpers/cli.js';
+import { BIN, ROOT, baseEnv, runCli, tmpProject, alive } from './helpers/cli.js';
 import { startServer, type FakeServer } from './helpers/http-server.js';
 import {
   compareFingerprints,
@@ -52,15 +52,6 @@ function events(log: string): Event[] {
 }
 const starts = (log: string) => events(log).filter((e): e is Extract<Event, { event: 'start' }> => e.event === 'start');
 const signals = (log: string, pid: number) => events(log).filter((e) => e.event === 'signal' && e.pid === pid).map((e) => (e as { signal: string }).signal);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Poll `probe` until it returns something truthy. */
 async function until<T>(probe: () => T | undefined | null | false, what: string, timeoutMs = 8000): Promise<T> {

@@ -87,3 +87,13 @@ export function useTmpProjects(afterEachHook: (fn: () => void) => void): (files?
     return p;
   };
 }
+
+/** Is a process with this PID still running? */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
