@@ -130,6 +130,8 @@ describe.skipIf(!STRACE)('nothing is written to disk (strace)', () => {
     { name: 'ls --json --reveal', args: ['ls', '--json', '--reveal'], code: 0, stdout: /sk_live_dotenv/ },
     { name: 'get', args: ['get', 'JSON_SECRET'], code: 0, stdout: /^supersecret-dev$/ },
     { name: 'check --resolve', args: ['check', '--resolve'], code: 0 },
+    { name: 'run --mask (output piped through the redactor)', args: ['--mask', '--', process.execPath, '-e', 'console.log(process.env.JSON_SECRET)'], code: 0, stdout: /^\*\*\*\*$/m },
+    { name: 'run --watch, ended by the child', args: ['--watch', '2', '--', 'true'], code: 0 },
     { name: 'a failing run (unknown environment)', args: ['-c', 'secretrun.yaml', '-e', 'nope', '--', 'true'], code: 125 },
   ];
 
