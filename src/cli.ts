@@ -93,7 +93,7 @@ function buildProgram({ Argument, Command, Option }: typeof import('commander'),
     .command('init')
     .description('write a commented starter secretrun.yaml in the current directory (never overwrites)')
     .option('-q, --quiet', 'print nothing on success')
-    .addHelpText('after', examples(["secretrun init", "then edit secretrun.yaml"]))
+    .addHelpText('after', examples(["secretrun init", "writes secretrun.yaml; adds .env to .gitignore"], ["secretrun init && secretrun check", "the starter file validates as written"]))
     .hook('preAction', on('init'))
     .action((opts) => outcome(import('./commands/init.js').then((m) => m.init(opts))));
 
@@ -166,7 +166,8 @@ function isCommanderError(err: unknown): err is Error & { code: string } {
 function fail(err: unknown): void {
   if (isCommanderError(err)) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return exit(0);
-    process.stderr.write(`secretrun: ${err.message.replace(/^error: /, '')}\n`);
+    // One `secretrun:` line per line of commander's message (its suggestion comes on a second line).
+    for (const line of err.message.replace(/^error: /, '').split('\n')) process.stderr.write(`secretrun: ${line}\n`);
     return exit(2);
   }
   const code = err instanceof SecretrunError && err.exitCode !== undefined ? err.exitCode : FAILURE_EXIT[current] ?? 1;

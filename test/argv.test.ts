@@ -35,3 +35,26 @@ describe('normaliseArgv', () => {
     expect(() => normaliseArgv(['-e', 'prod'])).toThrow(/missing command: secretrun -e prod -- <command>/);
   });
 });
+
+describe('help that teaches (built CLI)', () => {
+  it('secretrun --help shows the three card examples; every command has examples; --version prints the version', async () => {
+    const { runCli } = await import('./helpers/cli.js');
+    const top = await runCli(['--help']);
+    expect(top.code).toBe(0);
+    for (const ex of ['secretrun -- node server.js', 'secretrun export --format dotenv', 'secretrun diff dev prod']) expect(top.stdout).toContain(ex);
+    for (const cmd of ['run', 'export', 'diff', 'ls', 'get', 'init', 'check', 'completion']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout, cmd).toMatch(/Examples:\n {2}secretrun /);
+    }
+    const { version } = JSON.parse((await import('node:fs')).readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect((await runCli(['--version'])).stdout.trim()).toBe(version);
+  });
+
+  it('an unknown option suggests the closest one and exits 2', async () => {
+    const { runCli } = await import('./helpers/cli.js');
+    const r = await runCli(['export', '--fromat', 'json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("secretrun: unknown option '--fromat'\nsecretrun: (Did you mean --format?)\n");
+  });
+});
