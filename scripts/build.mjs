@@ -69,6 +69,12 @@ try {
 }
 renameSync(next, 'dist');
 rmSync(old, { recursive: true, force: true });
+// The V8 code cache for the CLI bundle (see bin/secretrun.cjs); best effort, the CLI works without it.
+try {
+  execFileSync(process.execPath, ['scripts/code-cache.cjs'], { stdio: 'ignore' });
+} catch {
+  console.warn('build: no V8 code cache (the CLI still works, it just compiles on each start)');
+}
 
 if (!process.argv.includes('--no-types')) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--emitDeclarationOnly'], { stdio: 'inherit' });

@@ -5,6 +5,7 @@
  * does nothing and loads nothing (ora is external to the bundle and imported only when it will be shown).
  * It also waits `delayMs` before appearing, so fetches that finish at once never flash a spinner.
  */
+import { importExternal } from './import-external.js';
 
 export interface ProgressOptions {
   stream: NodeJS.WriteStream;
@@ -43,7 +44,7 @@ export function startProgress(layerNames: string[], opts: ProgressOptions): Prog
     spinner = undefined;
   };
   const settled = new Promise<void>((resolve) => setTimeout(resolve, opts.delayMs ?? DEFAULT_DELAY_MS).unref())
-    .then(() => (stopped ? undefined : import('ora')))
+    .then(() => (stopped ? undefined : importExternal<typeof import('ora')>('ora')))
     .then((mod) => {
       if (!mod || stopped || pending.size === 0) return;
       // Colour only when wanted: NO_COLOR disables it (https://no-color.org), FORCE_COLOR keeps it.

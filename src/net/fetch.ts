@@ -10,6 +10,7 @@
  *   userinfo and without the values of query parameters that look like credentials.
  */
 import { NotFoundError, SourceError } from '../errors.js';
+import { importExternal } from '../import-external.js';
 
 export interface FetchRequest {
   url: string;
@@ -66,7 +67,7 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
   const url = checkUrl(request.url);
   const timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const attempts = 1 + (opts.retries ?? DEFAULT_RETRIES);
-  const { request: undiciRequest } = await import('undici');
+  const { request: undiciRequest } = await importExternal<typeof import('undici')>('undici');
 
   let current: Required<FetchRequest> = { url: url.href, method: (request.method ?? 'GET').toUpperCase(), headers: request.headers ?? {}, body: request.body ?? '' };
   let redirects = 0;

@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError, SourceError, describeError } from '../errors.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
+import { importExternal } from '../import-external.js';
 
 /** Layer keys consumed by the core (resolve.ts COMMON_KEYS) or by this loader (`path`): a user module never sees them. */
 export const CORE_KEYS: readonly string[] = ['type', 'name', 'optional', 'only', 'prefix', 'decode', 'decode_prefixed', 'public', 'allow_world_readable', 'path'];
@@ -35,7 +36,7 @@ export async function importSource(absPath: string, shownPath: string): Promise<
   if (!info.isFile()) throw new SourceError(`module ${shownPath} is not a file`);
   let namespace: Record<string, unknown>;
   try {
-    namespace = await import(pathToFileURL(absPath).href);
+    namespace = await importExternal(pathToFileURL(absPath).href);
   } catch (err) {
     throw new SourceError(`module ${shownPath} failed to load: ${describeError(err)}`);
   }

@@ -10,6 +10,7 @@ import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aw
 import { NotFoundError, SourceError } from '../errors.js';
 import { structuredToEnv } from '../parse.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
+import { importExternal } from '../import-external.js';
 
 /** GetParametersByPath and GetParameters both accept at most 10 per call. */
 const PAGE_SIZE = 10;
@@ -344,7 +345,7 @@ const ssmSource: Source = {
     const opts = readSsmOptions(rawOptions);
     let sdk: SsmModule;
     try {
-      sdk = await import('@aws-sdk/client-ssm');
+      sdk = await importExternal<SsmModule>('@aws-sdk/client-ssm');
     } catch {
       throw new SourceError('the AWS SDK is not installed: run `npm install @aws-sdk/client-ssm`');
     }
