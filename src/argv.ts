@@ -7,37 +7,54 @@ import { UsageError } from './errors.js';
 
 export const COMMAND_NAMES = ['run', 'export', 'diff', 'ls', 'get', 'init', 'check', 'completion'];
 
+type SimpleOptions = Record<string, string | boolean>;
+
+/** Option words the fast paths understand, each mapped to its option name; `value` ones take an argument. */
+const FAST_FLAGS: Record<string, string> = { '-q': 'quiet', '--quiet': 'quiet', '--strict': 'strict', '--pristine': 'pristine' };
+const FAST_VALUES: Record<string, string> = { '-c': 'config', '--config': 'config', '-e': 'env', '--env': 'env', '-f': 'format', '--format': 'format' };
+
 /**
- * The plain run, `secretrun [run] [-c FILE] [-e ENV] [-q] [--strict] [--pristine] -- cmd ...`, is the start-up hot
- * path of every wrapped process: parse it without loading commander. Anything else (other options, help, errors)
- * returns undefined and goes through commander as usual.
+ * Read options from `argv[from]` up to a `--` or the end. Returns where it stopped, or undefined for any word the
+ * fast paths do not know (commander then handles the whole command line, with its messages).
  */
-export function plainRunArgs(argv: string[]): { command: string[]; opts: Record<string, string | boolean> } | undefined {
-  const opts: Record<string, string | boolean> = {};
-  let i = argv[0] === 'run' ? 1 : 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      const command = argv.slice(i + 1);
-      return command.length > 0 ? { command, opts } : undefined;
-    }
-    const value = (name: string) => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('-')) return false;
-      opts[name] = v;
-      return true;
-    };
-    if (a === '-c' || a === '--config') {
-      if (!value('config')) return undefined;
-    } else if (a === '-e' || a === '--env') {
-      if (!value('env')) return undefined;
-    } else if (a.startsWith('--config=')) opts.config = a.slice('--config='.length);
-    else if (a.startsWith('--env=')) opts.env = a.slice('--env='.length);
-    else if (a === '-q' || a === '--quiet') opts.quiet = true;
-    else if (a === '--strict' || a === '--pristine') opts[a.slice(2)] = true;
-    else return undefined;
+function fastOptions(argv: string[], from: number, allowed: string[]): { opts: SimpleOptions; end: number } | undefined {
+  const opts: SimpleOptions = {};
+  let i = from;
+  for (; i < argv.length && argv[i] !== '--'; i++) {
+    const [word, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
+    const flag = FAST_FLAGS[word];
+    const valued = FAST_VALUES[word];
+    if (flag && allowed.includes(flag) && inline === undefined) opts[flag] = true;
+    else if (valued && allowed.includes(valued)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined || (inline === undefined && v.startsWith('-'))) return undefined;
+      opts[valued] = v;
+    } else return undefined;
   }
-  return undefined;
+  return { opts, end: i };
+}
+
+const COMMON = ['config', 'env', 'quiet', 'strict'];
+
+/**
+ * The two hot paths, parsed without loading commander: the plain run of every wrapped process,
+ * `secretrun [run] [-c FILE] [-e ENV] [-q] [--strict] [--pristine] -- cmd ...`, and
+ * `secretrun export [-f FORMAT] [common options]`. Anything else (other options, help, errors) returns undefined
+ * and goes through commander as usual.
+ */
+export function plainRunArgs(argv: string[]): { command: string[]; opts: SimpleOptions } | undefined {
+  const parsed = fastOptions(argv, argv[0] === 'run' ? 1 : 0, [...COMMON, 'pristine']);
+  if (!parsed || argv[parsed.end] !== '--') return undefined;
+  const command = argv.slice(parsed.end + 1);
+  return command.length > 0 ? { command, opts: parsed.opts } : undefined;
+}
+
+export function plainExportArgs(argv: string[], formats: readonly string[]): SimpleOptions | undefined {
+  if (argv[0] !== 'export') return undefined;
+  const parsed = fastOptions(argv, 1, [...COMMON, 'format']);
+  if (!parsed || parsed.end !== argv.length) return undefined;
+  const format = (parsed.opts.format as string | undefined) ?? 'dotenv';
+  return formats.includes(format) ? { ...parsed.opts, format } : undefined;
 }
 
 /**

@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { constants } from 'node:os';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
-import { normaliseArgv, plainRunArgs } from './argv.js';
+import { normaliseArgv, plainExportArgs, plainRunArgs } from './argv.js';
+import { EXPORT_FORMATS } from './formats.js';
 import pkg from '../package.json' with { type: 'json' };
 
 type Outcome = number | { code: number } | { signal: NodeJS.Signals };
@@ -58,7 +59,7 @@ function buildProgram({ Argument, Command, Option }: typeof import('commander'),
 
   common(program.command('export'))
     .description('print the merged layers on stdout')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['dotenv', 'json', 'yaml', 'shell']).default('dotenv'))
+    .addOption(new Option('-f, --format <format>', 'output format').choices([...EXPORT_FORMATS]).default('dotenv'))
     .addHelpText('after', examples(["secretrun export --format dotenv", ""], ["eval \"$(secretrun export -f shell)\"", "load into the current shell"], ["secretrun export -e prod -f json | jq .", ""]))
     .hook('preAction', on('export'))
     .action((opts) => outcome(import('./commands/export.js').then((m) => m.exportCommand(opts))));
@@ -131,6 +132,12 @@ export async function main(argv: string[]): Promise<void> {
       current = 'run';
       const { run } = await import('./commands/run.js');
       return finish(await run(plain.command, plain.opts));
+    }
+    const plainExport = plainExportArgs(argv, EXPORT_FORMATS);
+    if (plainExport) {
+      current = 'export';
+      const { exportCommand } = await import('./commands/export.js');
+      return finish(await exportCommand(plainExport));
     }
     const program = buildProgram(await import('commander'), (o) => (pending = o));
     await program.parseAsync(normaliseArgv(argv), { from: 'user' });

@@ -155,11 +155,17 @@ export function formatDotenv(map: Record<string, string>): string {
   const quotesInLaterLines = new Set<string>();
   for (let k = entries.length - 1; k >= 0; k--) {
     const [key, value] = entries[k];
+    // The common case, a plain value, needs no per-line read-back (the whole output is read back at the end
+    // anyway) and holds no quote character that could affect an earlier line.
+    if (PLAIN_DOTENV_VALUE.test(value) && DOTENV_KEY.test(key)) {
+      lines[k] = `${key}=${value}`;
+      continue;
+    }
     const line = dotenvLine(key, value, { quotes: quotesInLaterLines, text: () => lines.slice(k + 1).join('\n') });
     lines[k] = line;
     for (const q of QUOTES) if (line.includes(q)) quotesInLaterLines.add(q);
   }
-  const text = lines.map((line) => line + '\n').join('');
+  const text = lines.join('\n') + (lines.length > 0 ? '\n' : '');
   assertReadsBack(text, entries);
   return text;
 }
@@ -171,8 +177,6 @@ interface LaterLines {
 
 function dotenvLine(key: string, value: string, later: LaterLines): string {
   if (!DOTENV_KEY.test(key)) throw cannotExpress(key, 'dotenv', 'dotenv only reads keys made of letters, digits, "_", "." and "-"');
-  // The common case, a plain value, needs no per-line read-back: the whole output is read back at the end anyway.
-  if (PLAIN_DOTENV_VALUE.test(value)) return `${key}=${value}`;
   for (const candidate of dotenvCandidates(value)) {
     const line = `${key}=${candidate.text}`;
     if (!readsBackAs(line, key, value)) continue;

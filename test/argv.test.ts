@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseArgv, plainRunArgs } from '../src/argv.js';
+import { normaliseArgv, plainExportArgs, plainRunArgs } from '../src/argv.js';
 import { UsageError } from '../src/errors.js';
 
 describe('plainRunArgs: the start-up fast path', () => {
@@ -15,6 +15,20 @@ describe('plainRunArgs: the start-up fast path', () => {
   it('leaves everything else to commander', () => {
     for (const argv of [[], ['--'], ['export'], ['--watch', '--', 'x'], ['--mask', '--', 'x'], ['-e'], ['-e', '--', 'x'], ['--help'], ['run', 'node'], ['-x', '--', 'y']]) {
       expect(plainRunArgs(argv), argv.join(' ')).toBeUndefined();
+    }
+  });
+});
+
+describe('plainExportArgs: the export fast path', () => {
+  const FORMATS = ['dotenv', 'json', 'yaml', 'shell'];
+  it('takes export with a known format and common options', () => {
+    expect(plainExportArgs(['export'], FORMATS)).toEqual({ format: 'dotenv' });
+    expect(plainExportArgs(['export', '-f', 'json', '-e', 'prod', '-q'], FORMATS)).toEqual({ format: 'json', env: 'prod', quiet: true });
+    expect(plainExportArgs(['export', '--format=shell', '--config=x.yaml'], FORMATS)).toEqual({ format: 'shell', config: 'x.yaml' });
+  });
+  it('leaves everything else to commander (and its messages)', () => {
+    for (const argv of [['export', '--format', 'xml'], ['export', '--help'], ['export', '--pristine'], ['export', '--', 'x'], ['ls'], ['export', '-f']]) {
+      expect(plainExportArgs(argv, FORMATS), argv.join(' ')).toBeUndefined();
     }
   });
 });
