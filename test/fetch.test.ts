@@ -6,10 +6,10 @@ import {
   displayUrl,
   fetchText,
   parseRetryAfter,
-  remoteOptions,
   retryDelayMs,
   RETRY_AFTER_CAP_MS,
 } from '../src/net/fetch.js';
+import { remoteOptions } from '../src/sources/options.js';
 import { rejection, sequence, useServers } from './helpers/http-server.js';
 
 const serve = useServers(afterEach);

@@ -11,6 +11,7 @@
  */
 import { NotFoundError, SourceError } from '../errors.js';
 import { importExternal } from '../import-external.js';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../sources/options.js';
 
 export interface FetchRequest {
   url: string;
@@ -42,26 +43,12 @@ export interface FetchResponse {
   text: string;
 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 10;
-export const DEFAULT_RETRIES = 3;
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** A server asking for a longer pause than this gets this pause: a run should never hang for minutes. */
 export const RETRY_AFTER_CAP_MS = 30_000;
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5_000;
 const MAX_REDIRECTS = 5;
-
-/** Read and check `timeout` / `retries` from a layer's options, applying the defaults. */
-export function remoteOptions(options: Record<string, unknown>): { timeout: number; retries: number } {
-  const { timeout = DEFAULT_TIMEOUT_SECONDS, retries = DEFAULT_RETRIES } = options;
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-    throw new SourceError('`timeout` must be a positive number of seconds');
-  }
-  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
-    throw new SourceError('`retries` must be a whole number, 0 or more');
-  }
-  return { timeout, retries };
-}
 
 export async function fetchText(request: FetchRequest, opts: FetchOptions = {}): Promise<FetchResponse> {
   const url = checkUrl(request.url);

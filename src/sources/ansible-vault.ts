@@ -16,6 +16,7 @@ import { readTextFile } from '../files.js';
 import { parseDotenv, parseYaml, structuredToEnv } from '../parse.js';
 import { decryptVaultText, isVaultText } from '../vault.js';
 import { filePath, readLayerFile, warnIfShared } from './local-file.js';
+import { optionalString } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 
 type VaultFormat = 'yaml' | 'dotenv';
@@ -31,16 +32,14 @@ interface VaultOptions {
 }
 
 export function readVaultOptions(options: SourceOptions): VaultOptions {
-  const { path, format = 'yaml', select, flatten, password, password_file: passwordFile, allow_world_readable: allowWorldReadable = false } = options;
+  const { path, format = 'yaml', password, password_file: passwordFile, allow_world_readable: allowWorldReadable = false } = options;
   if (typeof path !== 'string' || path === '') throw new SourceError('"path" must name the encrypted file');
   if (format !== 'yaml' && format !== 'dotenv') throw new SourceError('"format" must be yaml or dotenv');
   if (password !== undefined && typeof password !== 'string') throw new SourceError('"password" must be a string');
   if (passwordFile !== undefined && (typeof passwordFile !== 'string' || passwordFile === '')) throw new SourceError('"password_file" must be a file path');
   if (password !== undefined && passwordFile !== undefined) throw new SourceError('set either "password" or "password_file", not both');
   if (password === undefined && passwordFile === undefined) throw new SourceError('needs "password" (e.g. ${ANSIBLE_VAULT_PASSWORD}) or "password_file"');
-  if (select !== undefined && typeof select !== 'string') throw new SourceError('"select" must be a string');
-  if (flatten !== undefined && typeof flatten !== 'string') throw new SourceError('"flatten" must be a string');
-  return { path, format, select, flatten, password, passwordFile, allowWorldReadable: allowWorldReadable === true };
+  return { path, format, select: optionalString(options, 'select'), flatten: optionalString(options, 'flatten'), password, passwordFile, allowWorldReadable: allowWorldReadable === true };
 }
 
 /** ansible strips surrounding whitespace from a password file (`f.read().strip()`); so do we. */

@@ -9,8 +9,9 @@
  * and then in the process environment — the same order `${...}` uses.
  */
 import { SourceError } from '../errors.js';
-import { fetchText, remoteOptions } from '../net/fetch.js';
+import { fetchText } from '../net/fetch.js';
 import { parseJson } from '../parse.js';
+import { optionalString, remoteOptions } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 
 export const DEFAULT_DOPPLER_API_HOST = 'https://api.doppler.com';
@@ -24,8 +25,8 @@ const DopplerSource: Source = {
     context.secret(token);
     const apiHost = optionOrDefault(options, 'api_host', 'DOPPLER_API_HOST', context) || DEFAULT_DOPPLER_API_HOST;
     const url = downloadUrl(apiHost, {
-      project: stringOption(options, 'project'),
-      config: stringOption(options, 'config'),
+      project: optionalString(options, 'project'),
+      config: optionalString(options, 'config'),
       only: Array.isArray(options.only) ? options.only.map(String) : undefined,
     });
     const response = await fetchText(
@@ -38,15 +39,8 @@ const DopplerSource: Source = {
 export default DopplerSource;
 
 function optionOrDefault(options: SourceOptions, option: string, variable: string, context: SourceContext): string | undefined {
-  if (options[option] !== undefined) return stringOption(options, option);
+  if (options[option] !== undefined) return optionalString(options, option);
   return context.keys[variable] ?? context.env[variable];
-}
-
-function stringOption(options: SourceOptions, name: string): string | undefined {
-  const value = options[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new SourceError(`\`${name}\` must be a string`);
-  return value;
 }
 
 /**

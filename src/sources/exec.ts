@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import { NotFoundError, SourceError } from '../errors.js';
 import { parseContent, type ContentFormat } from '../parse.js';
+import { optionalString, timeoutOption } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 
 export const DEFAULT_TIMEOUT_SECONDS = 30;
@@ -40,18 +41,18 @@ export interface ExecResult {
 const FORMATS: readonly ContentFormat[] = ['json', 'dotenv', 'yaml'];
 
 export function readExecOptions(options: SourceOptions): ExecOptions {
-  const { command, format = 'json', select, flatten, timeout = DEFAULT_TIMEOUT_SECONDS, env = {} } = options;
+  const { command, format = 'json', env = {} } = options;
   if (!Array.isArray(command) || command.length === 0 || !command.every((arg) => typeof arg === 'string') || command[0] === '') {
     throw new SourceError('"command" must be a non-empty list of strings: [program, arg, ...]');
   }
   if (!FORMATS.includes(format as ContentFormat)) throw new SourceError(`"format" must be one of ${FORMATS.join(', ')}`);
-  if (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout)) throw new SourceError('"timeout" must be a positive number of seconds');
-  if (select !== undefined && typeof select !== 'string') throw new SourceError('"select" must be a string');
-  if (flatten !== undefined && typeof flatten !== 'string') throw new SourceError('"flatten" must be a string');
   if (env === null || typeof env !== 'object' || Array.isArray(env) || !Object.values(env).every((v) => typeof v === 'string')) {
     throw new SourceError('"env" must be a map of names to strings');
   }
-  return { command: command as string[], format: format as ContentFormat, select, flatten, timeoutMs: timeout * 1000, env: env as Record<string, string> };
+  const select = optionalString(options, 'select');
+  const flatten = optionalString(options, 'flatten');
+  const timeoutMs = timeoutOption(options, DEFAULT_TIMEOUT_SECONDS) * 1000;
+  return { command: command as string[], format: format as ContentFormat, select, flatten, timeoutMs, env: env as Record<string, string> };
 }
 
 /** `./tool` and `bin/tool` are relative to the sources file; `op` is looked up on PATH; `/usr/bin/op` is as written. */

@@ -7,9 +7,10 @@
  * is sent as a Basic Authorization header because undici does not send it.
  */
 import { SourceError } from '../errors.js';
-import { credentialsInUrl, displayUrl, fetchText, remoteOptions } from '../net/fetch.js';
+import { credentialsInUrl, displayUrl, fetchText } from '../net/fetch.js';
 import { parseContent, type ContentFormat } from '../parse.js';
-import type { Source, SourceOptions } from './types.js';
+import { optionalString, remoteOptions, requiredString, stringMap } from './options.js';
+import type { Source } from './types.js';
 
 const FORMATS: readonly ContentFormat[] = ['json', 'dotenv', 'yaml'];
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH'];
@@ -62,25 +63,4 @@ function splitUserinfo(raw: string, headers: Record<string, string>): { url: str
   url.password = '';
   const hasAuth = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
   return { url: url.href, headers: hasAuth ? headers : { ...headers, authorization: `Basic ${basic}` } };
-}
-
-function requiredString(options: SourceOptions, name: string): string {
-  const value = optionalString(options, name);
-  if (!value) throw new SourceError(`\`${name}\` is required`);
-  return value;
-}
-
-function optionalString(options: SourceOptions, name: string): string | undefined {
-  const value = options[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new SourceError(`\`${name}\` must be a string`);
-  return value;
-}
-
-function stringMap(options: SourceOptions, name: string): Record<string, string> {
-  const value = options[name];
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SourceError(`\`${name}\` must be a map of strings`);
-  for (const [k, v] of Object.entries(value)) if (typeof v !== 'string') throw new SourceError(`\`${name}.${k}\` must be a string`);
-  return value as Record<string, string>;
 }

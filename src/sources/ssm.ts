@@ -9,13 +9,12 @@
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../errors.js';
 import { structuredToEnv } from '../parse.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
 import { importExternal } from '../import-external.js';
+import { remoteOptions } from './options.js';
+import type { Source, SourceContext, SourceOptions } from './types.js';
 
 /** GetParametersByPath and GetParameters both accept at most 10 per call. */
 const PAGE_SIZE = 10;
-const DEFAULT_TIMEOUT_SECONDS = 10;
-const DEFAULT_RETRIES = 3;
 const FLATTEN_SEPARATOR = '__';
 
 export interface SsmOptions {
@@ -44,18 +43,15 @@ export function readSsmOptions(raw: SourceOptions): SsmOptions {
   }
   const json = raw.json ?? 'keep';
   if (json !== 'keep' && json !== 'flatten') throw new SourceError('`json` must be `keep` or `flatten`');
-  const timeout = raw.timeout ?? DEFAULT_TIMEOUT_SECONDS;
-  if (typeof timeout !== 'number' || !(timeout > 0)) throw new SourceError('`timeout` must be a positive number of seconds');
   if (raw.endpoint !== undefined && !isHttpUrl(raw.endpoint)) throw new SourceError('`endpoint` must be an http(s) URL such as https://ssm.eu-west-1.amazonaws.com');
-  const retries = raw.retries ?? DEFAULT_RETRIES;
-  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) throw new SourceError('`retries` must be a whole number >= 0');
+  const { timeout, retries } = remoteOptions(raw);
   return {
     path: hasPath ? (raw.path as string) : undefined,
     recursive: raw.recursive === true,
     names: hasNames ? [...new Set(raw.names as string[])] : undefined,
-    region: optionalString(raw.region),
-    profile: optionalString(raw.profile),
-    endpoint: optionalString(raw.endpoint),
+    region: nonEmptyString(raw.region),
+    profile: nonEmptyString(raw.profile),
+    endpoint: nonEmptyString(raw.endpoint),
     decrypt: raw.decrypt !== false,
     uppercase: raw.uppercase === true,
     json,
@@ -74,7 +70,7 @@ function isHttpUrl(v: unknown): boolean {
   }
 }
 
-function optionalString(v: unknown): string | undefined {
+function nonEmptyString(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
