@@ -3,8 +3,8 @@
  * `file:line:col: ...`, not only the first. With `--resolve`, also load every layer of the chosen environment
  * and report each unreachable layer and the missing `require` keys. Values are never printed.
  */
-import { findSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../config/load.js';
-import { interpolate, InterpolationError, mapStrings, references } from '../config/interpolate.js';
+import { environmentVars, findSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../config/load.js';
+import { InterpolationError, mapStrings, references } from '../config/interpolate.js';
 import { formatPath, type Path } from '../config/validate.js';
 import { ConfigError, ConfigErrors, LayerError, NotFoundError, SecretrunError, describeError } from '../errors.js';
 import { info, warn } from '../output.js';
@@ -89,30 +89,15 @@ export function templateProblems(file: SourcesFile): ConfigError[] {
 }
 
 /**
- * Each environment's `vars` must interpolate, in order, from earlier vars and the process environment (as
- * selecting the environment does), reporting every var that doesn't rather than the first. Malformed templates
- * are left to `templateProblems`.
+ * Each environment's `vars` must interpolate from earlier vars and the process environment, as selecting the
+ * environment does; every var that doesn't is reported. Malformed templates are `templateProblems`' to report.
  */
 export function varsProblems(file: SourcesFile, processEnv: Readonly<Record<string, string | undefined>>): ConfigError[] {
-  const problems: ConfigError[] = [];
   const envs = (file.data as Record<string, unknown>).environments;
-  if (!isMapping(envs)) return problems;
-  for (const [name, env] of Object.entries(envs)) {
-    if (!isMapping(env) || !isMapping(env.vars)) continue;
-    const vars: Record<string, string> = { SECRETRUN_ENV: name };
-    for (const [key, template] of Object.entries(env.vars)) {
-      if (typeof template !== 'string') continue;
-      try {
-        vars[key] = interpolate(template, (n) => vars[n] ?? processEnv[n]);
-      } catch (err) {
-        if (!(err instanceof InterpolationError)) throw err;
-        if (err.variable === undefined) continue;
-        const path = ['environments', name, 'vars', key];
-        problems.push(new ConfigError(`${formatPath(path)}: \${${err.variable}} is not set (looked up in earlier vars and the environment)`, file.locate(path)));
-      }
-    }
-  }
-  return problems;
+  if (!isMapping(envs)) return [];
+  return Object.entries(envs)
+    .filter(([, env]) => isMapping(env) && isMapping(env.vars))
+    .flatMap(([name]) => environmentVars(file, name, processEnv, { unresolvedOnly: true }).problems);
 }
 
 function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.ProcessEnv): ConfigError[] {

@@ -198,6 +198,31 @@ function semanticProblems(data: RawConfig, locate: SourcesFile['locate']): Confi
   return problems;
 }
 
+/**
+ * An environment's `vars`, interpolated in order from the earlier vars (and SECRETRUN_ENV) and the process
+ * environment. Every var that cannot be resolved is a problem (`check` reports them all; a run stops at the first).
+ */
+export function environmentVars(
+  file: SourcesFile,
+  name: string,
+  processEnv: Readonly<Record<string, string | undefined>>,
+  { unresolvedOnly = false } = {},
+): { vars: Record<string, string>; problems: ConfigError[] } {
+  const vars: Record<string, string> = { SECRETRUN_ENV: name };
+  const problems: ConfigError[] = [];
+  for (const [k, v] of Object.entries(file.data.environments?.[name]?.vars ?? {})) {
+    if (typeof v !== 'string') continue;
+    try {
+      vars[k] = interpolate(v, (n) => vars[n] ?? processEnv[n]);
+    } catch (err) {
+      if (!(err instanceof InterpolationError)) throw err;
+      if (unresolvedOnly && err.variable === undefined) continue;
+      problems.push(new ConfigError(`environments.${name}.vars.${k}: ${err.message.replace('vars, earlier layers and', 'earlier vars and')}`, file.locate(['environments', name, 'vars', k])));
+    }
+  }
+  return { vars, problems };
+}
+
 export interface SelectOptions {
   env?: string;
   processEnv: Readonly<Record<string, string | undefined>>;
@@ -224,15 +249,8 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv }: Select
     name = requested;
   }
   const envDef = data.environments?.[name] ?? {};
-  const vars: Record<string, string> = { SECRETRUN_ENV: name };
-  for (const [k, v] of Object.entries(envDef.vars ?? {})) {
-    try {
-      vars[k] = interpolate(v, (n) => vars[n] ?? processEnv[n]);
-    } catch (err) {
-      if (err instanceof InterpolationError) throw new ConfigError(`environments.${name}.vars.${k}: ${err.message.replace('vars, earlier layers and', 'earlier vars and')}`, file.locate(['environments', name, 'vars', k]));
-      throw err;
-    }
-  }
+  const { vars, problems } = environmentVars(file, name, processEnv);
+  if (problems.length > 0) throw problems[0];
   const layers: LayerSpec[] = [];
   const add = (list: RawLayer[] | undefined, base: Path) => {
     (list ?? []).forEach((options, i) => {
