@@ -34,11 +34,15 @@ export const EXIT_NOT_FOUND = 127;
  */
 export function findExecutable(command: string, pathVar: string | undefined, cwd: string): string {
   const check = (candidate: string): 'ok' | 'missing' | 'denied' => {
+    let stats;
     try {
-      if (statSync(candidate).isDirectory()) return 'denied';
+      // No exception for the common miss (most PATH entries lack the program): a thrown error costs ~0.1 ms.
+      stats = statSync(candidate, { throwIfNoEntry: false });
     } catch {
       return 'missing';
     }
+    if (!stats) return 'missing';
+    if (stats.isDirectory()) return 'denied';
     try {
       accessSync(candidate, constants.X_OK);
       return 'ok';

@@ -184,15 +184,35 @@ function fail(err: unknown): void {
   exit(code);
 }
 
+/**
+ * Which of stdout/stderr this process has touched. Node creates each stream on first access (about 1 ms for a
+ * pipe), and a plain `run` never writes to either: an untouched one has nothing queued, so `exit` need not
+ * create it only to flush it. If the getters cannot be wrapped, both count as touched.
+ */
+const touched = new Set<'stdout' | 'stderr'>();
+for (const name of ['stdout', 'stderr'] as const) {
+  const desc = Object.getOwnPropertyDescriptor(process, name);
+  const get = desc?.get;
+  if (!get || !desc.configurable) touched.add(name);
+  else
+    Object.defineProperty(process, name, {
+      ...desc,
+      get() {
+        touched.add(name);
+        return get.call(process);
+      },
+    });
+}
+
 function exit(code: number): void {
   // stdout/stderr may be non-blocking pipes whose writes are still queued (a large export piped to `wc`):
-  // exit only once both are flushed.
-  let pending = 2;
+  // exit only once every stream this process used is flushed.
+  let pending = touched.size + 1;
   const done = () => {
     if (--pending === 0) process.exit(code);
   };
-  process.stdout.write('', done);
-  process.stderr.write('', done);
+  for (const name of [...touched]) process[name].write('', done);
+  done();
 }
 
 main(process.argv.slice(2));

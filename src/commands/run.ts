@@ -33,7 +33,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   const cwd = process.cwd();
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
   // Watch mode keeps this first answer for every restart.
-  const file = findExecutable(command[0], opts.pristine ? process.env.PATH : envFor(initial.resolution).PATH, cwd);
+  const file = findExecutable(command[0], opts.pristine ? process.env.PATH : initial.resolution.entries.get('PATH')?.value ?? process.env.PATH, cwd);
   // isatty() answers the same question as process.stdin.isTTY without building stdin's stream machinery (~4 ms).
   const policy = { terminal: isatty(0) || isatty(1) || isatty(2), pid1: process.pid === 1 };
   const spawnOptions = ({ resolution }: Resolved) => ({ env: envFor(resolution), cwd, mask: maskMode && maskedValues(resolution, maskMode) });
