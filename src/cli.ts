@@ -4,7 +4,6 @@
  * / `fail` below are the only places that end the process.
  */
 import type { Command } from 'commander';
-import { constants } from 'node:os';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
 import { normaliseArgv, plainExportArgs, plainRunArgs } from './argv.js';
 import { EXPORT_FORMATS } from './formats.js';
@@ -131,28 +130,29 @@ export async function main(argv: string[]): Promise<void> {
     if (plain) {
       current = 'run';
       const { run } = await import('./commands/run.js');
-      return finish(await run(plain.command, plain.opts));
+      return await finish(await run(plain.command, plain.opts));
     }
     const plainExport = plainExportArgs(argv, EXPORT_FORMATS);
     if (plainExport) {
       current = 'export';
       const { exportCommand } = await import('./commands/export.js');
-      return finish(await exportCommand(plainExport));
+      return await finish(await exportCommand(plainExport));
     }
     const program = buildProgram(await import('commander'), (o) => (pending = o));
     await program.parseAsync(normaliseArgv(argv), { from: 'user' });
-    finish(pending ? await pending : 0);
+    await finish(pending ? await pending : 0);
   } catch (err) {
     fail(err);
   }
 }
 
-function finish(outcome: Outcome): void {
+async function finish(outcome: Outcome): Promise<void> {
   if (typeof outcome === 'number') return exit(outcome);
   if ('code' in outcome) return exit(outcome.code);
   // The child died of a signal: die of the same signal, as a shell would, so our parent sees the truth.
   const sig = outcome.signal;
-  const fallback = 128 + (constants.signals[sig] ?? 0);
+  const { signalNumber } = await import('./signal-number.js');
+  const fallback = 128 + signalNumber(sig);
   process.removeAllListeners(sig);
   // SIGUSR1 would start Node's inspector instead of killing us; PID 1 ignores default-action signals.
   if (sig !== 'SIGUSR1' && process.pid !== 1) {

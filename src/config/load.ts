@@ -2,7 +2,7 @@
  * Find, read, parse and validate the sources file, and select an environment.
  * Every problem carries `file:line:col`. Pure apart from reading the file.
  */
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, ConfigErrors, SourceError, type Location } from '../errors.js';
 import { readTextFile } from '../files.js';
@@ -72,18 +72,30 @@ export function findSourcesFile({ config, cwd, env }: FindOptions): string {
   if (explicit) {
     const p = resolve(cwd, explicit);
     const how = config ? '-c' : 'SECRETRUN_CONFIG';
-    if (!existsSync(p)) throw new ConfigError(`sources file ${explicit} (from ${how}) not found`);
-    if (statSync(p).isDirectory()) throw new ConfigError(`sources file ${explicit} (from ${how}) is a directory, expected a file`);
+    const kind = fileKind(p);
+    if (kind === 'missing') throw new ConfigError(`sources file ${explicit} (from ${how}) not found`);
+    if (kind === 'directory') throw new ConfigError(`sources file ${explicit} (from ${how}) is a directory, expected a file`);
     return p;
   }
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
     for (const name of SOURCES_FILE_NAMES) {
       const candidate = join(dir, name);
-      if (existsSync(candidate) && !statSync(candidate).isDirectory()) return candidate;
+      if (fileKind(candidate) === 'file') return candidate;
     }
     if (dirname(dir) === dir) break;
   }
   throw new ConfigError(`no secretrun.yaml in ${cwd} or any parent directory (create one with "secretrun init", or pass -c FILE)`);
+}
+
+/** One stat call, and no exception for the usual miss while walking up the directories. */
+function fileKind(p: string): 'missing' | 'directory' | 'file' {
+  let stats;
+  try {
+    stats = statSync(p, { throwIfNoEntry: false });
+  } catch {
+    return 'missing'; // ENOTDIR, EACCES on a parent: no readable file here
+  }
+  return !stats ? 'missing' : stats.isDirectory() ? 'directory' : 'file';
 }
 
 export function showPath(p: string, cwd: string): string {
