@@ -34,7 +34,20 @@ const vendored = {
     b.onResolve({ filter: /^\.\/vendor\//, namespace: 'vendored' }, (args) => ({ path: args.path, external: true }));
   },
 };
-await build({ ...common, entryPoints: { cli: 'src/cli.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored] });
+// dotenv's package requires node:os when it loads, only for `os.homedir()` in its `config()` path expansion,
+// which secretrun never calls (it uses `parse`). Loading node:os costs ~0.15 ms of every start that reads a
+// .env file, so inside dotenv `os` is a proxy that requires the real module on first use.
+const lazyOsForDotenv = {
+  name: 'lazy-os-for-dotenv',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?os$/ }, (args) => (/[\\/]node_modules[\\/]dotenv[\\/]/.test(args.importer) ? { path: 'os', namespace: 'lazy-os' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-os' }, () => ({
+      contents: "let os; module.exports = new Proxy({}, { get: (_, name) => (os ??= require('node:os'))[name] });",
+      loader: 'js',
+    }));
+  },
+};
+await build({ ...common, entryPoints: { cli: 'src/cli.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored, lazyOsForDotenv] });
 // bin/secretrun.cjs compiles the bundle itself (with the V8 code cache): store it already wrapped in the CommonJS
 // module function, so the shim hands the text to V8 as read instead of building a wrapped copy on every start.
 const cliText = readFileSync(`${next}/cli.cjs`, 'utf8');
