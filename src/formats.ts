@@ -150,24 +150,99 @@ interface DotenvCandidate {
 }
 
 export function formatDotenv(map: Record<string, string>): string {
-  const entries = Object.entries(map);
-  const lines: string[] = new Array(entries.length);
+  return formatDotenvLists(Object.keys(map), Object.values(map));
+}
+
+/**
+ * `formatDotenv` over a map given as two parallel arrays (key i has value i), so a large export need not build a
+ * 10,000-key object only to walk it again.
+ */
+export function formatDotenvLists(keys: readonly string[], values: readonly string[]): string {
+  const n = keys.length;
+  const lines: string[] = new Array(n);
   const quotesInLaterLines = new Set<string>();
-  for (let k = entries.length - 1; k >= 0; k--) {
-    const [key, value] = entries[k];
-    // The common case, a plain value, needs no per-line read-back (the whole output is read back at the end
-    // anyway) and holds no quote character that could affect an earlier line.
-    if (PLAIN_DOTENV_VALUE.test(value) && DOTENV_KEY.test(key)) {
-      lines[k] = `${key}=${value}`;
+  let firstContextual = n; // see readsBackWithoutReparsing
+  let lastNotPlain = -1;
+  for (let k = n - 1; k >= 0; k--) {
+    const key = keys[k];
+    const value = values[k];
+    const kind = dotenvLineKind(key, value);
+    if (kind !== LINE_PLAIN && lastNotPlain < 0) lastNotPlain = k;
+    if (kind !== LINE_PLAIN && kind !== LINE_SINGLE_QUOTED) firstContextual = k;
+    // The common case, a plain value, needs no per-line read-back and holds no quote character that could
+    // affect an earlier line.
+    if (kind === LINE_PLAIN || kind === LINE_PLAIN_PROTO) {
+      lines[k] = key + '=' + value;
       continue;
     }
-    const line = dotenvLine(key, value, { quotes: quotesInLaterLines, text: () => lines.slice(k + 1).join('\n') });
+    // A single-quoted value without `'`, `\` or a line break is what `dotenvLine` would pick after parsing it
+    // back; it reads back alone and in any context (see `readsBackWithoutReparsing`), so skip that parse.
+    const line = kind === LINE_SINGLE_QUOTED ? key + "='" + value + "'" : dotenvLine(key, value, { quotes: quotesInLaterLines, text: () => lines.slice(k + 1).join('\n') });
     lines[k] = line;
-    for (const q of QUOTES) if (line.includes(q)) quotesInLaterLines.add(q);
+    for (let q = 0; q < QUOTES.length; q++) if (line.includes(QUOTES[q])) quotesInLaterLines.add(QUOTES[q]);
   }
-  const text = lines.join('\n') + (lines.length > 0 ? '\n' : '');
-  assertReadsBack(text, entries);
+  const confirmed = readsBackWithoutReparsing(lines, keys, values, firstContextual, lastNotPlain);
+  if (n > 0) lines.push(''); // the final line break, without concatenating it to a 400 KB string
+  const text = lines.join('\n');
+  if (!confirmed) assertReadsBack(text, keys, values);
   return text;
+}
+
+/** `KEY=value`: a valid key and a plain value. */
+export const LINE_PLAIN = 0;
+/** The same for the key `__proto__`, which `dotenv.parse` cannot return: written alike, never trusted. */
+export const LINE_PLAIN_PROTO = 1;
+/** `KEY='value'`: a valid key (not `__proto__`) and a value without `'`, `\`, CR or LF. */
+export const LINE_SINGLE_QUOTED = 2;
+/** Anything else: chosen by parsing candidates back, and read back again in its context. */
+export const LINE_CONTEXTUAL = 3;
+
+/** A value `'...'` holds verbatim whatever follows it: no closing quote, no backslash pairing, no line break. */
+const SINGLE_QUOTABLE = /^[^'\\\r\n]*$/;
+
+/** Which of the forms above the line for this key and value takes. */
+export function dotenvLineKind(key: string, value: string): number {
+  if (!DOTENV_KEY.test(key)) return LINE_CONTEXTUAL; // refused by dotenvLine, naming the key
+  if (PLAIN_DOTENV_VALUE.test(value)) return key === '__proto__' ? LINE_PLAIN_PROTO : LINE_PLAIN;
+  return SINGLE_QUOTABLE.test(value) && key !== '__proto__' ? LINE_SINGLE_QUOTED : LINE_CONTEXTUAL;
+}
+
+/**
+ * The whole-output read-back of `assertReadsBack`, without re-parsing the lines whose reading is fixed by
+ * construction; false means "not shown", and the caller then does the full read-back. Written for speed: the
+ * full parse of a 10,000-key export costs more than writing it.
+ *
+ * Why it is exactly as strong. `dotenv.parse` scans with one multiline regex (`^\s*(export\s+)?KEY(=|:)VALUE
+ * \s*(#.*)?$`, VALUE a quoted string that may span lines or the rest of the line up to `#`). Every line we write
+ * starts with its key, so never with a space or `#`. Then:
+ *   - A plain line (`KEY=value`, value from PLAIN_DOTENV_VALUE) or a single-quoted one (`KEY='value'`, value
+ *     without `'`, `\`, CR or LF) whose scan starts at its own first character reads as exactly that key and
+ *     value, and the match ends at its own end (the next line starts with a key, so the trailing `\s*(#.*)?$`
+ *     cannot take it). So a leading run of such lines reads back line by line (LINE_PLAIN_PROTO excluded: the
+ *     parser's `obj[key] = value` makes no own `__proto__`).
+ *   - The scan then continues at the first other line exactly as a scan of the remaining text alone would (the
+ *     regex looks at nothing before its start but the line break).
+ *   - A trailing run of plain lines holds no quote, backslash, `#` or space. A match starting before it can run
+ *     into it only through a quoted value (which would need a closing quote after it: there is none) or through
+ *     `KEY:` plus spaces at the very end of the text before it (checked below); leading spaces or `export ` at
+ *     that end would only make the first plain line's match start earlier, with the same reading. A match that
+ *     stays before it ends there too (at the same `$`), provided a final CR is not folded into the line break.
+ * So the output reads back if the middle part, from the first line not in the leading run (`first`: the first
+ * line neither LINE_PLAIN nor LINE_SINGLE_QUOTED, or n) to the last line not in the trailing run (`last`: the last
+ * line not LINE_PLAIN), parses alone to exactly its own keys and values. (Not only if: a middle line could also
+ * set a key that a later line sets again. The full read-back then decides.)
+ */
+export function readsBackWithoutReparsing(lines: readonly string[], keys: readonly string[], values: readonly string[], first: number, last: number): boolean {
+  const n = lines.length;
+  if (first === n) return true;
+  let middle = lines.slice(first, last + 1).join('\n');
+  if (last === n - 1) middle += '\n';
+  else if (middle.endsWith('\r') || middle.trimEnd().endsWith(':')) return false;
+  const parsed = dotenv.parse(middle);
+  for (let k = first; k <= last; k++) {
+    if (!Object.hasOwn(parsed, keys[k]) || parsed[keys[k]] !== values[k]) return false;
+  }
+  return Object.keys(parsed).length === last - first + 1;
 }
 
 interface LaterLines {
@@ -213,14 +288,15 @@ function readsBackAs(line: string, key: string, value: string): boolean {
 }
 
 /** Belt and braces: the contract forbids output that reads back differently, whatever the argument above says. */
-function assertReadsBack(text: string, entries: [string, string][]): void {
+function assertReadsBack(text: string, keys: readonly string[], values: readonly string[]): void {
   const parsed = dotenv.parse(text);
-  for (const [key, value] of entries) {
-    if (!Object.hasOwn(parsed, key) || parsed[key] !== value) {
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k];
+    if (!Object.hasOwn(parsed, key) || parsed[key] !== values[k]) {
       throw cannotExpress(key, 'dotenv', 'could not write this value so that dotenv reads it back unchanged; use --format json, yaml or shell');
     }
   }
-  if (Object.keys(parsed).length !== entries.length) {
+  if (Object.keys(parsed).length !== keys.length) {
     throw new SecretrunError('export --format dotenv: the output would not read back to the same keys', { exitCode: 1 });
   }
 }

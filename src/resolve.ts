@@ -12,13 +12,14 @@ import type { EnvironmentPlan, LayerSpec } from './config/load.js';
 import { applyDecode } from './decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, registerSecret } from './errors.js';
 import { globToRegExp, isGlob, matchesAny } from './glob.js';
+import { isOwnMap } from './parse.js';
 import type { Source, SourceOptions } from './sources/types.js';
 
 export interface ResolvedEntry {
   value: string;
   /** Name of the layer that won. */
   layer: string;
-  /** Earlier layers that defined the key too, in file order. */
+  /** Earlier layers that defined the key too, in file order (a shared frozen array when there are none). */
   shadowed: string[];
 }
 
@@ -68,6 +69,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
 
   let firstError: unknown;
   const results: Promise<LayerOutcome>[] = [];
+  /** Per layer, `Object.keys` of its outcome's keys: listed once, used for secrets and the merge. */
+  const keyNames: string[][] = [];
   for (let i = 0; i < layers.length; i++) {
     const run = resolveOne(i).catch((err) => {
       if (firstError === undefined) {
@@ -124,13 +127,15 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     } finally {
       hooks.onLayerDone?.(name);
     }
+    let listed: string[];
     try {
-      keys = postProcess(keys, options, name);
+      ({ keys, names: listed } = postProcess(keys, options, name));
     } catch (err) {
       throw wrapLayerError(err, name, controller.signal);
     }
-    const publicKeys = Array.isArray(options.public) ? Object.keys(keys).filter((k) => matchesAny(k, options.public as string[])) : [];
-    for (const [k, v] of Object.entries(keys)) if (!publicKeys.includes(k)) registerSecret(v);
+    keyNames[i] = listed;
+    const publicKeys = Array.isArray(options.public) ? listed.filter((k) => matchesAny(k, options.public as string[])) : [];
+    for (let j = 0; j < listed.length; j++) if (publicKeys.length === 0 || !publicKeys.includes(listed[j])) registerSecret(keys[listed[j]]);
     return { name, type: spec.type, keys, missing, publicKeys };
   }
 
@@ -143,7 +148,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     hooks.signal?.removeEventListener('abort', onOuterAbort);
   }
   const outcomes = await Promise.all(results);
-  return { environment: plan.name, entries: mergeLayers(outcomes), layers: outcomes };
+  return { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
 }
 
 async function loadSourceFor(spec: LayerSpec, hooks: ResolveHooks): Promise<Source> {
@@ -162,14 +167,51 @@ function withDefaults(spec: LayerSpec, defaults: ResolveHooks['optionDefaults'])
 
 /** Merge in file order: the last layer defining a key wins; earlier definitions are recorded as shadowed. */
 export function mergeLayers(outcomes: LayerOutcome[]): Map<string, ResolvedEntry> {
+  return mergeListed(outcomes, outcomes.map((o) => Object.keys(o.keys)));
+}
+
+/** The `shadowed` of every key defined by one layer only: one frozen array, not 10,000 empty ones. */
+const NOT_SHADOWING = Object.freeze([]) as unknown as string[];
+
+/** `mergeLayers`, given `Object.keys` of each layer's keys. */
+function mergeListed(outcomes: LayerOutcome[], keyNames: string[][]): Map<string, ResolvedEntry> {
   const entries = new Map<string, ResolvedEntry>();
-  for (const layer of outcomes) {
-    for (const [key, value] of Object.entries(layer.keys)) {
+  // A map iterates in first-insertion order, so it is sorted iff every new key sorts after the previous new one;
+  // layers are often sorted files, and then there is nothing to sort.
+  let sorted = true;
+  let lastNew: string | undefined;
+  // Indexed loops over key arrays here and below: in code that runs once, for-of allocates per element.
+  for (let l = 0; l < outcomes.length; l++) {
+    const layer = outcomes[l];
+    const keys = layer.keys;
+    const names = keyNames[l];
+    for (let i = 0; i < names.length; i++) {
+      const key = names[i];
       const prev = entries.get(key);
-      entries.set(key, { value, layer: layer.name, shadowed: prev ? [...prev.shadowed, prev.layer] : [] });
+      if (prev === undefined) {
+        if (lastNew !== undefined && !(lastNew < key)) sorted = false;
+        lastNew = key;
+        entries.set(key, { value: keys[key], layer: layer.name, shadowed: NOT_SHADOWING });
+      } else {
+        // The entry is ours until returned: update it rather than allocate a new one per overridden key.
+        if (prev.shadowed === NOT_SHADOWING) prev.shadowed = [prev.layer];
+        else prev.shadowed.push(prev.layer);
+        prev.value = keys[key];
+        prev.layer = layer.name;
+      }
     }
   }
-  return new Map([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return sorted ? entries : sortedByKey(entries);
+}
+
+/** The map in key order: UTF-16 code units, as `<` compares strings. */
+function sortedByKey<V>(map: Map<string, V>): Map<string, V> {
+  const keys = Array.from(map.keys());
+  // The default sort compares strings by code units too; keys are unique, so stability does not matter.
+  keys.sort();
+  const out = new Map<string, V>();
+  for (let j = 0; j < keys.length; j++) out.set(keys[j], map.get(keys[j])!);
+  return out;
 }
 
 /**
@@ -197,6 +239,27 @@ export function valuesOf(resolution: Resolution): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, e] of resolution.entries) out[k] = e.value;
   return out;
+}
+
+/**
+ * `Object.keys` and `Object.values` of `valuesOf(resolution)`, without building that object: the export path
+ * walks the merged set once, and a 10,000-key object costs more to build than two arrays.
+ */
+export function keyValueLists(resolution: Resolution): { keys: string[]; values: string[] } {
+  const keys = Array.from(resolution.entries.keys());
+  const entries = Array.from(resolution.entries.values());
+  const values: string[] = new Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    // Where a list differs from `out[k] = ...` above: `__proto__` sets no key, and array-index keys come first.
+    // Resolved keys start with a letter or `_`, so neither happens; stay exact anyway.
+    const first = keys[i].charCodeAt(0);
+    if (keys[i] === '__proto__' || (first >= 48 && first <= 57)) {
+      const map = valuesOf(resolution);
+      return { keys: Object.keys(map), values: Object.values(map) };
+    }
+    values[i] = entries[i].value;
+  }
+  return { keys, values };
 }
 
 /**
@@ -261,28 +324,49 @@ function mayProduce(spec: LayerSpec, name: string): boolean {
   return true;
 }
 
-/** decode → only → prefix → validate names and values. */
-function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string): Record<string, string> {
+/** decode → only → prefix → validate names and values. Returns the layer's map and `Object.keys` of it. */
+function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string): { keys: Record<string, string>; names: string[] } {
   let keys = keysIn;
+  let own = isOwnMap(keysIn);
   if (options.decode !== undefined || options.decode_prefixed === true) {
     keys = applyDecode(keys, { decode: options.decode as Record<string, 'base64'> | undefined, decode_prefixed: options.decode_prefixed === true }, layer);
+    own = true;
   }
   const only = Array.isArray(options.only) ? (options.only as string[]) : undefined;
   const prefix = typeof options.prefix === 'string' ? options.prefix : '';
-  const out: Record<string, string> = {};
+  let out: Record<string, string>;
+  let names: string[] | undefined;
   const bad: string[] = [];
-  for (const [k, v] of Object.entries(keys)) {
-    if (only && !matchesAny(k, only)) continue;
-    const key = prefix + k;
-    if (typeof v !== 'string') throw new LayerError(layer, `value of ${safeKey(key)} is ${v === null ? 'null' : typeof v}, expected a string`);
-    if (!VALID_KEY.test(key)) bad.push(key);
-    else if (v.includes('\0')) throw new LayerError(layer, `value of ${key} contains a NUL byte; environment variables cannot hold NUL`);
-    else out[key] = v;
+  if (own && !only && prefix === '') {
+    // Written for speed: a fresh map from our own parsers that renames and drops nothing is checked and kept;
+    // copying a 10,000-key object was most of this function's cost. (A plain data object with no `__proto__`
+    // key, which is what the copy would be.)
+    names = Object.keys(keys);
+    for (let i = 0; i < names.length; i++) checkEntry(names[i], keys[names[i]], layer, bad);
+    out = keys;
+  } else {
+    out = {};
+    for (const [k, v] of Object.entries(keys)) {
+      if (only && !matchesAny(k, only)) continue;
+      const key = prefix + k;
+      if (checkEntry(key, v, layer, bad)) out[key] = v;
+    }
   }
   if (bad.length > 0) {
     throw new LayerError(layer, `invalid environment variable name${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).map(safeKey).join(', ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''} (allowed: letters, digits and _, not starting with a digit; use "prefix", "only" or "flatten")`);
   }
-  return out;
+  return { keys: out, names: names ?? Object.keys(out) };
+}
+
+/** True if the entry may be kept. A bad name is collected (they are reported together); a bad value throws. */
+function checkEntry(key: string, v: unknown, layer: string, bad: string[]): v is string {
+  if (typeof v !== 'string') throw new LayerError(layer, `value of ${safeKey(key)} is ${v === null ? 'null' : typeof v}, expected a string`);
+  if (!VALID_KEY.test(key)) {
+    bad.push(key);
+    return false;
+  }
+  if (v.includes('\0')) throw new LayerError(layer, `value of ${key} contains a NUL byte; environment variables cannot hold NUL`);
+  return true;
 }
 
 /** Show a key name in a message, escaping control characters so a broken file cannot garble the terminal. */

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { SecretrunError } from '../src/errors.js';
-import { formatEnv } from '../src/formats.js';
+import { dotenvLineKind, formatEnv, LINE_CONTEXTUAL, LINE_PLAIN, LINE_PLAIN_PROTO, LINE_SINGLE_QUOTED, readsBackWithoutReparsing } from '../src/formats.js';
 
 /** One "character": weighted towards what matters to the parsers, but any code point (no NUL) can appear. */
 const SPECIAL = ["'", '"', '`', '\\', 'n', 'r', '#', ' ', '\t', '\n', '\r', '=', '$', ':', '-', '\u2028', '\u00a0', '\ufeff', 'é', '🎉'];
@@ -80,5 +80,73 @@ describe('shell writer (property)', () => {
       }),
       { numRuns: 25 },
     );
+  });
+});
+
+describe('dotenv read-back without re-parsing (property)', () => {
+  // The writer skips re-parsing the leading run of plain and single-quoted lines and the trailing run of plain
+  // lines. Whatever the other lines hold, that shortcut must never accept an output the full read-back rejects.
+  const junkPiece = fc.constantFrom("'", '"', '`', '\\', '#', ' ', '\t', '\n', '\r', ':', '=', 'export ', '\u2028', 'a', 'n', 'B=', 'A:', 'K_1=x');
+  const junk = fc.string({ unit: junkPiece, maxLength: 8 });
+  const plainValue = fc.stringMatching(/^[A-Za-z0-9_.,:/@%+=-]{1,8}$/);
+  const singleQuotable = fc.string({ unit: fc.constantFrom('a', ' ', '#', '"', '`', ':', '=', '\t', '\u2028', '\u00a0', 'é', 'B=', 'A:'), maxLength: 8 });
+  const anyKey = fc.oneof({ arbitrary: fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,3}$/), weight: 8 }, fc.constantFrom('__proto__', 'export', 'a.b', 'x-y', 'K_1', 'A', 'B'));
+  const line = fc.oneof(
+    { weight: 6, arbitrary: fc.oneof(plainValue, singleQuotable).map((value) => ({ value, junk: undefined as string | undefined, honest: false })) },
+    { weight: 2, arbitrary: fc.tuple(junk, fc.boolean(), value).map(([text, honest, other]) => ({ value: other, junk: text, honest })) },
+  );
+  const output = fc.uniqueArray(fc.tuple(anyKey, line), { selector: (e) => e[0], minLength: 1, maxLength: 14 });
+
+  function build(entries: [string, { value: string; junk?: string; honest: boolean }][]) {
+    const keys: string[] = [];
+    const values: string[] = [];
+    const lines: string[] = [];
+    const kinds: number[] = [];
+    for (const [key, e] of entries) {
+      let kind = e.junk === undefined ? dotenvLineKind(key, e.value) : LINE_CONTEXTUAL;
+      let text: string;
+      if (kind === LINE_PLAIN || kind === LINE_PLAIN_PROTO) text = `${key}=${e.value}`;
+      else if (kind === LINE_SINGLE_QUOTED) text = `${key}='${e.value}'`;
+      else text = e.junk === undefined ? `${key}='${e.value}'` : `${key}=${e.junk}`;
+      if (kind === LINE_PLAIN_PROTO) kind = LINE_CONTEXTUAL;
+      const claimed = e.honest ? (dotenv.parse(text)[key] ?? e.value) : e.value;
+      keys.push(key);
+      values.push(claimed);
+      lines.push(text);
+      kinds.push(kind);
+    }
+    const first = kinds.findIndex((k) => k !== LINE_PLAIN && k !== LINE_SINGLE_QUOTED);
+    const last = kinds.findLastIndex((k) => k !== LINE_PLAIN);
+    return { keys, values, lines, first: first < 0 ? lines.length : first, last };
+  }
+
+  it('never accepts what the full read-back rejects, and accepts most of what it accepts', () => {
+    let shortcut = 0;
+    let accepted = 0;
+    let confirmed = 0;
+    fc.assert(
+      fc.property(output, (entries) => {
+        const { keys, values, lines, first, last } = build(entries);
+        const text = lines.join('\n') + '\n';
+        const parsed = dotenv.parse(text);
+        const full = Object.keys(parsed).length === keys.length && keys.every((k, i) => Object.hasOwn(parsed, k) && parsed[k] === values[i]);
+        const fast = readsBackWithoutReparsing(lines, keys, values, first, last);
+        if (fast) expect(full).toBe(true);
+        if (full) accepted++;
+        if (fast) confirmed++;
+        if (fast && first > 0 && first < lines.length) shortcut++;
+      }),
+      { numRuns: 20000 },
+    );
+    // Not vacuous: outputs that read back were mostly confirmed without the full read-back, often with lines both
+    // before and in the middle part. (It declines some, e.g. a middle line that sets a key a later line sets again.)
+    expect(shortcut).toBeGreaterThan(1000);
+    expect(confirmed).toBeGreaterThan(accepted * 0.9);
+  });
+
+  it('a large map of plain, single-quoted and awkward values, in any order, reads back unchanged or is refused', () => {
+    const mostlyTame = fc.oneof({ arbitrary: plainValue, weight: 6 }, { arbitrary: singleQuotable, weight: 3 }, { arbitrary: value, weight: 1 });
+    const big = fc.dictionary(fc.oneof({ arbitrary: key, weight: 20 }, fc.constantFrom('__proto__', 'a.b', 'export')), mostlyTame, { minKeys: 10, maxKeys: 80 });
+    fc.assert(fc.property(big, dotenvRoundTripsOrRefuses), { numRuns: 1500 });
   });
 });

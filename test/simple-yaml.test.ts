@@ -9,13 +9,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Document, LineCounter, parse, parseDocument, stringify, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
-import { parseSimpleYaml } from '../src/config/simple-yaml.js';
+import { parseSimpleYaml, parseSimpleYamlValue } from '../src/config/simple-yaml.js';
 
 type Path = (string | number)[];
 
 /** Accepted → same value as yaml, yaml has no error, and every map key / value / seq item is at yaml's position. */
 function same(text: string): boolean {
   const r = parseSimpleYaml(text);
+  // The data-file variant (no positions) accepts and declines exactly the same documents, with the same value.
+  const valueOnly = parseSimpleYamlValue(text);
+  expect(valueOnly === undefined, 'parseSimpleYamlValue accepts what parseSimpleYaml accepts').toBe(r === undefined);
+  if (r) expect(valueOnly!.value).toStrictEqual(r.value);
   if (!r) return false;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
@@ -135,6 +139,14 @@ const SNIPPETS: [string, boolean][] = [
   ["a: 'multi\n  line'\n", false],
   ['a: "x" trailing\n', false],
   ['a: ""\nb: \'\'\n', true],
+  ['a: "x" \nb: \'y\'  \n', true],
+  ['a: "x\\"y"\nb: "\\\\"\n', true],
+  ['a: \'x\'\'\'\nb: \'\'\'y\'\n', true],
+  ['a: "x" "y"\n', false],
+  ['a: \'x\' \'y\'\n', false],
+  ['"k\\"x": 1\n\'k\'\'y\': 2\n', true],
+  ['a: 12   \nb: x   # c\nc: -1\n', true],
+  ['a: x #\nb: y  #c\n', true],
   ['"quoted key": 1\n\'single key\': 2\n"": 3\n', true],
   ['"a": 1\na: 2\n', false],
   ['"a":1\n', false],
@@ -317,6 +329,7 @@ describe('property: yaml.stringify output is declined or parsed exactly like yam
       fc.property(root, fc.constantFrom(...VARIANTS), (value, options) => {
         const doc = stringify(value, options);
         const r = parseSimpleYaml(doc);
+        expect(parseSimpleYamlValue(doc)?.value).toStrictEqual(r?.value);
         if (r) {
           accepted++;
           expect(r.value).toEqual(parse(doc));

@@ -39,20 +39,35 @@ const decline = (): never => {
 
 /** Control characters, NEL, Unicode line separators, BOM and non-characters: rare, and yaml treats some specially. */
 const UNUSUAL_CHAR = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/;
-const PLAIN_KEY = /^[A-Za-z0-9_$][A-Za-z0-9_.$/-]*/;
+// The patterns used at a position in a line are sticky (`y`): tested at `lastIndex` without slicing the line.
+const PLAIN_KEY = /[A-Za-z0-9_$][A-Za-z0-9_.$/-]*/y;
 /** Characters that give a scalar's first character a meaning we do not handle. */
-const INDICATOR_START = /^([&*!|>@`%?:,\]}#]|-([ ,\]}]|$))/;
+const INDICATOR_START = /([&*!|>@`%?:,\]}#]|-([ ,\]}]|$))/y;
+const BLANK_REST = /( +(#.*)?)?$/y;
 const ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', '/': '/', n: '\n', t: '\t', r: '\r' };
 
 export function parseSimpleYaml(text: string): SimpleYaml | undefined {
+  const root = parseRoot(text, true);
+  return root && { value: root.value, position: (path, atKey) => positionOf(root, path, atKey ?? false) };
+}
+
+/**
+ * The same parse (same value, same declines) for a data file, whose value is all that is used: block mappings
+ * record no key positions, which saves a map entry and two objects per line of a 10,000-line file.
+ */
+export function parseSimpleYamlValue(text: string): { value: unknown } | undefined {
+  const root = parseRoot(text, false);
+  return root && { value: root.value };
+}
+
+function parseRoot(text: string, positions: boolean): Node | undefined {
   if (UNUSUAL_CHAR.test(text)) return undefined;
   try {
     const lines = contentLines(text);
     if (lines.length === 0) return undefined;
-    const parser = new BlockParser(lines);
+    const parser = new BlockParser(lines, positions);
     const root = parser.block();
-    if (!parser.done()) return undefined;
-    return { value: root.value, position: (path, atKey) => positionOf(root, path, atKey ?? false) };
+    return parser.done() ? root : undefined;
   } catch (err) {
     if (err instanceof NotSimple) return undefined;
     throw err;
@@ -75,11 +90,14 @@ function positionOf(root: Node, path: (string | number)[], atKey: boolean): Pos 
 /** Lines with content: blank and comment-only lines dropped; directives and document markers declined. */
 function contentLines(text: string): Line[] {
   const lines: Line[] = [];
-  text.split('\n').forEach((line, n) => {
-    if (/^(%|---|\.\.\.)/.test(line)) decline();
-    const indent = line.search(/[^ ]/);
-    if (indent >= 0 && line[indent] !== '#') lines.push({ no: n + 1, indent, text: line });
-  });
+  const all = text.split('\n');
+  for (let n = 0; n < all.length; n++) {
+    const line = all[n];
+    const c = line.charCodeAt(0);
+    if (c === 37 /* % */ || ((c === 45 || c === 46) && (line.startsWith('---') || line.startsWith('...')))) decline();
+    const indent = skipSpaces(line, 0);
+    if (indent < line.length && line[indent] !== '#') lines.push({ no: n + 1, indent, text: line });
+  }
   return lines;
 }
 
@@ -89,11 +107,20 @@ const skipSpaces = (text: string, i: number) => {
   return i;
 };
 /** Only spaces and a comment may follow a value on its line. */
-const restIsBlank = (text: string, end: number) => /^( +(#.*)?)?$/.test(text.slice(end));
+const restIsBlank = (text: string, end: number) => end === text.length || matchesAt(BLANK_REST, text, end);
+/** Does the sticky `pattern` match at `start`? Its end is then `pattern.lastIndex`. */
+const matchesAt = (pattern: RegExp, text: string, start: number) => {
+  pattern.lastIndex = start;
+  return pattern.test(text);
+};
 
 class BlockParser {
   private i = 0;
-  constructor(private readonly lines: Line[]) {}
+  constructor(
+    private readonly lines: Line[],
+    /** Record where each key is (`entries`); without, duplicates are found in the value itself. */
+    private readonly positions: boolean,
+  ) {}
 
   done(): boolean {
     return this.i === this.lines.length;
@@ -106,16 +133,37 @@ class BlockParser {
 
   private mapping(indent: number): Node {
     const first = this.lines[this.i];
-    const node: Node = { value: {}, pos: { line: first.no, col: indent + 1 }, entries: new Map() };
+    const node: Node = { value: {}, pos: { line: first.no, col: indent + 1 }, entries: this.positions ? new Map() : undefined };
+    const value = node.value as Record<string, unknown>;
     for (let line = first; line && line.indent >= indent; line = this.lines[this.i]) {
       if (line.indent > indent) decline(); // a continuation line or a stray indentation
       const key = parseKey(line.text, indent) ?? decline();
-      if (node.entries!.has(key.name)) decline();
-      const value = this.entryValue(line, key.end, indent);
-      node.entries!.set(key.name, { keyPos: { line: line.no, col: indent + 1 }, node: value });
-      (node.value as Record<string, unknown>)[key.name] = value.value;
+      // Every key set is an own property of the value (`__proto__` is declined), so either check finds it.
+      if (node.entries ? node.entries.has(key.name) : Object.hasOwn(value, key.name)) decline();
+      const quoted = this.positions ? undefined : this.quotedValue(line, key.end);
+      if (quoted !== undefined) {
+        value[key.name] = quoted;
+        continue;
+      }
+      const entry = this.entryValue(line, key.end, indent);
+      node.entries?.set(key.name, { keyPos: { line: line.no, col: indent + 1 }, node: entry });
+      value[key.name] = entry.value;
     }
     return node;
+  }
+
+  /**
+   * Without positions, a quoted scalar after `key:` (the commonest line of a data file) read without building its
+   * node: what entryValue would return the value of, or undefined for any other value.
+   */
+  private quotedValue(line: Line, afterColon: number): string | undefined {
+    const start = skipSpaces(line.text, afterColon);
+    const c = line.text[start];
+    if (c !== '"' && c !== "'") return undefined;
+    this.i++;
+    const quoted = parseQuoted(line.text, start);
+    if (!restIsBlank(line.text, quoted[1])) decline();
+    return quoted[0];
   }
 
   /** The value after `key:`: on the same line, else the next more-indented block or a same-indent sequence, else null. */
@@ -155,11 +203,13 @@ function parseKey(text: string, start: number): { name: string; end: number } | 
   let name: string;
   let end: number;
   if (text[start] === '"' || text[start] === "'") {
-    [name, end] = parseQuoted(text, start);
+    const quoted = parseQuoted(text, start);
+    name = quoted[0];
+    end = quoted[1];
   } else {
-    const plain = PLAIN_KEY.exec(text.slice(start));
-    if (!plain) return undefined;
-    [name, end] = [plain[0], start + plain[0].length];
+    if (!matchesAt(PLAIN_KEY, text, start)) return undefined;
+    end = PLAIN_KEY.lastIndex;
+    name = text.slice(start, end);
   }
   if (text[end] !== ':' || (end + 1 < text.length && text[end + 1] !== ' ')) return undefined;
   // Keys that resolve to null/bool/number, prototype pollution and yaml's 1024-char implicit key limit.
@@ -170,9 +220,11 @@ function parseKey(text: string, start: number): { name: string; end: number } | 
 
 /** A scalar or one-line flow collection that must be the last thing on its line (bar a comment). */
 function inlineValue(line: Line, start: number): Node {
-  const [node, end] = parseScalarOrFlow(line, start, 'block');
-  if (!restIsBlank(line.text, end)) decline();
-  return node;
+  // Tuples returned here are indexed, not destructured: destructuring runs the iterator protocol, which costs
+  // an allocation per step until the code is optimized, and this runs once per line of a data file.
+  const scalar = parseScalarOrFlow(line, start, 'block');
+  if (!restIsBlank(line.text, scalar[1])) decline();
+  return scalar[0];
 }
 
 function parseScalarOrFlow(line: Line, start: number, context: 'block' | 'flow'): [Node, number] {
@@ -180,15 +232,17 @@ function parseScalarOrFlow(line: Line, start: number, context: 'block' | 'flow')
   const pos = { line: line.no, col: start + 1 };
   const c = text[start];
   if (c === '"' || c === "'") {
-    const [value, end] = parseQuoted(text, start);
-    return [{ value, pos }, end];
+    const quoted = parseQuoted(text, start);
+    return [{ value: quoted[0], pos }, quoted[1]];
   }
   if ((c === '[' || c === '{') && context === 'block') return parseFlow(line, start);
-  if (INDICATOR_START.test(text.slice(start)) || c === '[' || c === '{') decline();
+  if (matchesAt(INDICATOR_START, text, start) || c === '[' || c === '{') decline();
   let raw: string;
   if (context === 'block') {
     const comment = text.indexOf(' #', start);
-    raw = text.slice(start, comment < 0 ? text.length : comment).replace(/ +$/, '');
+    let end = comment < 0 ? text.length : comment;
+    while (end > start && text.charCodeAt(end - 1) === 32) end--; // trailing spaces
+    raw = text.slice(start, end);
     if (raw.includes(': ') || raw.endsWith(':')) decline(); // `a: b: c` is an error in YAML
   } else {
     raw = /^[^,[\]{}#:"']*/.exec(text.slice(start))![0].replace(/ +$/, '');
@@ -209,15 +263,15 @@ function parseFlow(line: Line, start: number): [Node, number] {
     if (isMap) {
       const key = parseKey(text, i) ?? decline();
       if (text[key.end] !== ' ' || node.entries!.has(key.name)) decline();
-      const [value, end] = parseScalarOrFlow(line, skipSpaces(text, key.end), 'flow');
-      node.entries!.set(key.name, { keyPos: { line: line.no, col: i + 1 }, node: value });
-      (node.value as Record<string, unknown>)[key.name] = value.value;
-      i = skipSpaces(text, end);
+      const scalar = parseScalarOrFlow(line, skipSpaces(text, key.end), 'flow');
+      node.entries!.set(key.name, { keyPos: { line: line.no, col: i + 1 }, node: scalar[0] });
+      (node.value as Record<string, unknown>)[key.name] = scalar[0].value;
+      i = skipSpaces(text, scalar[1]);
     } else {
-      const [item, end] = parseScalarOrFlow(line, i, 'flow');
-      node.items!.push(item);
-      (node.value as unknown[]).push(item.value);
-      i = skipSpaces(text, end);
+      const scalar = parseScalarOrFlow(line, i, 'flow');
+      node.items!.push(scalar[0]);
+      (node.value as unknown[]).push(scalar[0].value);
+      i = skipSpaces(text, scalar[1]);
     }
     if (text[i] === close) return [node, i + 1];
     if (text[i] !== ',') decline();
@@ -229,6 +283,9 @@ function parseFlow(line: Line, start: number): [Node, number] {
 /** A single- or double-quoted scalar closed on the same line; returns the value and the index past the quote. */
 function parseQuoted(text: string, start: number): [string, number] {
   const quote = text[start];
+  // Written for speed: most quoted scalars have no escape and are one slice, not a string built char by char.
+  const close = text.indexOf(quote, start + 1);
+  if (close >= 0 && (quote === "'" ? text[close + 1] !== "'" : !hasBackslash(text, start + 1, close))) return [text.slice(start + 1, close), close + 1];
   let value = '';
   for (let i = start + 1; i < text.length; i++) {
     const c = text[i];
@@ -254,8 +311,15 @@ function parseQuoted(text: string, start: number): [string, number] {
   return decline(); // multi-line quoted scalar
 }
 
+function hasBackslash(text: string, from: number, to: number): boolean {
+  const at = text.indexOf('\\', from);
+  return at >= 0 && at < to;
+}
+
 /** YAML 1.2 core schema, as the `yaml` package resolves plain scalars; the rare forms are left to it. */
 function resolvePlain(s: string): unknown {
+  // Every form below starts with one of these (most keys and strings do not: skip the patterns).
+  if (!'~NnTtFf+-.0123456789'.includes(s[0])) return s;
   if (/^(~|[Nn]ull|NULL)$/.test(s)) return null;
   if (/^([Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s)) return s[0] === 't' || s[0] === 'T';
   if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);

@@ -6,7 +6,7 @@
  */
 import { interpolate, InterpolationError } from '../config/interpolate.js';
 import { SourceError } from '../errors.js';
-import { parseDotenv } from '../parse.js';
+import { ownMap, parseDotenv } from '../parse.js';
 import { readLayerFile, watchFile } from './local-file.js';
 import type { Source } from './types.js';
 
@@ -24,7 +24,7 @@ const dotenvSource: Source = {
         throw err;
       }
     }
-    return out;
+    return ownMap(out);
   },
   watchPaths: watchFile,
   usesEarlierKeys: (options) => options.expand === true,

@@ -1,4 +1,5 @@
 /** `type: env`: the parent process environment as a layer at this position. */
+import { ownMap } from '../parse.js';
 import type { Source } from './types.js';
 
 const VALID_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -13,7 +14,7 @@ const envSource: Source = {
       // rather than failing the whole run on something the user did not write.
       if (v !== undefined && VALID_NAME.test(k) && !CONTROL.has(k)) out[k] = v;
     }
-    return out;
+    return ownMap(out);
   },
 };
 
