@@ -47,7 +47,22 @@ const lazyOsForDotenv = {
     }));
   },
 };
-await build({ ...common, entryPoints: { cli: 'src/cli.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored, lazyOsForDotenv] });
+// schema.json's annotations (descriptions, titles, examples) are for editors; validation never reads them, and they
+// are most of its size. Bundled without them, the file stays complete for editors and `init`'s schema line.
+const ANNOTATIONS = new Set(['description', 'markdownDescription', 'title', 'examples', '$comment', 'defaultSnippets']);
+const stripAnnotations = (node) =>
+  Array.isArray(node)
+    ? node.map(stripAnnotations)
+    : node && typeof node === 'object'
+      ? Object.fromEntries(Object.entries(node).filter(([k]) => !ANNOTATIONS.has(k)).map(([k, v]) => [k, stripAnnotations(v)]))
+      : node;
+const leanSchema = {
+  name: 'lean-schema',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]schema\.json$/ }, (args) => ({ contents: JSON.stringify(stripAnnotations(JSON.parse(readFileSync(args.path, 'utf8')))), loader: 'json' }));
+  },
+};
+await build({ ...common, entryPoints: { cli: 'src/cli.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored, lazyOsForDotenv, leanSchema] });
 // bin/secretrun.cjs compiles the bundle itself (with the V8 code cache): store it already wrapped in the CommonJS
 // module function, so the shim hands the text to V8 as read instead of building a wrapped copy on every start.
 const cliText = readFileSync(`${next}/cli.cjs`, 'utf8');
@@ -75,6 +90,7 @@ await build({
   // yaml's "node" export is CommonJS, which esbuild cannot split into a lazily imported chunk with named
   // exports; its ESM build is the same code.
   alias: { yaml: './node_modules/yaml/browser/index.js' },
+  plugins: [leanSchema],
   // CommonJS dependencies bundled into ESM call require() for node built-ins.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
 });
