@@ -6,6 +6,7 @@
  */
 import dotenv from 'dotenv';
 import { SecretrunError } from './errors.js';
+import { isEnvName } from './names.js';
 
 export const EXPORT_FORMATS = ['dotenv', 'json', 'yaml', 'shell'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -37,8 +38,6 @@ export function formatJson(map: Record<string, string>): string {
 
 // ---- shell --------------------------------------------------------------------------------------------------
 
-/** POSIX `export` accepts only these names; anything else is a syntax error in sh. */
-const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Single quotes make every byte literal in bash and dash alike (newlines included); `'` itself is written `'\''`. */
 export function shellQuote(value: string): string {
@@ -48,7 +47,8 @@ export function shellQuote(value: string): string {
 export function formatShell(map: Record<string, string>): string {
   let out = '';
   for (const [key, value] of Object.entries(map)) {
-    if (!SHELL_NAME.test(key)) throw cannotExpress(key, 'shell', 'not a valid shell variable name');
+    // POSIX `export` accepts only these names; anything else is a syntax error in sh.
+    if (!isEnvName(key)) throw cannotExpress(key, 'shell', 'not a valid shell variable name');
     // A shell string cannot hold NUL: bash drops it, dash truncates there.
     if (value.includes('\0')) throw cannotExpress(key, 'shell', 'the value contains a NUL character, which a shell variable cannot hold');
     out += `export ${key}=${shellQuote(value)}\n`;
@@ -69,11 +69,10 @@ export function formatYaml(map: Record<string, string>): string {
   return entries.map(([key, value]) => `${yamlKey(key)}: ${yamlDoubleQuoted(value)}\n`).join('');
 }
 
-const YAML_PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const YAML_RESERVED_WORDS = /^(?:true|false|yes|no|on|off|y|n|null)$/i;
 
 function yamlKey(key: string): string {
-  return YAML_PLAIN_KEY.test(key) && !YAML_RESERVED_WORDS.test(key) ? key : yamlDoubleQuoted(key);
+  return isEnvName(key) && !YAML_RESERVED_WORDS.test(key) ? key : yamlDoubleQuoted(key);
 }
 
 /**

@@ -14,6 +14,7 @@ import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, de
 import { globToRegExp, isGlob, matchesAny } from './glob.js';
 import { isOwnMap } from './parse.js';
 import type { Source, SourceOptions } from './sources/types.js';
+import { isEnvName } from './names.js';
 
 export interface ResolvedEntry {
   value: string;
@@ -55,7 +56,6 @@ export interface ResolveHooks {
 
 /** Option keys the core handles itself; the rest are the source's own. */
 export const COMMON_KEYS = ['type', 'name', 'optional', 'only', 'prefix', 'decode', 'decode_prefixed', 'public', 'allow_world_readable'];
-const VALID_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks): Promise<Resolution> {
   const controller = new AbortController();
@@ -361,7 +361,7 @@ function postProcess(keysIn: Record<string, string>, options: SourceOptions, lay
 /** True if the entry may be kept. A bad name is collected (they are reported together); a bad value throws. */
 function checkEntry(key: string, v: unknown, layer: string, bad: string[]): v is string {
   if (typeof v !== 'string') throw new LayerError(layer, `value of ${safeKey(key)} is ${v === null ? 'null' : typeof v}, expected a string`);
-  if (!VALID_KEY.test(key)) {
+  if (!isEnvName(key)) {
     bad.push(key);
     return false;
   }

@@ -6,6 +6,7 @@
  * Command substitution `$(...)` is never interpreted: it is ordinary text.
  */
 import { SecretrunError } from '../errors.js';
+import { envNameEnd } from '../names.js';
 
 export type Part = { text: string } | { name: string; fallback?: Part[] };
 
@@ -18,7 +19,6 @@ export class InterpolationError extends SecretrunError {
   }
 }
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
 export interface ParseOptions {
   /** Also accept bare `$NAME` (dotenv expansion). */
@@ -45,10 +45,10 @@ function parseParts(input: string, start: number, inDefault: boolean, options: P
       continue;
     }
     if (ch === '$' && input[i + 1] === '{') {
-      const nameMatch = NAME.exec(input.slice(i + 2));
-      if (!nameMatch) throw new InterpolationError(`invalid variable reference at offset ${i}: expected a name after "\${"`);
-      const name = nameMatch[0];
-      let j = i + 2 + name.length;
+      const nameEnd = envNameEnd(input, i + 2);
+      if (nameEnd === i + 2) throw new InterpolationError(`invalid variable reference at offset ${i}: expected a name after "\${"`);
+      const name = input.slice(i + 2, nameEnd);
+      let j = nameEnd;
       let fallback: Part[] | undefined;
       if (input.startsWith(':-', j)) {
         [fallback, j] = parseParts(input, j + 2, true, options);
@@ -61,12 +61,12 @@ function parseParts(input: string, start: number, inDefault: boolean, options: P
       continue;
     }
     if (ch === '$' && options.bare) {
-      const nameMatch = NAME.exec(input.slice(i + 1));
-      if (nameMatch) {
+      const nameEnd = envNameEnd(input, i + 1);
+      if (nameEnd > i + 1) {
         if (text) parts.push({ text });
         text = '';
-        parts.push({ name: nameMatch[0] });
-        i += 1 + nameMatch[0].length;
+        parts.push({ name: input.slice(i + 1, nameEnd) });
+        i = nameEnd;
         continue;
       }
     }

@@ -39,11 +39,29 @@ const decline = (): never => {
 
 /** Control characters, NEL, Unicode line separators, BOM and non-characters: rare, and yaml treats some specially. */
 const UNUSUAL_CHAR = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/;
-// The patterns used at a position in a line are sticky (`y`): tested at `lastIndex` without slicing the line.
-const PLAIN_KEY = /[A-Za-z0-9_$][A-Za-z0-9_.$/-]*/y;
-/** Characters that give a scalar's first character a meaning we do not handle. */
-const INDICATOR_START = /([&*!|>@`%?:,\]}#]|-([ ,\]}]|$))/y;
-const BLANK_REST = /( +(#.*)?)?$/y;
+// The per-line checks below are character tests, not regexes: a sources file is parsed on every start, and V8
+// compiles each regex twice (bytecode, then native code on its second use) in every new process.
+const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+/** A plain key, /[A-Za-z0-9_$][A-Za-z0-9_.$/-]*\/ at `start`: where it ends, or `start` if none starts there. */
+function plainKeyEnd(text: string, start: number): number {
+  const c = text.charCodeAt(start);
+  if (!(isAlnum(c) || c === 95 /* _ */ || c === 36) /* $ */) return start;
+  let i = start + 1;
+  for (; i < text.length; i++) {
+    const d = text.charCodeAt(i);
+    if (!(isAlnum(d) || d === 95 || d === 36 || d === 46 /* . */ || d === 47 /* / */ || d === 45) /* - */) break;
+  }
+  return i;
+}
+/** Characters that give a scalar's first character a meaning we do not handle: one of these, or `-` then a space, `,`, `]`, `}` or the end. */
+const INDICATORS = '&*!|>@`%?:,]}#';
+function startsWithIndicator(text: string, start: number): boolean {
+  const c = text[start];
+  if (INDICATORS.includes(c)) return true;
+  if (c !== '-') return false;
+  const next = text[start + 1];
+  return next === undefined || next === ' ' || next === ',' || next === ']' || next === '}';
+}
 const ESCAPES: Record<string, string> = { '\\': '\\', '"': '"', '/': '/', n: '\n', t: '\t', r: '\r' };
 
 export function parseSimpleYaml(text: string): SimpleYaml | undefined {
@@ -106,13 +124,13 @@ const skipSpaces = (text: string, i: number) => {
   while (text[i] === ' ') i++;
   return i;
 };
-/** Only spaces and a comment may follow a value on its line. */
-const restIsBlank = (text: string, end: number) => end === text.length || matchesAt(BLANK_REST, text, end);
-/** Does the sticky `pattern` match at `start`? Its end is then `pattern.lastIndex`. */
-const matchesAt = (pattern: RegExp, text: string, start: number) => {
-  pattern.lastIndex = start;
-  return pattern.test(text);
-};
+/** Only spaces and a comment may follow a value on its line: the rest is empty, or spaces, then the end or `#`. */
+function restIsBlank(text: string, end: number): boolean {
+  if (end === text.length) return true;
+  if (text[end] !== ' ') return false;
+  const i = skipSpaces(text, end);
+  return i === text.length || text[i] === '#';
+}
 
 class BlockParser {
   private i = 0;
@@ -207,8 +225,8 @@ function parseKey(text: string, start: number): { name: string; end: number } | 
     name = quoted[0];
     end = quoted[1];
   } else {
-    if (!matchesAt(PLAIN_KEY, text, start)) return undefined;
-    end = PLAIN_KEY.lastIndex;
+    end = plainKeyEnd(text, start);
+    if (end === start) return undefined;
     name = text.slice(start, end);
   }
   if (text[end] !== ':' || (end + 1 < text.length && text[end + 1] !== ' ')) return undefined;
@@ -236,7 +254,7 @@ function parseScalarOrFlow(line: Line, start: number, context: 'block' | 'flow')
     return [{ value: quoted[0], pos }, quoted[1]];
   }
   if ((c === '[' || c === '{') && context === 'block') return parseFlow(line, start);
-  if (matchesAt(INDICATOR_START, text, start) || c === '[' || c === '{') decline();
+  if (startsWithIndicator(text, start) || c === '[' || c === '{') decline();
   let raw: string;
   if (context === 'block') {
     const comment = text.indexOf(' #', start);
@@ -316,10 +334,17 @@ function hasBackslash(text: string, from: number, to: number): boolean {
   return at >= 0 && at < to;
 }
 
+const DOT_SPECIAL = new Set(['.inf', '.Inf', '.INF', '.nan', '.NaN', '.NAN']);
+
 /** YAML 1.2 core schema, as the `yaml` package resolves plain scalars; the rare forms are left to it. */
 function resolvePlain(s: string): unknown {
   // Every form below starts with one of these (most keys and strings do not: skip the patterns).
   if (!'~NnTtFf+-.0123456789'.includes(s[0])) return s;
+  // A leading `.` (`.env`, `./x`) can only start a float (`.5`) or `.inf`/`.nan`.
+  if (s[0] === '.' && !(s.charCodeAt(1) >= 48 && s.charCodeAt(1) <= 57)) {
+    if (DOT_SPECIAL.has(s)) decline();
+    return s;
+  }
   if (/^(~|[Nn]ull|NULL)$/.test(s)) return null;
   if (/^([Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s)) return s[0] === 't' || s[0] === 'T';
   if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);

@@ -1,8 +1,8 @@
 /** `type: env`: the parent process environment as a layer at this position. */
 import { ownMap } from '../parse.js';
 import type { Source } from './types.js';
+import { isEnvName } from '../names.js';
 
-const VALID_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** secretrun's own control variables are not part of the merged set (contract section 1). */
 const CONTROL = new Set(['SECRETRUN_ENV', 'SECRETRUN_CONFIG', 'SECRETRUN_DEBUG']);
 
@@ -12,7 +12,7 @@ const envSource: Source = {
     for (const [k, v] of Object.entries(context.env)) {
       // Names a shell could not export (e.g. `BASH_FUNC_x%%`) are inherited by the child anyway; skip them here
       // rather than failing the whole run on something the user did not write.
-      if (v !== undefined && VALID_NAME.test(k) && !CONTROL.has(k)) out[k] = v;
+      if (v !== undefined && isEnvName(k) && !CONTROL.has(k)) out[k] = v;
     }
     return ownMap(out);
   },
