@@ -334,21 +334,28 @@ function hasBackslash(text: string, from: number, to: number): boolean {
   return at >= 0 && at < to;
 }
 
-const DOT_SPECIAL = new Set(['.inf', '.Inf', '.INF', '.nan', '.NaN', '.NAN']);
+const NULLS = new Set(['~', 'null', 'Null', 'NULL']);
+const BOOLS = new Set(['true', 'True', 'TRUE', 'false', 'False', 'FALSE']);
+const SPECIAL_FLOATS = new Set(['.inf', '.Inf', '.INF', '.nan', '.NaN', '.NAN']);
+const isDigit = (c: number) => c >= 48 && c <= 57;
 
-/** YAML 1.2 core schema, as the `yaml` package resolves plain scalars; the rare forms are left to it. */
+/**
+ * YAML 1.2 core schema, as the `yaml` package resolves plain scalars; the rare forms are left to it. Keys and
+ * most values are plain words, so words are told apart by lookups and their first character before any pattern.
+ */
 function resolvePlain(s: string): unknown {
-  // Every form below starts with one of these (most keys and strings do not: skip the patterns).
-  if (!'~NnTtFf+-.0123456789'.includes(s[0])) return s;
-  // A leading `.` (`.env`, `./x`) can only start a float (`.5`) or `.inf`/`.nan`.
-  if (s[0] === '.' && !(s.charCodeAt(1) >= 48 && s.charCodeAt(1) <= 57)) {
-    if (DOT_SPECIAL.has(s)) decline();
+  if (NULLS.has(s)) return null;
+  if (BOOLS.has(s)) return s[0] === 't' || s[0] === 'T';
+  const body = s[0] === '-' || s[0] === '+' ? 1 : 0;
+  const c = s.charCodeAt(body);
+  // Only a digit or `.` after an optional sign can start a number, `.inf` or `.nan` (`.env`, `./x`: neither).
+  if (c === 46 && !isDigit(s.charCodeAt(body + 1))) {
+    if (SPECIAL_FLOATS.has(s.slice(body))) decline();
     return s;
   }
-  if (/^(~|[Nn]ull|NULL)$/.test(s)) return null;
-  if (/^([Tt]rue|TRUE|[Ff]alse|FALSE)$/.test(s)) return s[0] === 't' || s[0] === 'T';
+  if (!isDigit(c) && c !== 46) return s;
   if (/^[-+]?[0-9]+$/.test(s)) return parseInt(s, 10);
   if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(s)) return parseFloat(s);
-  if (/^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$|^0[xo]/.test(s)) decline();
+  if (s[0] === '0' && (s[1] === 'x' || s[1] === 'o')) decline();
   return s;
 }
