@@ -11,6 +11,13 @@ import { warn } from '../output.js';
 
 export { checkRequired, type Resolved };
 
+/**
+ * The parent environment, copied once: what the layers, `${...}` and the child all see. Each read of
+ * `process.env` goes through Node's environment interceptor (a getenv and a new string per key), and one run
+ * reads it for every layer lookup and again to build the child's environment. Nothing here changes it.
+ */
+export const parentEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
+
 export interface CommonOptions {
   config?: string;
   env?: string;
@@ -20,7 +27,7 @@ export interface CommonOptions {
 }
 
 export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
-  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: process.env });
+  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv });
 }
 
 export interface ResolveExtras {
@@ -39,7 +46,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       env: envName,
       file,
       cwd: process.cwd(),
-      processEnv: process.env,
+      processEnv: parentEnv,
       signal,
       // require is checked after the risky-name check, as before.
       checkRequire: false,

@@ -8,7 +8,7 @@ import { findExecutable, spawnChild, startChild, type ChildEnd } from '../child.
 import { UsageError } from '../errors.js';
 import { valuesOf, type Resolution } from '../resolve.js';
 import type { WatchFlags } from '../watch.js';
-import { resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
+import { parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
 
 export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
@@ -29,11 +29,11 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   const watch = watchMod?.watchSettings(opts);
 
   const initial = await resolveEnvironment(opts);
-  const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, process.env, !!opts.pristine);
+  const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, parentEnv, !!opts.pristine);
   const cwd = process.cwd();
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
   // Watch mode keeps this first answer for every restart.
-  const file = findExecutable(command[0], opts.pristine ? process.env.PATH : initial.resolution.entries.get('PATH')?.value ?? process.env.PATH, cwd);
+  const file = findExecutable(command[0], opts.pristine ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
   // isatty() answers the same question as process.stdin.isTTY without building stdin's stream machinery (~4 ms).
   const policy = { terminal: isatty(0) || isatty(1) || isatty(2), pid1: process.pid === 1 };
   const spawnOptions = ({ resolution }: Resolved) => ({ env: envFor(resolution), cwd, mask: maskMode && maskedValues(resolution, maskMode) });
@@ -43,7 +43,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
       ...watch,
       quiet: !!opts.quiet,
       policy,
-      processEnv: process.env,
+      processEnv: parentEnv,
       // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings.
       resolve: (signal) => resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal }),
       start: (resolved) => spawnChild(file, command.slice(1), spawnOptions(resolved)),
