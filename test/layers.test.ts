@@ -2,9 +2,10 @@
  * Layering end to end: the built CLI on real files in temp dirs.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
+import { BIN, PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
 
 const project = useTmpProjects(afterEach);
 
@@ -198,5 +199,40 @@ describe('large output', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBeGreaterThan(2_000_000);
     expect(JSON.parse(r.stdout)).toEqual(big);
+  });
+
+  // A parent may hand over a non-blocking pipe: writes to fd 1 then fail with EAGAIN once the pipe is full, and
+  // the rest must still arrive, in order. Python makes that pipe and reads it only after a pause.
+  it('a big export through a full non-blocking pipe arrives whole', () => {
+    const big: Record<string, string> = {};
+    for (let i = 0; i < 5_000; i++) big[`KEY_${i}`] = `value-${i}-`.padEnd(100, 'y');
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: json\n    path: big.json\n', 'big.json': JSON.stringify(big) });
+    const script = [
+      'import os, subprocess, sys, time',
+      'r, w = os.pipe()',
+      'os.set_blocking(w, False)',
+      'p = subprocess.Popen([sys.argv[1], sys.argv[2], "export", "--format", "json"], stdout=w, cwd=sys.argv[3])',
+      'os.close(w)',
+      'time.sleep(0.5)',
+      'out = b""',
+      'while True:',
+      '    chunk = os.read(r, 65536)',
+      '    if not chunk: break',
+      '    out += chunk',
+      'sys.stdout.buffer.write(out)',
+      'sys.exit(p.wait())',
+    ].join('\n');
+    const r = spawnSync('python3', ['-c', script, process.execPath, BIN, dir], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(big);
+  });
+
+  it('a reader that stops early (| head) ends the export quietly', () => {
+    const big: Record<string, string> = {};
+    for (let i = 0; i < 5_000; i++) big[`KEY_${i}`] = `value-${i}-`.padEnd(100, 'z');
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: json\n    path: big.json\n', 'big.json': JSON.stringify(big) });
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" export 2>err.txt | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"; cat err.txt`], { cwd: dir, encoding: 'utf8' });
+    expect(r.stdout).toBe('0\n'); // no stack trace, no error line; exit status as before
   });
 });

@@ -2,6 +2,7 @@
 import { formatDotenvLists, formatEnv, EXPORT_FORMATS, type ExportFormat } from '../formats.js';
 import { UsageError } from '../errors.js';
 import { keyValueLists, valuesOf, type Resolution } from '../resolve.js';
+import { writeStdout } from '../output.js';
 import { resolveEnvironment, type CommonOptions } from './common.js';
 
 export interface ExportOptions extends CommonOptions {
@@ -12,7 +13,7 @@ export async function exportCommand(opts: ExportOptions): Promise<number> {
   const format = (opts.format ?? 'dotenv') as ExportFormat;
   if (!EXPORT_FORMATS.includes(format)) throw new UsageError(`export: unknown format "${opts.format}" (expected one of ${EXPORT_FORMATS.join(', ')})`);
   const { resolution } = await resolveEnvironment(opts);
-  process.stdout.write(await formatted(resolution, format));
+  writeStdout(formatted(resolution, format));
   return 0;
 }
 

@@ -1,6 +1,7 @@
 /** `secretrun get KEY`: the plain value on stdout, byte for byte, with no newline added. For scripts. */
 import { closest } from '../config/validate.js';
 import { SecretrunError } from '../errors.js';
+import { writeStdout } from '../output.js';
 import { resolveEnvironment, type CommonOptions } from './common.js';
 
 export async function get(key: string, opts: CommonOptions): Promise<number> {
@@ -12,6 +13,6 @@ export async function get(key: string, opts: CommonOptions): Promise<number> {
     const where = plan.implicit ? '' : ` in environment "${plan.name}"`;
     throw new SecretrunError(`key "${key}" is not defined${where}${hint ? ` (did you mean "${hint}"?)` : ''}`, { exitCode: 1 });
   }
-  process.stdout.write(entry.value);
+  writeStdout(entry.value);
   return 0;
 }
