@@ -39,19 +39,14 @@ const decline = (): never => {
 
 /** Control characters, NEL, Unicode line separators, BOM and non-characters: rare, and yaml treats some specially. */
 const UNUSUAL_CHAR = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/;
-// The per-line checks below are character tests, not regexes: a sources file is parsed on every start, and V8
-// compiles each regex twice (bytecode, then native code on its second use) in every new process.
-const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-/** A plain key, /[A-Za-z0-9_$][A-Za-z0-9_.$/-]*\/ at `start`: where it ends, or `start` if none starts there. */
+// Regex or character test: V8 compiles each regex twice in every new process (bytecode, then native code on its
+// second use), about 50 µs, which a 10-line sources file notices; a character loop is slower for the thousands
+// of lines of a data file. So the test run on every key is a regex, and the rarer per-value checks are loops.
+/** A plain key at `start`: where it ends, or `start` if none starts there. */
+const PLAIN_KEY = /[A-Za-z0-9_$][A-Za-z0-9_.$/-]*/y;
 function plainKeyEnd(text: string, start: number): number {
-  const c = text.charCodeAt(start);
-  if (!(isAlnum(c) || c === 95 /* _ */ || c === 36) /* $ */) return start;
-  let i = start + 1;
-  for (; i < text.length; i++) {
-    const d = text.charCodeAt(i);
-    if (!(isAlnum(d) || d === 95 || d === 36 || d === 46 /* . */ || d === 47 /* / */ || d === 45) /* - */) break;
-  }
-  return i;
+  PLAIN_KEY.lastIndex = start;
+  return PLAIN_KEY.test(text) ? PLAIN_KEY.lastIndex : start;
 }
 /** Characters that give a scalar's first character a meaning we do not handle: one of these, or `-` then a space, `,`, `]`, `}` or the end. */
 const INDICATORS = '&*!|>@`%?:,]}#';
