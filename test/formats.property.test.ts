@@ -116,7 +116,8 @@ describe('dotenv read-back without re-parsing (property)', () => {
       kinds.push(kind);
     }
     const first = kinds.findIndex((k) => k !== LINE_PLAIN && k !== LINE_SINGLE_QUOTED);
-    const last = kinds.findLastIndex((k) => k !== LINE_PLAIN);
+    let last = kinds.length - 1;
+    while (last >= 0 && kinds[last] === LINE_PLAIN) last--;
     return { keys, values, lines, first: first < 0 ? lines.length : first, last };
   }
 
