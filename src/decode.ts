@@ -20,7 +20,8 @@ export const BASE64_PREFIX = 'base64:';
 
 /**
  * Return a new map with the selected values decoded; the input is not modified.
- * Failures are `LayerError`s (`layer "<name>": decode: key "K": ...`), like the core's other post-load checks.
+ * Failures are `LayerError`s (`layer "<name>" (secretrun.yaml:L:C): decode: key "K": ...`; the core adds the
+ * position), like the core's other post-load checks.
  */
 export function applyDecode(values: Readonly<Record<string, string>>, options: DecodeOptions, layerName: string): Record<string, string> {
   try {

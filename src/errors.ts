@@ -60,12 +60,20 @@ export class SourceError extends SecretrunError {}
 /** The thing a layer reads does not exist (missing file, HTTP 404, missing parameter). `optional: true` turns it into an empty layer. */
 export class NotFoundError extends SourceError {}
 
-/** Failure inside a named layer: `layer "dotenv .env": cause`. */
+/**
+ * Failure inside a named layer: `layer "dotenv .env" (secretrun.yaml:4:5): reason`. The position is where the
+ * layer is defined in the sources file; the core adds it (a source only knows its own name).
+ */
 export class LayerError extends SecretrunError {
   readonly layer: string;
-  constructor(layer: string, cause: string, options: { exitCode?: number; cause?: unknown } = {}) {
-    super(`layer "${layer}": ${cause}`, options);
+  readonly reason: string;
+  readonly definedAt?: Location;
+  constructor(layer: string, reason: string, options: { exitCode?: number; cause?: unknown; definedAt?: Location } = {}) {
+    const at = options.definedAt;
+    super(`layer "${layer}"${at ? ` (${at.file}:${at.line}:${at.col})` : ''}: ${reason}`, options);
     this.layer = layer;
+    this.reason = reason;
+    this.definedAt = at;
   }
 }
 

@@ -10,7 +10,7 @@
 import { interpolate, InterpolationError, mapStrings, references } from './config/interpolate.js';
 import type { EnvironmentPlan, LayerSpec } from './config/load.js';
 import { applyDecode } from './decode.js';
-import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, registerSecret } from './errors.js';
+import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, registerSecret, type Location } from './errors.js';
 import { globToRegExp, isGlob, matchesAny } from './glob.js';
 import { isOwnMap } from './parse.js';
 import type { Source, SourceOptions } from './sources/types.js';
@@ -123,7 +123,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       if (err instanceof NotFoundError && options.optional === true) {
         keys = {};
         missing = true;
-      } else throw wrapLayerError(err, name, controller.signal);
+      } else throw wrapLayerError(err, name, controller.signal, spec.location);
     } finally {
       hooks.onLayerDone?.(name);
     }
@@ -131,7 +131,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     try {
       ({ keys, names: listed } = postProcess(keys, options, name));
     } catch (err) {
-      throw wrapLayerError(err, name, controller.signal);
+      throw wrapLayerError(err, name, controller.signal, spec.location);
     }
     keyNames[i] = listed;
     const publicKeys = Array.isArray(options.public) ? listed.filter((k) => matchesAny(k, options.public as string[])) : [];
@@ -374,10 +374,11 @@ function safeKey(key: string): string {
   return JSON.stringify(key.length > 60 ? key.slice(0, 60) + '…' : key);
 }
 
-function wrapLayerError(err: unknown, layer: string, signal: AbortSignal): unknown {
-  if (err instanceof LayerError || err instanceof ConfigError) return err;
+function wrapLayerError(err: unknown, layer: string, signal: AbortSignal, definedAt: Location): unknown {
+  if (err instanceof LayerError) return err.definedAt ? err : new LayerError(err.layer, err.reason, { exitCode: err.exitCode, cause: err.cause, definedAt });
+  if (err instanceof ConfigError) return err;
   if (signal.aborted && (err as Error)?.name === 'AbortError') return err;
-  if (err instanceof SecretrunError) return new LayerError(layer, err.message, { exitCode: err.exitCode });
+  if (err instanceof SecretrunError) return new LayerError(layer, err.message, { exitCode: err.exitCode, definedAt });
   // Unexpected failures (a bug, or a library's own error): one line, no stack.
-  return new LayerError(layer, describeError(err), { cause: err });
+  return new LayerError(layer, describeError(err), { cause: err, definedAt });
 }

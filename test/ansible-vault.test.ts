@@ -275,6 +275,6 @@ describe('ansible-vault end to end (built CLI)', () => {
     const r = await runCli(['export'], { cwd: project.dir, env: { ANSIBLE_VAULT_PASSWORD: 'wrong-password-123' } });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('secretrun: layer "ansible-vault vault/secrets.yml.vault": vault/secrets.yml.vault: HMAC mismatch: wrong vault password\n');
+    expect(r.stderr).toBe('secretrun: layer "ansible-vault vault/secrets.yml.vault" (secretrun.yaml:2:5): vault/secrets.yml.vault: HMAC mismatch: wrong vault password\n');
   });
 });

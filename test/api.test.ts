@@ -238,7 +238,7 @@ describe('loadSecrets: errors are the CLI typed errors', () => {
     const p = privateProject({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n  - type: json\n    name: by-token\n    path: data/${TOKEN}.json\n', '.env': 'TOKEN=tok-9d8c7b6a5f\n' });
     const err = await loadSecrets({ cwd: p.dir, processEnv: {} }).catch((e) => e);
     expect(err).toBeInstanceOf(LayerError);
-    expect(err.message).toMatch(/^layer "by-token": /);
+    expect(err.message).toMatch(/^layer "by-token" \(secretrun\.yaml:4:5\): /);
     expect(err.message).not.toContain('tok-9d8c7b6a5f');
     expect(err.stack).not.toContain('tok-9d8c7b6a5f');
   });

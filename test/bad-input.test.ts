@@ -215,7 +215,7 @@ const CASES: Case[] = [
   },
 
   // -- data files
-  { name: 'a missing layer file', sources: `  - type: json\n    path: absent.json\n`, code: 125, message: 'layer "json absent.json": absent.json: file not found' },
+  { name: 'a missing layer file', sources: `  - type: json\n    path: absent.json\n`, code: 125, message: `layer "json absent.json" (${S(1, 5)}): absent.json: file not found` },
   {
     name: 'an unreadable layer file (mode 000)',
     sources: `  - type: dotenv\n    path: locked.env\n`,
@@ -223,9 +223,9 @@ const CASES: Case[] = [
     setup: (dir) => chmodSync(join(dir, 'locked.env'), 0o000),
     unprivileged: true,
     code: 125,
-    message: 'layer "dotenv locked.env": locked.env: permission denied',
+    message: `layer "dotenv locked.env" (${S(1, 5)}): locked.env: permission denied`,
   },
-  { name: 'a directory given as a layer path', sources: `  - type: dotenv\n    path: conf.d\n`, setup: (dir) => mkdirSync(join(dir, 'conf.d')), code: 125, message: 'layer "dotenv conf.d": conf.d: is a directory, expected a file' },
+  { name: 'a directory given as a layer path', sources: `  - type: dotenv\n    path: conf.d\n`, setup: (dir) => mkdirSync(join(dir, 'conf.d')), code: 125, message: `layer "dotenv conf.d" (${S(1, 5)}): conf.d: is a directory, expected a file` },
   {
     name: 'bad JSON, located by line and column',
     sources: `  - type: json\n    path: data.json\n`,
@@ -283,21 +283,21 @@ const CASES: Case[] = [
     sources: `  - type: json\n    path: huge.json\n`,
     setup: (dir) => sparseFile(join(dir, 'huge.json'), 10 * 1024 * 1024 + 1),
     code: 125,
-    message: 'layer "json huge.json": huge.json: file is 10.0 MiB, larger than the 10 MiB limit',
+    message: `layer "json huge.json" (${S(1, 5)}): huge.json: file is 10.0 MiB, larger than the 10 MiB limit`,
   },
   {
     name: 'JSON keys that are not variable names ("-" and ".")',
     sources: `  - type: json\n    path: data.json\n`,
     files: { 'data.json': JSON.stringify({ 'api-key': SECRET.caseValue, 'db.password': SECRET.caseOther }) },
     code: 125,
-    message: 'layer "json data.json": invalid environment variable names "api-key", "db.password"',
+    message: `layer "json data.json" (${S(1, 5)}): invalid environment variable names "api-key", "db.password"`,
   },
   {
     name: 'dotenv keys that are not variable names',
     sources: `  - type: dotenv\n    path: bad.env\n`,
     files: { 'bad.env': `api-key=${SECRET.caseValue}\n1PASSWORD=${SECRET.caseOther}\n` },
     code: 125,
-    message: 'layer "dotenv bad.env": invalid environment variable names "api-key", "1PASSWORD"',
+    message: `layer "dotenv bad.env" (${S(1, 5)}): invalid environment variable names "api-key", "1PASSWORD"`,
   },
   {
     name: 'prefix "1" makes every key invalid',
@@ -317,14 +317,14 @@ const CASES: Case[] = [
     sources: `  - type: json\n    path: data.json\n`,
     files: { 'data.json': `{"API_KEY": "sk_live_before\\u0000supersecret_after"}` },
     code: 125,
-    message: 'layer "json data.json": value of API_KEY contains a NUL byte',
+    message: `layer "json data.json" (${S(1, 5)}): value of API_KEY contains a NUL byte`,
   },
   {
     name: 'a raw NUL byte in a dotenv file',
     sources: `  - type: dotenv\n    path: nul.env\n`,
     files: { 'nul.env': `API_KEY=sk_live_before\0supersecret_after\n` },
     code: 125,
-    message: 'layer "dotenv nul.env": nul.env: contains a NUL byte',
+    message: `layer "dotenv nul.env" (${S(1, 5)}): nul.env: contains a NUL byte`,
   },
   {
     name: 'non-UTF-8 bytes in a JSON file',
@@ -363,7 +363,7 @@ const CASES: Case[] = [
     sources: `  - type: yaml\n    path: data.yaml\n`,
     files: { 'data.yaml': `API_KEY: "${SECRET.caseValue}"\n${aliasBomb()}` },
     code: 125,
-    message: /layer "yaml data\.yaml": .*alias/i,
+    message: /layer "yaml data\.yaml" \(secretrun\.yaml:\d+:5\): .*alias/i,
   },
   {
     name: 'JSON nested 100 000 levels deep',
@@ -385,7 +385,7 @@ const CASES: Case[] = [
     sources: `  - type: json\n    path: data.json\n    decode: { API_KEY: base64 }\n`,
     files: { 'data.json': JSON.stringify({ API_KEY: `${SECRET.caseValue}!!` }) },
     code: 125,
-    message: /layer "json data\.json": .*API_KEY/,
+    message: /layer "json data\.json" \(secretrun\.yaml:\d+:5\): .*API_KEY/,
   },
 
   // -- interpolation
@@ -419,7 +419,7 @@ const CASES: Case[] = [
   { name: 'require lists every missing key', sources: `require: [API_KEY, STRIPE_KEY, SENTRY_DSN]\n`, code: 125, message: 'missing required keys: STRIPE_KEY, SENTRY_DSN' },
 
   // -- http layers
-  { name: 'an http url that is not a URL', sources: `  - type: http\n    url: "not a url"\n`, code: 125, message: 'layer "http not a url": invalid URL "not a url"' },
+  { name: 'an http url that is not a URL', sources: `  - type: http\n    url: "not a url"\n`, code: 125, message: `layer "http not a url" (${S(1, 5)}): invalid URL "not a url"` },
   { name: 'an http url with an empty host', sources: `  - type: http\n    url: "http://"\n`, code: 125, message: 'invalid URL "http://"' },
   { name: 'an ftp:// url', sources: `  - type: http\n    url: ftp://127.0.0.1/secrets.json\n`, code: 125, message: 'unsupported URL scheme "ftp:" (only http: and https:)' },
   { name: 'a file:// url', sources: `  - type: http\n    url: file:///etc/passwd\n`, code: 125, message: 'unsupported URL scheme "file:" (only http: and https:)' },

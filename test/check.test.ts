@@ -146,8 +146,8 @@ require: [PRESENT_KEY, NEEDED_KEY, OTHER_NEEDED]
     expect(r.stderr.split('\n').sort()).toEqual(
       [
         '',
-        'secretrun: layer "dotenv missing-one.env": missing-one.env: file not found',
-        'secretrun: layer "json missing-two.json": missing-two.json: file not found',
+        'secretrun: layer "dotenv missing-one.env" (secretrun.yaml:2:5): missing-one.env: file not found',
+        'secretrun: layer "json missing-two.json" (secretrun.yaml:4:5): missing-two.json: file not found',
         'secretrun: missing required keys: NEEDED_KEY, OTHER_NEEDED (listed under "require" in secretrun.yaml)',
       ].sort(),
     );
@@ -158,7 +158,7 @@ require: [PRESENT_KEY, NEEDED_KEY, OTHER_NEEDED]
     const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: broken.json }\n', 'broken.json': '{"A": "secret-in-broken-file",\n "B": }\n' });
     const r = await runCli(['check', '--resolve'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^secretrun: layer "json broken\.json": broken\.json:(\d+:\d+:)? invalid JSON/);
+    expect(r.stderr).toMatch(/^secretrun: layer "json broken\.json" \(secretrun\.yaml:2:5\): broken\.json:(\d+:\d+:)? invalid JSON/);
     expect(r.stderr).not.toContain('secret-in-broken-file');
   });
 

@@ -148,6 +148,6 @@ describe('decode end to end (built CLI)', () => {
   it('invalid base64 names the layer and the key, never the value', async () => {
     const r = await runCli(['-c', 'bad.yaml', '--', 'true'], { cwd: project.dir });
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe('secretrun: layer "dotenv bad.env": decode: key "BROKEN": invalid base64 (a character outside the base64 alphabet)\n');
+    expect(r.stderr).toBe('secretrun: layer "dotenv bad.env" (bad.yaml:2:5): decode: key "BROKEN": invalid base64 (a character outside the base64 alphabet)\n');
   });
 });

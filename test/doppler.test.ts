@@ -235,7 +235,7 @@ describe('doppler: end to end through the CLI', () => {
     const { dir } = project({ 'secretrun.yaml': `sources:\n  - type: doppler\n    name: doppler-prd\n    api_host: ${s.origin}\n` });
     const r = await runCli(['--', process.execPath, '-e', '0'], { cwd: dir, env: { DOPPLER_TOKEN: wrong } });
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe(`secretrun: layer "doppler-prd": the Doppler token was rejected (HTTP 401 from 127.0.0.1:${s.port})\n`);
+    expect(r.stderr).toBe(`secretrun: layer "doppler-prd" (secretrun.yaml:2:5): the Doppler token was rejected (HTTP 401 from 127.0.0.1:${s.port})\n`);
     expect(r.stdout + r.stderr).not.toContain(wrong);
   });
 
@@ -245,7 +245,7 @@ describe('doppler: end to end through the CLI', () => {
     const r = await runCli(['export'], { cwd: dir, env: { DOPPLER_TOKEN: SERVICE } });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      `secretrun: layer "doppler openedx/prd": no complete response from ${s.origin} within 0.5 s (gave up after 2 attempts)\n`,
+      `secretrun: layer "doppler openedx/prd" (secretrun.yaml:2:5): no complete response from ${s.origin} within 0.5 s (gave up after 2 attempts)\n`,
     );
     expect(s.requests).toHaveLength(2);
   });

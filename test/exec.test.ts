@@ -164,7 +164,7 @@ describe('exec end to end (built CLI)', () => {
     const r = await runCli(['--', NODE, '-e', 'console.log("child ran")'], { cwd: dir });
     expect(r.code).toBe(125);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('secretrun: layer "exec node": command "node" exited with code 1: authentication failed\n');
+    expect(r.stderr).toBe('secretrun: layer "exec node" (secretrun.yaml:2:5): command "node" exited with code 1: authentication failed\n');
     expect(r.stderr).not.toContain(SECRET);
     expect(r.stderr).not.toContain('argv-secret');
   });
@@ -173,7 +173,7 @@ describe('exec end to end (built CLI)', () => {
     const { dir } = project({ 'secretrun.yaml': sourcesFile(`command: [node, ${JSON.stringify(join(FIXTURES, 'hang.mjs'))}]\ntimeout: 0.5`) });
     const r = await runCli(['export'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('secretrun: layer "exec node": command "node" timed out after 0.5s (option "timeout")\n');
+    expect(r.stderr).toBe('secretrun: layer "exec node" (secretrun.yaml:2:5): command "node" timed out after 0.5s (option "timeout")\n');
   });
 
   it('optional: true turns a missing program into an empty layer', async () => {

@@ -97,7 +97,7 @@ describe('only, prefix, optional', () => {
     const strict = project({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n' });
     const r = await runCli(['--', 'true'], { cwd: strict.dir });
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe('secretrun: layer "dotenv .env": .env: file not found\n');
+    expect(r.stderr).toBe('secretrun: layer "dotenv .env" (secretrun.yaml:2:5): .env: file not found\n');
   });
 });
 

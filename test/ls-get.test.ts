@@ -135,7 +135,7 @@ describe('ls', () => {
     const p = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: nope.json }\n' });
     const r = await runCli(['ls'], { cwd: p.dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('secretrun: layer "json nope.json": nope.json: file not found\n');
+    expect(r.stderr).toBe('secretrun: layer "json nope.json" (secretrun.yaml:2:5): nope.json: file not found\n');
   });
 });
 

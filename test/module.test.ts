@@ -123,7 +123,7 @@ describe('module end to end (built CLI)', () => {
     const { dir } = project({ 'secretrun.yaml': `sources:\n  - type: module\n    name: backend\n    path: ${JSON.stringify(join(FIXTURES, 'modules/throws.mjs'))}\n` });
     const r = await runCli(['--', 'true'], { cwd: dir });
     expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/^secretrun: layer "backend": module .*throws\.mjs: load\(\) failed: backend unreachable: connection refused\n$/);
+    expect(r.stderr).toMatch(/^secretrun: layer "backend" \(secretrun\.yaml:2:5\): module .*throws\.mjs: load\(\) failed: backend unreachable: connection refused\n$/);
   });
 
   it('a non-string value is refused naming the key', async () => {

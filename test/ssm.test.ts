@@ -371,7 +371,7 @@ describe.skipIf(!moto)('secretrun with an ssm layer (built CLI)', () => {
     expect(r.code).toBe(125);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain(`layer "ssm ${API}": cannot reach SSM at ${closed}: connect ECONNREFUSED`);
+    expect(r.stderr).toContain(`layer "ssm ${API}" (secretrun.yaml:2:5): cannot reach SSM at ${closed}: connect ECONNREFUSED`);
     expect(r.stderr).toContain('(region eu-west-1, 2 attempts)');
   });
 

@@ -331,7 +331,7 @@ describe.concurrent('run --watch', () => {
     await until(() => w.stderr().includes('\n'), 'the warning');
     const warnings = w.stderr().split('\n').filter(Boolean);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^secretrun: warning: re-resolve failed, keeping the current process: layer "vault": .*503.*; retrying$/);
+    expect(warnings[0]).toMatch(/^secretrun: warning: re-resolve failed, keeping the current process: layer "vault" \(secretrun\.yaml:\d+:\d+\): .*503.*; retrying$/);
 
     // Recovery with the same set: one line, no restart.
     mode = 'ok';

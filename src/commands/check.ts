@@ -8,7 +8,7 @@ import { InterpolationError, mapStrings, references } from '../config/interpolat
 import { formatPath, type Path } from '../config/validate.js';
 import { ConfigError, ConfigErrors, LayerError, NotFoundError, SecretrunError, describeError } from '../errors.js';
 import { info, warn } from '../output.js';
-import { resolveLayers, type Resolution } from '../resolve.js';
+import { layerName, resolveLayers, type Resolution } from '../resolve.js';
 import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
 import { checkRequired, type CommonOptions } from './common.js';
@@ -124,6 +124,8 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<S
     throw err;
   }
   const failures: SecretrunError[] = [];
+  // Where each layer is defined, by the label the core gives it (the label is all a source's context carries).
+  const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars), spec.location]));
   const recordingLoader = async (type: string): Promise<Source> => {
     const source = await loadSource(type);
     const load: Source['load'] = async (options, context) => {
@@ -132,7 +134,7 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<S
       } catch (err) {
         // Left to the core: a missing optional layer (it becomes empty) and the fallout of an abort.
         if ((err instanceof NotFoundError && options.optional === true) || context.signal.aborted) throw err;
-        failures.push(new LayerError(context.layer, describeError(err)));
+        failures.push(new LayerError(context.layer, describeError(err), { definedAt: definedAt.get(context.layer) }));
         return {};
       }
     };
