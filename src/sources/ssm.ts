@@ -9,7 +9,7 @@
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../errors.js';
 import { structuredToEnv } from '../parse.js';
-import { importExternal } from '../import-external.js';
+import { loadPackage } from '../import-external.js';
 import { remoteOptions } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 
@@ -341,7 +341,7 @@ const ssmSource: Source = {
     const opts = readSsmOptions(rawOptions);
     let sdk: SsmModule;
     try {
-      sdk = await importExternal<SsmModule>('@aws-sdk/client-ssm');
+      sdk = await loadPackage<SsmModule>('@aws-sdk/client-ssm');
     } catch {
       throw new SourceError('the AWS SDK is not installed: run `npm install @aws-sdk/client-ssm`');
     }
