@@ -30,8 +30,13 @@ export interface Location {
   col: number;
 }
 
+/** `file:line:col`, as editors and compilers write a position. */
+export function positionText(loc: Location): string {
+  return `${loc.file}:${loc.line}:${loc.col}`;
+}
+
 export function formatLocation(loc: Location | undefined): string {
-  return loc ? `${loc.file}:${loc.line}:${loc.col}: ` : '';
+  return loc ? `${positionText(loc)}: ` : '';
 }
 
 /** A problem in the sources file (or a data file), with its position. */
@@ -70,7 +75,7 @@ export class LayerError extends SecretrunError {
   readonly definedAt?: Location;
   constructor(layer: string, reason: string, options: { exitCode?: number; cause?: unknown; definedAt?: Location } = {}) {
     const at = options.definedAt;
-    super(`layer "${layer}"${at ? ` (${at.file}:${at.line}:${at.col})` : ''}: ${reason}`, options);
+    super(`layer "${layer}"${at ? ` (${positionText(at)})` : ''}: ${reason}`, options);
     this.layer = layer;
     this.reason = reason;
     this.definedAt = at;

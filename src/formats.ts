@@ -7,6 +7,7 @@
 import dotenv from 'dotenv';
 import { SecretrunError } from './errors.js';
 import { isEnvName } from './names.js';
+import { DOTENV_KEY_CHAR, PLAIN_DOTENV_CHAR } from './parse.js';
 
 export const EXPORT_FORMATS = ['dotenv', 'json', 'yaml', 'shell'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -136,11 +137,11 @@ function isYamlNonPrintable(code: number): boolean {
 //     reads as `it's`, and a one-line value with all three quote kinds is expressible when it has no `#`.
 // Each candidate line is checked by parsing it back, and the whole text is checked once more at the end.
 
-const DOTENV_KEY = /^[\w.-]+$/;
+const DOTENV_KEY = new RegExp(`^${DOTENV_KEY_CHAR}+$`);
 const QUOTES = ["'", '"', '`'] as const;
 type Quote = (typeof QUOTES)[number];
 /** Unquoted only when the value is obviously plain, so the file stays unsurprising to other dotenv readers. */
-const PLAIN_DOTENV_VALUE = /^[A-Za-z0-9_.,:/@%+=-]+$/;
+const PLAIN_DOTENV_VALUE = new RegExp(`^${PLAIN_DOTENV_CHAR}+$`);
 
 interface DotenvCandidate {
   text: string;

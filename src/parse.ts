@@ -36,7 +36,7 @@ export function parseDotenv(text: string, origin: string): Record<string, string
  * and one to three replaces per line, which for a 3,000-line file is a noticeable part of `export`.
  *
  * Accepted: text without CR, U+2028 or U+2029, every line empty, a `#` comment, or `KEY=value` with a plain value
- * (PLAIN_DOTENV_VALUE in formats.ts), `KEY='value'` or `KEY="value"` with neither that quote nor a backslash
+ * (PLAIN_DOTENV_CHAR), `KEY='value'` or `KEY="value"` with neither that quote nor a backslash
  * inside. Why the readings agree: dotenv scans with one multiline regex (`^\s*(export\s+)?KEY(=|:)VALUE\s*(#.*)?$`,
  * VALUE a quoted string or the rest of the line up to `#`). A match starting at a key line reads that key and
  * value: the key stops at `=`, a quoted value at its closing quote (nothing inside pairs with it), a plain one at
@@ -63,9 +63,14 @@ export function parseSimpleDotenv(text: string): Record<string, string> | undefi
   return out;
 }
 
+/** A character of a dotenv key, as `dotenv.parse` reads keys. */
+export const DOTENV_KEY_CHAR = '[\\w.-]';
+/** A character of a value that needs no quotes: read as written by dotenv and by every other dotenv reader. */
+export const PLAIN_DOTENV_CHAR = '[A-Za-z0-9_.,:/@%+=-]';
+
 const DOTENV_UNUSUAL = /[\r\u2028\u2029]/;
 /** One whole line (sticky): `KEY=plain`, `KEY='single'`, `KEY="double"`, a comment or nothing, then LF or the end. */
-const SIMPLE_DOTENV_LINE = /(?:[\w.-]+=(?:[A-Za-z0-9_.,:/@%+=-]+|'[^'\\\n]*'|"[^"\\\n]*")|#[^\n]*|)(?:\n|$)/y;
+const SIMPLE_DOTENV_LINE = new RegExp(`(?:${DOTENV_KEY_CHAR}+=(?:${PLAIN_DOTENV_CHAR}+|'[^'\\\\\\n]*'|"[^"\\\\\\n]*")|#[^\\n]*|)(?:\\n|$)`, 'y');
 
 /**
  * Maps built by these parsers and the built-in sources: plain objects of strings, fresh for each load and held

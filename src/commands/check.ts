@@ -11,7 +11,7 @@ import { info, warn } from '../output.js';
 import { layerName, resolveLayers, type Resolution } from '../resolve.js';
 import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
-import { checkRequired, type CommonOptions } from './common.js';
+import { checkRequired, parentEnv, type CommonOptions } from './common.js';
 
 export interface CheckOptions extends CommonOptions {
   resolve?: boolean;
@@ -19,13 +19,13 @@ export interface CheckOptions extends CommonOptions {
 
 export async function check(opts: CheckOptions): Promise<number> {
   const cwd = process.cwd();
-  const path = findSourcesFile({ config: opts.config, cwd, env: process.env });
+  const path = findSourcesFile({ config: opts.config, cwd, env: parentEnv });
   const { file, problems } = await parseSourcesFile(path, cwd);
   if (file) {
     problems.push(...templateProblems(file));
-    problems.push(...varsProblems(file, process.env));
+    problems.push(...varsProblems(file, parentEnv));
     // Selecting an environment assumes the file has the schema's shape; only try once it does.
-    if (problems.length === 0 && opts.env !== undefined) problems.push(...selectionProblems(file, opts.env, process.env));
+    if (problems.length === 0 && opts.env !== undefined) problems.push(...selectionProblems(file, opts.env, parentEnv));
   }
   if (problems.length > 0) throw withSummary(byLocation(problems), file?.shown ?? showPath(path, cwd));
   const valid = file!;
@@ -118,7 +118,7 @@ function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.Pr
 async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<SecretrunError[]> {
   let plan;
   try {
-    plan = selectEnvironment(file, { env: opts.env, processEnv: process.env });
+    plan = selectEnvironment(file, { env: opts.env, processEnv: parentEnv });
   } catch (err) {
     if (err instanceof ConfigError) return [err];
     throw err;
@@ -144,7 +144,7 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<S
   let resolution: Resolution | undefined;
   try {
     resolution = await resolveLayers(plan, {
-      processEnv: process.env,
+      processEnv: parentEnv,
       loadSource: recordingLoader,
       optionDefaults: OPTION_DEFAULTS,
       warn: (m) => warn(m, opts.quiet),
