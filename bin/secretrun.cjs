@@ -16,9 +16,9 @@ const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
 
 function boot(onScript) {
   // import() compiled inside a vm.Script has no loader to call; the bundle imports external modules (undici,
-  // the AWS SDK, ora, user modules) through this one instead (src/import-external.ts).
+  // the AWS SDK, ora, user modules) through this one instead (src/core/import-external.ts).
   globalThis[Symbol.for('secretrun.import')] = (specifier) => import(specifier);
-  // Packages with a CommonJS build (undici, the AWS SDK) load faster through require (src/import-external.ts).
+  // Packages with a CommonJS build (undici, the AWS SDK) load faster through require (src/core/import-external.ts).
   globalThis[Symbol.for('secretrun.require')] = (specifier) => require(specifier);
   let cachedData;
   try {

@@ -62,7 +62,7 @@ const leanSchema = {
     b.onLoad({ filter: /[\\/]schema\.json$/ }, (args) => ({ contents: JSON.stringify(stripAnnotations(JSON.parse(readFileSync(args.path, 'utf8')))), loader: 'json' }));
   },
 };
-await build({ ...common, entryPoints: { cli: 'src/cli.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored, lazyOsForDotenv, leanSchema] });
+await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored, lazyOsForDotenv, leanSchema] });
 // bin/secretrun.cjs compiles the bundle itself (with the V8 code cache): store it already wrapped in the CommonJS
 // module function, so the shim hands the text to V8 as read instead of building a wrapped copy on every start.
 const cliText = readFileSync(`${next}/cli.cjs`, 'utf8');

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotFoundError, SourceError } from '../src/errors.js';
+import { NotFoundError, SourceError } from '../src/core/errors.js';
 import vaultSource, { passwordFromFileText } from '../src/sources/ansible-vault.js';
 import type { SourceContext } from '../src/sources/types.js';
-import { decryptVaultText, isVaultText, parseVaultEnvelope, removePkcs7Padding } from '../src/vault.js';
+import { decryptVaultText, isVaultText, parseVaultEnvelope, removePkcs7Padding } from '../src/formats/vault.js';
 import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { loadError as sourceLoadError, makeContext as sourceContext } from './helpers/source-context.js';
 

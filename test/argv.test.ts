@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseArgv, plainExportArgs, plainRunArgs } from '../src/argv.js';
-import { UsageError } from '../src/errors.js';
+import { normaliseArgv, plainExportArgs, plainRunArgs } from '../src/cli/argv.js';
+import { UsageError } from '../src/core/errors.js';
 
 describe('plainRunArgs: the start-up fast path', () => {
   it('takes the plain run forms', () => {

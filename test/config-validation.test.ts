@@ -5,8 +5,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { parseSourcesFile, schema } from '../src/config/load.js';
-import type { Schema } from '../src/config/validate.js';
+import { parseSourcesFile, schema } from '../src/core/config.js';
+import type { Schema } from '../src/core/validate.js';
 import { useTmpProjects } from './helpers/cli.js';
 
 const project = useTmpProjects(afterAll);

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { applyDecode, decodeBase64Strict, decodeBase64Text } from '../src/decode.js';
-import { LayerError } from '../src/errors.js';
+import { applyDecode, decodeBase64Strict, decodeBase64Text } from '../src/formats/decode.js';
+import { LayerError } from '../src/core/errors.js';
 import { runCli, useTmpProjects } from './helpers/cli.js';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');

@@ -2,7 +2,7 @@
  * `type: doppler` against a real Doppler-compatible server on 127.0.0.1, calling the source module directly.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { NotFoundError, SourceError } from '../src/errors.js';
+import { NotFoundError, SourceError } from '../src/core/errors.js';
 import doppler, { downloadUrl, flatStringObject } from '../src/sources/doppler.js';
 import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
 import { dopplerHandler, rejection, sequence, useServers, type DopplerConfig, type Handler } from './helpers/http-server.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { chmodSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotFoundError, SourceError } from '../src/errors.js';
+import { NotFoundError, SourceError } from '../src/core/errors.js';
 import execSource, { lastLine, readExecOptions, resolveProgram } from '../src/sources/exec.js';
 import type { SourceContext } from '../src/sources/types.js';
 import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';

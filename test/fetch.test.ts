@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NotFoundError, SourceError } from '../src/errors.js';
+import { NotFoundError, SourceError } from '../src/core/errors.js';
 import {
   backoffMs,
   credentialsInUrl,
@@ -8,7 +8,7 @@ import {
   parseRetryAfter,
   retryDelayMs,
   RETRY_AFTER_CAP_MS,
-} from '../src/net/fetch.js';
+} from '../src/sources/net/fetch.js';
 import { remoteOptions } from '../src/sources/options.js';
 import { rejection, sequence, useServers } from './helpers/http-server.js';
 

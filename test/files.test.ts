@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeUtf8 } from '../src/files.js';
+import { decodeUtf8 } from '../src/core/files.js';
 
 const reference = (bytes: Uint8Array): string | 'invalid' => {
   try {

@@ -3,8 +3,8 @@ import dotenv from 'dotenv';
 import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { SecretrunError } from '../src/errors.js';
-import { dotenvLineKind, formatEnv, LINE_CONTEXTUAL, LINE_PLAIN, LINE_PLAIN_PROTO, LINE_SINGLE_QUOTED, readsBackWithoutReparsing } from '../src/formats.js';
+import { SecretrunError } from '../src/core/errors.js';
+import { dotenvLineKind, formatEnv, LINE_CONTEXTUAL, LINE_PLAIN, LINE_PLAIN_PROTO, LINE_SINGLE_QUOTED, readsBackWithoutReparsing } from '../src/formats/write.js';
 
 /** One "character": weighted towards what matters to the parsers, but any code point (no NUL) can appear. */
 const SPECIAL = ["'", '"', '`', '\\', 'n', 'r', '#', ' ', '\t', '\n', '\r', '=', '$', ':', '-', '\u2028', '\u00a0', '\ufeff', 'é', '🎉'];

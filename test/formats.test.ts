@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import dotenv from 'dotenv';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { SecretrunError } from '../src/errors.js';
-import { EXPORT_FORMATS, formatEnv } from '../src/formats.js';
+import { SecretrunError } from '../src/core/errors.js';
+import { EXPORT_FORMATS, formatEnv } from '../src/formats/write.js';
 
 /** Values that have broken dotenv writers before: every quote kind, escapes, comments, edges, unicode. */
 const NASTY: Record<string, string> = {

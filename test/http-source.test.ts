@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { NotFoundError, SourceError } from '../src/errors.js';
+import { NotFoundError, SourceError } from '../src/core/errors.js';
 import http, { formatFromContentType } from '../src/sources/http.js';
 import { BIN, PRINT_ENV, runCli, runCommand, useTmpProjects } from './helpers/cli.js';
 import { rejection, sequence, useServers, vaultHandler } from './helpers/http-server.js';

@@ -1,11 +1,11 @@
 /**
- * Property tests for `${...}` interpolation (src/config/interpolate.ts): random templates, biased toward the
+ * Property tests for `${...}` interpolation (src/core/interpolate.ts): random templates, biased toward the
  * characters that matter (`$`, `{`, `}`, `:-`), against the rules of contract section 3. The example-based
  * tests live in interpolate.test.ts; the export writers' properties in formats.property.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { interpolate, InterpolationError, parseTemplate, references, type Lookup } from '../src/config/interpolate.js';
+import { interpolate, InterpolationError, parseTemplate, references, type Lookup } from '../src/core/interpolate.js';
 
 const RUNS = { numRuns: 500 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { interpolate, InterpolationError, parseTemplate, references, mapStrings } from '../src/config/interpolate.js';
+import { interpolate, InterpolationError, parseTemplate, references, mapStrings } from '../src/core/interpolate.js';
 
 const vars: Record<string, string> = { STAGE: 'Prod', EMPTY: '', HOST: 'db.local' };
 const lookup = (n: string) => vars[n];

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, baseEnv, tmpProject } from './helpers/cli.js';
-import { maskedValues } from '../src/commands/run.js';
-import type { Resolution } from '../src/resolve.js';
+import { maskedValues } from '../src/cli/commands/run.js';
+import type { Resolution } from '../src/core/resolve.js';
 
 const cleanups: (() => void)[] = [];
 afterAll(() => cleanups.splice(0).forEach((c) => c()));

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRedactor, MIN_MASKED_LENGTH } from '../src/mask.js';
+import { createRedactor, MIN_MASKED_LENGTH } from '../src/process/mask.js';
 
 /**
  * The reference: plain, non-streaming replacement over the whole input. At each position the longest secret

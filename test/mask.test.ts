@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { createMaskStream, createRedactor, maskValue, MIN_MASKED_LENGTH } from '../src/mask.js';
+import { createMaskStream, createRedactor, maskValue, MIN_MASKED_LENGTH } from '../src/process/mask.js';
 
 const secrets = (entries: Record<string, string>) => new Map(Object.entries(entries));
 

@@ -1,7 +1,7 @@
 /** mergeLayers (provenance and key order) and keyValueLists, the export path's view of the merged set. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { keyValueLists, mergeLayers, valuesOf, type LayerOutcome, type Resolution } from '../src/resolve.js';
+import { keyValueLists, mergeLayers, valuesOf, type LayerOutcome, type Resolution } from '../src/core/resolve.js';
 
 const outcome = (name: string, keys: Record<string, string>): LayerOutcome => ({ name, type: 'dotenv', keys, missing: false, publicKeys: [] });
 

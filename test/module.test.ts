@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotFoundError, SourceError } from '../src/errors.js';
+import { NotFoundError, SourceError } from '../src/core/errors.js';
 import moduleSource, { checkResult, moduleOptions } from '../src/sources/module.js';
 import type { SourceContext } from '../src/sources/types.js';
 import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';

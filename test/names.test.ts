@@ -1,7 +1,7 @@
 /** The one definition of an environment variable name, checked against the contract's pattern. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { envNameEnd, isEnvName } from '../src/names.js';
+import { envNameEnd, isEnvName } from '../src/core/names.js';
 
 const CONTRACT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

@@ -87,7 +87,7 @@ describe('npm pack', () => {
     expect(packedFiles.filter((p) => !allowed(p))).toEqual([]);
     expect(packedFiles.filter((p) => p.endsWith('.map'))).toEqual([]);
     expect(packedFiles.filter((p) => /^(src|test|fixtures|bench|scripts|node_modules)\//.test(p) || p.endsWith('.test.ts') || p.endsWith('.tgz'))).toEqual([]);
-    for (const required of ['bin/secretrun.cjs', 'dist/cli.cjs', 'dist/index.js', 'dist/types/src/index.d.ts', 'dist/types/src/secrets.d.ts', 'schema.json', 'README.md', 'LICENSE', 'package.json']) {
+    for (const required of ['bin/secretrun.cjs', 'dist/cli.cjs', 'dist/index.js', 'dist/types/src/index.d.ts', 'dist/types/src/core/secrets.d.ts', 'schema.json', 'README.md', 'LICENSE', 'package.json']) {
       expect(packedFiles).toContain(required);
     }
     // Only declarations under dist/types: the code itself is the esbuild bundle.

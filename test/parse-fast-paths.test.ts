@@ -1,11 +1,11 @@
 /**
- * The fast paths of src/parse.ts against the general ones: the dotenv line reader against `dotenv.parse`
+ * The fast paths of src/formats/parse.ts against the general ones: the dotenv line reader against `dotenv.parse`
  * (differential), and the in-place conversion of a flat JSON/YAML document against what the general flatten gives.
  */
 import dotenv from 'dotenv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDotenv, parseSimpleDotenv, structuredToEnv } from '../src/parse.js';
+import { parseDotenv, parseSimpleDotenv, structuredToEnv } from '../src/formats/parse.js';
 
 /** Same keys, same order, same values; `toEqual` alone ignores order. */
 function expectSameMap(actual: Record<string, string>, expected: Record<string, string>): void {

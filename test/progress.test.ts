@@ -4,7 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { shouldShow, startProgress } from '../src/progress.js';
+import { shouldShow, startProgress } from '../src/cli/progress.js';
 
 class FakeTerminal extends Writable {
   output = '';

@@ -1,5 +1,5 @@
 /**
- * The sources-file fast path (src/config/simple-yaml.ts) against the real `yaml` package. Differential: whatever
+ * The sources-file fast path (src/formats/simple-yaml.ts) against the real `yaml` package. Differential: whatever
  * the fast path accepts must have exactly yaml's value and node positions; what it declines is the caller's
  * business (it falls back to yaml). Each snippet also pins down WHETHER it is accepted, so the fast path cannot
  * quietly decline everything.
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Document, LineCounter, parse, parseDocument, stringify, isMap, isSeq, isPair, isScalar, type Node as YamlNode } from 'yaml';
-import { parseSimpleYaml, parseSimpleYamlValue } from '../src/config/simple-yaml.js';
+import { parseSimpleYaml, parseSimpleYamlValue } from '../src/formats/simple-yaml.js';
 
 type Path = (string | number)[];
 

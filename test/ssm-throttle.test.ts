@@ -4,7 +4,7 @@
  * at most `retries` extra times.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SourceError } from '../src/errors.js';
+import { SourceError } from '../src/core/errors.js';
 import ssm from '../src/sources/ssm.js';
 import { applyProcessEnv, dummyAwsEnv, makeContext, numberedParameters, seedParameters, startAwsProxy, type AwsProxy } from './helpers/moto.js';
 

@@ -3,7 +3,7 @@
  * AWS SDK. Every request goes to 127.0.0.1; the environment holds dummy credentials only.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { NotFoundError, SourceError } from '../src/errors.js';
+import { NotFoundError, SourceError } from '../src/core/errors.js';
 import ssm, { normalizePath, parametersToEnv, relativeName, toEnvKey } from '../src/sources/ssm.js';
 import {
   applyProcessEnv,

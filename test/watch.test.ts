@@ -17,8 +17,8 @@ import {
   retryDelay,
   watchFiles,
   watchSettings,
-} from '../src/watch.js';
-import { UsageError } from '../src/errors.js';
+} from '../src/process/watch.js';
+import { UsageError } from '../src/core/errors.js';
 
 const RECORDER = join(ROOT, 'fixtures/child/recorder.mjs');
 

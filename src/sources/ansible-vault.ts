@@ -11,10 +11,10 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { SourceError } from '../errors.js';
-import { readTextFile } from '../files.js';
-import { parseDotenv, parseYaml, structuredToEnv } from '../parse.js';
-import { decryptVaultText, isVaultText } from '../vault.js';
+import { SourceError } from '../core/errors.js';
+import { readTextFile } from '../core/files.js';
+import { parseDotenv, parseYaml, structuredToEnv } from '../formats/parse.js';
+import { decryptVaultText, isVaultText } from '../formats/vault.js';
 import { filePath, readLayerFile, warnIfShared } from './local-file.js';
 import { optionalString } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';

@@ -8,9 +8,9 @@
  * those defaults are applied here, looking in the earlier layers' keys first (a `.env` layer may hold the token)
  * and then in the process environment — the same order `${...}` uses.
  */
-import { SourceError } from '../errors.js';
-import { fetchText } from '../net/fetch.js';
-import { parseJson } from '../parse.js';
+import { SourceError } from '../core/errors.js';
+import { fetchText } from './net/fetch.js';
+import { parseJson } from '../formats/parse.js';
 import { optionalString, remoteOptions } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 

@@ -4,9 +4,9 @@
  * in the file's earlier keys, then the earlier layers, then the process environment. `$(...)` is never run
  * (the newest dotenv-expand executes commands, which is why it is not used).
  */
-import { interpolate, InterpolationError } from '../config/interpolate.js';
-import { SourceError } from '../errors.js';
-import { ownMap, parseDotenv } from '../parse.js';
+import { interpolate, InterpolationError } from '../core/interpolate.js';
+import { SourceError } from '../core/errors.js';
+import { ownMap, parseDotenv } from '../formats/parse.js';
 import { readLayerFile, watchFile } from './local-file.js';
 import type { Source } from './types.js';
 

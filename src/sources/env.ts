@@ -1,7 +1,7 @@
 /** `type: env`: the parent process environment as a layer at this position. */
-import { ownMap } from '../parse.js';
+import { ownMap } from '../formats/parse.js';
 import type { Source } from './types.js';
-import { isEnvName } from '../names.js';
+import { isEnvName } from '../core/names.js';
 
 /** secretrun's own control variables are not part of the merged set (contract section 1). */
 const CONTROL = new Set(['SECRETRUN_ENV', 'SECRETRUN_CONFIG', 'SECRETRUN_DEBUG']);

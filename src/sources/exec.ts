@@ -13,8 +13,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
-import { NotFoundError, SourceError } from '../errors.js';
-import { parseContent, type ContentFormat } from '../parse.js';
+import { NotFoundError, SourceError } from '../core/errors.js';
+import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { optionalString, timeoutOption } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 

@@ -6,9 +6,9 @@
  * secret. Credentials written into the URL (`https://user:pass@host`, `?token=`) are marked too, and userinfo
  * is sent as a Basic Authorization header because undici does not send it.
  */
-import { SourceError } from '../errors.js';
-import { credentialsInUrl, displayUrl, fetchText } from '../net/fetch.js';
-import { parseContent, type ContentFormat } from '../parse.js';
+import { SourceError } from '../core/errors.js';
+import { credentialsInUrl, displayUrl, fetchText } from './net/fetch.js';
+import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { optionalString, remoteOptions, requiredString, stringMap } from './options.js';
 import type { Source } from './types.js';
 

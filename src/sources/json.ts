@@ -1,5 +1,5 @@
 /** `type: json`: a JSON file; `select` picks a sub-object, `flatten` splits nested objects into keys. */
-import { parseJson, structuredToEnv } from '../parse.js';
+import { parseJson, structuredToEnv } from '../formats/parse.js';
 import { readLayerFile, watchFile } from './local-file.js';
 import type { Source } from './types.js';
 

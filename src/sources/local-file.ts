@@ -1,8 +1,8 @@
 /** Shared by the file-backed source types: resolve `path` from the sources file's directory and read it. */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SourceError } from '../errors.js';
-import { readTextFile } from '../files.js';
+import { SourceError } from '../core/errors.js';
+import { readTextFile } from '../core/files.js';
 import type { SourceContext, SourceOptions } from './types.js';
 
 export function filePath(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): string {

@@ -13,9 +13,9 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NotFoundError, SourceError, describeError } from '../errors.js';
+import { NotFoundError, SourceError, describeError } from '../core/errors.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
-import { importExternal } from '../import-external.js';
+import { importExternal } from '../core/import-external.js';
 
 /** Layer keys consumed by the core (resolve.ts COMMON_KEYS) or by this loader (`path`): a user module never sees them. */
 export const CORE_KEYS: readonly string[] = ['type', 'name', 'optional', 'only', 'prefix', 'decode', 'decode_prefixed', 'public', 'allow_world_readable', 'path'];

@@ -2,7 +2,7 @@
  * Reading a layer's own options. The schema has already checked types for the sources file; these guards cover
  * what it cannot (a `module` or a test calling a source directly) with one wording for every source type.
  */
-import { SourceError } from '../errors.js';
+import { SourceError } from '../core/errors.js';
 import type { SourceOptions } from './types.js';
 
 /** Defaults of the remote layers' `timeout` (seconds per attempt) and `retries` (extra attempts). */

@@ -7,9 +7,9 @@
  * override them when given. Retries are the SDK's own (standard mode by default), bounded by `retries`.
  */
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
-import { NotFoundError, SourceError } from '../errors.js';
-import { structuredToEnv } from '../parse.js';
-import { loadPackage } from '../import-external.js';
+import { NotFoundError, SourceError } from '../core/errors.js';
+import { structuredToEnv } from '../formats/parse.js';
+import { loadPackage } from '../core/import-external.js';
 import { remoteOptions } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 

@@ -1,5 +1,5 @@
 /** `type: yaml`: a YAML file; `select` picks a sub-object, `flatten` splits nested objects into keys. */
-import { parseYaml, structuredToEnv } from '../parse.js';
+import { parseYaml, structuredToEnv } from '../formats/parse.js';
 import { readLayerFile, watchFile } from './local-file.js';
 import type { Source } from './types.js';
 

@@ -8,8 +8,8 @@
  * A value matched both ways is decoded once (the prefixed form wins, its prefix removed).
  * Errors name the layer and the key, never the value.
  */
-import { LayerError, SourceError } from './errors.js';
-import { matchesAny } from './glob.js';
+import { LayerError, SourceError } from '../core/errors.js';
+import { matchesAny } from '../core/glob.js';
 
 export interface DecodeOptions {
   decode?: Record<string, string>;

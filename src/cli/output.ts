@@ -1,6 +1,6 @@
 /** stderr conventions: every line secretrun itself prints starts with `secretrun:`; data goes to stdout. */
 import { writeSync } from 'node:fs';
-import { redact } from './errors.js';
+import { redact } from '../core/errors.js';
 
 const warned = new Set<string>();
 

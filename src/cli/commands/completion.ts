@@ -8,8 +8,8 @@
  * name per line, or nothing at all if anything goes wrong.
  */
 import type { Argument, Command, Option } from 'commander';
-import { findSourcesFile, parseSourcesFile } from '../config/load.js';
-import { UsageError } from '../errors.js';
+import { findSourcesFile, parseSourcesFile } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 type Shell = (typeof SHELLS)[number];

@@ -1,12 +1,12 @@
 /**
- * What every command that reads secrets does first: the shared resolver (src/secrets.ts, also behind the library's
+ * What every command that reads secrets does first: the shared resolver (src/core/secrets.ts, also behind the library's
  * `loadSecrets`) with the CLI's own edges: process.cwd()/process.env, warnings on stderr, a progress spinner on a
  * TTY, and the risky-name check for the child's environment.
  */
-import type { SourcesFile } from '../config/load.js';
-import { SecretrunError } from '../errors.js';
-import { riskyKeys, type Resolution } from '../resolve.js';
-import { checkRequired, findAndLoadSourcesFile, resolveSecrets, type Resolved } from '../secrets.js';
+import type { SourcesFile } from '../../core/config.js';
+import { SecretrunError } from '../../core/errors.js';
+import { riskyKeys, type Resolution } from '../../core/resolve.js';
+import { checkRequired, findAndLoadSourcesFile, resolveSecrets, type Resolved } from '../../core/secrets.js';
 import { warn } from '../output.js';
 
 export { checkRequired, type Resolved };

@@ -5,7 +5,7 @@
  * does nothing and loads nothing (ora is external to the bundle and imported only when it will be shown).
  * It also waits `delayMs` before appearing, so fetches that finish at once never flash a spinner.
  */
-import { importExternal } from './import-external.js';
+import { importExternal } from '../core/import-external.js';
 
 export interface ProgressOptions {
   stream: NodeJS.WriteStream;

@@ -1,13 +1,13 @@
 /**
  * `secretrun [run] [options] -- <command> [args...]`: resolve, then run the child with the merged set.
  * `--mask` pipes its output through the redactor; `--watch` keeps re-resolving and restarts it on change
- * (src/watch.ts).
+ * (src/process/watch.ts).
  */
 import { isatty } from 'node:tty';
-import { findExecutable, spawnChild, startChild, type ChildEnd } from '../child.js';
-import { UsageError } from '../errors.js';
-import { valuesOf, type Resolution } from '../resolve.js';
-import type { WatchFlags } from '../watch.js';
+import { findExecutable, spawnChild, startChild, type ChildEnd } from '../../process/child.js';
+import { UsageError } from '../../core/errors.js';
+import { valuesOf, type Resolution } from '../../core/resolve.js';
+import type { WatchFlags } from '../../process/watch.js';
 import { parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
 
 export interface RunOptions extends CommonOptions, WatchFlags {
@@ -25,7 +25,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   if (command.length === 0) throw new UsageError('run: no command given (usage: secretrun [options] -- <command> [args...])');
   const maskMode = parseMaskMode(opts.mask);
   // Load the watch code only when a watch flag is present; it validates them before anything is resolved.
-  const watchMod = opts.watch !== undefined || opts.onChange || opts.restartSignal || opts.grace ? await import('../watch.js') : undefined;
+  const watchMod = opts.watch !== undefined || opts.onChange || opts.restartSignal || opts.grace ? await import('../../process/watch.js') : undefined;
   const watch = watchMod?.watchSettings(opts);
 
   const initial = await resolveEnvironment(opts);

@@ -5,8 +5,8 @@
  * layers, process env) and dotenv expansion (the file's own keys first). `$${` writes a literal `${`.
  * Command substitution `$(...)` is never interpreted: it is ordinary text.
  */
-import { SecretrunError } from '../errors.js';
-import { envNameEnd } from '../names.js';
+import { SecretrunError } from './errors.js';
+import { envNameEnd } from './names.js';
 
 export type Part = { text: string } | { name: string; fallback?: Part[] };
 

@@ -12,7 +12,7 @@
  */
 import { createDecipheriv, createHmac, pbkdf2, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import { SourceError } from './errors.js';
+import { SourceError } from '../core/errors.js';
 
 export const VAULT_HEADER = '$ANSIBLE_VAULT';
 const PBKDF2_ITERATIONS = 10_000;

@@ -1,7 +1,7 @@
 /** `secretrun export [--format dotenv|json|yaml|shell]`: print only the merged layers on stdout. */
-import { formatDotenvLists, formatEnv, EXPORT_FORMATS, type ExportFormat } from '../formats.js';
-import { UsageError } from '../errors.js';
-import { keyValueLists, valuesOf, type Resolution } from '../resolve.js';
+import { formatDotenvLists, formatEnv, EXPORT_FORMATS, type ExportFormat } from '../../formats/write.js';
+import { UsageError } from '../../core/errors.js';
+import { keyValueLists, valuesOf, type Resolution } from '../../core/resolve.js';
 import { writeStdout } from '../output.js';
 import { resolveEnvironment, type CommonOptions } from './common.js';
 

@@ -9,9 +9,9 @@
  * - Errors never quote a response body or a header value (either may hold a secret), and show the URL without
  *   userinfo and without the values of query parameters that look like credentials.
  */
-import { NotFoundError, SourceError } from '../errors.js';
-import { loadPackage } from '../import-external.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../sources/options.js';
+import { NotFoundError, SourceError } from '../../core/errors.js';
+import { loadPackage } from '../../core/import-external.js';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../options.js';
 
 export interface FetchRequest {
   url: string;

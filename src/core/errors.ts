@@ -1,5 +1,5 @@
 /**
- * Typed errors. Nothing here prints or exits: the CLI's single exit handler (src/cli.ts) turns an error into
+ * Typed errors. Nothing here prints or exits: the CLI's single exit handler (src/cli/main.ts) turns an error into
  * one `secretrun: ...` line on stderr and an exit code.
  *
  * Messages must never contain a secret value. As a second line of defence every value a layer loads, and

@@ -3,14 +3,14 @@
  * `file:line:col: ...`, not only the first. With `--resolve`, also load every layer of the chosen environment
  * and report each unreachable layer and the missing `require` keys. Values are never printed.
  */
-import { environmentVars, findSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../config/load.js';
-import { InterpolationError, mapStrings, references } from '../config/interpolate.js';
-import { formatPath, type Path } from '../config/validate.js';
-import { ConfigError, ConfigErrors, LayerError, NotFoundError, SecretrunError, describeError } from '../errors.js';
+import { environmentVars, findSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../../core/config.js';
+import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
+import { formatPath, type Path } from '../../core/validate.js';
+import { ConfigError, ConfigErrors, LayerError, NotFoundError, SecretrunError, describeError } from '../../core/errors.js';
 import { info, warn } from '../output.js';
-import { layerName, resolveLayers, type Resolution } from '../resolve.js';
-import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
-import type { Source } from '../sources/types.js';
+import { layerName, resolveLayers, type Resolution } from '../../core/resolve.js';
+import { loadSource, OPTION_DEFAULTS } from '../../sources/index.js';
+import type { Source } from '../../sources/types.js';
 import { checkRequired, parentEnv, type CommonOptions } from './common.js';
 
 export interface CheckOptions extends CommonOptions {

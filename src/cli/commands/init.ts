@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SOURCES_FILE_NAMES } from '../config/load.js';
-import { SecretrunError } from '../errors.js';
+import { SOURCES_FILE_NAMES } from '../../core/config.js';
+import { SecretrunError } from '../../core/errors.js';
 import { info } from '../output.js';
 
 /**

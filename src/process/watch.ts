@@ -11,12 +11,12 @@ import { watch as watchFs, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { constants } from 'node:os';
 import { relaySignals, type ChildEnd, type RunningChild, type SignalPolicy } from './child.js';
-import type { Resolved } from './commands/common.js';
-import { interpolate, mapStrings } from './config/interpolate.js';
-import { ConfigErrors, UsageError, describeError } from './errors.js';
-import { info, warn } from './output.js';
-import { valuesOf } from './resolve.js';
-import { loadSource } from './sources/index.js';
+import type { Resolved } from '../cli/commands/common.js';
+import { interpolate, mapStrings } from '../core/interpolate.js';
+import { ConfigErrors, UsageError, describeError } from '../core/errors.js';
+import { info, warn } from '../cli/output.js';
+import { valuesOf } from '../core/resolve.js';
+import { loadSource } from '../sources/index.js';
 
 // ---- settings from the command line ------------------------------------------------------------------------
 

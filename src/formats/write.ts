@@ -5,8 +5,8 @@
  * cannot express is an error that names the key, never the value.
  */
 import dotenv from 'dotenv';
-import { SecretrunError } from './errors.js';
-import { isEnvName } from './names.js';
+import { SecretrunError } from '../core/errors.js';
+import { isEnvName } from '../core/names.js';
 import { DOTENV_KEY_CHAR, PLAIN_DOTENV_CHAR } from './parse.js';
 
 export const EXPORT_FORMATS = ['dotenv', 'json', 'yaml', 'shell'] as const;

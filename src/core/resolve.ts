@@ -7,13 +7,13 @@
  * only the doppler layer wait, and the merge still happens in file order. The first failure aborts the layers
  * still in flight and is the one reported.
  */
-import { interpolate, InterpolationError, mapStrings, references } from './config/interpolate.js';
-import type { EnvironmentPlan, LayerSpec } from './config/load.js';
-import { applyDecode } from './decode.js';
+import { interpolate, InterpolationError, mapStrings, references } from './interpolate.js';
+import type { EnvironmentPlan, LayerSpec } from './config.js';
+import { applyDecode } from '../formats/decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, registerSecret, type Location } from './errors.js';
 import { globToRegExp, isGlob, matchesAny } from './glob.js';
-import { isOwnMap } from './parse.js';
-import type { Source, SourceOptions } from './sources/types.js';
+import { isOwnMap } from '../formats/parse.js';
+import type { Source, SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
 
 export interface ResolvedEntry {

@@ -5,7 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import { readFileSync, statSync } from 'node:fs';
 import { NotFoundError, SourceError } from './errors.js';
-import { lineCol } from './parse.js';
+import { lineCol } from '../formats/parse.js';
 
 /** Data files larger than this are refused: a sources layer is a few KiB, never hundreds of MiB. */
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;

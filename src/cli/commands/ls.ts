@@ -5,9 +5,9 @@
  * Also home to the small display helpers `diff` shares (how a value is shown, column alignment), so both
  * commands show values the same way.
  */
-import { maskValue } from '../mask.js';
+import { maskValue } from '../../process/mask.js';
 import { info } from '../output.js';
-import type { Resolution } from '../resolve.js';
+import type { Resolution } from '../../core/resolve.js';
 import { resolveEnvironment, type CommonOptions } from './common.js';
 
 export interface InspectOptions extends CommonOptions {
@@ -70,7 +70,7 @@ export function lsTable(resolution: Resolution, reveal: boolean): string {
 // ---- shared with diff ----------------------------------------------------------------------------------------
 
 /**
- * How a value is shown to a person: masked (the one rule in src/mask.ts) unless revealed or marked `public:`
+ * How a value is shown to a person: masked (the one rule in src/process/mask.ts) unless revealed or marked `public:`
  * by its layer. A revealed value that would not read unambiguously on one line (empty, newlines or other
  * control characters, surrounding spaces, a leading quote) is shown as a JSON string.
  */

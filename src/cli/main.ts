@@ -4,10 +4,10 @@
  * / `fail` below are the only places that end the process.
  */
 import type { Command } from 'commander';
-import { ConfigErrors, SecretrunError, redact } from './errors.js';
+import { ConfigErrors, SecretrunError, redact } from '../core/errors.js';
 import { normaliseArgv, plainExportArgs, plainRunArgs } from './argv.js';
-import { EXPORT_FORMATS } from './formats.js';
-import pkg from '../package.json' with { type: 'json' };
+import { EXPORT_FORMATS } from '../formats/write.js';
+import pkg from '../../package.json' with { type: 'json' };
 
 type Outcome = number | { code: number } | { signal: NodeJS.Signals };
 
@@ -151,7 +151,7 @@ async function finish(outcome: Outcome): Promise<void> {
   if ('code' in outcome) return exit(outcome.code);
   // The child died of a signal: die of the same signal, as a shell would, so our parent sees the truth.
   const sig = outcome.signal;
-  const { signalNumber } = await import('./signal-number.js');
+  const { signalNumber } = await import('../process/signal-number.js');
   const fallback = 128 + signalNumber(sig);
   process.removeAllListeners(sig);
   // SIGUSR1 would start Node's inspector instead of killing us; PID 1 ignores default-action signals.

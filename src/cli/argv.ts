@@ -2,8 +2,8 @@
  * Command-line words before commander sees them (pure; unit-tested in test/argv.test.ts): the plain-run fast
  * path, the default `run` command, and common options given before the command.
  */
-import { closest } from './config/validate.js';
-import { UsageError } from './errors.js';
+import { closest } from '../core/validate.js';
+import { UsageError } from '../core/errors.js';
 
 export const COMMAND_NAMES = ['run', 'export', 'diff', 'ls', 'get', 'init', 'check', 'completion'];
 

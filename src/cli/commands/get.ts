@@ -1,6 +1,6 @@
 /** `secretrun get KEY`: the plain value on stdout, byte for byte, with no newline added. For scripts. */
-import { closest } from '../config/validate.js';
-import { SecretrunError } from '../errors.js';
+import { closest } from '../../core/validate.js';
+import { SecretrunError } from '../../core/errors.js';
 import { writeStdout } from '../output.js';
 import { resolveEnvironment, type CommonOptions } from './common.js';
 

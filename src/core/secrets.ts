@@ -8,11 +8,11 @@
  * key gives a plain value.
  */
 import { inspect, type InspectOptions } from 'node:util';
-import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPlan, type SourcesFile } from './config/load.js';
+import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPlan, type SourcesFile } from './config.js';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
-import { maskValue } from './mask.js';
+import { maskValue } from '../process/mask.js';
 import { resolveLayers, type Resolution, type ResolvedEntry } from './resolve.js';
-import { loadSource, OPTION_DEFAULTS } from './sources/index.js';
+import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
 
 type ProcessEnv = Readonly<Record<string, string | undefined>>;
 

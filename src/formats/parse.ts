@@ -7,8 +7,8 @@
  * `flatten` gives a separator, and `null` values are omitted.
  */
 import dotenv from 'dotenv';
-import { SourceError } from './errors.js';
-import { parseSimpleYamlValue } from './config/simple-yaml.js';
+import { SourceError } from '../core/errors.js';
+import { parseSimpleYamlValue } from './simple-yaml.js';
 
 export type ContentFormat = 'json' | 'dotenv' | 'yaml';
 

@@ -4,10 +4,10 @@
  */
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { ConfigError, ConfigErrors, SourceError, type Location } from '../errors.js';
-import { readTextFile } from '../files.js';
-import { yamlMessage, yamlToJs } from '../parse.js';
-import { parseSimpleYaml } from './simple-yaml.js';
+import { ConfigError, ConfigErrors, SourceError, type Location } from './errors.js';
+import { readTextFile } from './files.js';
+import { yamlMessage, yamlToJs } from '../formats/parse.js';
+import { parseSimpleYaml } from '../formats/simple-yaml.js';
 import schemaJson from '../../schema.json' with { type: 'json' };
 import { closest } from './validate.js';
 import { validate, formatPath, type Path, type Schema } from './validate.js';

@@ -3,8 +3,8 @@
  * environments, without printing secrets. Exit 0 when identical, 1 when they differ; a failure exits 2 (the CLI
  * maps any error thrown here to 2), so `diff` can gate CI.
  */
-import { matchesAny } from '../glob.js';
-import type { ResolvedEntry, Resolution } from '../resolve.js';
+import { matchesAny } from '../../core/glob.js';
+import type { ResolvedEntry, Resolution } from '../../core/resolve.js';
 import { loadFile, resolveEnvironment } from './common.js';
 import { alignColumns, displayValue, isPublic, type InspectOptions } from './ls.js';
 
