@@ -1,34 +1,26 @@
 /**
  * `type: ssm` — AWS SSM Parameter Store through the real AWS SDK (contract section 1).
  *
- * The SDK is imported lazily inside `load`, so runs without an ssm layer never pay for loading it. Credentials,
- * region and endpoint come from the SDK's own resolution chains (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_SSM,
- * ~/.aws/config, SSO, container and instance roles); the layer's `region`, `profile` and `endpoint` only
- * override them when given. Retries are the SDK's own (standard mode by default), bounded by `retries`.
+ * What every AWS source shares (credentials, region, AWS_ENDPOINT_URL_SSM, retries, lazy SDK loading, error
+ * messages) lives in ./aws/; this module is what is SSM's own: the options, the paging, the key names.
  */
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { loadPackage } from '../core/import-external.js';
-import { remoteOptions } from './options.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
+import { readAwsOptions, withAwsClient, type AwsOptions, type AwsService } from './aws/client.js';
+import type { Source, SourceOptions } from './types.js';
 
 /** GetParametersByPath and GetParameters both accept at most 10 per call. */
 const PAGE_SIZE = 10;
 const FLATTEN_SEPARATOR = '__';
 
-export interface SsmOptions {
+export interface SsmOptions extends AwsOptions {
   path?: string;
   recursive: boolean;
   names?: string[];
-  region?: string;
-  profile?: string;
-  endpoint?: string;
   decrypt: boolean;
   uppercase: boolean;
   json: 'keep' | 'flatten';
-  timeoutMs: number;
-  retries: number;
   optional: boolean;
 }
 
@@ -43,35 +35,16 @@ export function readSsmOptions(raw: SourceOptions): SsmOptions {
   }
   const json = raw.json ?? 'keep';
   if (json !== 'keep' && json !== 'flatten') throw new SourceError('`json` must be `keep` or `flatten`');
-  if (raw.endpoint !== undefined && !isHttpUrl(raw.endpoint)) throw new SourceError('`endpoint` must be an http(s) URL such as https://ssm.eu-west-1.amazonaws.com');
-  const { timeout, retries } = remoteOptions(raw);
   return {
+    ...readAwsOptions(raw, 'https://ssm.eu-west-1.amazonaws.com'),
     path: hasPath ? (raw.path as string) : undefined,
     recursive: raw.recursive === true,
     names: hasNames ? [...new Set(raw.names as string[])] : undefined,
-    region: nonEmptyString(raw.region),
-    profile: nonEmptyString(raw.profile),
-    endpoint: nonEmptyString(raw.endpoint),
     decrypt: raw.decrypt !== false,
     uppercase: raw.uppercase === true,
     json,
-    timeoutMs: Math.round(timeout * 1000),
-    retries,
     optional: raw.optional === true,
   };
-}
-
-function isHttpUrl(v: unknown): boolean {
-  if (typeof v !== 'string') return false;
-  try {
-    return ['http:', 'https:'].includes(new URL(v).protocol);
-  } catch {
-    return false;
-  }
-}
-
-function nonEmptyString(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 // ---- key names (pure) --------------------------------------------------------------------------------------
@@ -214,165 +187,29 @@ export function chunk<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-// ---- the client ----------------------------------------------------------------------------------------------
-
-/**
- * On Node 20 the SDK prints a NodeVersionSupportWarning once per process. Its documented switch
- * (aws/aws-sdk-js-v3#7983) is AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true, read synchronously in the
- * client constructor. We set it only for that call and restore it, so the child's environment is untouched.
- */
-export function withoutNodeVersionWarning<T>(construct: () => T): T {
-  const name = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
-  const before = process.env[name];
-  process.env[name] = 'true';
-  try {
-    return construct();
-  } finally {
-    if (before === undefined) delete process.env[name];
-    else process.env[name] = before;
-  }
-}
-
-function createClient(sdk: SsmModule, opts: SsmOptions, context: SourceContext): SSMClient {
-  // Only set what the user gave: an explicit `endpoint: undefined` or `region: undefined` would be harmless
-  // today, but leaving the keys out is what lets AWS_ENDPOINT_URL_SSM and the region chain apply for sure.
-  const config: ConstructorParameters<SsmModule['SSMClient']>[0] = {
-    maxAttempts: opts.retries + 1,
-    requestHandler: { connectionTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs, throwOnRequestTimeout: true },
-    // The SDK writes some warnings with console.warn unless given a logger; keep them to one line on our channel.
-    logger: {
-      debug: () => {},
-      info: () => {},
-      warn: (...args: unknown[]) => context.warn(`AWS SDK: ${sdkWarningText(args.map(String).join(' '))}`),
-      error: () => {},
-    },
-  };
-  if (opts.region) config.region = opts.region;
-  if (opts.profile) config.profile = opts.profile;
-  if (opts.endpoint) config.endpoint = opts.endpoint;
-  return withoutNodeVersionWarning(() => new sdk.SSMClient(config));
-}
-
-async function resolveRegion(client: SSMClient, opts: SsmOptions, context: SourceContext): Promise<string> {
-  let region: string | undefined;
-  try {
-    region = await client.config.region();
-  } catch (err) {
-    // The SDK's "Region is missing" does not say where to set one; anything else (an invalid name) is shown as is.
-    if (!/region is missing/i.test(String((err as Error)?.message))) throw new SourceError(`AWS region: ${oneLine(String((err as Error)?.message ?? err))}`);
-  }
-  if (region) return region;
-  throw new SourceError(`no AWS region: set \`region\` on the layer, AWS_REGION, or \`region\` in profile "${profileInUse(opts, context)}" of ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`);
-}
-
-function profileInUse(opts: SsmOptions, context: SourceContext): string {
-  return opts.profile ?? context.env.AWS_PROFILE ?? 'default';
-}
-
-// ---- errors --------------------------------------------------------------------------------------------------
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
-
-/** `@aws-sdk/credential-provider-node - defaultProvider::fromEnv WARNING: Multiple ...` -> `Multiple ...` */
-function sdkWarningText(text: string): string {
-  return oneLine(text).replace(/^@[\w.-]+\/[\w.-]+ - \S+ (?:WARNING:|\[WARN\])\s*/, '');
-}
-
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
-const EXPIRED_NAMES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired']);
-const BAD_CREDENTIAL_NAMES = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'InvalidClientTokenId', 'SignatureDoesNotMatch']);
-
-interface ErrorScene {
-  region: string;
-  timeoutMs: number;
-  /** Shared credentials and config files, as the SDK finds them (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). */
-  files: string;
-  endpoint: string;
-  profile: string;
-  profileFromOption: boolean;
-  attempts: number;
-}
-
-/** Where credentials were looked for, so "no credentials" says what to fix. */
-function credentialSources(scene: ErrorScene): string {
-  const fromProfile = `profile "${scene.profile}" (${scene.profileFromOption ? 'layer option `profile`' : scene.profile === 'default' ? 'AWS_PROFILE unset' : 'AWS_PROFILE'}) in ${scene.files}`;
-  // The SDK skips the static env pair once a profile is named, so only list it when it was consulted.
-  const env = scene.profileFromOption || scene.profile !== 'default' ? '' : 'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ';
-  return `${env}${fromProfile}, AWS_WEB_IDENTITY_TOKEN_FILE, container and instance roles`;
-}
-
-/** One line for the user: the AWS error name, its message, and the region (never a value, never a stack). */
-export function describeSsmError(err: unknown, scene: ErrorScene): string {
-  const e = (err ?? {}) as { name?: string; message?: string; code?: string; $metadata?: { attempts?: number } };
-  const name = e.name ?? 'Error';
-  const message = oneLine(String(e.message ?? err));
-  const where = `region ${scene.region}`;
-  const attempts = e.$metadata?.attempts ?? scene.attempts;
-  const tries = attempts > 1 ? `, ${attempts} attempts` : '';
-  if (name === 'CredentialsProviderError') {
-    const expired = /expired|refresh/i.test(message);
-    return expired
-      ? `AWS credentials have expired (${message}); sign in again, e.g. \`aws sso login --profile ${scene.profile}\` (${where})`
-      : `no AWS credentials found: looked at ${credentialSources(scene)} (${where})`;
-  }
-  if (EXPIRED_NAMES.has(name)) return `${name}: AWS credentials have expired: ${message}; refresh them for profile "${scene.profile}" or renew AWS_SESSION_TOKEN (${where})`;
-  if (BAD_CREDENTIAL_NAMES.has(name)) return `${name}: ${message} (the credentials were rejected; looked at ${credentialSources(scene)}) (${where})`;
-  if (name === 'TimeoutError') {
-    const phase = /establish a connection/.test(message) ? 'no connection' : 'no answer';
-    return `cannot reach SSM at ${scene.endpoint}: ${phase} within ${scene.timeoutMs} ms (option \`timeout\`) (${where}${tries})`;
-  }
-  if (e.code !== undefined && NETWORK_CODES.has(e.code)) {
-    return `cannot reach SSM at ${scene.endpoint}: ${message.includes(e.code) ? message : `${e.code} ${message}`} (${where}${tries})`;
-  }
-  return `${name}: ${message} (${where}${tries})`;
-}
-
-function endpointInUse(opts: SsmOptions, context: SourceContext, region: string): string {
-  return opts.endpoint ?? context.env.AWS_ENDPOINT_URL_SSM ?? context.env.AWS_ENDPOINT_URL ?? `https://ssm.${region}.amazonaws.com`;
-}
-
 // ---- the source ----------------------------------------------------------------------------------------------
+
+const SSM: AwsService<SsmModule, SSMClient> = {
+  packageName: '@aws-sdk/client-ssm',
+  title: 'SSM',
+  endpointVariable: 'AWS_ENDPOINT_URL_SSM',
+  hostPrefix: 'ssm',
+  createClient: (sdk, config) => new sdk.SSMClient(config),
+};
 
 const ssmSource: Source = {
   remote: true,
   async load(rawOptions, context) {
     const opts = readSsmOptions(rawOptions);
-    let sdk: SsmModule;
-    try {
-      sdk = await loadPackage<SsmModule>('@aws-sdk/client-ssm');
-    } catch {
-      throw new SourceError('the AWS SDK is not installed: run `npm install @aws-sdk/client-ssm`');
+    const { fetched, region } = await withAwsClient(SSM, opts, context, async ({ sdk, client, region }) => ({
+      region,
+      fetched: opts.path !== undefined ? await fetchByPath(sdk, client, opts, context.signal) : await fetchByNames(sdk, client, opts, context.signal),
+    }));
+    if (fetched.missing.length > 0 && !opts.optional) {
+      const list = fetched.missing.join(', ');
+      throw new NotFoundError(`ParameterNotFound: ${fetched.missing.length === 1 ? 'parameter' : `${fetched.missing.length} parameters`} not found: ${list} (region ${region})`);
     }
-    const client = createClient(sdk, opts, context);
-    try {
-      const region = await resolveRegion(client, opts, context);
-      const scene: ErrorScene = {
-        region,
-        timeoutMs: opts.timeoutMs,
-        files: `${context.env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'} and ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`,
-        endpoint: endpointInUse(opts, context, region),
-        profile: profileInUse(opts, context),
-        profileFromOption: opts.profile !== undefined,
-        attempts: opts.retries + 1,
-      };
-      let fetched: Fetched;
-      try {
-        fetched = opts.path !== undefined ? await fetchByPath(sdk, client, opts, context.signal) : await fetchByNames(sdk, client, opts, context.signal);
-      } catch (err) {
-        if (err instanceof SourceError) throw err;
-        if (context.signal.aborted) throw new SourceError('cancelled');
-        throw new SourceError(describeSsmError(err, scene), { cause: err });
-      }
-      if (fetched.missing.length > 0 && !opts.optional) {
-        const list = fetched.missing.join(', ');
-        throw new NotFoundError(`ParameterNotFound: ${fetched.missing.length === 1 ? 'parameter' : `${fetched.missing.length} parameters`} not found: ${list} (region ${region})`);
-      }
-      return parametersToEnv(fetched.params, opts);
-    } finally {
-      client.destroy();
-    }
+    return parametersToEnv(fetched.params, opts);
   },
 };
 

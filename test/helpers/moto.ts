@@ -8,7 +8,7 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { withoutNodeVersionWarning } from '../../src/sources/ssm.js';
+import { withoutNodeVersionWarning } from '../../src/sources/aws/client.js';
 import type { SourceContext } from '../../src/sources/types.js';
 
 export interface SeedParameter {

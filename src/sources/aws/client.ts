@@ -1,0 +1,190 @@
+/**
+ * What every AWS source shares: the layer's AWS options, loading an SDK client package lazily, building the client
+ * (credential chain, region, endpoint variables, timeouts, retries, the Node 20 warning switch), resolving the
+ * region, and one-line error messages. A new AWS source describes its service (`AwsService`) and calls
+ * `withAwsClient`; it never repeats any of this.
+ *
+ * Credentials, region and endpoint come from the SDK's own resolution chains (AWS_PROFILE, AWS_REGION,
+ * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, ~/.aws/config, SSO, container and instance roles); the layer's
+ * `region`, `profile` and `endpoint` only override them when given.
+ */
+import { SourceError } from '../../core/errors.js';
+import { loadPackage } from '../../core/import-external.js';
+import { remoteOptions } from '../options.js';
+import type { SourceContext, SourceOptions } from '../types.js';
+import { describeAwsError, oneLine, type ErrorScene } from './errors.js';
+
+/** One AWS service as a source uses it. */
+export interface AwsService<Sdk, Client> {
+  /** The SDK package, e.g. `@aws-sdk/client-ssm`. */
+  packageName: string;
+  /** Shown in messages: `cannot reach SSM at ...`. */
+  title: string;
+  /** The SDK's own endpoint variable for this service, e.g. AWS_ENDPOINT_URL_SSM. */
+  endpointVariable: string;
+  /** The endpoint host prefix: `ssm` gives https://ssm.<region>.amazonaws.com. */
+  hostPrefix: string;
+  createClient(sdk: Sdk, config: AwsClientConfig): Client;
+}
+
+/** The options every AWS layer accepts besides its own. */
+export interface AwsOptions {
+  region?: string;
+  profile?: string;
+  endpoint?: string;
+  timeoutMs: number;
+  retries: number;
+}
+
+export function readAwsOptions(raw: SourceOptions, exampleEndpoint: string): AwsOptions {
+  if (raw.endpoint !== undefined && !isHttpUrl(raw.endpoint)) throw new SourceError(`\`endpoint\` must be an http(s) URL such as ${exampleEndpoint}`);
+  const { timeout, retries } = remoteOptions(raw);
+  return {
+    region: nonEmptyString(raw.region),
+    profile: nonEmptyString(raw.profile),
+    endpoint: nonEmptyString(raw.endpoint),
+    timeoutMs: Math.round(timeout * 1000),
+    retries,
+  };
+}
+
+function isHttpUrl(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  try {
+    return ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}
+
+export function nonEmptyString(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The part of an SDK client's constructor options we set; every AWS client accepts these. */
+export interface AwsClientConfig {
+  maxAttempts: number;
+  requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: boolean };
+  logger: { debug(...a: unknown[]): void; info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void };
+  region?: string;
+  profile?: string;
+  endpoint?: string;
+}
+
+/** The client surface we use: every generated SDK client has it. */
+export interface AwsClient {
+  config: { region(): Promise<string> };
+  destroy(): void;
+}
+
+/**
+ * On Node 20 the SDK prints a NodeVersionSupportWarning once per process. Its documented switch
+ * (aws/aws-sdk-js-v3#7983) is AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true, read synchronously in the
+ * client constructor. We set it only for that call and restore it, so the child's environment is untouched.
+ */
+export function withoutNodeVersionWarning<T>(construct: () => T): T {
+  const name = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+  const before = process.env[name];
+  process.env[name] = 'true';
+  try {
+    return construct();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
+
+export function clientConfig(opts: AwsOptions, context: Pick<SourceContext, 'warn'>): AwsClientConfig {
+  // Only set what the user gave: leaving `endpoint` and `region` out is what lets AWS_ENDPOINT_URL_<SERVICE>
+  // and the region chain apply for sure.
+  const config: AwsClientConfig = {
+    maxAttempts: opts.retries + 1,
+    requestHandler: { connectionTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs, throwOnRequestTimeout: true },
+    // The SDK writes some warnings with console.warn unless given a logger; keep them to one line on our channel.
+    logger: {
+      debug: () => {},
+      info: () => {},
+      warn: (...args: unknown[]) => context.warn(`AWS SDK: ${sdkWarningText(args.map(String).join(' '))}`),
+      error: () => {},
+    },
+  };
+  if (opts.region) config.region = opts.region;
+  if (opts.profile) config.profile = opts.profile;
+  if (opts.endpoint) config.endpoint = opts.endpoint;
+  return config;
+}
+
+/** `@aws-sdk/credential-provider-node - defaultProvider::fromEnv WARNING: Multiple ...` -> `Multiple ...` */
+function sdkWarningText(text: string): string {
+  return oneLine(text).replace(/^@[\w.-]+\/[\w.-]+ - \S+ (?:WARNING:|\[WARN\])\s*/, '');
+}
+
+async function resolveRegion(client: AwsClient, opts: AwsOptions, context: SourceContext): Promise<string> {
+  let region: string | undefined;
+  try {
+    region = await client.config.region();
+  } catch (err) {
+    // The SDK's "Region is missing" does not say where to set one; anything else (an invalid name) is shown as is.
+    if (!/region is missing/i.test(String((err as Error)?.message))) throw new SourceError(`AWS region: ${oneLine(String((err as Error)?.message ?? err))}`);
+  }
+  if (region) return region;
+  throw new SourceError(`no AWS region: set \`region\` on the layer, AWS_REGION, or \`region\` in profile "${profileInUse(opts, context)}" of ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`);
+}
+
+function profileInUse(opts: AwsOptions, context: SourceContext): string {
+  return opts.profile ?? context.env.AWS_PROFILE ?? 'default';
+}
+
+/** The endpoint the SDK uses, as it finds it: the option, the service's variable, AWS_ENDPOINT_URL, the default. */
+export function endpointInUse(service: Pick<AwsService<unknown, unknown>, 'endpointVariable' | 'hostPrefix'>, opts: AwsOptions, env: SourceContext['env'], region: string): string {
+  return opts.endpoint ?? env[service.endpointVariable] ?? env.AWS_ENDPOINT_URL ?? `https://${service.hostPrefix}.${region}.amazonaws.com`;
+}
+
+/** What a source does with a ready client: fetch, and return the layer's result. */
+export interface AwsCall<Sdk, Client> {
+  sdk: Sdk;
+  client: Client;
+  region: string;
+}
+
+/**
+ * Load the service's SDK, build a client, resolve the region and run `use`. An SDK failure thrown by `use` becomes
+ * one line naming the error, the region and the attempts (a `SourceError` it throws itself passes as it is); the
+ * client is destroyed in every case.
+ */
+export async function withAwsClient<Sdk, Client extends AwsClient, T>(
+  service: AwsService<Sdk, Client>,
+  opts: AwsOptions,
+  context: SourceContext,
+  use: (call: AwsCall<Sdk, Client>) => Promise<T>,
+): Promise<T> {
+  let sdk: Sdk;
+  try {
+    sdk = await loadPackage<Sdk>(service.packageName);
+  } catch {
+    throw new SourceError(`the AWS SDK is not installed: run \`npm install ${service.packageName}\``);
+  }
+  const client = withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context)));
+  try {
+    const region = await resolveRegion(client, opts, context);
+    try {
+      return await use({ sdk, client, region });
+    } catch (err) {
+      if (err instanceof SourceError) throw err;
+      if (context.signal.aborted) throw new SourceError('cancelled');
+      const scene: ErrorScene = {
+        service: service.title,
+        region,
+        timeoutMs: opts.timeoutMs,
+        files: `${context.env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'} and ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`,
+        endpoint: endpointInUse(service, opts, context.env, region),
+        profile: profileInUse(opts, context),
+        profileFromOption: opts.profile !== undefined,
+        attempts: opts.retries + 1,
+      };
+      throw new SourceError(describeAwsError(err, scene), { cause: err });
+    }
+  } finally {
+    client.destroy();
+  }
+}
