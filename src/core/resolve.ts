@@ -279,7 +279,11 @@ export function layerName(spec: LayerSpec, vars: Record<string, string>): string
   let what = '';
   if (typeof o.url === 'string') what = fill(o.url).replace(/\/\/[^/@]*@/, '//').replace(/[?#].*$/, '');
   else if (typeof o.path === 'string') what = fill(o.path);
-  else if (Array.isArray(o.names)) what = o.names.length === 1 ? fill(String(o.names[0])) : `${fill(String(o.names[0]))} (+${o.names.length - 1})`;
+  else if (typeof o.secret_id === 'string') what = fill(o.secret_id);
+  else if (Array.isArray(o.names ?? o.secret_ids)) {
+    const list = (o.names ?? o.secret_ids) as unknown[];
+    what = list.length === 1 ? fill(String(list[0])) : `${fill(String(list[0]))} (+${list.length - 1})`;
+  }
   else if (Array.isArray(o.command) && o.command.length > 0) what = String(o.command[0]);
   else if (spec.type === 'doppler' && (o.project || o.config)) what = [o.project, o.config].filter(Boolean).map((s) => fill(String(s))).join('/');
   return what ? `${spec.type} ${what}` : spec.type;

@@ -13,6 +13,7 @@ export const SOURCE_TYPES: Record<string, Loader> = {
   json: () => import('./json.js'),
   yaml: () => import('./yaml.js'),
   ssm: () => import('./ssm.js'),
+  secretsmanager: () => import('./secretsmanager.js'),
   doppler: () => import('./doppler.js'),
   http: () => import('./http.js'),
   exec: () => import('./exec.js'),

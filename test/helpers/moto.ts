@@ -8,6 +8,7 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { withoutNodeVersionWarning } from '../../src/sources/aws/client.js';
 import type { SourceContext } from '../../src/sources/types.js';
 
@@ -52,6 +53,33 @@ export async function seedParameters(endpoint: string, params: SeedParameter[]):
   }
 }
 
+export interface SeedSecret {
+  name: string;
+  /** Text, or bytes for a binary secret. */
+  value: string | Uint8Array;
+  /** Later versions, oldest first: each becomes AWSCURRENT in turn, so the one before the last is AWSPREVIOUS. */
+  then?: string[];
+}
+
+/** Create secrets in moto with the real SDK (CreateSecret, then PutSecretValue for each later version). */
+export async function seedSecrets(endpoint: string, secrets: SeedSecret[]): Promise<void> {
+  await waitForMoto(endpoint);
+  const client = withoutNodeVersionWarning(
+    () => new SecretsManagerClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }),
+  );
+  try {
+    await Promise.all(
+      secrets.map(async (s) => {
+        const value = typeof s.value === 'string' ? { SecretString: s.value } : { SecretBinary: s.value };
+        await client.send(new CreateSecretCommand({ Name: s.name, ...value }));
+        for (const next of s.then ?? []) await client.send(new PutSecretValueCommand({ SecretId: s.name, SecretString: next }));
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
 /** Numbered parameters `${prefix}/P00 ...` with values `value-00 ...`. */
 export function numberedParameters(prefix: string, count: number): SeedParameter[] {
   return Array.from({ length: count }, (_, i) => {
@@ -78,6 +106,7 @@ export function dummyAwsEnv(extra: Record<string, string | undefined> = {}): Rec
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_ENDPOINT_URL: undefined,
     AWS_ENDPOINT_URL_SSM: undefined,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: undefined,
     AWS_MAX_ATTEMPTS: undefined,
     AWS_RETRY_MODE: undefined,
     AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,

@@ -1,0 +1,245 @@
+/**
+ * `type: secretsmanager` — AWS Secrets Manager through the real AWS SDK (contract section 1), on ./aws/ like ssm.
+ *
+ * - `secret_id` (name or ARN) or `secret_ids: [...]`, read at `version_stage` (default AWSCURRENT).
+ * - A SecretString holding a JSON object becomes keys, with a json layer's rules (`select`, `flatten`). Anything
+ *   else (plain text, a binary secret as base64 text) needs `key: NAME`, which takes the whole secret as one key
+ *   and is allowed with a single `secret_id` only.
+ * - Several ids are fetched concurrently. For AWSCURRENT, BatchGetSecretValue serves up to 20 ids per call; it
+ *   reports a missing id in `Errors[]`, not as an exception. Without the batch permission (access denied on the
+ *   whole call) the ids are read one GetSecretValue each. Other stages have no batch form.
+ * - A missing secret is a NotFoundError naming the id (`optional: true`: an empty layer, or with `secret_ids` the
+ *   missing ones skipped). Two secrets giving one key is an error naming both.
+ */
+import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { NotFoundError, SourceError } from '../core/errors.js';
+import { structuredToEnv } from '../formats/parse.js';
+import { readAwsOptions, withAwsClient, type AwsOptions, type AwsService } from './aws/client.js';
+import { awsErrorName, isAccessDenied, oneLine } from './aws/errors.js';
+import { optionalString } from './options.js';
+import type { Source, SourceOptions } from './types.js';
+
+/** BatchGetSecretValue takes at most 20 ids per call. */
+export const BATCH_SIZE = 20;
+/** GetSecretValue calls in flight at once when ids are read one by one. */
+const CONCURRENCY = 8;
+export const DEFAULT_VERSION_STAGE = 'AWSCURRENT';
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface SecretsManagerOptions extends AwsOptions {
+  ids: string[];
+  /** True when the layer named its ids with `secret_ids` (messages say which option to change). */
+  many: boolean;
+  versionStage: string;
+  key?: string;
+  select?: string;
+  flatten?: string;
+  optional: boolean;
+}
+
+/** Read the layer's options. The schema already validated them; this guards the rules it cannot express. */
+export function readSecretsManagerOptions(raw: SourceOptions): SecretsManagerOptions {
+  const hasOne = raw.secret_id !== undefined;
+  const hasMany = raw.secret_ids !== undefined;
+  if (hasOne === hasMany) throw new SourceError('give exactly one of `secret_id` (a secret name or ARN) or `secret_ids` (a list of them)');
+  if (hasOne && (typeof raw.secret_id !== 'string' || raw.secret_id === '')) throw new SourceError('`secret_id` must be a non-empty string: a secret name or ARN');
+  if (hasMany && (!Array.isArray(raw.secret_ids) || raw.secret_ids.length === 0 || !raw.secret_ids.every((id) => typeof id === 'string' && id !== ''))) {
+    throw new SourceError('`secret_ids` must be a non-empty list of secret names or ARNs');
+  }
+  const versionStage = optionalString(raw, 'version_stage') ?? DEFAULT_VERSION_STAGE;
+  if (versionStage === '') throw new SourceError('`version_stage` must be a staging label such as AWSCURRENT or AWSPREVIOUS');
+  const key = optionalString(raw, 'key');
+  if (key !== undefined) {
+    if (!ENV_NAME.test(key)) throw new SourceError('`key` must be an environment variable name: letters, digits and _, not starting with a digit');
+    if (hasMany) throw new SourceError('`key` takes one whole secret, so it needs `secret_id`, not `secret_ids`');
+  }
+  const select = optionalString(raw, 'select');
+  const flatten = optionalString(raw, 'flatten');
+  if (key !== undefined && (select !== undefined || flatten !== undefined)) {
+    throw new SourceError('`key` loads the whole secret as one key; `select` and `flatten` apply to a JSON secret loaded without `key`');
+  }
+  return {
+    ...readAwsOptions(raw, 'https://secretsmanager.eu-west-1.amazonaws.com'),
+    ids: hasOne ? [raw.secret_id as string] : [...new Set(raw.secret_ids as string[])],
+    many: hasMany,
+    versionStage,
+    key,
+    select,
+    flatten,
+    optional: raw.optional === true,
+  };
+}
+
+// ---- values to keys (pure) -----------------------------------------------------------------------------------
+
+/** One secret as fetched: its text, or its bytes for a binary secret. */
+export interface FetchedSecret {
+  id: string;
+  text?: string;
+  binary?: Uint8Array;
+}
+
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The keys one secret gives. Messages name the secret and what to set, never its content. */
+export function secretToEnv(secret: FetchedSecret, opts: Pick<SecretsManagerOptions, 'key' | 'select' | 'flatten' | 'many'>): Record<string, string> {
+  const origin = `secret ${secret.id}`;
+  if (opts.key !== undefined) {
+    if (secret.text !== undefined) return { [opts.key]: secret.text };
+    return { [opts.key]: Buffer.from(secret.binary ?? new Uint8Array()).toString('base64') };
+  }
+  const fix = opts.many ? 'read it with its own layer (`secret_id` and `key: NAME`)' : 'set `key: NAME` to load it as one key';
+  if (secret.text === undefined) throw new SourceError(`${origin} is binary; ${fix} (base64 text, or decoded with \`decode\`)`);
+  const object = jsonObject(secret.text);
+  if (object === undefined) throw new SourceError(`${origin} is not a JSON object; ${fix}`);
+  return structuredToEnv(object, { origin, select: opts.select, flatten: opts.flatten });
+}
+
+/** Merge the secrets' keys in the order of the ids; two secrets giving one key is an error naming both. */
+export function secretsToEnv(secrets: FetchedSecret[], opts: Pick<SecretsManagerOptions, 'key' | 'select' | 'flatten' | 'many'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const originOf = new Map<string, string>();
+  for (const secret of secrets) {
+    for (const [key, value] of Object.entries(secretToEnv(secret, opts))) {
+      const earlier = originOf.get(key);
+      if (earlier !== undefined) throw new SourceError(`secret ${earlier} and secret ${secret.id} both give the key ${key}; use \`select\`, \`only\` or separate layers with \`prefix\``);
+      originOf.set(key, secret.id);
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** Does a BatchGetSecretValue entry answer the requested id (a name, a full ARN, or an ARN without its suffix)? */
+export function answersId(id: string, entry: { Name?: string; ARN?: string }): boolean {
+  if (id === entry.Name || id === entry.ARN) return true;
+  // A partial ARN (without the 6-character random suffix) names the same secret.
+  return id.startsWith('arn:') && entry.ARN !== undefined && entry.ARN.startsWith(`${id}-`) && entry.ARN.length === id.length + 7;
+}
+
+// ---- fetching ------------------------------------------------------------------------------------------------
+
+type SecretsManagerModule = typeof import('@aws-sdk/client-secrets-manager');
+
+interface Fetched {
+  secrets: FetchedSecret[];
+  missing: string[];
+}
+
+interface Call {
+  sdk: SecretsManagerModule;
+  client: SecretsManagerClient;
+  opts: SecretsManagerOptions;
+  region: string;
+  signal: AbortSignal;
+}
+
+const NOT_FOUND = 'ResourceNotFoundException';
+/** Refusals about one secret: the message names it (AWS's own text names the principal and action, never a value). */
+const PER_SECRET_ERRORS = new Set(['AccessDeniedException', 'DecryptionFailure', 'InvalidRequestException', 'InvalidParameterException']);
+
+async function getOne(call: Call, id: string): Promise<FetchedSecret | undefined> {
+  let out: GetSecretValueCommandOutput;
+  try {
+    out = await call.client.send(new call.sdk.GetSecretValueCommand({ SecretId: id, VersionStage: call.opts.versionStage }), { abortSignal: call.signal });
+  } catch (err) {
+    const name = awsErrorName(err);
+    if (name === NOT_FOUND) return undefined;
+    if (PER_SECRET_ERRORS.has(name)) throw new SourceError(`${name} reading secret ${id}: ${oneLine(String((err as Error).message))} (region ${call.region})`);
+    throw err;
+  }
+  return { id, text: out.SecretString, binary: out.SecretString === undefined ? out.SecretBinary : undefined };
+}
+
+async function getEach(call: Call, ids: string[]): Promise<Fetched> {
+  const results: Array<FetchedSecret | undefined> = new Array(ids.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < ids.length; i = next++) results[i] = await getOne(call, ids[i]);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
+  return { secrets: results.filter((s): s is FetchedSecret => s !== undefined), missing: ids.filter((_, i) => results[i] === undefined) };
+}
+
+/** Up to 20 ids in one call (following NextToken, though a list of ids normally fits one page). */
+async function getBatch(call: Call, ids: string[]): Promise<Fetched> {
+  const pages: BatchGetSecretValueCommandOutput[] = [];
+  const seenTokens = new Set<string>();
+  let nextToken: string | undefined;
+  try {
+    do {
+      const page = await call.client.send(new call.sdk.BatchGetSecretValueCommand({ SecretIdList: ids, NextToken: nextToken }), { abortSignal: call.signal });
+      pages.push(page);
+      nextToken = page.NextToken || undefined;
+      if (nextToken !== undefined) {
+        // A service that hands back a token it already gave would otherwise loop forever.
+        if (seenTokens.has(nextToken)) throw new SourceError('BatchGetSecretValue returned the same NextToken twice');
+        seenTokens.add(nextToken);
+      }
+    } while (nextToken !== undefined);
+  } catch (err) {
+    // No secretsmanager:BatchGetSecretValue permission: GetSecretValue on each secret may still be allowed.
+    if (isAccessDenied(err)) return getEach(call, ids);
+    throw err;
+  }
+  const values = pages.flatMap((p) => p.SecretValues ?? []);
+  const errors = pages.flatMap((p) => p.Errors ?? []);
+  const failed = errors.find((e) => e.ErrorCode !== NOT_FOUND);
+  if (failed) throw new SourceError(`${failed.ErrorCode ?? 'Error'} reading secret ${failed.SecretId ?? '(unnamed)'}: ${oneLine(failed.Message ?? '')} (region ${call.region})`);
+  const secrets: FetchedSecret[] = [];
+  const missing: string[] = [];
+  for (const id of ids) {
+    const entry = values.find((v) => answersId(id, v));
+    if (entry === undefined) missing.push(id);
+    else secrets.push({ id, text: entry.SecretString, binary: entry.SecretString === undefined ? entry.SecretBinary : undefined });
+  }
+  return { secrets, missing };
+}
+
+async function fetchSecrets(call: Call): Promise<Fetched> {
+  const { ids, versionStage } = call.opts;
+  // The batch call has no version stage: it always reads AWSCURRENT.
+  if (ids.length === 1 || versionStage !== DEFAULT_VERSION_STAGE) return getEach(call, ids);
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += BATCH_SIZE) chunks.push(ids.slice(i, i + BATCH_SIZE));
+  const parts = await Promise.all(chunks.map((chunk) => getBatch(call, chunk)));
+  return { secrets: parts.flatMap((p) => p.secrets), missing: parts.flatMap((p) => p.missing) };
+}
+
+// ---- the source ----------------------------------------------------------------------------------------------
+
+const SECRETS_MANAGER: AwsService<SecretsManagerModule, SecretsManagerClient> = {
+  packageName: '@aws-sdk/client-secrets-manager',
+  title: 'Secrets Manager',
+  endpointVariable: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  hostPrefix: 'secretsmanager',
+  createClient: (sdk, config) => new sdk.SecretsManagerClient(config),
+};
+
+const secretsManagerSource: Source = {
+  remote: true,
+  async load(rawOptions, context) {
+    const opts = readSecretsManagerOptions(rawOptions);
+    const { fetched, region } = await withAwsClient(SECRETS_MANAGER, opts, context, async ({ sdk, client, region }) => ({
+      region,
+      fetched: await fetchSecrets({ sdk, client, opts, region, signal: context.signal }),
+    }));
+    if (fetched.missing.length > 0 && !(opts.optional && opts.many)) {
+      const what = fetched.missing.length === 1 ? 'secret' : `${fetched.missing.length} secrets`;
+      const stage = opts.versionStage === DEFAULT_VERSION_STAGE ? '' : ` at version stage ${opts.versionStage}`;
+      // With a single secret_id and `optional: true` the core turns this into an empty layer.
+      throw new NotFoundError(`${NOT_FOUND}: ${what} not found${stage}: ${fetched.missing.join(', ')} (region ${region})`);
+    }
+    return secretsToEnv(fetched.secrets, opts);
+  },
+};
+
+export default secretsManagerSource;
