@@ -22,8 +22,10 @@ const common = {
 // ~20 ms more per start (the ESM loader, a module job per chunk, a createRequire banner in each).
 // Local lazy imports (commands, sources) are inlined; the heavy dependencies stay external `import()`s.
 // yaml and commander are self-contained and off the plain-run hot path, so they are bundled on their own
-// (dist/vendor/*.cjs) and required only when needed: the start-up file stays small to compile.
-const VENDORED = ['yaml', 'commander'];
+// (dist/vendor/*.cjs) and required only when needed: the start-up file stays small to compile. execa (used only by
+// exec layers) ships as ESM only; its prebuilt CommonJS copy loads without starting Node's ESM loader, and
+// `require` of ESM needs Node >= 20.19.
+const VENDORED = ['yaml', 'commander', 'execa'];
 const vendored = {
   name: 'vendored',
   setup(b) {
@@ -67,10 +69,15 @@ await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outfile: `${ne
 // module function, so the shim hands the text to V8 as read instead of building a wrapped copy on every start.
 const cliText = readFileSync(`${next}/cli.cjs`, 'utf8');
 writeFileSync(`${next}/cli.cjs`, `// secretrun's CLI bundle as a CommonJS module function: bin/secretrun.cjs runs it.\n${createRequire(import.meta.url)('node:module').wrap(cliText)}`);
+/** A package's exports: `require` for CommonJS, `import()` for an ESM-only package (execa). */
+async function exportsOf(name) {
+  const pkg = JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8'));
+  return pkg.type === 'module' ? import(name) : createRequire(import.meta.url)(name);
+}
 for (const name of VENDORED) {
   // `0&&(module.exports={...})` is how Node's CommonJS lexer learns the export names, so that `import()` of
   // the vendored file gets named exports (esbuild would strip it as dead code, hence a footer).
-  const names = Object.keys(createRequire(import.meta.url)(name)).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+  const names = Object.keys(await exportsOf(name)).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
   await build({
     ...common,
     stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: '.', loader: 'js' },
@@ -91,6 +98,8 @@ await build({
   // exports; its ESM build is the same code.
   alias: { yaml: './node_modules/yaml/browser/index.js' },
   plugins: [leanSchema],
+  // The library imports execa from the user's node_modules like any ESM dependency.
+  external: [...external, 'execa'],
   // CommonJS dependencies bundled into ESM call require() for node built-ins.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
 });
