@@ -41,8 +41,9 @@ describe('retry policy (pure)', () => {
   });
 
   it('checks timeout and retries', () => {
-    expect(remoteOptions({})).toEqual({ timeout: 10, retries: 3 });
-    expect(remoteOptions({ timeout: 0.5, retries: 0 })).toEqual({ timeout: 0.5, retries: 0 });
+    expect(remoteOptions({})).toEqual({ timeout: 10, retries: 3, deadline: 120 });
+    expect(remoteOptions({ timeout: 0.5, retries: 0, deadline: 3 })).toEqual({ timeout: 0.5, retries: 0, deadline: 3 });
+    expect(() => remoteOptions({ deadline: 0 })).toThrow(/`deadline` must be a positive number of seconds/);
     expect(() => remoteOptions({ timeout: 0 })).toThrow(/timeout/);
     expect(() => remoteOptions({ timeout: '5' })).toThrow(/timeout/);
     expect(() => remoteOptions({ retries: 1.5 })).toThrow(/retries/);
@@ -86,7 +87,7 @@ describe('fetchText against a real local server', () => {
     const s = await serve(() => ({ status: 502 }));
     const err = await rejection(fetchText({ url: `${s.origin}/x` }, { retries: 2, backoffBaseMs: 10 }));
     expect(err).toBeInstanceOf(SourceError);
-    expect(err.message).toBe(`HTTP 502 from ${s.origin} (gave up after 3 attempts)`);
+    expect(err.message).toMatch(new RegExp(`^HTTP 502 from ${s.origin} \\(gave up after 3 attempts in \\d+\\.\\d s\\)$`));
     expect(s.requests).toHaveLength(3);
   });
 
@@ -97,6 +98,38 @@ describe('fetchText against a real local server', () => {
     expect(res.text).toBe('ok');
     expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(950);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('throttling (429) is retried past `retries` while the deadline allows, even with retries: 0', async () => {
+    const s = await serve(sequence({ status: 429 }, { status: 429 }, { status: 429 }, { body: 'ok' }));
+    expect((await fetchText({ url: s.origin }, { retries: 0, backoffBaseMs: 10 })).text).toBe('ok');
+    expect(s.requests).toHaveLength(4);
+  });
+
+  it('throttling that outlasts the deadline gives up naming the attempts and the seconds', async () => {
+    const s = await serve(() => ({ status: 429 }));
+    const started = Date.now();
+    const err = await rejection(fetchText({ url: s.origin }, { deadline: 1.5, backoffBaseMs: 20 }));
+    expect(err).toBeInstanceOf(SourceError);
+    expect(err.message).toMatch(new RegExp(`^HTTP 429 from ${s.origin} \\(still throttled after (\\d+) attempts in \\d\\.\\d s: \`deadline\` reached\\)$`));
+    expect(Number(/after (\d+) attempts/.exec(err.message)![1])).toBe(s.requests.length);
+    expect(s.requests.length).toBeGreaterThan(1 + 3); // more than `retries` would allow
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('503 with Retry-After is throttling; 503 without it is a transient error bounded by retries', async () => {
+    const throttled = await serve(sequence({ status: 503, headers: { 'retry-after': '0' } }, { status: 503, headers: { 'retry-after': '0' } }, { body: 'ok' }));
+    expect((await fetchText({ url: throttled.origin }, { retries: 0 })).text).toBe('ok');
+    const down = await serve(() => ({ status: 503 }));
+    await rejection(fetchText({ url: down.origin }, { retries: 0 }));
+    expect(down.requests).toHaveLength(1);
+  });
+
+  it('a slow server gets twice the time on the retry, so its answer is not abandoned again', async () => {
+    // Every answer takes 1.5 s: the first attempt (1 s) gives up, the second (2 s) gets it.
+    const s = await serve(() => ({ delayMs: 1500, body: 'late but fine' }));
+    expect((await fetchText({ url: s.origin }, { timeout: 1, retries: 1, backoffBaseMs: 10 })).text).toBe('late but fine');
+    expect(s.requests).toHaveLength(2);
   });
 
   it('honours Retry-After as an HTTP date on 503', async () => {
@@ -142,7 +175,7 @@ describe('fetchText against a real local server', () => {
     const s = await serve(() => ({ resetMidBody: { partial: '{"A":"1", "B"', length: 500 } }));
     const err = await rejection(fetchText({ url: s.origin }, { retries: 1, backoffBaseMs: 10 }));
     expect(err).toBeInstanceOf(SourceError);
-    expect(err.message).toMatch(new RegExp(`^connection lost while reading the body \\([A-Z_]+\\) talking to 127\\.0\\.0\\.1:${s.port} \\(gave up after 2 attempts\\)$`));
+    expect(err.message).toMatch(new RegExp(`^connection lost while reading the body \\([A-Z_]+\\) talking to 127\\.0\\.0\\.1:${s.port} \\(gave up after 2 attempts in \\d+\\.\\d s\\)$`));
     expect(s.requests).toHaveLength(2);
   });
 
@@ -160,9 +193,10 @@ describe('fetchText against a real local server', () => {
     const started = Date.now();
     const err = await rejection(fetchText({ url: `${s.origin}/slow` }, { timeout: 0.5, retries: 1, backoffBaseMs: 10 }));
     const elapsed = Date.now() - started;
-    expect(err.message).toBe(`no complete response from ${s.origin} within 0.5 s (gave up after 2 attempts)`);
+    // The second attempt gets twice the first one's time.
+    expect(err.message).toMatch(new RegExp(`^no complete response from ${s.origin} within 1 s \\(gave up after 2 attempts in 1\\.\\d s\\)$`));
     expect(s.requests).toHaveLength(2);
-    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeGreaterThanOrEqual(1450);
     expect(elapsed).toBeLessThan(3000);
   });
 
@@ -179,7 +213,7 @@ describe('fetchText against a real local server', () => {
     const { origin, port } = s;
     await s.close();
     const err = await rejection(fetchText({ url: origin }, { retries: 1, backoffBaseMs: 10 }));
-    expect(err.message).toBe(`connection refused (ECONNREFUSED) talking to 127.0.0.1:${port} (gave up after 2 attempts)`);
+    expect(err.message).toMatch(new RegExp(`^connection refused \\(ECONNREFUSED\\) talking to 127\\.0\\.0\\.1:${port} \\(gave up after 2 attempts in \\d+\\.\\d s\\)$`));
   });
 
   it('rejects a body over the cap while streaming, without buffering it all', async () => {

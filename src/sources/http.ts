@@ -9,6 +9,7 @@
 import { SourceError } from '../core/errors.js';
 import { credentialsInUrl, displayUrl, fetchText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
+import { debugChannel } from './net/retry.js';
 import { optionalString, remoteOptions, requiredString, stringMap } from './options.js';
 import type { Source } from './types.js';
 
@@ -30,7 +31,7 @@ const HttpSource: Source = {
     const format = optionalString(options, 'format');
     if (format !== undefined && !FORMATS.includes(format as ContentFormat)) throw new SourceError(`\`format\` must be one of ${FORMATS.join(', ')}`);
 
-    const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal });
+    const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal, debug: debugChannel(context.env, context.layer) });
     return parseContent(response.text, (format as ContentFormat | undefined) ?? formatFromContentType(response.headers['content-type']), {
       select: optionalString(options, 'select'),
       flatten: optionalString(options, 'flatten'),

@@ -8,6 +8,8 @@ import type { SourceOptions } from './types.js';
 /** Defaults of the remote layers' `timeout` (seconds per attempt) and `retries` (extra attempts). */
 export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const DEFAULT_RETRIES = 3;
+/** Seconds within which throttled requests are retried: a deploy's patience rather than a request's. */
+export const DEFAULT_DEADLINE_SECONDS = 120;
 
 export function optionalString(options: SourceOptions, name: string): string | undefined {
   const value = options[name];
@@ -37,9 +39,10 @@ export function timeoutOption(options: SourceOptions, defaultTimeout = DEFAULT_T
   return timeout;
 }
 
-/** `timeout` and `retries` of the remote layers (ssm, doppler, http). */
-export function remoteOptions(options: SourceOptions): { timeout: number; retries: number } {
-  const { retries = DEFAULT_RETRIES } = options;
+/** `timeout`, `retries` and `deadline` of the remote layers (ssm, secretsmanager, doppler, http). */
+export function remoteOptions(options: SourceOptions): { timeout: number; retries: number; deadline: number } {
+  const { retries = DEFAULT_RETRIES, deadline = DEFAULT_DEADLINE_SECONDS } = options;
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) throw new SourceError('`retries` must be a whole number, 0 or more');
-  return { timeout: timeoutOption(options), retries };
+  if (typeof deadline !== 'number' || !Number.isFinite(deadline) || deadline <= 0) throw new SourceError('`deadline` must be a positive number of seconds');
+  return { timeout: timeoutOption(options), retries, deadline };
 }
