@@ -14,7 +14,7 @@
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { readAwsOptions, withAwsClient, type AwsOptions, type AwsService } from './aws/client.js';
+import { readAwsOptions, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, isAccessDenied, oneLine } from './aws/errors.js';
 import { optionalString } from './options.js';
 import type { Source, SourceOptions } from './types.js';
@@ -134,12 +134,8 @@ interface Fetched {
   missing: string[];
 }
 
-interface Call {
-  sdk: SecretsManagerModule;
-  client: SecretsManagerClient;
+interface Call extends AwsCall<SecretsManagerModule, SecretsManagerClient> {
   opts: SecretsManagerOptions;
-  region: string;
-  signal: AbortSignal;
 }
 
 const NOT_FOUND = 'ResourceNotFoundException';
@@ -149,7 +145,8 @@ const PER_SECRET_ERRORS = new Set(['AccessDeniedException', 'DecryptionFailure',
 async function getOne(call: Call, id: string): Promise<FetchedSecret | undefined> {
   let out: GetSecretValueCommandOutput;
   try {
-    out = await call.client.send(new call.sdk.GetSecretValueCommand({ SecretId: id, VersionStage: call.opts.versionStage }), { abortSignal: call.signal });
+    const command = new call.sdk.GetSecretValueCommand({ SecretId: id, VersionStage: call.opts.versionStage });
+    out = await call.retrying('GetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
   } catch (err) {
     const name = awsErrorName(err);
     if (name === NOT_FOUND) return undefined;
@@ -176,7 +173,8 @@ async function getBatch(call: Call, ids: string[]): Promise<Fetched> {
   let nextToken: string | undefined;
   try {
     do {
-      const page = await call.client.send(new call.sdk.BatchGetSecretValueCommand({ SecretIdList: ids, NextToken: nextToken }), { abortSignal: call.signal });
+      const command = new call.sdk.BatchGetSecretValueCommand({ SecretIdList: ids, NextToken: nextToken });
+      const page = await call.retrying('BatchGetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
       pages.push(page);
       nextToken = page.NextToken || undefined;
       if (nextToken !== undefined) {
@@ -228,9 +226,9 @@ const secretsManagerSource: Source = {
   remote: true,
   async load(rawOptions, context) {
     const opts = readSecretsManagerOptions(rawOptions);
-    const { fetched, region } = await withAwsClient(SECRETS_MANAGER, opts, context, async ({ sdk, client, region }) => ({
-      region,
-      fetched: await fetchSecrets({ sdk, client, opts, region, signal: context.signal }),
+    const { fetched, region } = await withAwsClient(SECRETS_MANAGER, opts, context, async (call) => ({
+      region: call.region,
+      fetched: await fetchSecrets({ ...call, opts }),
     }));
     if (fetched.missing.length > 0 && !(opts.optional && opts.many)) {
       const what = fetched.missing.length === 1 ? 'secret' : `${fetched.missing.length} secrets`;

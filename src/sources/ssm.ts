@@ -7,7 +7,7 @@
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { readAwsOptions, withAwsClient, type AwsOptions, type AwsService } from './aws/client.js';
+import { readAwsOptions, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import type { Source, SourceOptions } from './types.js';
 
 /** GetParametersByPath and GetParameters both accept at most 10 per call. */
@@ -135,23 +135,23 @@ interface Fetched {
   missing: string[];
 }
 
-async function fetchByPath(sdk: SsmModule, client: SSMClient, opts: SsmOptions, signal: AbortSignal): Promise<Fetched> {
+type SsmCall = AwsCall<SsmModule, SSMClient>;
+
+async function fetchByPath({ sdk, client, retrying }: SsmCall, opts: SsmOptions): Promise<Fetched> {
   const params: Fetched['params'] = [];
   const seenTokens = new Set<string>();
   let nextToken: string | undefined;
   let pages = 0;
   // A page may be empty while NextToken is still set, so only the absence of a token ends the listing.
   do {
-    const page: GetParametersByPathCommandOutput = await client.send(
-      new sdk.GetParametersByPathCommand({
-        Path: normalizePath(opts.path!),
-        Recursive: opts.recursive,
-        WithDecryption: opts.decrypt,
-        MaxResults: PAGE_SIZE,
-        NextToken: nextToken,
-      }),
-      { abortSignal: signal },
-    );
+    const command = new sdk.GetParametersByPathCommand({
+      Path: normalizePath(opts.path!),
+      Recursive: opts.recursive,
+      WithDecryption: opts.decrypt,
+      MaxResults: PAGE_SIZE,
+      NextToken: nextToken,
+    });
+    const page: GetParametersByPathCommandOutput = await retrying('GetParametersByPath', (abortSignal) => client.send(command, { abortSignal }));
     pages++;
     params.push(...collect(page.Parameters));
     nextToken = page.NextToken || undefined;
@@ -164,10 +164,13 @@ async function fetchByPath(sdk: SsmModule, client: SSMClient, opts: SsmOptions, 
   return { params, missing: [] };
 }
 
-async function fetchByNames(sdk: SsmModule, client: SSMClient, opts: SsmOptions, signal: AbortSignal): Promise<Fetched> {
+async function fetchByNames({ sdk, client, retrying }: SsmCall, opts: SsmOptions): Promise<Fetched> {
   const batches = chunk(opts.names!, PAGE_SIZE);
   const pages = await Promise.all(
-    batches.map((names) => client.send(new sdk.GetParametersCommand({ Names: names, WithDecryption: opts.decrypt }), { abortSignal: signal })),
+    batches.map((names) => {
+      const command = new sdk.GetParametersCommand({ Names: names, WithDecryption: opts.decrypt });
+      return retrying('GetParameters', (abortSignal) => client.send(command, { abortSignal }));
+    }),
   );
   // Keep the order of `names`, whatever order the service answers in.
   const byName = new Map(pages.flatMap((p) => collect(p.Parameters)).map((p) => [p.name, p] as const));
@@ -201,9 +204,9 @@ const ssmSource: Source = {
   remote: true,
   async load(rawOptions, context) {
     const opts = readSsmOptions(rawOptions);
-    const { fetched, region } = await withAwsClient(SSM, opts, context, async ({ sdk, client, region }) => ({
-      region,
-      fetched: opts.path !== undefined ? await fetchByPath(sdk, client, opts, context.signal) : await fetchByNames(sdk, client, opts, context.signal),
+    const { fetched, region } = await withAwsClient(SSM, opts, context, async (call) => ({
+      region: call.region,
+      fetched: opts.path !== undefined ? await fetchByPath(call, opts) : await fetchByNames(call, opts),
     }));
     if (fetched.missing.length > 0 && !opts.optional) {
       const list = fetched.missing.join(', ');

@@ -165,6 +165,8 @@ export interface AwsProxy {
   url: string;
   /** The `X-Amz-Target` of every request that reached the proxy, throttled or not, in order. */
   targets: string[];
+  /** The body of every request the proxy forwarded to moto (the requests the backend served), in order. */
+  served: string[];
   close(): Promise<void>;
 }
 
@@ -186,12 +188,20 @@ export type Intercept = (n: number, body: string) => { status: number; json: unk
 
 export async function startAwsProxy(
   target: string,
-  opts: { failFirst?: number; failWhen?: (requestNumber: number) => boolean; failWith?: AwsErrorReply; intercept?: Intercept } = {},
+  opts: {
+    failFirst?: number;
+    failWhen?: (requestNumber: number) => boolean;
+    failWith?: AwsErrorReply;
+    intercept?: Intercept;
+    /** Hold each forwarded answer until this long after the request arrived: a backend slow to answer. */
+    delayMs?: number;
+  } = {},
 ): Promise<AwsProxy> {
   const reply = opts.failWith ?? THROTTLING;
   const fails = opts.failWhen ?? ((n: number) => n <= (opts.failFirst ?? 0));
   const intercept: Intercept = opts.intercept ?? ((n) => (fails(n) ? { status: reply.status, json: { __type: reply.type, message: reply.message } } : undefined));
   const targets: string[] = [];
+  const served: string[] = [];
   const upstream = new URL(target);
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -206,10 +216,17 @@ export async function startAwsProxy(
         return;
       }
       const body = action ? Buffer.from(action.forwardBody) : Buffer.concat(chunks);
+      served.push(body.toString('utf8'));
+      const arrived = Date.now();
       const headers = { ...req.headers, host: upstream.host, 'content-length': String(body.length) };
       const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (up: IncomingMessage) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
+        const answer = () => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        };
+        const wait = (opts.delayMs ?? 0) - (Date.now() - arrived);
+        if (wait > 0) setTimeout(answer, wait);
+        else answer();
       });
       forward.on('error', () => {
         res.writeHead(502);
@@ -222,6 +239,7 @@ export async function startAwsProxy(
   return {
     url: `http://127.0.0.1:${port}`,
     targets,
+    served,
     close: () =>
       new Promise((r) => {
         server.close(() => r());

@@ -7,12 +7,17 @@
  * Credentials, region and endpoint come from the SDK's own resolution chains (AWS_PROFILE, AWS_REGION,
  * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, ~/.aws/config, SSO, container and instance roles); the layer's
  * `region`, `profile` and `endpoint` only override them when given.
+ *
+ * Retries are ours, not the SDK's (its client makes one attempt per call): the policy of every remote layer
+ * (../net/retry.ts) retries throttling until `deadline`, doubles the time limit of each retry, and paces the
+ * requests to a backend that throttled. Sources call `retrying(what, signal => client.send(..., { abortSignal }))`.
  */
 import { SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
+import { debugChannel, GaveUp, pacerFor, withRetries, type AttemptOutcome } from '../net/retry.js';
 import { remoteOptions } from '../options.js';
 import type { SourceContext, SourceOptions } from '../types.js';
-import { describeAwsError, oneLine, type ErrorScene } from './errors.js';
+import { classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
 
 /** One AWS service as a source uses it. */
 export interface AwsService<Sdk, Client> {
@@ -34,17 +39,19 @@ export interface AwsOptions {
   endpoint?: string;
   timeoutMs: number;
   retries: number;
+  deadlineMs: number;
 }
 
 export function readAwsOptions(raw: SourceOptions, exampleEndpoint: string): AwsOptions {
   if (raw.endpoint !== undefined && !isHttpUrl(raw.endpoint)) throw new SourceError(`\`endpoint\` must be an http(s) URL such as ${exampleEndpoint}`);
-  const { timeout, retries } = remoteOptions(raw);
+  const { timeout, retries, deadline } = remoteOptions(raw);
   return {
     region: nonEmptyString(raw.region),
     profile: nonEmptyString(raw.profile),
     endpoint: nonEmptyString(raw.endpoint),
     timeoutMs: Math.round(timeout * 1000),
     retries,
+    deadlineMs: Math.round(deadline * 1000),
   };
 }
 
@@ -64,7 +71,8 @@ export function nonEmptyString(v: unknown): string | undefined {
 /** The part of an SDK client's constructor options we set; every AWS client accepts these. */
 export interface AwsClientConfig {
   maxAttempts: number;
-  requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: boolean };
+  retryMode: 'standard';
+  requestHandler: { connectionTimeout: number };
   logger: { debug(...a: unknown[]): void; info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void };
   region?: string;
   profile?: string;
@@ -98,8 +106,11 @@ export function clientConfig(opts: AwsOptions, context: Pick<SourceContext, 'war
   // Only set what the user gave: leaving `endpoint` and `region` out is what lets AWS_ENDPOINT_URL_<SERVICE>
   // and the region chain apply for sure.
   const config: AwsClientConfig = {
-    maxAttempts: opts.retries + 1,
-    requestHandler: { connectionTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs, throwOnRequestTimeout: true },
+    // One attempt per SDK call: withRetries decides (and AWS_MAX_ATTEMPTS / AWS_RETRY_MODE don't second-guess it).
+    maxAttempts: 1,
+    retryMode: 'standard',
+    // The time limit of a whole attempt is ours (it doubles on each retry); the SDK only bounds connecting.
+    requestHandler: { connectionTimeout: opts.timeoutMs },
     // The SDK writes some warnings with console.warn unless given a logger; keep them to one line on our channel.
     logger: {
       debug: () => {},
@@ -140,11 +151,38 @@ export function endpointInUse(service: Pick<AwsService<unknown, unknown>, 'endpo
   return opts.endpoint ?? env[service.endpointVariable] ?? env.AWS_ENDPOINT_URL ?? `https://${service.hostPrefix}.${region}.amazonaws.com`;
 }
 
-/** What a source does with a ready client: fetch, and return the layer's result. */
+/** What a source gets to fetch with: the SDK, a ready client, the region, and the retry loop to send through. */
 export interface AwsCall<Sdk, Client> {
   sdk: Sdk;
   client: Client;
   region: string;
+  /** Run one SDK call under the retry policy; `send` gets each attempt's abort signal (time limit and cancel). */
+  retrying<T>(what: string, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T>;
+}
+
+/** One attempt of an SDK call, with its own time limit; the outcome says what the retry loop should do. */
+async function attemptCall<T>(send: (abortSignal: AbortSignal) => Promise<T>, timeoutMs: number, cancel: AbortSignal): Promise<AttemptOutcome<T>> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onCancel = () => controller.abort();
+  cancel.addEventListener('abort', onCancel, { once: true });
+  try {
+    return { ok: true, value: await send(controller.signal) };
+  } catch (err) {
+    if (cancel.aborted) throw new SourceError('cancelled');
+    if (timedOut) {
+      const error = Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'AttemptTimeout', timeoutMs });
+      return { ok: false, kind: 'timeout', error, describe: error.message };
+    }
+    return classifyAwsError(err);
+  } finally {
+    clearTimeout(timer);
+    cancel.removeEventListener('abort', onCancel);
+  }
 }
 
 /**
@@ -167,8 +205,21 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
   const client = withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context)));
   try {
     const region = await resolveRegion(client, opts, context);
+    const endpoint = endpointInUse(service, opts, context.env, region);
+    const pacer = pacerFor(`${service.title} ${endpoint}`);
+    const debug = debugChannel(context.env, context.layer);
+    const retrying = <R>(what: string, send: (abortSignal: AbortSignal) => Promise<R>): Promise<R> =>
+      withRetries((a) => attemptCall(send, a.timeoutMs, context.signal), {
+        timeoutMs: opts.timeoutMs,
+        retries: opts.retries,
+        deadlineMs: opts.deadlineMs,
+        signal: context.signal,
+        pacer,
+        debug,
+        what: `${service.title} ${what}`,
+      });
     try {
-      return await use({ sdk, client, region });
+      return await use({ sdk, client, region, retrying });
     } catch (err) {
       if (err instanceof SourceError) throw err;
       if (context.signal.aborted) throw new SourceError('cancelled');
@@ -177,12 +228,12 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
         region,
         timeoutMs: opts.timeoutMs,
         files: `${context.env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'} and ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`,
-        endpoint: endpointInUse(service, opts, context.env, region),
+        endpoint,
         profile: profileInUse(opts, context),
         profileFromOption: opts.profile !== undefined,
-        attempts: opts.retries + 1,
       };
-      throw new SourceError(describeAwsError(err, scene), { cause: err });
+      const cause = err instanceof GaveUp ? err.last.error : err;
+      throw new SourceError(describeAwsError(cause, scene, err instanceof GaveUp ? err : undefined), { cause });
     }
   } finally {
     client.destroy();

@@ -1,4 +1,8 @@
-/** One-line messages for AWS SDK failures: the error's name, its message and the region; never a value, never a stack. */
+/**
+ * AWS SDK failures: what the retry loop makes of them (`classifyAwsError`), and one-line messages naming the error,
+ * its message, the region and the attempts; never a value, never a stack.
+ */
+import type { AttemptOutcome, GaveUp } from '../net/retry.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
 const EXPIRED_NAMES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired']);
@@ -20,7 +24,6 @@ export interface ErrorScene {
   endpoint: string;
   profile: string;
   profileFromOption: boolean;
-  attempts: number;
 }
 
 /** The fields of an SDK error we read. */
@@ -28,7 +31,32 @@ interface SdkError {
   name?: string;
   message?: string;
   code?: string;
+  timeoutMs?: number;
+  $fault?: 'client' | 'server';
   $metadata?: { attempts?: number; httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+}
+
+/** The throttling error names of AWS services (as the SDK's own classification lists them). */
+const THROTTLING_NAMES = new Set([
+  'ThrottlingException', 'Throttling', 'ThrottledException', 'RequestThrottledException', 'RequestThrottled', 'TooManyRequestsException',
+  'RequestLimitExceeded', 'ProvisionedThroughputExceededException', 'BandwidthLimitExceeded', 'SlowDown', 'PriorRequestNotComplete',
+  'EC2ThrottledException', 'TransactionInProgressException', 'LimitExceededException',
+]);
+const TRANSIENT_NAMES = new Set(['RequestTimeout', 'RequestTimeoutException', 'InternalError', 'InternalFailure', 'InternalServerError', 'InternalServiceError', 'ServiceUnavailable', 'ServiceUnavailableException']);
+
+/** Throttling (retried until the deadline), a connection timeout, a transient failure (bounded by `retries`), or final. */
+export function classifyAwsError(err: unknown): AttemptOutcome<never> & { ok: false } {
+  const e = (err ?? {}) as SdkError;
+  const name = e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  const retryAfter = e.$response?.headers?.['retry-after'];
+  const retryAfterMs = retryAfter !== undefined && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) * 1000 : undefined;
+  const describe = e.code !== undefined && NETWORK_CODES.has(e.code) ? e.code : name;
+  if (THROTTLING_NAMES.has(name) || status === 429 || (status === 503 && retryAfterMs !== undefined)) return { ok: false, kind: 'throttled', error: err, describe, retryAfterMs };
+  if (name === 'TimeoutError') return { ok: false, kind: 'timeout', error: err, describe };
+  const transient = (e.code !== undefined && NETWORK_CODES.has(e.code)) || e.$fault === 'server' || (status !== undefined && status >= 500) || TRANSIENT_NAMES.has(name);
+  return { ok: false, kind: transient ? 'transient' : 'final', error: err, describe };
 }
 
 export function awsErrorName(err: unknown): string {
@@ -47,14 +75,16 @@ function credentialSources(scene: ErrorScene): string {
   return `${env}${fromProfile}, AWS_WEB_IDENTITY_TOKEN_FILE, container and instance roles`;
 }
 
-/** One line for the user: the AWS error name, its message, and the region (never a value, never a stack). */
-export function describeAwsError(err: unknown, scene: ErrorScene): string {
+/**
+ * One line for the user: the AWS error name, its message, the region, and how the retries ended (never a value,
+ * never a stack).
+ */
+export function describeAwsError(err: unknown, scene: ErrorScene, gaveUp?: GaveUp): string {
   const e = (err ?? {}) as SdkError;
   const name = e.name ?? 'Error';
   const message = oneLine(String(e.message ?? err));
   const where = `region ${scene.region}`;
-  const attempts = e.$metadata?.attempts ?? scene.attempts;
-  const tries = attempts > 1 ? `, ${attempts} attempts` : '';
+  const tries = !gaveUp ? '' : gaveUp.reason === 'deadline' ? `; ${gaveUp.suffix}` : gaveUp.attempts > 1 ? `, ${gaveUp.suffix.replace(/^gave up after /, '')}` : '';
   if (name === 'CredentialsProviderError') {
     const expired = /expired|refresh/i.test(message);
     return expired
@@ -63,6 +93,9 @@ export function describeAwsError(err: unknown, scene: ErrorScene): string {
   }
   if (EXPIRED_NAMES.has(name)) return `${name}: AWS credentials have expired: ${message}; refresh them for profile "${scene.profile}" or renew AWS_SESSION_TOKEN (${where})`;
   if (BAD_CREDENTIAL_NAMES.has(name)) return `${name}: ${message} (the credentials were rejected; looked at ${credentialSources(scene)}) (${where})`;
+  if (name === 'AttemptTimeout') {
+    return `cannot reach ${scene.service} at ${scene.endpoint}: no answer within ${e.timeoutMs} ms (option \`timeout\`, doubled on each retry) (${where}${tries})`;
+  }
   if (name === 'TimeoutError') {
     const phase = /establish a connection/.test(message) ? 'no connection' : 'no answer';
     return `cannot reach ${scene.service} at ${scene.endpoint}: ${phase} within ${scene.timeoutMs} ms (option \`timeout\`) (${where}${tries})`;

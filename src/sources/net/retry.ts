@@ -104,22 +104,26 @@ export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOut
   let throttles = 0;
   let failures = 0;
   let lastThrottle: (AttemptOutcome<T> & { ok: false }) | undefined;
+  let timedOut = false;
   for (let n = 1; ; n++) {
     throwIfCancelled(opts.signal);
     await opts.pacer?.acquire(opts.signal);
-    const nominalMs = opts.timeoutMs * 2 ** (n - 1);
+    // A backend that needed a longer limit earlier in this run gets it from the first attempt on.
+    const firstMs = Math.max(opts.timeoutMs, opts.pacer?.timeoutMs ?? 0);
+    const nominalMs = firstMs * 2 ** (n - 1);
     // Too little time left for an attempt to mean anything: the throttling that used the time up is the answer.
     if (lastThrottle && deadline - Date.now() < Math.min(nominalMs, MIN_ATTEMPT_MS)) throw new GaveUp(lastThrottle, n - 1, Date.now() - started, 'deadline');
-    const timeoutMs = attemptTimeoutMs(n, opts.timeoutMs, deadline - Date.now());
+    const timeoutMs = attemptTimeoutMs(n, firstMs, deadline - Date.now());
     const outcome = await attempt({ number: n, timeoutMs });
     if (outcome.ok) {
-      opts.pacer?.succeeded();
+      opts.pacer?.succeeded(timedOut ? timeoutMs : undefined);
       return outcome.value;
     }
     if (outcome.kind === 'final') throw outcome.error;
     // An attempt cut short by the deadline after throttles: the deadline is what ended it, not the backend.
     if (outcome.kind === 'timeout' && lastThrottle && timeoutMs < nominalMs) throw new GaveUp(lastThrottle, n, Date.now() - started, 'deadline');
     let waitMs: number;
+    if (outcome.kind === 'timeout') timedOut = true;
     if (outcome.kind === 'throttled') {
       lastThrottle = outcome;
       opts.pacer?.throttled();
@@ -137,13 +141,17 @@ export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOut
 }
 
 /**
- * Client-side pacing, the idea of the AWS SDK's adaptive retry mode: after a throttle, requests to that backend
- * start at least `interval` apart, the interval doubling with each throttle (up to 2 s) and shrinking by a quarter
- * with each success (to nothing). Without throttles it costs nothing.
+ * What this process learned about one backend. Pacing, the idea of the AWS SDK's adaptive retry mode: after a
+ * throttle, requests to that backend start at least `interval` apart, the interval doubling with each throttle (up
+ * to 2 s) and shrinking by a quarter with each success (to nothing); without throttles it costs nothing. And the
+ * time limit that worked after a timeout, which later requests start with instead of abandoning the next answer
+ * that is as slow.
  */
 export class Pacer {
   private intervalMs = 0;
   private nextStart = 0;
+  /** The attempt limit that a slow answer needed (0: none learned). */
+  timeoutMs = 0;
 
   async acquire(signal?: AbortSignal): Promise<void> {
     if (this.intervalMs === 0) return;
@@ -157,8 +165,10 @@ export class Pacer {
     this.intervalMs = Math.min(2_000, Math.max(100, this.intervalMs * 2));
   }
 
-  succeeded(): void {
+  /** `afterTimeoutMs`: the limit of an attempt that succeeded after an earlier one timed out. */
+  succeeded(afterTimeoutMs?: number): void {
     this.intervalMs = this.intervalMs < 20 ? 0 : Math.round(this.intervalMs * 0.75);
+    if (afterTimeoutMs !== undefined) this.timeoutMs = Math.max(this.timeoutMs, afterTimeoutMs);
   }
 
   get interval(): number {
