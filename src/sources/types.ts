@@ -20,7 +20,7 @@ export interface SourceContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborted when another layer fails or the run is cancelled; pass it to every network call. */
   readonly signal: AbortSignal;
-  /** Print a one-line warning on stderr (prefixed `secretrun: warning:`). Never pass a secret value. */
+  /** A one-line warning, returned with the resolution's findings; the command shows it (`secretrun: warning: ...`). Never pass a secret value. */
   warn(message: string): void;
   /** Mark a string (a token, a password) as secret so it is scrubbed from any error text. */
   secret(value: string): void;
