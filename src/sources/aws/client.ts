@@ -9,8 +9,8 @@
  * `region`, `profile` and `endpoint` only override them when given.
  *
  * Retries are ours, not the SDK's (its client makes one attempt per call): the policy of every remote layer
- * (../net/retry.ts) retries throttling until `deadline`, doubles the time limit of each retry, and paces the
- * requests to a backend that throttled. Sources call `retrying(what, signal => client.send(..., { abortSignal }))`.
+ * (../net/retry.ts) retries throttling until `deadline`, waits for a slow answer (twice as long on each retry)
+ * instead of sending the request again, and paces the requests to a backend that throttled. Sources call `retrying(what, signal => client.send(..., { abortSignal }))`.
  */
 import { SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
@@ -160,29 +160,20 @@ export interface AwsCall<Sdk, Client> {
   retrying<T>(what: string, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T>;
 }
 
-/** One attempt of an SDK call, with its own time limit; the outcome says what the retry loop should do. */
-async function attemptCall<T>(send: (abortSignal: AbortSignal) => Promise<T>, timeoutMs: number, cancel: AbortSignal): Promise<AttemptOutcome<T>> {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
-  const onCancel = () => controller.abort();
-  cancel.addEventListener('abort', onCancel, { once: true });
+/** One attempt of an SDK call, abandoned when `signal` aborts; the outcome says what the retry loop should do. */
+async function attemptCall<T>(send: (abortSignal: AbortSignal) => Promise<T>, signal: AbortSignal, cancel: AbortSignal): Promise<AttemptOutcome<T>> {
   try {
-    return { ok: true, value: await send(controller.signal) };
+    return { ok: true, value: await send(signal) };
   } catch (err) {
     if (cancel.aborted) throw new SourceError('cancelled');
-    if (timedOut) {
-      const error = Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'AttemptTimeout', timeoutMs });
-      return { ok: false, kind: 'timeout', error, describe: error.message };
-    }
     return classifyAwsError(err);
-  } finally {
-    clearTimeout(timer);
-    cancel.removeEventListener('abort', onCancel);
   }
+}
+
+/** The error reported for a request that had no answer within `waitedMs` (see describeAwsError). */
+function noAnswer(waitedMs: number): { error: unknown; describe: string } {
+  const error = Object.assign(new Error(`no answer within ${waitedMs} ms`), { name: 'AttemptTimeout', timeoutMs: waitedMs });
+  return { error, describe: error.message };
 }
 
 /**
@@ -209,7 +200,7 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
     const pacer = pacerFor(`${service.title} ${endpoint}`);
     const debug = debugChannel(context.env, context.layer);
     const retrying = <R>(what: string, send: (abortSignal: AbortSignal) => Promise<R>): Promise<R> =>
-      withRetries((a) => attemptCall(send, a.timeoutMs, context.signal), {
+      withRetries((a) => attemptCall(send, a.signal, context.signal), {
         timeoutMs: opts.timeoutMs,
         retries: opts.retries,
         deadlineMs: opts.deadlineMs,
@@ -217,6 +208,7 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
         pacer,
         debug,
         what: `${service.title} ${what}`,
+        onTimeout: noAnswer,
       });
     try {
       return await use({ sdk, client, region, retrying });

@@ -94,7 +94,7 @@ export function describeAwsError(err: unknown, scene: ErrorScene, gaveUp?: GaveU
   if (EXPIRED_NAMES.has(name)) return `${name}: AWS credentials have expired: ${message}; refresh them for profile "${scene.profile}" or renew AWS_SESSION_TOKEN (${where})`;
   if (BAD_CREDENTIAL_NAMES.has(name)) return `${name}: ${message} (the credentials were rejected; looked at ${credentialSources(scene)}) (${where})`;
   if (name === 'AttemptTimeout') {
-    return `cannot reach ${scene.service} at ${scene.endpoint}: no answer within ${e.timeoutMs} ms (option \`timeout\`, doubled on each retry) (${where}${tries})`;
+    return `cannot reach ${scene.service} at ${scene.endpoint}: no answer within ${e.timeoutMs} ms (options \`timeout\` and \`retries\`) (${where}${tries})`;
   }
   if (name === 'TimeoutError') {
     const phase = /establish a connection/.test(message) ? 'no connection' : 'no answer';

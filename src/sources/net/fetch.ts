@@ -2,9 +2,9 @@
  * One resilient HTTP fetch for every remote layer (doppler, http, and later others).
  *
  * - undici is loaded lazily: it is external to the bundle and costs ~140 ms, paid only when a remote layer runs.
- * - `timeout` covers a whole attempt (connect, headers and body) and doubles on each retry; the retry policy is
- *   ./retry.ts: 429 and 503 with `Retry-After` are throttling, retried until `deadline`; connection errors,
- *   timeouts, 408 and other 5xx are retried at most `retries` times. `Retry-After` (seconds or an HTTP date)
+ * - `timeout` covers a whole request (connect, headers and body); the retry policy is ./retry.ts: 429 and 503
+ *   with `Retry-After` are throttling, retried until `deadline`; connection errors, 408 and other 5xx are retried
+ *   at most `retries` times; a request without an answer in time is waited for again (twice as long, one retry). `Retry-After` (seconds or an HTTP date)
  *   replaces the backoff, capped at RETRY_AFTER_CAP_MS. Requests to an origin that throttled are paced.
  * - 400, 401, 403, 404 and every other 4xx are final. 404 is a NotFoundError so `optional: true` can make it empty.
  * - Errors never quote a response body or a header value (either may hold a secret), and show the URL without
@@ -58,12 +58,12 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
 
   let current: Required<FetchRequest> = { url: url.href, method: (request.method ?? 'GET').toUpperCase(), headers: request.headers ?? {}, body: request.body ?? '' };
   let redirects = 0;
-  const attempt = async (timeoutMs: number): Promise<AttemptOutcome<FetchResponse>> => {
+  const attempt = async (signal: AbortSignal): Promise<AttemptOutcome<FetchResponse>> => {
     for (;;) {
-      const outcome = await attemptOnce(undiciRequest, current, timeoutMs, opts);
+      const outcome = await attemptOnce(undiciRequest, current, signal, opts);
       if (outcome.kind === 'failure') {
         const failure = new SourceError(outcome.message);
-        return { ok: false, kind: !outcome.retryable ? 'final' : outcome.timedOut ? 'timeout' : 'transient', error: failure, describe: outcome.message };
+        return { ok: false, kind: outcome.retryable ? 'transient' : 'final', error: failure, describe: outcome.message };
       }
       const { status, headers } = outcome.response;
       if (status >= 200 && status < 300) return { ok: true, value: outcome.response };
@@ -82,7 +82,7 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
     }
   };
   try {
-    return await withRetries((a) => attempt(a.timeoutMs), {
+    return await withRetries((a) => attempt(a.signal), {
       timeoutMs: (opts.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
       retries: opts.retries ?? DEFAULT_RETRIES,
       deadlineMs: (opts.deadline ?? DEFAULT_DEADLINE_SECONDS) * 1000,
@@ -91,6 +91,10 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
       backoffBaseMs: opts.backoffBaseMs,
       debug: opts.debug,
       what: `${current.method} ${displayUrl(current.url)}`,
+      onTimeout: (waitedMs) => {
+        const describe = `no complete response from ${displayUrl(current.url)} within ${waitedMs / 1000} s`;
+        return { error: new SourceError(describe), describe };
+      },
     });
   } catch (err) {
     if (err instanceof GaveUp) throw new SourceError(err.attempts > 1 || err.reason === 'deadline' ? `${err.last.describe} (${err.suffix})` : err.last.describe);
@@ -100,17 +104,15 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
 
 type Attempt =
   | { kind: 'response'; response: FetchResponse }
-  | { kind: 'failure'; message: string; retryable: boolean; timedOut?: boolean };
+  | { kind: 'failure'; message: string; retryable: boolean };
 
 type UndiciRequest = typeof import('undici').request;
 
-/** One request with its own deadline. Network failures come back as values so the caller decides on retries. */
-async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequest>, timeoutMs: number, opts: FetchOptions): Promise<Attempt> {
-  const controller = new AbortController();
-  const timedOut = new Error('timeout');
-  const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
-  const onCancel = () => controller.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onCancel, { once: true });
+/**
+ * One request, abandoned when `signal` aborts (the retry policy gave up waiting, or the run was cancelled). Network
+ * failures come back as values so the policy decides on retries.
+ */
+async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequest>, signal: AbortSignal, opts: FetchOptions): Promise<Attempt> {
   const where = displayUrl(req.url);
   let readingBody = false;
   try {
@@ -118,7 +120,7 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
       method: req.method as 'GET',
       headers: req.headers,
       body: req.body === '' ? undefined : req.body,
-      signal: controller.signal,
+      signal,
     });
     const headers = flattenHeaders(res.headers);
     if (res.statusCode < 200 || res.statusCode >= 300) {
@@ -131,14 +133,10 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
     return { kind: 'response', response: { status: res.statusCode, headers, text: decodeUtf8(bytes, where) } };
   } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new SourceError('cancelled');
-    if (controller.signal.reason === timedOut) {
-      return { kind: 'failure', retryable: true, timedOut: true, message: `no complete response from ${where} within ${timeoutMs / 1000} s` };
-    }
+    // Abandoned by the retry policy: nobody reads this outcome.
+    if (signal.aborted) return { kind: 'failure', retryable: false, message: 'abandoned' };
     if (err instanceof SourceError) return { kind: 'failure', retryable: false, message: err.message };
     return describeNetworkError(err, req.url, readingBody);
-  } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onCancel);
   }
 }
 

@@ -4,9 +4,9 @@
  * - **Throttling** (AWS throttling errors, HTTP 429, 503 with Retry-After) is not an error while time remains: it is
  *   retried with full-jitter exponential backoff (or the server's Retry-After) until the layer's `deadline`.
  * - **Timeouts and other transient failures** (connection errors, 5xx) are retried at most `retries` times.
- * - **Each retry doubles the attempt's time limit** (`timeout` is the first attempt's), bounded by the deadline: a
- *   backend that is slow because it is busy gets the time to finish the request it is already working on, instead
- *   of being sent the same request again.
+ * - **A request without an answer is not abandoned**: `timeout` is the first wait; each retry of a timeout waits
+ *   twice as long again for the same request, bounded by the deadline, so a backend that is slow because it is
+ *   busy finishes the work it has instead of being sent a second copy.
  * - **Pacing.** After a throttle, the next requests of this process to the same backend are spaced out (a
  *   `Pacer` per backend, shared by the layers of one run), and the spacing relaxes again with each success.
  * - Giving up names the attempts and the seconds spent; with SECRETRUN_DEBUG=1 each retry is printed on stderr.
@@ -39,13 +39,15 @@ export interface RetryOptions {
   debug?: (message: string) => void;
   /** The request, for debug lines: `GetParametersByPath`, `GET https://host`. */
   what: string;
+  /** The failure to report when a request had no answer within `waitedMs` in all. */
+  onTimeout(waitedMs: number): { error: unknown; describe: string };
 }
 
 export interface Attempt {
   /** 1 for the first attempt. */
   number: number;
-  /** This attempt's time limit in ms. */
-  timeoutMs: number;
+  /** Aborted when the request is abandoned (retries or deadline used up) or the run is cancelled. */
+  signal: AbortSignal;
 }
 
 /** How the retries ended, for the caller's message. */
@@ -57,6 +59,8 @@ export class GaveUp extends Error {
     readonly elapsedMs: number,
     /** `deadline`: throttled until the deadline; `retries`: timeouts or transient failures used every retry. */
     readonly reason: 'deadline' | 'retries',
+    /** A request was waited for longer than its first limit (retries spent waiting, not sending). */
+    readonly waitedLonger = false,
   ) {
     super(last.describe);
     this.name = 'GaveUp';
@@ -88,14 +92,23 @@ export function backoffMs(n: number, baseMs = BACKOFF_BASE_MS, random: () => num
   return Math.round(random() * Math.min(capMs, baseMs * 2 ** (n - 1)));
 }
 
-/** The time limit of attempt `n`: `timeout` doubled on each retry, never past the deadline. */
-export function attemptTimeoutMs(n: number, timeoutMs: number, remainingMs: number): number {
-  return Math.max(1, Math.min(timeoutMs * 2 ** (n - 1), remainingMs));
+const TIMED_OUT = Symbol('timed out');
+
+/** `p`, or TIMED_OUT if it has not settled within `ms`. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const clock = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  return Promise.race([p, clock]).finally(() => clearTimeout(timer));
 }
 
 /**
  * Run `attempt` until it succeeds, fails for good, or the policy gives up (`GaveUp`). A final failure is rethrown
  * as it came (its `error`); cancellation (`signal`) rejects with the signal's reason at once.
+ *
+ * A request that has no answer within its limit is not sent again: the backend may be working on it, and a second
+ * copy would only queue behind the first. It keeps waiting for that answer, twice as long each time, and each wait
+ * counts as a retry; when `retries` or the deadline run out, it is abandoned (its `signal` aborts). Requests that
+ * failed (throttled, refused, reset, 5xx, never connected) are sent again after a backoff.
  */
 export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOutcome<T>>, opts: RetryOptions): Promise<T> {
   const started = Date.now();
@@ -104,26 +117,51 @@ export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOut
   let throttles = 0;
   let failures = 0;
   let lastThrottle: (AttemptOutcome<T> & { ok: false }) | undefined;
-  let timedOut = false;
   for (let n = 1; ; n++) {
     throwIfCancelled(opts.signal);
     await opts.pacer?.acquire(opts.signal);
-    // A backend that needed a longer limit earlier in this run gets it from the first attempt on.
+    // A backend that needed a longer wait earlier in this run gets it from the start.
     const firstMs = Math.max(opts.timeoutMs, opts.pacer?.timeoutMs ?? 0);
-    const nominalMs = firstMs * 2 ** (n - 1);
     // Too little time left for an attempt to mean anything: the throttling that used the time up is the answer.
-    if (lastThrottle && deadline - Date.now() < Math.min(nominalMs, MIN_ATTEMPT_MS)) throw new GaveUp(lastThrottle, n - 1, Date.now() - started, 'deadline');
-    const timeoutMs = attemptTimeoutMs(n, firstMs, deadline - Date.now());
-    const outcome = await attempt({ number: n, timeoutMs });
+    if (lastThrottle && deadline - Date.now() < Math.min(firstMs, MIN_ATTEMPT_MS)) throw new GaveUp(lastThrottle, n - 1, Date.now() - started, 'deadline');
+    const controller = new AbortController();
+    const onCancel = () => controller.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onCancel, { once: true });
+    let outcome: AttemptOutcome<T>;
+    try {
+      const pending = attempt({ number: n, signal: controller.signal });
+      pending.catch(() => {}); // abandoned below: its late failure is nobody's business
+      let limitMs = Math.max(1, Math.min(firstMs, deadline - Date.now()));
+      let waitedMs = 0;
+      for (;;) {
+        const result = await within(pending, limitMs);
+        if (result !== TIMED_OUT) {
+          outcome = result;
+          break;
+        }
+        waitedMs += limitMs;
+        const remainingMs = deadline - Date.now();
+        if (retriesLeft <= 0 || remainingMs < MIN_ATTEMPT_MS) {
+          controller.abort();
+          if (lastThrottle && remainingMs < MIN_ATTEMPT_MS) throw new GaveUp(lastThrottle, n, Date.now() - started, 'deadline');
+          const { error, describe } = opts.onTimeout(waitedMs);
+          throw new GaveUp({ kind: 'timeout', error, describe }, n, Date.now() - started, 'retries', waitedMs > firstMs);
+        }
+        retriesLeft--;
+        limitMs = Math.min(limitMs * 2, remainingMs);
+        opts.debug?.(`${opts.what}: attempt ${n} has no answer after ${formatSeconds(waitedMs)}; waiting up to ${formatSeconds(limitMs)} more for it`);
+        // The answer, if it comes, came from a backend that needed this long: later requests start with it.
+        pending.then((o) => o.ok && opts.pacer?.slow(waitedMs + limitMs), () => {});
+      }
+    } finally {
+      opts.signal?.removeEventListener('abort', onCancel);
+    }
     if (outcome.ok) {
-      opts.pacer?.succeeded(timedOut ? timeoutMs : undefined);
+      opts.pacer?.succeeded();
       return outcome.value;
     }
     if (outcome.kind === 'final') throw outcome.error;
-    // An attempt cut short by the deadline after throttles: the deadline is what ended it, not the backend.
-    if (outcome.kind === 'timeout' && lastThrottle && timeoutMs < nominalMs) throw new GaveUp(lastThrottle, n, Date.now() - started, 'deadline');
     let waitMs: number;
-    if (outcome.kind === 'timeout') timedOut = true;
     if (outcome.kind === 'throttled') {
       lastThrottle = outcome;
       opts.pacer?.throttled();
@@ -135,7 +173,7 @@ export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOut
       waitMs = outcome.retryAfterMs ?? backoffMs(failures, opts.backoffBaseMs);
       if (retriesLeft-- <= 0 || Date.now() + waitMs >= deadline) throw new GaveUp(outcome, n, Date.now() - started, 'retries');
     }
-    opts.debug?.(`${opts.what}: attempt ${n} ${outcome.kind === 'throttled' ? 'throttled' : outcome.kind === 'timeout' ? 'timed out' : 'failed'} (${outcome.describe}); retrying in ${waitMs} ms`);
+    opts.debug?.(`${opts.what}: attempt ${n} ${outcome.kind === 'throttled' ? 'throttled' : 'failed'} (${outcome.describe}); retrying in ${waitMs} ms`);
     await sleep(waitMs, opts.signal);
   }
 }
@@ -150,7 +188,7 @@ export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOut
 export class Pacer {
   private intervalMs = 0;
   private nextStart = 0;
-  /** The attempt limit that a slow answer needed (0: none learned). */
+  /** The wait that a slow answer needed (0: none learned). */
   timeoutMs = 0;
 
   async acquire(signal?: AbortSignal): Promise<void> {
@@ -165,10 +203,13 @@ export class Pacer {
     this.intervalMs = Math.min(2_000, Math.max(100, this.intervalMs * 2));
   }
 
-  /** `afterTimeoutMs`: the limit of an attempt that succeeded after an earlier one timed out. */
-  succeeded(afterTimeoutMs?: number): void {
+  succeeded(): void {
     this.intervalMs = this.intervalMs < 20 ? 0 : Math.round(this.intervalMs * 0.75);
-    if (afterTimeoutMs !== undefined) this.timeoutMs = Math.max(this.timeoutMs, afterTimeoutMs);
+  }
+
+  /** An answer came only within `waitMs`: later requests wait that long before counting a retry. */
+  slow(waitMs: number): void {
+    this.timeoutMs = Math.max(this.timeoutMs, waitMs);
   }
 
   get interval(): number {
