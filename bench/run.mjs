@@ -7,7 +7,7 @@
  *   BENCH_ROUNDS=31        timed rounds for B1/B2 (B3 uses 2/3 of it; at least 15): B1 is a few ms over a
  *                          ~70 ms floor, so fewer rounds let machine noise decide the ratio
  *   SECRETRUN_BENCH_BIN=…  benchmark another build of the CLI (e.g. a layout experiment)
- *   --only=B1,B3           run some benchmarks only
+ *   --only=B1,B3           run some benchmarks only (B6, the fleet, takes a few minutes: `--only=B6` or bench/fleet.mjs)
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -242,6 +242,12 @@ if (wanted('B5')) {
 }
 b1Project?.remove();
 b2Project?.remove();
+
+// ---- B6 fleet: N concurrent starts behind a throttling proxy (bench/fleet.mjs; alone: node bench/fleet.mjs --n=…) ----
+if (wanted('B6')) {
+  const { fleetBench } = await import('./fleet.mjs');
+  await fleetBench({ target, say });
+}
 
 console.log(`## Targets\n`);
 console.log(table(['target', 'measured', 'result'], targets));
