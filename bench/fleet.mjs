@@ -11,11 +11,10 @@
  * request whose client hung up before the answer came is counted as abandoned (work the backend did for nothing).
  */
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO, SECRETRUN_BIN, startMoto, table, tempProject } from './lib.mjs';
+import { SECRETRUN_BIN, seedSsm, startMoto, table, tempProject } from './lib.mjs';
 
 const PAGE_SIZE = 10;
 
@@ -77,20 +76,6 @@ export async function startThrottlingProxy(target, rate) {
   };
 }
 
-async function seedSsm(endpoint, prefix, count) {
-  const { SSMClient, PutParameterCommand } = createRequire(join(REPO, 'package.json'))('@aws-sdk/client-ssm');
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // this process only; runs get their own env
-  const client = new SSMClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  const queue = Array.from({ length: count }, (_, i) => ({ name: `${prefix}/P${String(i).padStart(3, '0')}`, value: `value-${i}` }));
-  const worker = async () => {
-    for (let p = queue.shift(); p; p = queue.shift()) await client.send(new PutParameterCommand({ Name: p.name, Value: p.value, Type: 'String', Overwrite: true }));
-  };
-  try {
-    await Promise.all(Array.from({ length: 8 }, worker));
-  } finally {
-    client.destroy();
-  }
-}
 
 /** One start: resolves with whether it printed every key, and the first line of its error otherwise. */
 function start(cwd, env, expectedKeys) {
@@ -122,7 +107,7 @@ export async function runFleet({ counts = [100, 200], rate = 40, params = 35, lo
   const pages = Math.ceil(params / PAGE_SIZE);
   try {
     log(`B6: seeding ${params} parameters (not timed)`);
-    await seedSsm(moto.url, '/fleet/app', params);
+    await seedSsm(moto.url, Array.from({ length: params }, (_, i) => ({ name: `/fleet/app/P${String(i).padStart(3, '0')}`, value: `value-${i}` })));
     project.write('secretrun.yaml', `sources:\n  - type: ssm\n    path: /fleet/app\n    endpoint: ${proxy.url}\n    region: us-east-1\n`);
     const nowhere = join(project.dir, 'no-aws-config');
     const env = {
@@ -155,6 +140,12 @@ export async function runFleet({ counts = [100, 200], rate = 40, params = 35, lo
   }
 }
 
+/** The table, and the distinct errors of the starts that failed. */
+export function printFleet(rows, rate) {
+  console.log(fleetTable(rows, rate));
+  for (const r of rows) if (r.errors.length > 0) console.log(`\nN=${r.n} failures: ${r.errors.join(' | ')}`);
+}
+
 export function fleetTable(rows, rate) {
   return table(
     ['starts', 'succeeded', 'wall time', 'requests sent', 'throttled', 'served', 'abandoned', 'served per start', 'ideal', `backend's own time (served / ${rate} per s)`],
@@ -177,8 +168,7 @@ export function fleetTable(rows, rate) {
 export async function fleetBench({ target, say, rate = 40, counts = [100, 200] }) {
   const rows = await runFleet({ counts, rate, log: say });
   console.log(`## B6 fleet: concurrent \`secretrun export\` starts, SSM (moto) behind a ${rate} requests/s token-bucket throttling proxy, 35 parameters (4 pages)\n`);
-  console.log(fleetTable(rows, rate));
-  for (const r of rows) if (r.errors.length > 0) console.log(`\nN=${r.n} failures: ${r.errors.join(' | ')}`);
+  printFleet(rows, rate);
   console.log('');
   for (const r of rows) {
     target(`B6: ${r.n} of ${r.n} concurrent starts succeed`, `${r.succeeded}/${r.n} in ${r.wallS.toFixed(1)} s (backend's own time ${r.backendS.toFixed(1)} s)`, r.succeeded === r.n);
@@ -193,6 +183,5 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const params = Number(arg('params', '35'));
   const rows = await runFleet({ counts, rate, params, log: (m) => process.stderr.write(`${m}\n`) });
   console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} CPUs; ${params} parameters, ${rate} requests/s\n`);
-  console.log(fleetTable(rows, rate));
-  for (const r of rows) if (r.errors.length > 0) console.log(`\nN=${r.n} failures: ${r.errors.join(' | ')}`);
+  printFleet(rows, rate);
 }

@@ -9,7 +9,6 @@
  *   SECRETRUN_BENCH_BIN=…  benchmark another build of the CLI (e.g. a layout experiment)
  *   --only=B1,B3           run some benchmarks only (B6, the fleet, takes a few minutes: `--only=B6` or bench/fleet.mjs)
  */
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -26,6 +25,7 @@ import {
   peerBin,
   startCountingProxy,
   startDelayServer,
+  seedSsm,
   startMoto,
   table,
   timeSpanAsync,
@@ -260,19 +260,4 @@ function numbered(prefix, stem, count) {
   return Array.from({ length: count }, (_, i) => ({ name: `${prefix}/${stem}_${String(i).padStart(4, '0')}`, value: `value-${stem}-${i}` }));
 }
 
-/** Seed moto with the real SDK, 16 PutParameter calls in flight (there is no batch put in the SSM API). */
-async function seedSsm(endpoint, params) {
-  const { SSMClient, PutParameterCommand } = createRequire(join(REPO, 'package.json'))('@aws-sdk/client-ssm');
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // this process only; runs get baseEnv
-  const client = new SSMClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  const queue = [...params];
-  const worker = async () => {
-    for (let p = queue.shift(); p; p = queue.shift()) await client.send(new PutParameterCommand({ Name: p.name, Value: p.value, Type: 'String', Overwrite: true }));
-  };
-  try {
-    await Promise.all(Array.from({ length: 16 }, worker));
-  } finally {
-    client.destroy();
-  }
-}
 

@@ -4,8 +4,8 @@
  * the layer, the attempts and the seconds, exit 125. The retry policy itself is tested in ssm-throttle and fetch.
  */
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PRINT_ENV, runCli, tmpProject } from './helpers/cli.js';
-import { dummyAwsEnv, numberedParameters, seedParameters, seedSecrets, startAwsProxy, type AwsProxy } from './helpers/moto.js';
+import { PRINT_ENV } from './helpers/cli.js';
+import { numberedParameters, runInProject, seedParameters, seedSecrets, startAwsProxy, type AwsProxy } from './helpers/moto.js';
 
 const moto = inject('motoEndpoint');
 const NS = `/SrResilience-${process.pid}-${Date.now().toString(36)}`;
@@ -22,14 +22,7 @@ describe.skipIf(!moto)('remote layers under throttling (built CLI)', () => {
     proxy = undefined;
   });
 
-  async function secretrun(yaml: string, args: string[], env: Record<string, string | undefined> = {}) {
-    const project = tmpProject({ 'secretrun.yaml': yaml });
-    try {
-      return await runCli(args, { cwd: project.dir, env: dummyAwsEnv(env) });
-    } finally {
-      project.cleanup();
-    }
-  }
+  const secretrun = runInProject;
 
   const layers = (endpoint: string, extra = '') =>
     `sources:\n  - type: ssm\n    path: ${NS}\n    endpoint: ${endpoint}\n    retries: 1\n${extra}  - type: secretsmanager\n    secret_id: ${SECRET}\n    endpoint: ${endpoint}\n    retries: 1\n${extra}`;

@@ -5,11 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { NotFoundError, SourceError } from '../src/core/errors.js';
+import { NotFoundError } from '../src/core/errors.js';
 import { withoutNodeVersionWarning } from '../src/sources/aws/client.js';
 import secretsmanager, { answersId, readSecretsManagerOptions, secretsToEnv } from '../src/sources/secretsmanager.js';
-import { applyProcessEnv, closedPortUrl, dummyAwsEnv, makeContext, seedSecrets, startAwsProxy, type SeedSecret } from './helpers/moto.js';
-import { PRINT_ENV, runCli, tmpProject } from './helpers/cli.js';
+import { applyProcessEnv, closedPortUrl, dummyAwsEnv, expectOneLine, failure, makeContext, runInProject, seedSecrets, startAwsProxy, type SeedSecret } from './helpers/moto.js';
+import { PRINT_ENV } from './helpers/cli.js';
 
 const moto = inject('motoEndpoint');
 // Its own namespace, so other files can use the same moto_server in parallel (and re-runs start clean).
@@ -33,20 +33,6 @@ function load(options: Record<string, unknown>, ctx = makeContext({ layer: 'secr
   return secretsmanager.load({ type: 'secretsmanager', endpoint: moto, ...options }, ctx);
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof Error)) throw new Error('expected the load to fail, but it succeeded');
-  return err;
-}
-
-function expectOneLine(err: Error) {
-  expect(err).toBeInstanceOf(SourceError);
-  expect(err.message).not.toContain('\n');
-  expect(err.message).not.toMatch(/\bat .*\.js:\d+/);
-}
 
 describe.skipIf(!moto)('secretsmanager layer against moto_server', () => {
   let restoreEnv: () => void;
@@ -233,14 +219,7 @@ describe.skipIf(!moto)('secretrun with a secretsmanager layer (built CLI)', () =
     ]);
   });
 
-  async function secretrun(yaml: string, args: string[], env: Record<string, string | undefined> = {}) {
-    const project = tmpProject({ 'secretrun.yaml': yaml });
-    try {
-      return await runCli(args, { cwd: project.dir, env: dummyAwsEnv(env) });
-    } finally {
-      project.cleanup();
-    }
-  }
+  const secretrun = runInProject;
 
   it('keys reach the child with nothing on stderr; a binary secret is decoded with `decode`', async () => {
     const yaml = [

@@ -3,20 +3,23 @@
  * AWS SDK. Every request goes to 127.0.0.1; the environment holds dummy credentials only.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { NotFoundError, SourceError } from '../src/core/errors.js';
+import { NotFoundError } from '../src/core/errors.js';
 import ssm, { normalizePath, parametersToEnv, relativeName, toEnvKey } from '../src/sources/ssm.js';
 import {
   applyProcessEnv,
   closedPortUrl,
   dummyAwsEnv,
+  expectOneLine,
+  failure,
   makeContext,
   numberedParameters,
+  runInProject,
   seedParameters,
   startAwsProxy,
   startSilentServer,
   type SeedParameter,
 } from './helpers/moto.js';
-import { PRINT_ENV, runCli, tmpProject } from './helpers/cli.js';
+import { PRINT_ENV } from './helpers/cli.js';
 
 const moto = inject('motoEndpoint');
 // Its own namespace, so other files can use the same moto_server in parallel (and re-runs start clean).
@@ -46,20 +49,6 @@ function load(options: Record<string, unknown>, ctx = makeContext()) {
   return ssm.load({ type: 'ssm', endpoint: moto, ...options }, ctx);
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof Error)) throw new Error('expected the load to fail, but it succeeded');
-  return err;
-}
-
-function expectOneLine(err: Error) {
-  expect(err).toBeInstanceOf(SourceError);
-  expect(err.message).not.toContain('\n');
-  expect(err.message).not.toMatch(/\bat .*\.js:\d+/);
-}
 
 beforeAll(async () => {
   if (moto) await seedParameters(moto, seed);
@@ -319,15 +308,7 @@ describe.skipIf(!moto)('ssm layer against moto_server', () => {
 });
 
 describe.skipIf(!moto)('secretrun with an ssm layer (built CLI)', () => {
-  /** Run the built CLI in a temp project holding `yaml` as secretrun.yaml, with a dummy AWS environment. */
-  async function secretrun(yaml: string, args: string[], env: Record<string, string | undefined> = {}) {
-    const project = tmpProject({ 'secretrun.yaml': yaml });
-    try {
-      return await runCli(args, { cwd: project.dir, env: dummyAwsEnv(env) });
-    } finally {
-      project.cleanup();
-    }
-  }
+  const secretrun = runInProject;
 
   it('100 parameters reach the child, with nothing on stderr (no SDK warning) and no SDK switch leaked', async () => {
     const keys = numberedParameters('', 100).map((p) => p.name.slice(1));

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { withoutNodeVersionWarning } from '../../src/sources/aws/client.js';
+import { expect } from 'vitest';
+import { SourceError } from '../../src/core/errors.js';
 import type { SourceContext } from '../../src/sources/types.js';
+import { runCli, tmpProject, type CliResult } from './cli.js';
 
 export interface SeedParameter {
   name: string;
@@ -130,6 +133,33 @@ export function applyProcessEnv(vars: Record<string, string | undefined>): () =>
   };
   set(vars);
   return () => set(before);
+}
+
+/** The error a load failed with; fails the test when the load succeeded. */
+export async function failure(promise: Promise<unknown>): Promise<Error> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof Error)) throw new Error('expected the load to fail, but it succeeded');
+  return err;
+}
+
+/** A source failure as users see it: a SourceError on one line, no stack. */
+export function expectOneLine(err: Error): void {
+  expect(err).toBeInstanceOf(SourceError);
+  expect(err.message).not.toContain('\n');
+  expect(err.message).not.toMatch(/\bat .*\.js:\d+/);
+}
+
+/** Run the built CLI in a temp project holding `yaml` as secretrun.yaml, with a dummy AWS environment plus `env`. */
+export async function runInProject(yaml: string, args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const project = tmpProject({ 'secretrun.yaml': yaml });
+  try {
+    return await runCli(args, { cwd: project.dir, env: dummyAwsEnv(env) });
+  } finally {
+    project.cleanup();
+  }
 }
 
 export interface TestContext extends SourceContext {
