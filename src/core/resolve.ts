@@ -218,17 +218,6 @@ function sortedByKey<V>(map: Map<string, V>): Map<string, V> {
   return out;
 }
 
-/**
- * Variables that change which binaries run or which code a runtime loads. A layer that sets one is not an
- * error by default (a `.env` with PATH is legitimate), but it is never silent.
- */
-export const RISKY_NAMES = [
-  'PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'DYLD_LIBRARY_PATH',
-  'NODE_OPTIONS', 'NODE_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PERL5LIB', 'PERL5OPT',
-  'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'IFS',
-  'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
-];
-
 export function valuesOf(resolution: Resolution): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, e] of resolution.entries) out[k] = e.value;
