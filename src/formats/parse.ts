@@ -314,7 +314,7 @@ const YAML_CODE_TEXT: Record<string, string> = {
   DUPLICATE_KEY: 'duplicate key (each key may appear once in a mapping)',
   IMPOSSIBLE: 'malformed document',
   KEY_OVER_1024_CHARS: 'a key longer than 1024 characters',
-  MISSING_CHAR: 'missing character (an unclosed quote, bracket or brace?)',
+  MISSING_CHAR: 'a character is missing here (a "-" before a list item, a closing quote, bracket or brace?)',
   MULTILINE_IMPLICIT_KEY: 'a key spans several lines (a missing ":" or an unclosed quote above?)',
   MULTIPLE_ANCHORS: 'more than one anchor on a node',
   MULTIPLE_DOCS: 'more than one document (a "---" line); expected one',
