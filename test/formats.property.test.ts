@@ -92,6 +92,7 @@ describe('dotenv writer and sh (property)', () => {
             return; // refused (inexpressible): nothing written
           }
           if (reported.length > 0) return;
+          rmSync(join(dir, 'PWNED'), { force: true });
           writeFileSync(join(dir, '.env'), text);
           spawnSync('sh', ['-c', 'set -a; . ./.env'], { cwd: dir, env: { PATH: '/usr/bin:/bin' } });
           expect(existsSync(join(dir, 'PWNED')), text).toBe(false);
