@@ -157,6 +157,6 @@ const MAX_DESCRIBED = 300;
 function firstLine(text: string): string {
   const line = text.split(/\r\n|[\r\n\u2028\u2029]/).map((l) => l.trim()).find((l) => l !== '') ?? '';
   // Control characters (colour codes, a bell) never reach the terminal from a thrown value.
-  const clean = line.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  const clean = line.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
   return clean.length > MAX_DESCRIBED ? `${clean.slice(0, MAX_DESCRIBED)}…` : clean;
 }
