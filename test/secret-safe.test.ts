@@ -38,6 +38,16 @@ describe('the redaction net does not garble', () => {
     expect(r.stderr).toBe('secretrun: layer "json ${SECRET_DIR}/app.json" (secretrun.yaml:4:5): [redacted]/app.json: file not found\n');
   });
 
+  it('a layer label holding a token that came through vars is blanked in ls, not only in errors', async () => {
+    const { dir } = project({
+      'secretrun.yaml': 'environments:\n  dev:\n    vars: { T: "${VAULT_TOKEN}" }\n    sources:\n      - type: json\n        path: cfg/${T}.json\n',
+      'cfg/hvs.labelToken42.json': '{"A": "1"}',
+    });
+    const r = await runCli(['ls', '-e', 'dev', '--json'], { cwd: dir, env: { VAULT_TOKEN: 'hvs.labelToken42' } });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).keys).toEqual([{ key: 'A', layer: 'json cfg/[redacted].json', shadowed: [] }]);
+  });
+
   it('the library scrubs its errors with the same rule', async () => {
     const { dir } = project({
       '.env': 'STAGE=prod\nTOKEN_DIR=tok-abcdefgh-123\n',

@@ -10,7 +10,7 @@
 import { interpolate, interpolateTracked, InterpolationError, mapStrings, references } from './interpolate.js';
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
-import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, registerSecret, type Location } from './errors.js';
+import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
 import { urlForDisplay } from './urls.js';
 import { globToRegExp, isGlob, matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
@@ -283,8 +283,8 @@ export function keyValueLists(resolution: Resolution): { keys: string[]; values:
 
 /**
  * The label of a layer: its `name`, else type plus path/url/names. Built from the text as written, with only
- * the environment's `vars` filled in (and those values join the redaction net): values loaded from layers never
- * appear in a label. A URL is shown without userinfo, query or fragment.
+ * the environment's `vars` filled in (those values join the redaction net, and the label is redacted): values
+ * loaded from layers never appear in a label. A URL is shown without userinfo, query or fragment.
  */
 export function layerName(spec: LayerSpec, vars: Record<string, string>): string {
   const o = spec.options;
@@ -307,7 +307,8 @@ export function layerName(spec: LayerSpec, vars: Record<string, string>): string
   else if (Array.isArray(o.names)) what = o.names.length === 1 ? fill(String(o.names[0])) : `${fill(String(o.names[0]))} (+${o.names.length - 1})`;
   else if (Array.isArray(o.command) && o.command.length > 0) what = String(o.command[0]);
   else if (spec.type === 'doppler' && (o.project || o.config)) what = [o.project, o.config].filter(Boolean).map((s) => fill(String(s))).join('/');
-  return what ? `${spec.type} ${what}` : spec.type;
+  // The label is shown raw by `ls`, `diff`, the spinner and watch logs: blank what `vars` filled in here, once.
+  return what ? redact(`${spec.type} ${what}`) : spec.type;
 }
 
 /** `SECRETRUN_ENV` is the environment's name, chosen on the command line: never a secret. */
