@@ -96,7 +96,11 @@ const secrets = new Set<string>();
 /** Shortest value the net blanks (see above). */
 export const MIN_REDACT_LENGTH = 8;
 const REDACTED = '[redacted]';
-/** Longest first, so a secret that contains another is removed whole; rebuilt only after a registration. */
+/**
+ * Every registered value and its escaped forms, longest first (so a secret that contains another is removed
+ * whole). Built when something is printed, not at registration: a 10,000-key layer registers 10,000 values,
+ * and most runs print nothing.
+ */
 let ordered: string[] | undefined;
 
 /** Does the one redaction rule apply to this value (ignoring `public:`, which the caller decides)? */
@@ -107,7 +111,6 @@ export function isRedactable(value: string | undefined): value is string {
 export function registerSecret(value: string | undefined): void {
   if (!isRedactable(value) || secrets.has(value)) return;
   secrets.add(value);
-  for (const form of escapedForms(value)) secrets.add(form);
   ordered = undefined;
 }
 
@@ -131,7 +134,7 @@ export function escapedForms(value: string): string[] {
 
 export function redact(text: string): string {
   if (secrets.size === 0) return text;
-  ordered ??= [...secrets].sort((a, b) => b.length - a.length);
+  ordered ??= [...new Set([...secrets].flatMap((v) => [v, ...escapedForms(v)]))].sort((a, b) => b.length - a.length);
   let out = text;
   for (const s of ordered) if (out.includes(s)) out = out.split(s).join(REDACTED);
   return out;
