@@ -46,3 +46,10 @@ export function remoteOptions(options: SourceOptions): { timeout: number; retrie
   if (typeof deadline !== 'number' || !Number.isFinite(deadline) || deadline <= 0) throw new SourceError('`deadline` must be a positive number of seconds');
   return { timeout: timeoutOption(options), retries, deadline };
 }
+
+/** `allow_insecure_http` of the http and doppler layers: send credentials over plain http:// beyond loopback. */
+export function allowInsecureHttp(options: SourceOptions): boolean {
+  const { allow_insecure_http: allow = false } = options;
+  if (typeof allow !== 'boolean') throw new SourceError('`allow_insecure_http` must be true or false');
+  return allow;
+}
