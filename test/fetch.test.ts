@@ -9,6 +9,7 @@ import {
   retryDelayMs,
   RETRY_AFTER_CAP_MS,
 } from '../src/sources/net/fetch.js';
+import { Pacer } from '../src/sources/net/retry.js';
 import { remoteOptions } from '../src/sources/options.js';
 import { rejection, sequence, useServers } from './helpers/http-server.js';
 
@@ -38,6 +39,23 @@ describe('retry policy (pure)', () => {
     expect(backoffMs(3, 200, () => 0)).toBe(0);
     expect(backoffMs(20, 200, () => 1)).toBe(5000);
     expect(backoffMs(3, 200, () => 0.5)).toBe(400);
+  });
+
+  it('paces a backend after throttles: the spacing doubles up to 2 s and relaxes by a quarter per success, to nothing', () => {
+    const pacer = new Pacer();
+    expect(pacer.interval).toBe(0);
+    pacer.throttled();
+    expect(pacer.interval).toBe(100);
+    for (let i = 0; i < 10; i++) pacer.throttled();
+    expect(pacer.interval).toBe(2000);
+    pacer.succeeded();
+    expect(pacer.interval).toBe(1500);
+    for (let i = 0; i < 30; i++) pacer.succeeded();
+    expect(pacer.interval).toBe(0);
+    // A slow answer is remembered as the wait later requests start with.
+    pacer.slow(4000);
+    pacer.slow(2000);
+    expect(pacer.timeoutMs).toBe(4000);
   });
 
   it('checks timeout and retries', () => {
