@@ -63,7 +63,7 @@ describe('a broken sources file', () => {
     const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: a.json\n  - type: dotenv\n' });
     const r = await runCli(['--', 'true'], { cwd: dir });
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe('secretrun: secretrun.yaml:2:10: invalid YAML: a block value cannot be a key\n');
+    expect(r.stderr).toBe('secretrun: secretrun.yaml:3:3: invalid YAML: bad indentation\n');
   });
 });
 
