@@ -10,14 +10,8 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { BIN, ROOT, baseEnv, runCli, tmpProject, alive } from './helpers/cli.js';
 import { startServer, type FakeServer } from './helpers/http-server.js';
-import {
-  compareFingerprints,
-  describeChanges,
-  fingerprint,
-  retryDelay,
-  watchFiles,
-  watchSettings,
-} from '../src/process/watch.js';
+import { compareFingerprints, describeChanges, fingerprint, retryDelay, watchFiles } from '../src/process/watch-engine.js';
+import { watchSettings } from '../src/process/watch.js';
 import { UsageError } from '../src/core/errors.js';
 
 const RECORDER = join(ROOT, 'fixtures/child/recorder.mjs');
@@ -131,8 +125,12 @@ describe('watch settings', () => {
     [{ watch: '5', onChange: 'reload' }, '--on-change: expected "restart" or "signal:NAME"'],
     [{ watch: '5', onChange: 'signal:SIGNOPE' }, 'unknown signal "SIGNOPE"'],
     [{ watch: '5', onChange: 'signal:SIGHUP', grace: '3' }, '--restart-signal and --grace only apply with --on-change=restart'],
-    [{ grace: '3' }, '--grace only applies with --watch'],
-    [{ onChange: 'restart', restartSignal: 'SIGINT' }, '--on-change, --restart-signal only applies with --watch'],
+    [{ grace: '3' }, '--grace only applies with --watch or --listen'],
+    [{ onChange: 'restart', restartSignal: 'SIGINT' }, '--on-change, --restart-signal only applies with --watch or --listen'],
+    [{ jitter: '3' }, '--jitter only applies with --watch or --listen'],
+    [{ listen: 'localhost' }, '--listen: expected [HOST:]PORT'],
+    [{ listen: '70000' }, '--listen: expected [HOST:]PORT'],
+    [{ watch: '5', jitter: 'soon' }, '--jitter: expected a number of seconds'],
   ])('rejects %j', (flags, message) => {
     let err: unknown;
     try {
@@ -237,7 +235,7 @@ describe.concurrent('run --watch', () => {
 
     w.proc.kill('SIGTERM');
     expect(await w.ended).toEqual({ code: 0, signal: null });
-    expect(w.stderr()).toBe('secretrun: 1 key changed (TOKEN); restarting\n'.repeat(2));
+    expect(w.stderr()).toBe('secretrun: file: 1 key changed (TOKEN); restarting\n'.repeat(2));
     for (const v of ['first-secret-111', 'second-secret-222', 'third-secret-333', 'unchanged-value']) expect(w.stderr()).not.toContain(v);
     expect(starts(w.log)).toHaveLength(3);
   });
@@ -259,7 +257,7 @@ describe.concurrent('run --watch', () => {
     expect(alive(w.first.pid)).toBe(false);
     w.proc.kill('SIGTERM');
     expect((await w.ended).code).toBe(0);
-    expect(w.stderr()).toBe('secretrun: 1 key changed (API_TOKEN); restarting\n');
+    expect(w.stderr()).toBe('secretrun: poll: 1 key changed (API_TOKEN); restarting\n');
   });
 
   it('--on-change=signal:SIGHUP sends SIGHUP to the same process, which keeps its PID', async ({ expect }) => {
@@ -270,7 +268,7 @@ describe.concurrent('run --watch', () => {
     await until(() => signals(w.log, pid).length === 1, 'SIGHUP');
     expect(signals(w.log, pid)).toEqual(['SIGHUP']);
     await until(() => w.stderr().includes('\n'), 'the log line');
-    expect(w.stderr()).toBe('secretrun: 2 keys changed (NEW_KEY added, TOKEN); sent SIGHUP (the running process keeps its old environment)\n');
+    expect(w.stderr()).toBe('secretrun: file: 2 keys changed (NEW_KEY added, TOKEN); sent SIGHUP (the running process keeps its old environment)\n');
 
     // A SIGHUP to secretrun is forwarded, and watching goes on.
     w.proc.kill('SIGHUP');
@@ -299,7 +297,7 @@ describe.concurrent('run --watch', () => {
     expect(second.env.TOKEN).toBe('stubborn-2');
     expect(alive(w.first.pid)).toBe(false);
     await until(() => w.stderr().split('\n').length === 3, 'both log lines');
-    expect(w.stderr()).toBe('secretrun: 1 key changed (TOKEN); restarting\nsecretrun: warning: the process did not exit within 1s of SIGTERM; sending SIGKILL\n');
+    expect(w.stderr()).toBe('secretrun: file: 1 key changed (TOKEN); restarting\nsecretrun: warning: the process did not exit within 1s of SIGTERM; sending SIGKILL\n');
     console.log(`ignored SIGTERM: killed and restarted ${Date.now() - t0} ms after the edit (grace 1 s)`);
 
     // The new child ignores SIGTERM too: secretrun forwards it and keeps waiting, as plain run does.
@@ -346,7 +344,7 @@ describe.concurrent('run --watch', () => {
     expect(w.stderr().split('\n').filter(Boolean)).toEqual([
       warnings[0],
       'secretrun: sources readable again',
-      'secretrun: 1 key changed (TOKEN); restarting',
+      'secretrun: poll: 1 key changed (TOKEN); restarting',
     ]);
     expect(w.stderr()).not.toContain('flaky-secret');
   });
@@ -368,7 +366,7 @@ describe.concurrent('run --watch', () => {
     replaceFile(join(dir, '.env'), 'TOKEN=file-secret-2\n');
     const second = await until(() => starts(w.log)[1], 'the restart after the fix');
     expect(second.env.TOKEN).toBe('file-secret-2');
-    expect(w.stderr().split('\n').slice(1)).toEqual(['secretrun: sources readable again', 'secretrun: 1 key changed (TOKEN); restarting', '']);
+    expect(w.stderr().split('\n').slice(1)).toEqual(['secretrun: sources readable again', 'secretrun: file: 1 key changed (TOKEN); restarting', '']);
     w.proc.kill('SIGTERM');
     await w.ended;
     expect(w.stderr()).not.toMatch(/file-secret/);
@@ -387,7 +385,7 @@ describe.concurrent('run --watch', () => {
     expect(third.env.EXTRA).toBe('more-secret-2');
     w.proc.kill('SIGTERM');
     await w.ended;
-    expect(w.stderr()).toBe('secretrun: 1 key changed (EXTRA added); restarting\nsecretrun: 1 key changed (EXTRA); restarting\n');
+    expect(w.stderr()).toBe('secretrun: file: 1 key changed (EXTRA added); restarting\nsecretrun: file: 1 key changed (EXTRA); restarting\n');
   });
 
   it('SIGTERM to secretrun: the child exit code passes through, and no new child is started', async ({ expect }) => {
@@ -436,7 +434,7 @@ describe.concurrent('run --watch', () => {
     expect(r.stderr).toBe('secretrun: --watch: 1 is below the minimum of 2 seconds\n');
     const g = await runCli(['--grace', '3', '--', 'true'], { cwd: dir });
     expect(g.code).toBe(2);
-    expect(g.stderr).toBe('secretrun: --grace only applies with --watch\n');
+    expect(g.stderr).toBe('secretrun: --grace only applies with --watch or --listen\n');
     const o = await runCli(['run', '--watch', 'node', 'x.js'], { cwd: dir });
     expect(o.code).toBe(2);
     expect(o.stderr).toContain('put the command after --');

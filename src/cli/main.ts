@@ -50,9 +50,11 @@ function buildProgram({ Argument, Command, Option }: typeof import('commander'),
     .option('--on-change <action>', 'with --watch: "restart" (default), or "signal:NAME" to only send NAME, e.g. signal:SIGHUP (the process keeps its old environment)')
     .option('--restart-signal <signal>', 'with --watch: the signal that stops the command before a restart (default SIGTERM)')
     .option('--grace <seconds>', 'with --watch: seconds to wait after the restart signal before SIGKILL (default 10)')
+    .option('--listen <[host:]port>', 'watch mode with an HTTP listener: POST re-resolves (signed with SECRETRUN_WEBHOOK_SECRET), GET /healthz reports; host defaults to 127.0.0.1; push-only unless --watch=SECONDS too')
+    .option('--jitter <seconds>', 'with --watch/--listen: wait a random time up to SECONDS before a webhook- or poll-triggered re-resolve (spreads a fleet)')
     .option('--mask [names]', 'replace secret values in the command\'s stdout and stderr with **** (or <KEY> with --mask=names); they become pipes, not a terminal')
     .passThroughOptions()
-    .addHelpText('after', examples(["secretrun -- node server.js", "the default command, with --"], ["secretrun run -e prod --pristine -- ./manage.py migrate", "only the layers, not the parent env"], ["secretrun --watch=10 --mask -- node server.js", "restart on change; redact output"]))
+    .addHelpText('after', examples(["secretrun -- node server.js", "the default command, with --"], ["secretrun run -e prod --pristine -- ./manage.py migrate", "only the layers, not the parent env"], ["secretrun --watch=10 --mask -- node server.js", "restart on change; redact output"], ["secretrun --listen 9000 --jitter 5 -- node server.js", "restart when a webhook says a secret changed"]))
     .hook('preAction', on('run'))
     .action((command: string[], opts) => outcome(import('./commands/run.js').then((m) => m.run(command, opts))));
 

@@ -49,6 +49,8 @@ export interface ResolveHooks {
   optionDefaults?: Record<string, Record<string, string>>;
   warn: (message: string) => void;
   signal?: AbortSignal;
+  /** See ResolveSecretsOptions.cache: one map per layer, found by the layer's type and interpolated options. */
+  cache?: Map<string, Map<string, unknown>>;
   /** Called when remote layers start and as each finishes (progress display). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
@@ -113,6 +115,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       signal: controller.signal,
       warn: hooks.warn,
       secret: registerSecret,
+      cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
     };
     let keys: Record<string, string>;
     let missing = false;
@@ -149,6 +152,14 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   }
   const outcomes = await Promise.all(results);
   return { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
+}
+
+/** A layer's own cache: a changed option (another `select`, a rotated token) is another layer. */
+function layerCache(all: Map<string, Map<string, unknown>>, type: string, options: SourceOptions): Map<string, unknown> {
+  const id = JSON.stringify([type, options]);
+  let cache = all.get(id);
+  if (!cache) all.set(id, (cache = new Map()));
+  return cache;
 }
 
 async function loadSourceFor(spec: LayerSpec, hooks: ResolveHooks): Promise<Source> {

@@ -31,6 +31,11 @@ export interface ResolveSecretsOptions extends LocateOptions {
   /** `diff` and `ls` show what an environment lacks instead of failing on `require`. Default true. */
   checkRequire?: boolean;
   signal?: AbortSignal;
+  /**
+   * Kept by a caller that resolves again and again (watch mode): per layer, what lets a remote source ask the
+   * server "changed since?" (an ETag) and reuse its last answer.
+   */
+  cache?: Map<string, Map<string, unknown>>;
   warn: (message: string) => void;
   /** Progress display hooks (the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
@@ -57,6 +62,7 @@ export async function resolveSecrets(options: ResolveSecretsOptions): Promise<Re
     optionDefaults: OPTION_DEFAULTS,
     warn: options.warn,
     signal: options.signal,
+    cache: options.cache,
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
   });
@@ -105,19 +111,32 @@ export interface SecretSource {
  * secret value scrubbed from their messages.
  */
 export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Secrets> {
+  return (await resolveForLibrary(options)).secrets;
+}
+
+/**
+ * `loadSecrets`, also returning the resolution (watchSecrets watches its files). `extra` is the watcher's own:
+ * its cancellation and its per-layer cache.
+ */
+export async function resolveForLibrary(
+  options: LoadSecretsOptions,
+  extra: { signal?: AbortSignal; cache?: ResolveSecretsOptions['cache'] } = {},
+): Promise<{ resolved: Resolved; secrets: Secrets }> {
   const processEnv = options.processEnv ?? process.env;
+  const signal = extra.signal ?? options.signal;
   try {
-    options.signal?.throwIfAborted();
-    const { file, resolution } = await resolveSecrets({
+    signal?.throwIfAborted();
+    const resolved = await resolveSecrets({
       env: options.env,
       config: options.config,
       cwd: options.cwd ?? process.cwd(),
       processEnv,
       checkRequire: options.checkRequire,
-      signal: options.signal,
+      signal,
+      cache: extra.cache,
       warn: (message) => (options.onWarning ?? emitWarning)(redact(message)),
     });
-    return new Secrets(resolution, file.path);
+    return { resolved, secrets: new Secrets(resolved.resolution, resolved.file.path) };
   } catch (err) {
     throw scrubError(err);
   }

@@ -7,7 +7,7 @@
  * is sent as a Basic Authorization header because undici does not send it.
  */
 import { SourceError } from '../core/errors.js';
-import { credentialsInUrl, displayUrl, fetchText } from './net/fetch.js';
+import { credentialsInUrl, displayUrl, fetchKeys } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { optionalString, remoteOptions, requiredString, stringMap } from './options.js';
 import type { Source } from './types.js';
@@ -30,12 +30,13 @@ const HttpSource: Source = {
     const format = optionalString(options, 'format');
     if (format !== undefined && !FORMATS.includes(format as ContentFormat)) throw new SourceError(`\`format\` must be one of ${FORMATS.join(', ')}`);
 
-    const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal });
-    return parseContent(response.text, (format as ContentFormat | undefined) ?? formatFromContentType(response.headers['content-type']), {
-      select: optionalString(options, 'select'),
-      flatten: optionalString(options, 'flatten'),
-      origin: displayUrl(url),
-    });
+    return fetchKeys({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal, cache: context.cache }, (response) =>
+      parseContent(response.text, (format as ContentFormat | undefined) ?? formatFromContentType(response.headers['content-type']), {
+        select: optionalString(options, 'select'),
+        flatten: optionalString(options, 'flatten'),
+        origin: displayUrl(url),
+      }),
+    );
   },
 };
 export default HttpSource;

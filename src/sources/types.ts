@@ -24,6 +24,11 @@ export interface SourceContext {
   warn(message: string): void;
   /** Mark a string (a token, a password) as secret so it is scrubbed from any error text. */
   secret(value: string): void;
+  /**
+   * Present when the same layer is resolved again and again (watch mode, `watchSecrets`): a map kept from one
+   * resolution to the next, e.g. for an ETag and what its answer parsed to (see `fetchKeys`).
+   */
+  readonly cache?: Map<string, unknown>;
 }
 
 export type SourceOptions = Record<string, unknown>;

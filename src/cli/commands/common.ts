@@ -34,9 +34,11 @@ export interface ResolveExtras {
   signal?: AbortSignal;
   /** `diff` and `ls` show what an environment lacks instead of failing on `require`. */
   checkRequire?: boolean;
+  /** Kept across re-resolves in watch mode (see ResolveSecretsOptions.cache). */
+  cache?: Map<string, Map<string, unknown>>;
 }
 
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, checkRequire = true }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, checkRequire = true, cache }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -48,6 +50,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       cwd: process.cwd(),
       processEnv: parentEnv,
       signal,
+      cache,
       // require is checked after the risky-name check, as before.
       checkRequire: false,
       warn: (m) => warn(m, opts.quiet),
