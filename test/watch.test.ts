@@ -3,106 +3,18 @@
  * environment (fixtures/child/recorder.mjs), real files edited on disk, real HTTP servers on 127.0.0.1.
  * The tests wait for events, never for fixed sleeps, except to show that something does NOT happen.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, baseEnv, runCli, tmpProject, alive } from './helpers/cli.js';
-import { startServer, type FakeServer } from './helpers/http-server.js';
+import { runCli, alive } from './helpers/cli.js';
+import { replaceFile, signals, sleep, starts, until, watchPlumbing } from './helpers/watch.js';
 import { compareFingerprints, describeChanges, fingerprint, retryDelay, watchFiles } from '../src/process/watch-engine.js';
 import { watchSettings } from '../src/process/watch.js';
 import { UsageError } from '../src/core/errors.js';
 
-const RECORDER = join(ROOT, 'fixtures/child/recorder.mjs');
-
-// ---- plumbing ------------------------------------------------------------------------------------------------
-
-const cleanups: (() => void | Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function project(files: Record<string, string>) {
-  const p = tmpProject(files);
-  cleanups.push(p.cleanup);
-  return p;
-}
-
-async function server(handler: Parameters<typeof startServer>[0]): Promise<FakeServer> {
-  const s = await startServer(handler);
-  cleanups.push(() => s.close());
-  return s;
-}
-
-type Event = { event: 'start'; pid: number; env: Record<string, string | null> } | { event: 'signal'; pid: number; signal: string };
-
-function events(log: string): Event[] {
-  if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Event);
-}
-const starts = (log: string) => events(log).filter((e): e is Extract<Event, { event: 'start' }> => e.event === 'start');
-const signals = (log: string, pid: number) => events(log).filter((e) => e.event === 'signal' && e.pid === pid).map((e) => (e as { signal: string }).signal);
-
-/** Poll `probe` until it returns something truthy. */
-async function until<T>(probe: () => T | undefined | null | false, what: string, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Watched {
-  proc: ChildProcess;
-  log: string;
-  stderr(): string;
-  stdout(): string;
-  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The first child's start event. */
-  first: Extract<Event, { event: 'start' }>;
-}
-
-/** Start `secretrun <args> -- node recorder.mjs <log> <childArgs>` and wait for the first child. */
-async function startWatched(dir: string, args: string[], childArgs: string[], env: Record<string, string> = {}): Promise<Watched> {
-  const log = join(dir, `events-${randomBytes(4).toString('hex')}.log`);
-  const proc = spawn(process.execPath, [BIN, ...args, '--', process.execPath, RECORDER, log, ...childArgs], {
-    cwd: dir,
-    env: baseEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  let stdout = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d));
-  proc.stdout!.setEncoding('utf8').on('data', (d) => (stdout += d));
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  let exited = false;
-  void ended.then(() => (exited = true));
-  // Leave nothing behind, whatever the test did.
-  cleanups.push(() => {
-    for (const e of starts(log)) if (alive(e.pid)) process.kill(e.pid, 'SIGKILL');
-    if (!exited) proc.kill('SIGKILL');
-  });
-  const first = await until(() => {
-    if (exited && starts(log).length === 0) throw new Error(`secretrun exited early: ${stderr}`);
-    return starts(log)[0];
-  }, 'the first child');
-  return { proc, log, stderr: () => stderr, stdout: () => stdout, ended, first };
-}
-
-/** Replace a file the way editors and deploy tools do: write a temp file, rename it over. */
-function replaceFile(path: string, content: string): void {
-  writeFileSync(`${path}.tmp`, content);
-  renameSync(`${path}.tmp`, path);
-}
-
+const { cleanup, project, server, startWatched } = watchPlumbing();
+afterAll(cleanup);
 const DOTENV_YAML = 'sources:\n  - type: dotenv\n    path: .env\n    allow_world_readable: true\n';
 
 // ---- pure parts ----------------------------------------------------------------------------------------------
@@ -181,7 +93,7 @@ describe('watching files', () => {
     const { dir, write } = project({ 'a.env': 'A=1\n', 'other.txt': 'x' });
     let calls = 0;
     const w = watchFiles(() => calls++, 100);
-    cleanups.push(() => w.close());
+    onTestFinished(() => w.close());
     w.set([join(dir, 'a.env')]);
     write('other.txt', 'y');
     await sleep(300);
