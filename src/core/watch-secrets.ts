@@ -39,6 +39,7 @@ interface Snapshot {
 export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; error: [Error] }> {
   #current: Secrets;
   readonly #engine: WatchEngine<Snapshot>;
+  readonly #triggers: Trigger<Snapshot>[];
   #closing?: Promise<void>;
   readonly #stopOnAbort?: () => void;
   readonly #signal?: AbortSignal;
@@ -48,10 +49,7 @@ export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; erro
     super();
     this.#current = initial.secrets;
     const processEnv = options.processEnv ?? process.env;
-    // Re-resolves repeat the same warnings (a world-readable file): pass each one on once.
-    const warned = new Set<string>();
-    const onWarning = options.onWarning ?? ((m: string) => process.emitWarning(m, 'SecretrunWarning'));
-    const again: LoadSecretsOptions = { ...options, signal: undefined, onWarning: (m) => !warned.has(m) && (warned.add(m), onWarning(m)) };
+    const again: LoadSecretsOptions = { ...options, signal: undefined };
     this.#engine = new WatchEngine<Snapshot>(initial, {
       resolve: (signal) => resolveForLibrary(again, { signal, cache }),
       values: (s) => valuesOf(s.resolved.resolution),
@@ -64,14 +62,19 @@ export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; erro
       onInternalError: (err) => this.emit('error', err as Error),
       retryCapMs: intervalMs > 0 ? intervalMs : undefined,
     });
-    const triggers: Trigger<Snapshot>[] = [fileTrigger(initial, (s) => localFilesOf(s.resolved, processEnv))];
-    if (intervalMs > 0) triggers.push(pollTrigger(intervalMs));
-    void this.#engine.start(triggers);
+    this.#triggers = [fileTrigger(initial, (s) => localFilesOf(s.resolved, processEnv))];
+    if (intervalMs > 0) this.#triggers.push(pollTrigger(intervalMs));
     if (options.signal) {
       this.#signal = options.signal;
       this.#stopOnAbort = () => void this.close();
       options.signal.addEventListener('abort', this.#stopOnAbort, { once: true });
     }
+  }
+
+  /** @internal Resolves once every trigger runs (the files are watched). */
+  async start(): Promise<this> {
+    await this.#engine.start(this.#triggers);
+    return this;
   }
 
   /** The latest successfully resolved set. A failed re-resolve leaves it as it was. */
@@ -105,7 +108,11 @@ export async function watchSecrets(options: WatchSecretsOptions = {}): Promise<S
   if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0 || interval > 86_400) {
     throw new UsageError('watchSecrets: `interval` must be a number of seconds from 0 (no polling) to 86400');
   }
+  // Every re-resolve repeats the same warnings (a world-readable file): pass each one on once.
+  const warned = new Set<string>();
+  const onWarning = options.onWarning ?? ((m: string) => process.emitWarning(m, 'SecretrunWarning'));
+  const once: WatchSecretsOptions = { ...options, onWarning: (m) => void (!warned.has(m) && (warned.add(m), onWarning(m))) };
   const cache = new Map<string, Map<string, unknown>>();
-  const initial = await resolveForLibrary(options, { cache });
-  return new SecretsWatcher(initial, options, Math.round(interval * 1000), cache);
+  const initial = await resolveForLibrary(once, { cache });
+  return new SecretsWatcher(initial, once, Math.round(interval * 1000), cache).start();
 }

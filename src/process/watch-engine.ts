@@ -341,17 +341,18 @@ export function fileTrigger<R>(initial: R, filesOf: (resolved: R) => Promise<str
   let files: FileWatch | undefined;
   let closed = false;
   const update = (resolved: R) =>
-    void filesOf(resolved).then(
-      (paths) => !closed && files?.set(paths),
+    filesOf(resolved).then(
+      (paths) => void (!closed && files?.set(paths)),
       () => {},
     );
   return {
+    /** Resolves once the files are watched: a change from then on is seen. */
     start(request) {
       files = watchFiles(() => request('file'));
-      update(initial);
+      return update(initial);
     },
     checked(resolved) {
-      if (resolved !== undefined) update(resolved);
+      if (resolved !== undefined) void update(resolved);
     },
     close() {
       closed = true;
