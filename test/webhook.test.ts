@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { BIN, alive, baseEnv, runCli } from './helpers/cli.js';
 import { sleep, starts, until, watchPlumbing, type Watched } from './helpers/watch.js';
@@ -170,6 +171,27 @@ describe.concurrent('run --listen: signed webhooks', () => {
     w.proc.kill('SIGTERM');
     await w.ended;
   });
+
+  it('a client that never finishes its request is cut off after the request timeout; others are served meanwhile', async ({ expect }) => {
+    const layer = await tokenLayer('slow-value');
+    const { w, port } = await listening(layer.server);
+    const t0 = Date.now();
+    const socket = connect(port, '127.0.0.1');
+    socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"partial":');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (d) => (answer += d));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    expect((await send(port, 'GET', '/healthz')).status).toBe(200);
+    await closed;
+    const cutMs = Date.now() - t0;
+    expect(cutMs).toBeGreaterThanOrEqual(9_000);
+    expect(cutMs).toBeLessThan(15_000);
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    console.log(`slow client cut off after ${cutMs} ms`);
+    expect(starts(w.log)).toHaveLength(1);
+    w.proc.kill('SIGTERM');
+    await w.ended;
+  }, 30_000);
 
   it('GET /healthz: 200 with the child PID, the last check and the key count, never a value', async ({ expect }) => {
     const layer = await tokenLayer('health-secret-value');

@@ -77,10 +77,11 @@ export interface WebhookOptions {
 /** The listener as a trigger of the watch engine. `start` rejects if the address can't be bound. */
 export function webhookTrigger<R>(opts: WebhookOptions): Trigger<R> {
   let request: (reason: TriggerReason) => void = () => {};
-  const server = createServer((req, res) => handle(req, res));
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.keepAliveTimeout = 5_000;
+  const server = createServer(
+    // Node checks the request deadlines every connectionsCheckingInterval (30 s by default): check each second.
+    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 },
+    (req, res) => handle(req, res),
+  );
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
