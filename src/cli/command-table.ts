@@ -82,7 +82,7 @@ export const COMMANDS: CommandDef[] = [
       { flags: '--on-change <action>', description: 'with --watch: "restart" (default), or "signal:NAME" to only send NAME, e.g. signal:SIGHUP (the process keeps its old environment)' },
       { flags: '--restart-signal <signal>', description: 'with --watch: the signal that stops the command before a restart (default SIGTERM)' },
       { flags: '--grace <seconds>', description: 'with --watch: seconds to wait after the restart signal before SIGKILL (default 10)' },
-      { flags: '--listen <[host:]port>', description: 'watch mode with an HTTP listener: POST re-resolves (signed with SECRETRUN_WEBHOOK_SECRET), GET /healthz reports; host defaults to 127.0.0.1; push-only unless --watch=SECONDS too' },
+      { flags: '--listen <address>', description: 'watch mode with an HTTP listener on [HOST:]PORT (host default 127.0.0.1): POST re-resolves (signed with SECRETRUN_WEBHOOK_SECRET), GET /healthz reports; push-only unless --watch=SECONDS too' },
       { flags: '--jitter <seconds>', description: 'with --watch/--listen: wait a random time up to SECONDS before a webhook- or poll-triggered re-resolve (spreads a fleet)' },
       { flags: '--mask [names]', description: "replace secret values in the command's stdout and stderr with **** (or <KEY> with --mask=names); they become pipes, not a terminal" },
     ],
