@@ -60,8 +60,9 @@ async function listening(layer: FakeServer, args: string[] = [], env: Record<str
   return { w, port: await listeningPort(w) };
 }
 
-describe.concurrent('run --listen: signed webhooks', () => {
-  it('a Doppler-signed POST restarts the child with the new value within 2 s; a GitHub-style one too', async ({ expect }) => {
+// Alone, not beside the concurrent tests below: it measures a restart's latency.
+describe('run --listen: restart latency', () => {
+  it('a Doppler-signed POST restarts the child with the new value within 2 s; a GitHub-style one too', async () => {
     const layer = await tokenLayer('webhook-value-one');
     const { w, port } = await listening(layer.server);
     expect(w.first.env).toEqual({ TOKEN: 'webhook-value-one', SECRETRUN_WEBHOOK_SECRET: null });
@@ -101,7 +102,9 @@ describe.concurrent('run --listen: signed webhooks', () => {
     ]);
     expect(w.stderr()).not.toMatch(/webhook-value|whsec/);
   });
+});
 
+describe.concurrent('run --listen: signed webhooks', () => {
   it('a wrong, missing or replayed signature gets 401 and nothing happens', async ({ expect }) => {
     const layer = await tokenLayer('unsigned-value-1');
     const { w, port } = await listening(layer.server);
