@@ -10,7 +10,8 @@
 import { EventEmitter } from 'node:events';
 import { UsageError } from './errors.js';
 import { valuesOf } from './resolve.js';
-import { resolveForLibrary, type LoadSecretsOptions, type Resolved, type Secrets } from './secrets.js';
+import type { Resolved } from './pipeline.js';
+import { resolveForLibrary, type LoadSecretsOptions, type Secrets } from './secrets.js';
 import { fileTrigger, localFilesOf, pollTrigger, WatchEngine, type Trigger } from '../process/watch-engine.js';
 
 export const DEFAULT_WATCH_INTERVAL_SECONDS = 30;

@@ -19,7 +19,7 @@ import { basename, dirname } from 'node:path';
 import { SecretrunError } from '../core/errors.js';
 import { interpolate, mapStrings } from '../core/interpolate.js';
 import { valuesOf } from '../core/resolve.js';
-import type { Resolved } from '../core/secrets.js';
+import type { Resolved } from '../core/pipeline.js';
 import { loadSource } from '../sources/index.js';
 
 /** What asked for a re-resolve; shown in log lines. */

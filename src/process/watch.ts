@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:os';
 import { relaySignals, type ChildEnd, type RunningChild, type SignalPolicy } from './child.js';
-import type { Resolved } from '../core/secrets.js';
+import type { Resolved } from '../core/pipeline.js';
 import { ConfigErrors, SecretrunError, UsageError, describeError, registerSecret } from '../core/errors.js';
 import { info, warn } from '../cli/output.js';
 import { valuesOf } from '../core/resolve.js';
