@@ -3,7 +3,7 @@
  * typed errors it throws, and the interface a `module` layer implements.
  */
 export { loadSecrets, Secrets, type LoadSecretsOptions, type SecretSource } from './core/secrets.js';
-export { watchSecrets, SecretsWatcher, type SecretsChange, type WatchSecretsOptions } from './core/watch-secrets.js';
+export { watchSecrets, SecretsWatcher, type SecretsChange, type WatchSecretsOptions } from './process/watch-secrets.js';
 export { ConfigError, ConfigErrors, LayerError, NotFoundError, SecretrunError, SourceError, UsageError, type Location } from './core/errors.js';
 export { maskValue } from './process/mask.js';
 export type { Source, SourceContext, SourceOptions } from './sources/types.js';

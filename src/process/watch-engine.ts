@@ -1,6 +1,6 @@
 /**
  * The reload engine shared by `run --watch` (src/process/watch.ts) and the library's `watchSecrets`
- * (src/core/watch-secrets.ts). Triggers (an interval poll, local file changes, a webhook, an explicit reload) are
+ * (src/process/watch-secrets.ts). Triggers (an interval poll, local file changes, a webhook, an explicit reload) are
  * pluggable inputs that all call one `requestCheck(reason)`. The engine coalesces them and re-resolves:
  *
  * - A trigger opens a settle window: the check starts after SETTLE_QUIET_MS without a new trigger, and never

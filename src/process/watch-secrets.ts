@@ -8,11 +8,11 @@
  * process open.
  */
 import { EventEmitter } from 'node:events';
-import { UsageError } from './errors.js';
-import { valuesOf } from './resolve.js';
-import type { Resolved } from './pipeline.js';
-import { resolveForLibrary, type LoadSecretsOptions, type Secrets } from './secrets.js';
-import { fileTrigger, localFilesOf, pollTrigger, WatchEngine, type Trigger } from '../process/watch-engine.js';
+import { UsageError } from '../core/errors.js';
+import { valuesOf } from '../core/resolve.js';
+import type { Resolved } from '../core/pipeline.js';
+import { resolveForLibrary, type LoadSecretsOptions, type Secrets } from '../core/secrets.js';
+import { fileTrigger, localFilesOf, pollTrigger, WatchEngine, type Trigger } from './watch-engine.js';
 
 export const DEFAULT_WATCH_INTERVAL_SECONDS = 30;
 
