@@ -8,7 +8,6 @@ import { constants } from 'node:os';
 import { relaySignals, type ChildEnd, type RunningChild, type SignalPolicy } from './child.js';
 import type { Resolved } from '../core/pipeline.js';
 import { ConfigErrors, SecretrunError, UsageError, describeError, registerSecret } from '../core/errors.js';
-import { info, warn } from '../cli/output.js';
 import { valuesOf } from '../core/resolve.js';
 import { describeChanges, fileTrigger, localFilesOf, pollTrigger, WatchEngine, type CheckResult, type KeyChanges, type Trigger, type TriggerReason } from './watch-engine.js';
 import { isLoopback, parseListen, webhookTrigger, WEBHOOK_SECRET_VAR, type ListenAddress } from './webhook.js';
@@ -97,7 +96,8 @@ export function failureCause(err: unknown): string {
 // ---- the watched child ---------------------------------------------------------------------------------------
 
 export interface WatchRun extends WatchSettings {
-  quiet: boolean;
+  /** Where the session's log lines go (the CLI's stderr, `secretrun:`-prefixed; quiet with -q). */
+  log: { info(message: string): void; warn(message: string): void };
   policy: SignalPolicy;
   processEnv: Readonly<Record<string, string | undefined>>;
   /** Resolve every layer again and check `require`; throws on any failure. */
@@ -158,12 +158,12 @@ class WatchSession {
       values: (r) => valuesOf(r.resolution),
       onChecked: (result) => this.onChecked(result),
       onFailure: (err, _reasons, failures) => {
-        if (failures === 1) warn(`re-resolve failed, keeping the current process: ${failureCause(err)}; retrying`, s.quiet);
+        if (failures === 1) s.log.warn(`re-resolve failed, keeping the current process: ${failureCause(err)}; retrying`);
       },
-      onRecovered: () => info('sources readable again', s.quiet),
+      onRecovered: () => s.log.info('sources readable again'),
       // A bug in watching must not take the application down: stop watching, keep waiting for the child.
       onInternalError: (err) => {
-        warn(`watch stopped after an internal error, the process keeps running: ${describeError(err)}`, s.quiet);
+        s.log.warn(`watch stopped after an internal error, the process keeps running: ${describeError(err)}`);
         this.stop();
       },
       jitterMs: s.jitterMs,
@@ -188,7 +188,7 @@ class WatchSession {
         address,
         secret,
         health: () => ({ pid: this.child && !this.child.exited && !this.restarting ? this.child.child.pid : undefined, lastCheck: this.engine.lastCheck, keys: this.engine.keyCount }),
-        onListening: (url) => info(`listening for reload webhooks on ${url}`, this.s.quiet),
+        onListening: (url) => this.s.log.info(`listening for reload webhooks on ${url}`),
       }),
     );
   }
@@ -238,19 +238,19 @@ class WatchSession {
     // Who asked, when several triggers joined one check: the most specific one.
     const who = WHO_FIRST.find((r) => reasons.includes(r)) ?? reasons[0];
     if (changes) await this.apply(who, changes, resolved);
-    else if (reasons.includes('webhook')) info('webhook: no change', this.s.quiet);
+    else if (reasons.includes('webhook')) this.s.log.info('webhook: no change');
   }
 
   private async apply(who: TriggerReason, changes: KeyChanges, resolved: Resolved): Promise<void> {
     const what = `${who}: ${describeChanges(changes)}`;
     const onChange = this.s.onChange;
     if (onChange.action === 'signal') {
-      info(`${what}; sent ${onChange.signal} (the running process keeps its old environment)`, this.s.quiet);
+      this.s.log.info(`${what}; sent ${onChange.signal} (the running process keeps its old environment)`);
       if (this.s.maskFor) this.child.extendMask(this.s.maskFor(resolved));
       this.child.signal(onChange.signal);
       return;
     }
-    info(`${what}; restarting`, this.s.quiet);
+    this.s.log.info(`${what}; restarting`);
     await this.restart(resolved, onChange.signal, onChange.graceMs);
   }
 
@@ -264,7 +264,7 @@ class WatchSession {
     old.signal(signal);
     const kill = setTimeout(() => {
       if (old.exited) return;
-      warn(`the process did not exit within ${graceMs / 1000}s of ${signal}; sending SIGKILL`, this.s.quiet);
+      this.s.log.warn(`the process did not exit within ${graceMs / 1000}s of ${signal}; sending SIGKILL`);
       old.signal('SIGKILL');
     }, graceMs);
     try {

@@ -9,6 +9,7 @@ import { UsageError } from '../../core/errors.js';
 import { valuesOf, type Resolution } from '../../core/resolve.js';
 import type { WatchFlags } from '../../process/watch.js';
 import { actOnFindings, handOnPolicy, parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
+import { info, warn } from '../output.js';
 
 export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
@@ -44,7 +45,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   if (watchMod && watch) {
     return watchMod.runWatched(initial, {
       ...watch,
-      quiet: !!opts.quiet,
+      log: { info: (m) => info(m, opts.quiet), warn: (m) => warn(m, opts.quiet) },
       policy,
       processEnv: parentEnv,
       // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings. Findings
