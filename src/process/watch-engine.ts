@@ -168,14 +168,16 @@ export class WatchEngine<R> {
   private retryTimer?: NodeJS.Timeout;
   private failures = 0;
   private closed = false;
-  /** For health reports: when the last check ended, and how. */
-  lastCheck?: { at: Date; ok: boolean };
+  /** For health reports: when the last check (or the initial resolution) ended, and how. */
+  lastCheck: { at: Date; ok: boolean };
 
   constructor(
     initial: R,
     private readonly hooks: EngineHooks<R>,
   ) {
     this.baseline = fingerprint(hooks.values(initial), this.hmacKey);
+    // The initial resolution is the first successful check.
+    this.lastCheck = { at: new Date(), ok: true };
   }
 
   /** Number of keys in the last good set. */

@@ -139,8 +139,11 @@ class WatchSession {
   private child!: RunningChild;
   private readonly engine: WatchEngine<Resolved>;
   private readonly triggers: Trigger<Resolved>[] = [];
-  /** The last good resolution (for the webhook secret). */
-  private latest: Resolved;
+  /**
+   * The webhook signing secret: the latest a resolution gave. Once there is one it stays required: a layer that
+   * stops providing it leaves the last one in force rather than opening the listener to unsigned requests.
+   */
+  private signingSecret?: string;
   /** A terminating signal arrived, or the session is over: never start another child or re-resolve. */
   private stopping = false;
   private finished = false;
@@ -152,10 +155,15 @@ class WatchSession {
     private readonly initial: Resolved,
     private readonly s: WatchRun,
   ) {
-    this.latest = initial;
+    this.signingSecret = webhookSecret(initial, s.processEnv);
     this.engine = new WatchEngine(initial, {
       resolve: s.resolve,
-      values: (r) => valuesOf(r.resolution),
+      // What the child gets: the signing secret is ours, so rotating it restarts nothing.
+      values: (r) => {
+        const values = valuesOf(r.resolution);
+        delete values[WEBHOOK_SECRET_VAR];
+        return values;
+      },
       onChecked: (result) => this.onChecked(result),
       onFailure: (err, _reasons, failures) => {
         if (failures === 1) s.log.warn(`re-resolve failed, keeping the current process: ${failureCause(err)}; retrying`);
@@ -177,16 +185,14 @@ class WatchSession {
   async listen(): Promise<void> {
     const address = this.s.listen;
     if (!address) return;
-    const secret = () => webhookSecret(this.latest, this.s.processEnv);
-    const initialSecret = secret();
-    if (initialSecret === undefined && !isLoopback(address.host)) {
+    if (this.signingSecret === undefined && !isLoopback(address.host)) {
       throw new SecretrunError(`--listen ${address.host}: a non-loopback address needs a signing secret: set ${WEBHOOK_SECRET_VAR} (in the environment or a layer), or listen on 127.0.0.1`);
     }
-    registerSecret(initialSecret);
+    registerSecret(this.signingSecret);
     this.triggers.push(
       webhookTrigger({
         address,
-        secret,
+        secret: () => this.signingSecret,
         health: () => ({ pid: this.child && !this.child.exited && !this.restarting ? this.child.child.pid : undefined, lastCheck: this.engine.lastCheck, keys: this.engine.keyCount }),
         onListening: (url) => this.s.log.info(`listening for reload webhooks on ${url}`),
       }),
@@ -233,8 +239,11 @@ class WatchSession {
 
   private async onChecked({ reasons, resolved, changes }: CheckResult<Resolved>): Promise<void> {
     if (this.stopping) return;
-    this.latest = resolved;
-    registerSecret(webhookSecret(resolved, this.s.processEnv));
+    const secret = webhookSecret(resolved, this.s.processEnv);
+    if (secret !== undefined) {
+      registerSecret(secret);
+      this.signingSecret = secret;
+    }
     // Who asked, when several triggers joined one check: the most specific one.
     const who = WHO_FIRST.find((r) => reasons.includes(r)) ?? reasons[0];
     if (changes) await this.apply(who, changes, resolved);
