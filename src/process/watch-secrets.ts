@@ -12,7 +12,7 @@ import { UsageError } from '../core/errors.js';
 import { valuesOf } from '../core/resolve.js';
 import type { Resolved } from '../core/pipeline.js';
 import { resolveForLibrary, type LoadSecretsOptions, type Secrets } from '../core/secrets.js';
-import { fileTrigger, localFilesOf, pollTrigger, WatchEngine, type Trigger } from './watch-engine.js';
+import { changedNames, fileTrigger, localFilesOf, pollTrigger, WatchEngine, type Trigger } from './watch-engine.js';
 
 export const DEFAULT_WATCH_INTERVAL_SECONDS = 30;
 
@@ -57,7 +57,7 @@ export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; erro
       onChecked: ({ resolved, changes }) => {
         if (!changes) return;
         this.#current = resolved.secrets;
-        this.emit('change', { changed: [...changes.changed, ...changes.added, ...changes.removed].sort(), current: resolved.secrets });
+        this.emit('change', { changed: changedNames(changes), current: resolved.secrets });
       },
       onFailure: (err) => this.emit('error', err as Error),
       onInternalError: (err) => this.emit('error', err as Error),

@@ -120,7 +120,7 @@ const ENDING_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT'
 const WHO_FIRST: TriggerReason[] = ['webhook', 'file', 'reload', 'poll', 'retry'];
 
 /** The webhook signing secret: from the merged layers (it may live in SSM), else the parent environment. */
-export function webhookSecret(resolved: Resolved, processEnv: Readonly<Record<string, string | undefined>>): string | undefined {
+function webhookSecret(resolved: Resolved, processEnv: Readonly<Record<string, string | undefined>>): string | undefined {
   const secret = resolved.resolution.entries.get(WEBHOOK_SECRET_VAR)?.value ?? processEnv[WEBHOOK_SECRET_VAR];
   return secret === '' ? undefined : secret;
 }
