@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { BIN, alive, baseEnv, runCli } from './helpers/cli.js';
-import { replaceFile, sleep, starts, until, watchPlumbing, type Watched } from './helpers/watch.js';
+import { replaceFile, signals, sleep, starts, until, watchPlumbing, type Watched } from './helpers/watch.js';
 import type { FakeServer } from './helpers/http-server.js';
 
 const { cleanup, project, server, startWatched } = watchPlumbing();
@@ -214,6 +214,25 @@ describe.concurrent('run --listen: signed webhooks', () => {
       expect(text).not.toContain(SIGNING_SECRET);
     }
     w.proc.kill('SIGTERM');
+    await w.ended;
+  });
+
+  it('GET /healthz: 503 while the child is being replaced, 200 with the new PID after', async ({ expect }) => {
+    const layer = await tokenLayer('swap-value-1');
+    const { dir } = project({ 'secretrun.yaml': httpYaml(layer.server) });
+    const w = await startWatched(dir, ['--listen', '0', '--grace', '2'], ['--ignore-term', 'TOKEN']);
+    const port = await listeningPort(w);
+    layer.set('swap-value-2');
+    expect((await send(port, 'POST', '/')).status).toBe(202);
+    await until(() => signals(w.log, w.first.pid).includes('SIGTERM'), 'the restart signal');
+    const during = await send(port, 'GET', '/healthz');
+    expect(during.status).toBe(503);
+    expect(JSON.parse(during.body)).toMatchObject({ status: 'stopped', pid: null });
+    const second = await until(() => starts(w.log)[1], 'the new child');
+    const after = await send(port, 'GET', '/healthz');
+    expect(after.status).toBe(200);
+    expect(JSON.parse(after.body)).toMatchObject({ status: 'running', pid: second.pid });
+    process.kill(second.pid, 'SIGKILL');
     await w.ended;
   });
 
