@@ -18,6 +18,7 @@ export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
 export const REQUEST_TIMEOUT_MS = 10_000;
 export const HEADERS_TIMEOUT_MS = 5_000;
 export const WEBHOOK_SECRET_VAR = 'SECRETRUN_WEBHOOK_SECRET';
+const MAX_CONNECTIONS = 256;
 /** The signature headers we accept, as Node spells them (lower case). */
 const SIGNATURE_HEADERS = ['x-doppler-signature', 'x-hub-signature-256'];
 
@@ -82,6 +83,8 @@ export function webhookTrigger<R>(opts: WebhookOptions): Trigger<R> {
     { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 },
     (req, res) => handle(req, res),
   );
+  // A flood is answered by the kernel's backlog, not by unbounded sockets here.
+  server.maxConnections = MAX_CONNECTIONS;
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
