@@ -83,7 +83,7 @@ export function webhookTrigger<R>(opts: WebhookOptions): Trigger<R> {
     { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 },
     (req, res) => handle(req, res),
   );
-  // A flood is answered by the kernel's backlog, not by unbounded sockets here.
+  // Beyond this many open sockets, new connections are closed at once: a flood cannot exhaust file descriptors.
   server.maxConnections = MAX_CONNECTIONS;
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
