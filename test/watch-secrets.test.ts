@@ -85,6 +85,12 @@ describe('watchSecrets', () => {
     const w = await watch({ cwd: dir });
     await w.close();
     await expect(w.reload()).rejects.toThrow('the watcher is closed');
+    // The caller's signal closes the watcher when it aborts.
+    const controller = new AbortController();
+    const v = await watch({ cwd: dir, signal: controller.signal });
+    expect(await v.reload()).toEqual([]);
+    controller.abort();
+    await expect(v.reload()).rejects.toThrow('the watcher is closed');
   });
 
   it('a process using the built library exits by itself, with or without close()', async () => {
