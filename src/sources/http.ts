@@ -7,7 +7,7 @@
  * is sent as a Basic Authorization header because undici does not send it.
  */
 import { SourceError } from '../core/errors.js';
-import { credentialsInUrl, displayUrl, fetchText } from './net/fetch.js';
+import { credentialsInUrl, displayUrl, fetchKeys } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { debugChannel } from './net/retry.js';
 import { allowInsecureHttp, optionalString, remoteOptions, requiredString, stringMap } from './options.js';
@@ -34,12 +34,14 @@ const HttpSource: Source = {
     if (format !== undefined && !FORMATS.includes(format as ContentFormat)) throw new SourceError(`\`format\` must be one of ${FORMATS.join(', ')}`);
 
     const carries = credentialCarried(options, context);
-    const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal, debug: debugChannel(context.env, context.layer), carries, allowInsecureHttp: allowInsecureHttp(options) });
-    return parseContent(response.text, (format as ContentFormat | undefined) ?? formatFromContentType(response.headers['content-type']), {
-      select: optionalString(options, 'select'),
-      flatten: optionalString(options, 'flatten'),
-      origin: displayUrl(url),
-    });
+    const fetchOptions = { ...remoteOptions(options), signal: context.signal, debug: debugChannel(context.env, context.layer), carries, allowInsecureHttp: allowInsecureHttp(options), cache: context.cache };
+    return fetchKeys({ url, method, headers, body }, fetchOptions, (response) =>
+      parseContent(response.text, (format as ContentFormat | undefined) ?? formatFromContentType(response.headers['content-type']), {
+        select: optionalString(options, 'select'),
+        flatten: optionalString(options, 'flatten'),
+        origin: displayUrl(url),
+      }),
+    );
   },
 };
 export default HttpSource;

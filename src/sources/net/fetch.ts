@@ -76,6 +76,8 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
       }
       const { status, headers } = outcome.response;
       if (status >= 200 && status < 300) return { ok: true, value: outcome.response };
+      // The answer to our If-None-Match (fetchKeys): unchanged since the ETag we sent.
+      if (status === 304 && current.headers['if-none-match'] !== undefined) return { ok: true, value: outcome.response };
       const next = status >= 300 && status < 400 ? redirectTarget(current, outcome.response) : undefined;
       if (next) {
         // Following a redirect is not a failed attempt.
@@ -109,6 +111,30 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
     if (err instanceof GaveUp) throw new SourceError(err.attempts > 1 || err.reason === 'deadline' ? `${err.last.describe} (${err.suffix})` : err.last.describe);
     throw err;
   }
+}
+
+/**
+ * `fetchText`, then `parse`. Given a layer's cache (watch mode), the server's ETag is remembered with what its
+ * answer parsed to; the next request carries `If-None-Match`, and a `304` returns that result without parsing.
+ */
+export async function fetchKeys(
+  request: FetchRequest,
+  opts: FetchOptions & { cache?: Map<string, unknown> },
+  parse: (response: FetchResponse) => Record<string, string> | Promise<Record<string, string>>,
+): Promise<Record<string, string>> {
+  const { cache, ...fetchOptions } = opts;
+  const id = cache && JSON.stringify([request.method ?? 'GET', request.url, request.headers ?? {}, request.body ?? '']);
+  const known = id === undefined ? undefined : (cache!.get(id) as { etag: string; keys: Record<string, string> } | undefined);
+  const headers = known ? { ...request.headers, 'if-none-match': known.etag } : request.headers;
+  const response = await fetchText({ ...request, headers }, fetchOptions);
+  if (response.status === 304 && known) return { ...known.keys };
+  const keys = await parse(response);
+  const etag = response.headers.etag;
+  if (id !== undefined) {
+    if (etag) cache!.set(id, { etag, keys: { ...keys } });
+    else cache!.delete(id);
+  }
+  return keys;
 }
 
 type Attempt =
