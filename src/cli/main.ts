@@ -110,6 +110,7 @@ function buildProgram({ Argument, Command, Option }: typeof import('commander'),
     .addArgument(new Argument('[shell]', 'the shell to complete for').choices(['bash', 'zsh', 'fish']))
     // Hidden: what the scripts call at TAB time to list the environments of the nearest sources file.
     .addOption(new Option('--list-envs').hideHelp())
+    .addOption(new Option('--list-sources').hideHelp())
     .addOption(new Option('-c, --config <file>').hideHelp())
     .addHelpText('after', '\nExamples:\n  secretrun completion bash > ~/.local/share/bash-completion/completions/secretrun\n  secretrun completion zsh > "${fpath[1]}/_secretrun"\n  secretrun completion fish > ~/.config/fish/completions/secretrun.fish\n')
     .hook('preAction', on('completion'))

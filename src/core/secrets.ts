@@ -8,11 +8,11 @@
  * key gives a plain value.
  */
 import { inspect, type InspectOptions } from 'node:util';
-import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPlan, type SourcesFile } from './config.js';
+import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPlan, type SourcesFile, type SourceTypes } from './config.js';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
 import { maskValue } from '../process/mask.js';
 import { resolveLayers, type Resolution, type ResolvedEntry } from './resolve.js';
-import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
+import { SOURCES } from '../sources/index.js';
 
 type ProcessEnv = Readonly<Record<string, string | undefined>>;
 
@@ -21,6 +21,8 @@ export interface LocateOptions {
   config?: string;
   cwd: string;
   processEnv: ProcessEnv;
+  /** The source types (default: the built-in registry, src/sources/index.ts). */
+  sources?: SourceTypes;
 }
 
 export interface ResolveSecretsOptions extends LocateOptions {
@@ -43,8 +45,8 @@ export interface Resolved {
   resolution: Resolution;
 }
 
-export async function findAndLoadSourcesFile({ config, cwd, processEnv }: LocateOptions): Promise<SourcesFile> {
-  return loadSourcesFile(findSourcesFile({ config, cwd, env: processEnv }), cwd);
+export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES }: LocateOptions): Promise<SourcesFile> {
+  return loadSourcesFile(findSourcesFile({ config, cwd, env: processEnv }), cwd, sources);
 }
 
 /** Sources file → selected environment → merged layers with provenance → `require` checked. */
@@ -53,8 +55,6 @@ export async function resolveSecrets(options: ResolveSecretsOptions): Promise<Re
   const plan = selectEnvironment(file, { env: options.env, processEnv: options.processEnv });
   const resolution = await resolveLayers(plan, {
     processEnv: options.processEnv,
-    loadSource,
-    optionDefaults: OPTION_DEFAULTS,
     warn: options.warn,
     signal: options.signal,
     onRemoteStart: options.onRemoteStart,

@@ -16,7 +16,6 @@ import { interpolate, mapStrings } from '../core/interpolate.js';
 import { ConfigErrors, UsageError, describeError } from '../core/errors.js';
 import { info, warn } from '../cli/output.js';
 import { valuesOf } from '../core/resolve.js';
-import { loadSource } from '../sources/index.js';
 
 // ---- settings from the command line ------------------------------------------------------------------------
 
@@ -224,10 +223,10 @@ export async function localFilesOf(resolved: Resolved, processEnv: Readonly<Reco
   const paths = new Set([resolved.file.path]);
   for (const spec of plan.layers) {
     try {
-      const source = await loadSource(spec.type);
-      if (!source.watchPaths) continue;
+      const { watchPaths } = spec.source;
+      if (!watchPaths) continue;
       const options = mapStrings(spec.options, (s) => interpolate(s, lookup)) as Record<string, unknown>;
-      for (const p of source.watchPaths(options, { configDir: plan.file.dir })) paths.add(p);
+      for (const p of watchPaths(options, { configDir: plan.file.dir })) paths.add(p);
     } catch {
       /* left to the poll */
     }

@@ -14,33 +14,24 @@ import { resolve } from 'node:path';
 import { SourceError } from '../core/errors.js';
 import { readTextFile } from '../core/files.js';
 import { parseDotenv, parseYaml, structuredToEnv } from '../formats/parse.js';
-import { decryptVaultText, isVaultText } from '../formats/vault.js';
+import { FILE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByPath, type LayerOptions } from './descriptor.js';
 import { filePath, readLayerFile, warnIfShared } from './local-file.js';
-import { optionalString } from './options.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
+import type { SourceContext } from './types.js';
 
-type VaultFormat = 'yaml' | 'dotenv';
+const OPTIONS = {
+  ...FILE_OPTIONS,
+  password: { type: 'string', credential: true, description: 'Vault password (interpolated, e.g. `${ANSIBLE_VAULT_PASSWORD}`).' },
+  password_file: {
+    type: 'string',
+    nonEmpty: true,
+    description: 'File holding the vault password, relative to the sources file. It is read, never executed (unlike ansible, which runs an executable password file).',
+  },
+  format: { type: 'enum', values: ['yaml', 'dotenv'], default: 'yaml', description: 'Format of the content (default yaml).' },
+  ...STRUCTURED_OPTIONS,
+} as const;
 
-interface VaultOptions {
-  path: string;
-  format: VaultFormat;
-  select?: string;
-  flatten?: string;
-  password?: string;
-  passwordFile?: string;
-  allowWorldReadable: boolean;
-}
-
-export function readVaultOptions(options: SourceOptions): VaultOptions {
-  const { path, format = 'yaml', password, password_file: passwordFile, allow_world_readable: allowWorldReadable = false } = options;
-  if (typeof path !== 'string' || path === '') throw new SourceError('"path" must name the encrypted file');
-  if (format !== 'yaml' && format !== 'dotenv') throw new SourceError('"format" must be yaml or dotenv');
-  if (password !== undefined && typeof password !== 'string') throw new SourceError('"password" must be a string');
-  if (passwordFile !== undefined && (typeof passwordFile !== 'string' || passwordFile === '')) throw new SourceError('"password_file" must be a file path');
-  if (password !== undefined && passwordFile !== undefined) throw new SourceError('set either "password" or "password_file", not both');
-  if (password === undefined && passwordFile === undefined) throw new SourceError('needs "password" (e.g. ${ANSIBLE_VAULT_PASSWORD}) or "password_file"');
-  return { path, format, select: optionalString(options, 'select'), flatten: optionalString(options, 'flatten'), password, passwordFile, allowWorldReadable: allowWorldReadable === true };
-}
+type VaultOptions = LayerOptions<typeof OPTIONS>;
+type Vault = typeof import('../formats/vault.js');
 
 /** ansible strips surrounding whitespace from a password file (`f.read().strip()`); so do we. */
 export function passwordFromFileText(text: string): string {
@@ -48,13 +39,14 @@ export function passwordFromFileText(text: string): string {
 }
 
 async function readPassword(opts: VaultOptions, context: SourceContext): Promise<string> {
+  const { password_file: passwordFile } = opts;
   if (opts.password !== undefined) {
     if (opts.password === '') throw new SourceError('"password" is empty');
     context.secret(opts.password);
     return opts.password;
   }
-  const file = resolve(context.configDir, opts.passwordFile!);
-  const shown = opts.passwordFile!;
+  const file = resolve(context.configDir, passwordFile!);
+  const shown = passwordFile!;
   const info = await stat(file).catch(() => undefined);
   // Not a NotFoundError: `optional: true` is about the vault file, a missing password file is a setup mistake.
   if (!info) throw new SourceError(`password_file ${shown} not found`);
@@ -62,7 +54,7 @@ async function readPassword(opts: VaultOptions, context: SourceContext): Promise
   if ((info.mode & 0o111) !== 0 && text.startsWith('#!')) {
     throw new SourceError(`password_file ${shown} is a script; secretrun does not run password scripts (ansible does): pass the password with "password: \${ANSIBLE_VAULT_PASSWORD}" instead`);
   }
-  if (!opts.allowWorldReadable) warnIfShared(file, shown, context.warn, 'password_file ');
+  if (opts.allow_world_readable !== true) warnIfShared(file, shown, context.warn, 'password_file ');
   const password = passwordFromFileText(text);
   if (password === '') throw new SourceError(`password_file ${shown} is empty`);
   context.secret(password);
@@ -82,7 +74,7 @@ export function parseVaultYaml(text: string, origin: string): Promise<unknown> {
 }
 
 /** Replace every inline vault value in the parsed tree by its decrypted text; also reports how many there were. */
-export async function decryptInlineValues(tree: unknown, password: string, origin: string): Promise<{ tree: unknown; count: number }> {
+export async function decryptInlineValues(tree: unknown, password: string, origin: string, { decryptVaultText }: Vault): Promise<{ tree: unknown; count: number }> {
   const found = new Map<VaultValue, string>(); // value → its key path, for messages
   mapTree(tree, '', (value, path) => {
     if (!found.has(value)) found.set(value, path);
@@ -113,11 +105,13 @@ function mapTree(node: unknown, path: string, replace: (value: VaultValue, path:
 
 /** Decrypt (whole file and/or inline values) and parse into env pairs. Pure apart from the thread-pool crypto. */
 export async function decryptAndParse(text: string, password: string, opts: Pick<VaultOptions, 'format' | 'select' | 'flatten'>, origin: string, warn: (message: string) => void): Promise<Record<string, string>> {
-  const wholeFile = isVaultText(text);
+  // node:crypto and the vault format load here, not on every start.
+  const vault = await import('../formats/vault.js');
+  const wholeFile = vault.isVaultText(text);
   let plain = text;
   if (wholeFile) {
     try {
-      plain = await decryptVaultText(text, password);
+      plain = await vault.decryptVaultText(text, password);
     } catch (err) {
       throw new SourceError(`${origin}: ${(err as Error).message}`);
     }
@@ -126,23 +120,25 @@ export async function decryptAndParse(text: string, password: string, opts: Pick
     if (!wholeFile) warn(`${origin} is not encrypted (no $ANSIBLE_VAULT header)`);
     return parseDotenv(plain, origin);
   }
-  const { tree, count } = await decryptInlineValues(await parseVaultYaml(plain, origin), password, origin);
+  const { tree, count } = await decryptInlineValues(await parseVaultYaml(plain, origin), password, origin, vault);
   if (!wholeFile && count === 0) warn(`${origin} is not encrypted and has no !vault values`);
   return structuredToEnv(tree, { select: opts.select, flatten: opts.flatten, origin });
 }
 
-const ansibleVaultSource: Source = {
+export default defineSource({
+  type: 'ansible-vault',
+  description: 'A file encrypted with ansible-vault (whole file, or YAML with inline `!vault` values).',
+  options: OPTIONS,
+  exclusive: [{ keys: ['password', 'password_file'], exactlyOne: true }],
+  label: labelByPath,
   async load(options, context) {
-    const opts = readVaultOptions(options);
     const { text, shown } = readLayerFile(options, context, { plaintext: false });
-    const password = await readPassword(opts, context);
-    return decryptAndParse(text, password, opts, shown, (message) => context.warn(message));
+    const password = await readPassword(options, context);
+    return decryptAndParse(text, password, options, shown, (message) => context.warn(message));
   },
   watchPaths(options, context) {
     const paths = [filePath(options, context)];
-    if (typeof options.password_file === 'string' && options.password_file !== '') paths.push(resolve(context.configDir, options.password_file));
+    if (options.password_file !== undefined) paths.push(resolve(context.configDir, options.password_file));
     return paths;
   },
-};
-
-export default ansibleVaultSource;
+});

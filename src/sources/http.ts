@@ -6,39 +6,42 @@
  * secret. Credentials written into the URL (`https://user:pass@host`, `?token=`) are marked too, and userinfo
  * is sent as a Basic Authorization header because undici does not send it.
  */
-import { SourceError } from '../core/errors.js';
 import { credentialsInUrl, displayUrl, fetchText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
-import { optionalString, remoteOptions, requiredString, stringMap } from './options.js';
-import type { Source } from './types.js';
+import { REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
 
-const FORMATS: readonly ContentFormat[] = ['json', 'dotenv', 'yaml'];
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH'];
 /** Headers that describe the exchange and never hold a credential; redacting them would only garble messages. */
 const PLAIN_HEADERS = new Set(['accept', 'content-type', 'user-agent', 'accept-language', 'cache-control']);
 
-const HttpSource: Source = {
+export default defineSource({
+  type: 'http',
+  description: 'A generic HTTP endpoint returning JSON, dotenv or YAML.',
+  options: {
+    // Not a credential as a whole: its userinfo and query are marked secret by `load`, and messages never show them.
+    url: { type: 'string', required: true, nonEmpty: true, description: 'http:// or https:// URL.' },
+    method: { type: 'enum', values: ['GET', 'POST', 'PUT', 'PATCH'], default: 'GET', description: 'HTTP method (default GET).' },
+    headers: { type: 'map', values: { type: 'string', description: 'The header value, interpolated.' }, credential: true, description: 'Request headers; values are interpolated.' },
+    body: { type: 'string', credential: true, description: 'Request body.' },
+    format: { type: 'enum', values: ['json', 'dotenv', 'yaml'], description: 'Format of the content (default from Content-Type).' },
+    ...STRUCTURED_OPTIONS,
+    ...REMOTE_OPTIONS,
+  },
   remote: true,
+  label: labelByUrl,
   async load(options, context) {
-    const { url, headers } = splitUserinfo(requiredString(options, 'url'), stringMap(options, 'headers'));
-    for (const value of credentialsInUrl(requiredString(options, 'url'))) context.secret(value);
+    const { url, headers } = splitUserinfo(options.url, options.headers ?? {});
+    for (const value of credentialsInUrl(options.url)) context.secret(value);
     for (const [name, value] of Object.entries(headers)) if (!PLAIN_HEADERS.has(name.toLowerCase())) context.secret(value);
-    const body = optionalString(options, 'body');
+    const { body, method } = options;
     if (body !== undefined) context.secret(body);
-    const method = (optionalString(options, 'method') ?? 'GET').toUpperCase();
-    if (!METHODS.includes(method)) throw new SourceError(`\`method\` must be one of ${METHODS.join(', ')}`);
-    const format = optionalString(options, 'format');
-    if (format !== undefined && !FORMATS.includes(format as ContentFormat)) throw new SourceError(`\`format\` must be one of ${FORMATS.join(', ')}`);
-
-    const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal });
-    return parseContent(response.text, (format as ContentFormat | undefined) ?? formatFromContentType(response.headers['content-type']), {
-      select: optionalString(options, 'select'),
-      flatten: optionalString(options, 'flatten'),
+    const response = await fetchText({ url, method, headers, body }, { timeout: options.timeout, retries: options.retries, signal: context.signal });
+    return parseContent(response.text, options.format ?? formatFromContentType(response.headers['content-type']), {
+      select: options.select,
+      flatten: options.flatten,
       origin: displayUrl(url),
     });
   },
-};
-export default HttpSource;
+});
 
 /** json for application/json and any `+json`; yaml for any yaml type; dotenv for text/plain and dotenv types; else json. */
 export function formatFromContentType(contentType: string | undefined): ContentFormat {

@@ -1,12 +1,16 @@
 /** Shared by the file-backed source types: resolve `path` from the sources file's directory and read it. */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SourceError } from '../core/errors.js';
 import { readTextFile } from '../core/files.js';
-import type { SourceContext, SourceOptions } from './types.js';
+import type { SourceContext } from './types.js';
 
-export function filePath(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): string {
-  if (typeof options.path !== 'string' || options.path === '') throw new SourceError('missing "path"');
+/** The options of a file-backed layer (FILE_OPTIONS), as read from its descriptor. */
+export interface FileLayerOptions {
+  path: string;
+  allow_world_readable?: boolean;
+}
+
+export function filePath(options: Pick<FileLayerOptions, 'path'>, context: Pick<SourceContext, 'configDir'>): string {
   return resolve(context.configDir, options.path);
 }
 
@@ -19,8 +23,8 @@ export interface ReadOptions {
 }
 
 /** Read the layer's file; returns the text and the path as written, for messages. */
-export function readLayerFile(options: SourceOptions, context: SourceContext, { plaintext = true }: ReadOptions = {}): { text: string; shown: string } {
-  const shown = String(options.path);
+export function readLayerFile(options: FileLayerOptions, context: SourceContext, { plaintext = true }: ReadOptions = {}): { text: string; shown: string } {
+  const shown = options.path;
   const abs = filePath(options, context);
   const text = readTextFile(abs, shown);
   if (plaintext && options.allow_world_readable !== true) warnIfShared(abs, shown, context.warn);
@@ -40,6 +44,6 @@ export function warnIfShared(abs: string, shown: string, warn: (message: string)
   warn(`${label}${shown} is readable by ${who} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run "chmod 600 ${shown}", or set allow_world_readable: true on the layer`);
 }
 
-export function watchFile(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): string[] {
+export function watchFile(options: Pick<FileLayerOptions, 'path'>, context: Pick<SourceContext, 'configDir'>): string[] {
   return [filePath(options, context)];
 }

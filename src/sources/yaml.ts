@@ -1,14 +1,16 @@
 /** `type: yaml`: a YAML file; `select` picks a sub-object, `flatten` splits nested objects into keys. */
 import { parseYaml, structuredToEnv } from '../formats/parse.js';
+import { FILE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByPath } from './descriptor.js';
 import { readLayerFile, watchFile } from './local-file.js';
-import type { Source } from './types.js';
 
-const yamlSource: Source = {
+export default defineSource({
+  type: 'yaml',
+  description: 'A YAML file.',
+  options: { ...FILE_OPTIONS, ...STRUCTURED_OPTIONS },
+  label: labelByPath,
+  watchPaths: watchFile,
   async load(options, context) {
     const { text, shown } = readLayerFile(options, context);
-    return structuredToEnv(await parseYaml(text, shown), { origin: shown, select: options.select as string | undefined, flatten: options.flatten as string | undefined });
+    return structuredToEnv(await parseYaml(text, shown), { origin: shown, select: options.select, flatten: options.flatten });
   },
-  watchPaths: watchFile,
-};
-
-export default yamlSource;
+});

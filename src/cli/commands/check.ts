@@ -3,24 +3,26 @@
  * `file:line:col: ...`, not only the first. With `--resolve`, also load every layer of the chosen environment
  * and report each unreachable layer and the missing `require` keys. Values are never printed.
  */
-import { environmentVars, findSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../../core/config.js';
+import { environmentVars, findSourcesFile, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
 import { formatPath, type Path } from '../../core/validate.js';
 import { ConfigError, ConfigErrors, LayerError, NotFoundError, SecretrunError, describeError } from '../../core/errors.js';
 import { info, warn } from '../output.js';
 import { layerName, resolveLayers, type Resolution } from '../../core/resolve.js';
-import { loadSource, OPTION_DEFAULTS } from '../../sources/index.js';
-import type { Source } from '../../sources/types.js';
+import { SOURCES, type SourceRegistry } from '../../sources/index.js';
+import type { SourceDescriptor } from '../../sources/descriptor.js';
 import { checkRequired, parentEnv, type CommonOptions } from './common.js';
 
 export interface CheckOptions extends CommonOptions {
   resolve?: boolean;
+  /** The source types to check against (default: the built-in registry). */
+  sources?: SourceRegistry;
 }
 
 export async function check(opts: CheckOptions): Promise<number> {
   const cwd = process.cwd();
   const path = findSourcesFile({ config: opts.config, cwd, env: parentEnv });
-  const { file, problems } = await parseSourcesFile(path, cwd);
+  const { file, problems } = await parseSourcesFile(path, cwd, opts.sources ?? SOURCES);
   if (file) {
     problems.push(...templateProblems(file));
     problems.push(...varsProblems(file, parentEnv));
@@ -116,7 +118,7 @@ function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.Pr
  * Layers that fail only because an earlier one did (a token it should have provided) are reported as well.
  */
 async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<SecretrunError[]> {
-  let plan;
+  let plan: EnvironmentPlan;
   try {
     plan = selectEnvironment(file, { env: opts.env, processEnv: parentEnv });
   } catch (err) {
@@ -126,9 +128,9 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<S
   const failures: SecretrunError[] = [];
   // Where each layer is defined, by the label the core gives it (the label is all a source's context carries).
   const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars), spec.location]));
-  const recordingLoader = async (type: string): Promise<Source> => {
-    const source = await loadSource(type);
-    const load: Source['load'] = async (options, context) => {
+  const recording = (source: SourceDescriptor): SourceDescriptor => ({
+    ...source,
+    async load(options, context) {
       try {
         return await source.load(options, context);
       } catch (err) {
@@ -137,16 +139,13 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<S
         failures.push(new LayerError(context.layer, describeError(err), { definedAt: definedAt.get(context.layer) }));
         return {};
       }
-    };
-    // Inherit everything else (remote, usesEarlierKeys, ...) from the real source; it may be frozen.
-    return Object.create(source, { load: { value: load } }) as Source;
-  };
+    },
+  });
+  plan = { ...plan, layers: plan.layers.map((spec) => ({ ...spec, source: recording(spec.source) })) };
   let resolution: Resolution | undefined;
   try {
     resolution = await resolveLayers(plan, {
       processEnv: parentEnv,
-      loadSource: recordingLoader,
-      optionDefaults: OPTION_DEFAULTS,
       warn: (m) => warn(m, opts.quiet),
     });
   } catch (err) {

@@ -11,7 +11,7 @@
  */
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../options.js';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
 
 export interface FetchRequest {
   url: string;
