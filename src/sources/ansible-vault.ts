@@ -9,7 +9,6 @@
  *   runs anything it was not told to run as a command, so it reads the file, and refuses a script (`#!`) with advice.
  * - The vault id of a 1.2 file only labels it; the one password given must be the one it was encrypted with.
  */
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SourceError } from '../core/errors.js';
 import { readTextFile } from '../core/files.js';
@@ -47,6 +46,7 @@ async function readPassword(opts: VaultOptions, context: SourceContext): Promise
   }
   const file = resolve(context.configDir, passwordFile!);
   const shown = passwordFile!;
+  const { stat } = await import('node:fs/promises'); // not on every start: only this layer needs it
   const info = await stat(file).catch(() => undefined);
   // Not a NotFoundError: `optional: true` is about the vault file, a missing password file is a setup mistake.
   if (!info) throw new SourceError(`password_file ${shown} not found`);

@@ -11,7 +11,7 @@
  * - `timeout` (seconds, default 30: a CLI that has to reach a vault or a cloud API can be slow to start) sends
  *   SIGTERM, then SIGKILL after a grace period.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
@@ -69,7 +69,9 @@ export function resolveProgram(program: string, configDir: string): string {
 }
 
 /** Run the command; resolves with its stdout when it exits 0, otherwise throws a `SourceError` that never quotes stdout. */
-export function runCommand(opts: ExecOptions, context: Pick<SourceContext, 'configDir' | 'env' | 'signal'>): Promise<ExecResult> {
+export async function runCommand(opts: ExecOptions, context: Pick<SourceContext, 'configDir' | 'env' | 'signal'>): Promise<ExecResult> {
+  // Loaded here, not with the descriptor: `export` and a run without an exec layer never need it.
+  const { spawn } = await import('node:child_process');
   const [program, ...args] = opts.command;
   const label = `command "${program}"`;
   return new Promise((resolvePromise, reject) => {
