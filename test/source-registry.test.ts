@@ -16,7 +16,7 @@ import { defineSource } from '../src/sources/descriptor.js';
 import { SOURCES } from '../src/sources/index.js';
 // @ts-expect-error: a plain .mjs build script without type declarations
 import { generatedSchemaText } from '../scripts/schema.mjs';
-import { useTmpProjects } from './helpers/cli.js';
+import { runCli, useTmpProjects } from './helpers/cli.js';
 
 const project = useTmpProjects(afterAll);
 const ROOT = join(import.meta.dirname, '..');
@@ -93,5 +93,11 @@ describe('a throwaway source type, added to an in-memory registry only', () => {
     const entry = sourceCompletions(registry).find((s) => s.type === 'throwaway');
     expect(entry).toEqual({ type: 'throwaway', description: 'A source that exists only in this test.', options: [...COMMON_OPTION_NAMES, 'item', 'uppercase'] });
     expect(sourceCompletions().map((s) => s.type)).not.toContain('throwaway');
+  });
+
+  it('the built CLI lists the built-in registry for editor plug-ins: `completion --list-sources`', async () => {
+    const r = await runCli(['completion', '--list-sources']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(SOURCES.map((d) => `${d.type}\t${[...COMMON_OPTION_NAMES, ...Object.keys(d.options)].join(' ')}\n`).join(''));
   });
 });
