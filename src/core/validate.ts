@@ -22,7 +22,10 @@ interface OptionBase {
   description: string;
   /** The layer is invalid without it. */
   required?: boolean;
-  /** Its value is a credential (a token, a password, a header): marked secret before the source runs. */
+  /**
+   * The value may hold a credential (a token, a password, request headers): what a rule about credentials (never
+   * over plain http) must consider. The source still marks each credential it sends with `context.secret`.
+   */
   credential?: boolean;
 }
 
@@ -45,7 +48,7 @@ export interface NumberOption extends OptionBase {
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
-  /** The unit or meaning, for messages: "a number of seconds". */
+  /** What the number means, for messages: "seconds per attempt". */
   is?: string;
 }
 export interface EnumOption<V extends string = string> extends OptionBase {
@@ -164,7 +167,7 @@ export function checkOption(value: unknown, spec: OptionSpec, path: Path, issues
       if (typeof value !== 'string') return void wrongType('a string');
       if (written && value.includes('${')) return;
       if (spec.nonEmpty && value === '') issues.push({ path, message: 'must not be empty' });
-      else if (spec.pattern && !regex(spec.pattern.regex).test(value)) issues.push({ path, message: `${showWord(value)} is not ${spec.pattern.is}` });
+      else if (spec.pattern && !regex(spec.pattern.regex).test(value)) issues.push({ path, message: `${spec.credential ? 'the value' : showWord(value)} is not ${spec.pattern.is}` });
       return;
     }
     case 'boolean':
@@ -240,7 +243,7 @@ export function readOptions(d: OptionShape, raw: Record<string, unknown>): Recor
   const problems = layerIssues(d, raw);
   if (problems.length > 0) {
     const { path, message } = problems[0];
-    throw new SourceError(path.length > 0 ? `\`${path.join('.')}\`: ${message}` : message);
+    throw new SourceError(path.length > 0 ? `\`${formatPath(path)}\`: ${message}` : message);
   }
   return withDefaults(d, raw, false);
 }

@@ -49,11 +49,6 @@ export interface SourceDescriptor extends Source, OptionShape {
   label?(options: SourceOptions, fill: Fill): string | undefined;
 }
 
-/** The names of a descriptor's credential options. */
-export function credentialOptions(d: Pick<SourceDescriptor, 'options'>): string[] {
-  return Object.keys(d.options).filter((k) => d.options[k].credential === true);
-}
-
 /** What a source's `load` receives: its own options, checked and with defaults, and the common ones. */
 export type LayerOptions<O extends OptionSpecs> = OptionsOf<O> & OptionsOf<typeof COMMON_OPTIONS>;
 
