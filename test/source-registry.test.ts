@@ -10,7 +10,7 @@ import { check } from '../src/cli/commands/check.js';
 import { sourceCompletions } from '../src/cli/commands/completion.js';
 import { ConfigErrors } from '../src/core/errors.js';
 import { generateSchema } from '../src/core/schema.js';
-import { resolveSecrets } from '../src/core/secrets.js';
+import { resolveSecrets } from '../src/core/pipeline.js';
 import { COMMON_OPTION_NAMES } from '../src/core/validate.js';
 import { defineSource } from '../src/sources/descriptor.js';
 import { SOURCES } from '../src/sources/index.js';
@@ -75,7 +75,7 @@ describe('a throwaway source type, added to an in-memory registry only', () => {
   it('is loaded by `check --resolve` and the resolver, labelled and defaulted by its descriptor', async () => {
     const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: throwaway\n    item: books\n' });
     await expect(check({ config: join(dir, 'secretrun.yaml'), sources: registry, resolve: true, quiet: true })).resolves.toBe(0);
-    const { resolution } = await resolveSecrets({ cwd: dir, processEnv: {}, sources: registry, warn: () => {} });
+    const { resolution } = await resolveSecrets({ cwd: dir, processEnv: {}, sources: registry });
     expect(Object.fromEntries([...resolution.entries].map(([k, e]) => [k, [e.value, e.layer]]))).toEqual({ ITEM: ['from books', 'throwaway books'] });
     expect(load).toHaveBeenLastCalledWith({ type: 'throwaway', item: 'books', uppercase: true }, expect.anything());
   });

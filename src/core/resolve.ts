@@ -16,6 +16,7 @@ import { isOwnMap } from '../formats/parse.js';
 import type { SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
 import { withDefaults } from './validate.js';
+import { filePermissionFindings, type PermissionFinding } from './permissions.js';
 
 export interface ResolvedEntry {
   value: string;
@@ -46,6 +47,8 @@ export interface ResolveHooks {
   /** The parent process environment (never read from `process.env` here). */
   processEnv: Readonly<Record<string, string | undefined>>;
   warn: (message: string) => void;
+  /** A layer's private file that group or others can read (see permissions.ts). */
+  onPermissions?: (finding: PermissionFinding) => void;
   signal?: AbortSignal;
   /** Called when remote layers start and as each finishes (progress display). */
   onRemoteStart?: (names: string[]) => void;
@@ -122,6 +125,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     } finally {
       hooks.onLayerDone?.(name);
     }
+    if (!missing && hooks.onPermissions) for (const found of filePermissionFindings(source, options, name, plan.file.dir, spec.location)) hooks.onPermissions(found);
     let listed: string[];
     try {
       ({ keys, names: listed } = postProcess(keys, options, name));
@@ -205,16 +209,6 @@ export const RISKY_NAMES = [
   'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'IFS',
   'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
 ];
-
-/** Risky names set by a layer other than `env` (which only repeats the parent environment). */
-export function riskyKeys(resolution: Resolution): { key: string; layer: string }[] {
-  const found: { key: string; layer: string }[] = [];
-  for (const layer of resolution.layers) {
-    if (layer.type === 'env') continue;
-    for (const key of RISKY_NAMES) if (key in layer.keys) found.push({ key, layer: layer.name });
-  }
-  return found;
-}
 
 export function valuesOf(resolution: Resolution): Record<string, string> {
   const out: Record<string, string> = {};

@@ -11,10 +11,10 @@
  */
 import { resolve } from 'node:path';
 import { SourceError } from '../core/errors.js';
-import { readTextFile } from '../core/files.js';
+import { readTextFile, statOrUndefined } from '../core/files.js';
 import { parseDotenv, parseYaml, structuredToEnv } from '../formats/parse.js';
 import { FILE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByPath, type LayerOptions } from './descriptor.js';
-import { filePath, readLayerFile, warnIfShared } from './local-file.js';
+import { filePath, readLayerFile } from './local-file.js';
 import type { SourceContext } from './types.js';
 
 const OPTIONS = {
@@ -46,15 +46,13 @@ async function readPassword(opts: VaultOptions, context: SourceContext): Promise
   }
   const file = resolve(context.configDir, passwordFile!);
   const shown = passwordFile!;
-  const { stat } = await import('node:fs/promises'); // not on every start: only this layer needs it
-  const info = await stat(file).catch(() => undefined);
+  const info = statOrUndefined(file);
   // Not a NotFoundError: `optional: true` is about the vault file, a missing password file is a setup mistake.
   if (!info) throw new SourceError(`password_file ${shown} not found`);
   const text = readTextFile(file, `password_file ${shown}`);
   if ((info.mode & 0o111) !== 0 && text.startsWith('#!')) {
     throw new SourceError(`password_file ${shown} is a script; secretrun does not run password scripts (ansible does): pass the password with "password: \${ANSIBLE_VAULT_PASSWORD}" instead`);
   }
-  if (opts.allow_world_readable !== true) warnIfShared(file, shown, context.warn, 'password_file ');
   const password = passwordFromFileText(text);
   if (password === '') throw new SourceError(`password_file ${shown} is empty`);
   context.secret(password);
@@ -132,9 +130,14 @@ export default defineSource({
   exclusive: [{ keys: ['password', 'password_file'], exactlyOne: true }],
   label: labelByPath,
   async load(options, context) {
-    const { text, shown } = readLayerFile(options, context, { plaintext: false });
+    const { text, shown } = readLayerFile(options, context);
     const password = await readPassword(options, context);
     return decryptAndParse(text, password, options, shown, (message) => context.warn(message));
+  },
+  // The vault file is encrypted and may be readable; its password file must not be.
+  privateFiles(options, context) {
+    const file = options.password_file;
+    return file !== undefined ? [{ path: resolve(context.configDir, file), shown: file, role: 'password_file' }] : [];
   },
   watchPaths(options, context) {
     const paths = [filePath(options, context)];

@@ -8,7 +8,7 @@
  * undici, node:crypto for vaults) are imported inside `load`, so a run with only local layers never loads them.
  */
 import { readOptions, withDefaults, type COMMON_OPTIONS, type OptionShape, type OptionSpecs, type OptionsOf } from '../core/validate.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
+import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.js';
 
 // ---- option groups several types share -----------------------------------------------------------------------
 
@@ -60,6 +60,8 @@ export interface SourceDefinition<O extends OptionSpecs> {
   openOptions?: boolean;
   remote?: boolean;
   label?: SourceDescriptor['label'];
+  /** Local files holding plain secrets, from its interpolated options: `check` reports any that others can read. */
+  privateFiles?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): PrivateFile[];
   /** Local files the layer reads (absolute paths), from its interpolated options; watch mode re-resolves on change. */
   watchPaths?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): string[];
   usesEarlierKeys?: boolean | ((options: LayerOptions<O>) => boolean);
@@ -68,13 +70,13 @@ export interface SourceDefinition<O extends OptionSpecs> {
 }
 
 /**
- * Build a descriptor. Its `load`, `watchPaths` and `usesEarlierKeys` read the options through `readOptions`, so a
+ * Build a descriptor. Its `load`, `privateFiles` and `watchPaths` read the options through `readOptions`, so a
  * source gets typed values with defaults, and a bad value (from the library API, or one that only `${...}` made
  * bad) fails with the descriptor's own message before the source runs.
  */
 export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<O>): SourceDescriptor {
   const read = (raw: SourceOptions) => readOptions(def, raw) as LayerOptions<O>;
-  const { watchPaths, usesEarlierKeys } = def;
+  const { privateFiles, watchPaths, usesEarlierKeys } = def;
   return Object.freeze({
     type: def.type,
     description: def.description,
@@ -83,6 +85,7 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     openOptions: def.openOptions,
     remote: def.remote ?? false,
     label: def.label,
+    privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
     watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),
     // Asked before interpolation, of the options as written: defaults only, no checks (the file was checked).
     usesEarlierKeys: typeof usesEarlierKeys === 'function' ? (raw: SourceOptions) => usesEarlierKeys(withDefaults(def, raw) as LayerOptions<O>) : usesEarlierKeys,

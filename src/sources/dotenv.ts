@@ -8,7 +8,7 @@ import { interpolate, InterpolationError } from '../core/interpolate.js';
 import { SourceError } from '../core/errors.js';
 import { ownMap, parseDotenv } from '../formats/parse.js';
 import { FILE_OPTIONS, defineSource, labelByPath } from './descriptor.js';
-import { readLayerFile, watchFile } from './local-file.js';
+import { privateFile, readLayerFile, watchFile } from './local-file.js';
 
 export default defineSource({
   type: 'dotenv',
@@ -18,6 +18,7 @@ export default defineSource({
     expand: { type: 'boolean', default: false, description: 'Expand `${VAR}`, `$VAR` and `${VAR:-default}` inside the file (never `$(...)`).' },
   },
   label: labelByPath,
+  privateFiles: privateFile,
   watchPaths: watchFile,
   usesEarlierKeys: (options) => options.expand,
   async load(options, context) {

@@ -14,6 +14,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import { NotFoundError, SourceError } from '../core/errors.js';
+import { loadPackage } from '../core/import-external.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { STRUCTURED_OPTIONS, defineSource, type LayerOptions } from './descriptor.js';
 import type { SourceContext } from './types.js';
@@ -71,7 +72,7 @@ export function resolveProgram(program: string, configDir: string): string {
 /** Run the command; resolves with its stdout when it exits 0, otherwise throws a `SourceError` that never quotes stdout. */
 export async function runCommand(opts: ExecOptions, context: Pick<SourceContext, 'configDir' | 'env' | 'signal'>): Promise<ExecResult> {
   // Loaded here, not with the descriptor: `export` and a run without an exec layer never need it.
-  const { spawn } = await import('node:child_process');
+  const { spawn } = await loadPackage<typeof import('node:child_process')>('node:child_process');
   const [program, ...args] = opts.command;
   const label = `command "${program}"`;
   return new Promise((resolvePromise, reject) => {

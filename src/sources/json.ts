@@ -1,13 +1,14 @@
 /** `type: json`: a JSON file; `select` picks a sub-object, `flatten` splits nested objects into keys. */
 import { parseJson, structuredToEnv } from '../formats/parse.js';
 import { FILE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByPath } from './descriptor.js';
-import { readLayerFile, watchFile } from './local-file.js';
+import { privateFile, readLayerFile, watchFile } from './local-file.js';
 
 export default defineSource({
   type: 'json',
   description: 'A JSON file.',
   options: { ...FILE_OPTIONS, ...STRUCTURED_OPTIONS },
   label: labelByPath,
+  privateFiles: privateFile,
   watchPaths: watchFile,
   async load(options, context) {
     const { text, shown } = readLayerFile(options, context);

@@ -11,6 +11,7 @@
  * Node caches a module by URL, so a module is evaluated once per process even when it backs several layers.
  */
 import { resolve } from 'node:path';
+import { statOrUndefined } from '../core/files.js';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError, SourceError, describeError } from '../core/errors.js';
 import type { Source, SourceOptions } from './types.js';
@@ -31,8 +32,7 @@ export function modulePath(options: { path: string }, configDir: string): string
 
 /** Import the module and check that its default export is a source. */
 export async function importSource(absPath: string, shownPath: string): Promise<Source> {
-  const { stat } = await import('node:fs/promises'); // not on every start: only this layer needs it
-  const info = await stat(absPath).catch(() => undefined);
+  const info = statOrUndefined(absPath);
   if (!info) throw new NotFoundError(`module ${shownPath} not found`);
   if (!info.isFile()) throw new SourceError(`module ${shownPath} is not a file`);
   let namespace: Record<string, unknown>;
