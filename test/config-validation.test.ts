@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { parseSourcesFile } from '../src/core/config.js';
-import { COMMON_OPTIONS, type OptionSpec, type OptionSpecs } from '../src/core/validate.js';
+import { COMMON_OPTIONS, layerIssues, type OptionSpec, type OptionSpecs } from '../src/core/validate.js';
 import { SOURCES } from '../src/sources/index.js';
 import type { SourceDescriptor } from '../src/sources/descriptor.js';
 import { runCli, useTmpProjects } from './helpers/cli.js';
@@ -147,5 +147,16 @@ describe('exclusive options (exactly one of ssm path/names, ansible-vault passwo
     expect(twice.problems.map((p) => p.message)).toEqual([`secretrun.yaml:${both.length}:5: sources[0].${second}: give exactly one of "${first}" or "${second}", not both`]);
     const none = await parseSourcesFile(join(dir, 'none.yaml'), dir, SOURCES);
     expect(none.problems.map((p) => p.message)).toEqual([`none.yaml:2:5: sources[0]: missing required key: give one of "${first}" or "${second}"`]);
+  });
+});
+
+describe('an exclusive group may say why (the descriptor words the message)', () => {
+  it('uses `why` when both are given', () => {
+    const shape = {
+      options: { key: { type: 'string', description: 'k' }, many: { type: 'list', items: { type: 'string', description: 'i' }, description: 'm' } },
+      exclusive: [{ keys: ['key', 'many'], why: '`key` takes one whole secret, so it needs a single id, not `many`' }],
+    } as const;
+    expect(layerIssues(shape, { key: 'A', many: ['x'] })).toEqual([{ path: ['many'], atKey: true, message: '`key` takes one whole secret, so it needs a single id, not `many`' }]);
+    expect(layerIssues(shape, { key: 'A' })).toEqual([]);
   });
 });

@@ -116,8 +116,11 @@ export const COMMON_OPTION_NAMES: readonly string[] = ['type', ...Object.keys(CO
 export interface OptionShape {
   /** The type's own options; the common ones are implied. */
   readonly options: OptionSpecs;
-  /** Groups of options of which exactly one (`exactlyOne`) or at most one may be given. */
-  readonly exclusive?: readonly { keys: readonly string[]; exactlyOne?: boolean }[];
+  /**
+   * Groups of options of which exactly one (`exactlyOne`) or at most one may be given; `why` replaces the generic
+   * message when both are given (say what each option is for).
+   */
+  readonly exclusive?: readonly { keys: readonly string[]; exactlyOne?: boolean; why?: string }[];
   /** Keys beyond `options` are accepted and passed through (a user module's own options). */
   readonly openOptions?: boolean;
 }
@@ -229,7 +232,7 @@ export function layerIssues(d: OptionShape, layer: Record<string, unknown>, writ
   for (const group of d.exclusive ?? []) {
     const given = group.keys.filter((k) => layer[k] !== undefined);
     const list = group.keys.map((k) => `"${k}"`).join(group.keys.length === 2 ? ' or ' : ', ');
-    if (given.length > 1) issues.push({ path: [given[1]], atKey: true, message: `give ${group.exactlyOne ? 'exactly' : 'at most'} one of ${list}, not both` });
+    if (given.length > 1) issues.push({ path: [given[1]], atKey: true, message: group.why ?? `give ${group.exactlyOne ? 'exactly' : 'at most'} one of ${list}, not both` });
     else if (given.length === 0 && group.exactlyOne) issues.push({ path: [], message: `missing required key: give one of ${list}` });
   }
   return issues;
