@@ -9,7 +9,7 @@ import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPl
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
 import { interpolate, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
-import { layerName, resolveLayers, RISKY_NAMES, type Resolution } from './resolve.js';
+import { layerName, resolveLayers, type Resolution } from './resolve.js';
 import { withDefaults } from './validate.js';
 import { SOURCES } from '../sources/index.js';
 import type { SourceDescriptor } from '../sources/descriptor.js';
@@ -118,6 +118,17 @@ function recordingFailures(plan: EnvironmentPlan, failures: SecretrunError[]): E
   });
   return { ...plan, layers: plan.layers.map((spec) => ({ ...spec, source: recording(spec.source) })) };
 }
+
+/**
+ * Variables that change which binaries run or which code a runtime loads. A layer that sets one is not an
+ * error by default (a `.env` with PATH is legitimate), but never silent where the set is handed on (run, export).
+ */
+export const RISKY_NAMES = [
+  'PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'DYLD_LIBRARY_PATH',
+  'NODE_OPTIONS', 'NODE_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PERL5LIB', 'PERL5OPT',
+  'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'IFS',
+  'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
+];
 
 /** Risky names set by a layer other than `env` (which only repeats the parent environment). */
 export function riskyNames(resolution: Resolution): RiskyName[] {

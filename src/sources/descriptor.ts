@@ -8,6 +8,7 @@
  * undici, node:crypto for vaults) are imported inside `load`, so a run with only local layers never loads them.
  */
 import { readOptions, withDefaults, type COMMON_OPTIONS, type OptionShape, type OptionSpecs, type OptionsOf } from '../core/validate.js';
+import { urlForDisplay } from '../core/urls.js';
 import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.js';
 
 // ---- option groups several types share -----------------------------------------------------------------------
@@ -32,6 +33,13 @@ export const REMOTE_OPTIONS = {
   timeout: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIMEOUT_SECONDS, is: 'seconds per attempt', description: `Seconds per attempt (default ${DEFAULT_TIMEOUT_SECONDS}).` },
   retries: { type: 'integer', minimum: 0, maximum: 20, default: DEFAULT_RETRIES, is: 'a whole number of extra attempts', description: `Extra attempts after the first (default ${DEFAULT_RETRIES}).` },
 } as const satisfies OptionSpecs;
+
+/** Of the layers that send credentials over HTTP (http, doppler): the transport rule's one escape (net/fetch.ts). */
+export const ALLOW_INSECURE_HTTP = {
+  type: 'boolean',
+  default: false,
+  description: 'Allow sending credentials over plain http:// to a host other than loopback (a trusted internal network only). Default false.',
+} as const satisfies OptionSpecs[string];
 
 // ---- the descriptor -------------------------------------------------------------------------------------------
 
@@ -102,5 +110,5 @@ export function labelByPath(options: SourceOptions, fill: Fill): string | undefi
 
 /** `http https://host/path`: never the userinfo, query or fragment (they may hold credentials). */
 export function labelByUrl(options: SourceOptions, fill: Fill): string | undefined {
-  return typeof options.url === 'string' ? fill(options.url).replace(/\/\/[^/@]*@/, '//').replace(/[?#].*$/, '') : undefined;
+  return typeof options.url === 'string' ? urlForDisplay(fill(options.url), { path: true }) : undefined;
 }

@@ -12,7 +12,7 @@
 import { SourceError } from '../core/errors.js';
 import { fetchText } from './net/fetch.js';
 import { parseJson } from '../formats/parse.js';
-import { REMOTE_OPTIONS, defineSource } from './descriptor.js';
+import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource } from './descriptor.js';
 
 export const DEFAULT_DOPPLER_API_HOST = 'https://api.doppler.com';
 const DOWNLOAD_PATH = '/v3/configs/config/secrets/download';
@@ -29,6 +29,7 @@ export default defineSource({
       default: `\${DOPPLER_API_HOST:-${DEFAULT_DOPPLER_API_HOST}}`,
       description: `API base URL (default DOPPLER_API_HOST, else ${DEFAULT_DOPPLER_API_HOST}).`,
     },
+    allow_insecure_http: ALLOW_INSECURE_HTTP,
     ...REMOTE_OPTIONS,
   },
   remote: true,
@@ -41,7 +42,7 @@ export default defineSource({
     const url = downloadUrl(options.api_host || DEFAULT_DOPPLER_API_HOST, { project: options.project, config: options.config, only: options.only });
     const response = await fetchText(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-      { timeout: options.timeout, retries: options.retries, signal: context.signal, credentialsName: 'the Doppler token' },
+      { timeout: options.timeout, retries: options.retries, signal: context.signal, credentialsName: 'the Doppler token', carries: 'the Doppler token', allowInsecureHttp: options.allow_insecure_http },
     );
     return flatStringObject(parseJson(response.text, 'Doppler response'));
   },

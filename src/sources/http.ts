@@ -8,10 +8,13 @@
  */
 import { credentialsInUrl, displayUrl, fetchText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
-import { REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
+import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
+import type { SourceContext } from './types.js';
 
 /** Headers that describe the exchange and never hold a credential; redacting them would only garble messages. */
 const PLAIN_HEADERS = new Set(['accept', 'content-type', 'user-agent', 'accept-language', 'cache-control']);
+/** Headers that are credentials even when written literally. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-vault-token']);
 
 export default defineSource({
   type: 'http',
@@ -22,6 +25,7 @@ export default defineSource({
     method: { type: 'enum', values: ['GET', 'POST', 'PUT', 'PATCH'], default: 'GET', description: 'HTTP method (default GET).' },
     headers: { type: 'map', values: { type: 'string', description: 'The header value, interpolated.' }, credential: true, description: 'Request headers; values are interpolated.' },
     body: { type: 'string', credential: true, description: 'Request body.' },
+    allow_insecure_http: ALLOW_INSECURE_HTTP,
     format: { type: 'enum', values: ['json', 'dotenv', 'yaml'], description: 'Format of the content (default from Content-Type).' },
     ...STRUCTURED_OPTIONS,
     ...REMOTE_OPTIONS,
@@ -34,7 +38,11 @@ export default defineSource({
     for (const [name, value] of Object.entries(headers)) if (!PLAIN_HEADERS.has(name.toLowerCase())) context.secret(value);
     const { body, method } = options;
     if (body !== undefined) context.secret(body);
-    const response = await fetchText({ url, method, headers, body }, { timeout: options.timeout, retries: options.retries, signal: context.signal });
+    const carries = credentialCarried(options, context);
+    const response = await fetchText(
+      { url, method, headers, body },
+      { timeout: options.timeout, retries: options.retries, signal: context.signal, carries, allowInsecureHttp: options.allow_insecure_http },
+    );
     return parseContent(response.text, options.format ?? formatFromContentType(response.headers['content-type']), {
       select: options.select,
       flatten: options.flatten,
@@ -50,6 +58,49 @@ export function formatFromContentType(contentType: string | undefined): ContentF
   if (mime.includes('yaml')) return 'yaml';
   if (mime === 'text/plain' || mime.includes('dotenv') || mime.endsWith('/x-env')) return 'dotenv';
   return 'json';
+}
+
+type Ranges = readonly (readonly [number, number])[];
+
+/**
+ * The first credential this request would carry, in words for the refusal message (never its value): a literal
+ * Authorization or X-Vault-Token header, or any header, URL userinfo, query parameter or body that `${...}`
+ * filled in (contract, remote layers). Undefined when it carries none.
+ */
+export function credentialCarried(options: { url: string; headers?: Record<string, string>; body?: string }, context: Pick<SourceContext, 'filled'>): string | undefined {
+  const filled = (path: string[]): Ranges => context.filled?.(path) ?? [];
+  for (const name of Object.keys(options.headers ?? {})) {
+    if (CREDENTIAL_HEADERS.has(name.toLowerCase()) || filled(['headers', name]).length > 0) return `header ${name}`;
+  }
+  const url = options.url;
+  const parts = urlCredentialParts(url);
+  const inUrl = filled(['url']);
+  if (parts.userinfo && overlaps(inUrl, parts.userinfo)) return 'the user and password of the URL';
+  if (parts.query && overlaps(inUrl, parts.query)) return 'the query of the URL';
+  if (options.body !== undefined && filled(['body']).length > 0) return 'the request body';
+  return undefined;
+}
+
+/** Where the userinfo and the query sit in `url` (as the WHATWG parser splits it), as `[start, end)` ranges. */
+function urlCredentialParts(url: string): { userinfo?: [number, number]; query?: [number, number] } {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
+  if (!scheme) return {};
+  const authStart = scheme[0].length;
+  const authEnd = url.slice(authStart).search(/[/?#\\]/);
+  const end = authEnd < 0 ? url.length : authStart + authEnd;
+  const at = url.lastIndexOf('@', end - 1);
+  const out: { userinfo?: [number, number]; query?: [number, number] } = {};
+  if (at >= authStart) out.userinfo = [authStart, at];
+  const q = url.indexOf('?', end);
+  if (q >= 0) {
+    const hash = url.indexOf('#', q);
+    out.query = [q + 1, hash < 0 ? url.length : hash];
+  }
+  return out;
+}
+
+function overlaps(ranges: Ranges, [start, end]: [number, number]): boolean {
+  return ranges.some(([a, b]) => a < end && b > start);
 }
 
 /** Move `user:pass@` out of the URL into an Authorization header (unless the layer sets one itself). */
