@@ -37,6 +37,11 @@ export interface PipelineOptions extends LocateOptions {
    * counts as empty, so one run reports every unreachable layer (and those that fail because of it).
    */
   keepGoing?: boolean;
+  /**
+   * Kept by a caller that resolves again and again (watch mode, watchSecrets): per layer, what lets a remote
+   * source ask the server "changed since?" (an ETag) and reuse its last answer.
+   */
+  cache?: Map<string, Map<string, unknown>>;
   /** Progress display hooks (the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
@@ -82,6 +87,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     warn: (message: string) => void findings.warnings.push(message),
     onPermissions: (found: PermissionFinding) => void findings.permissions.push(found),
     signal: options.signal,
+    cache: options.cache,
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
   };

@@ -50,6 +50,8 @@ export interface ResolveHooks {
   /** A layer's private file that group or others can read (see permissions.ts). */
   onPermissions?: (finding: PermissionFinding) => void;
   signal?: AbortSignal;
+  /** See PipelineOptions.cache: one map per layer, found by the layer's type and interpolated options. */
+  cache?: Map<string, Map<string, unknown>>;
   /** Called when remote layers start and as each finishes (progress display). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
@@ -129,6 +131,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
+      cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
     };
     let keys: Record<string, string>;
     let missing = false;
@@ -166,6 +169,14 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   }
   const outcomes = await Promise.all(results);
   return { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
+}
+
+/** A layer's own cache: a changed option (another `select`, a rotated token) is another layer. */
+function layerCache(all: Map<string, Map<string, unknown>>, type: string, options: SourceOptions): Map<string, unknown> {
+  const id = JSON.stringify([type, options]);
+  let cache = all.get(id);
+  if (!cache) all.set(id, (cache = new Map()));
+  return cache;
 }
 
 /** Merge in file order: the last layer defining a key wins; earlier definitions are recorded as shadowed. */

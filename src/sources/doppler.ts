@@ -10,7 +10,7 @@
  * provides them.
  */
 import { SourceError } from '../core/errors.js';
-import { fetchText } from './net/fetch.js';
+import { fetchKeys } from './net/fetch.js';
 import { parseJson } from '../formats/parse.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource } from './descriptor.js';
 
@@ -40,11 +40,19 @@ export default defineSource({
     if (!token) throw new SourceError('no Doppler token: set DOPPLER_TOKEN or the layer\'s `token:`');
     context.secret(token);
     const url = downloadUrl(options.api_host || DEFAULT_DOPPLER_API_HOST, { project: options.project, config: options.config, only: options.only });
-    const response = await fetchText(
+    return fetchKeys(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-      { timeout: options.timeout, retries: options.retries, signal: context.signal, credentialsName: 'the Doppler token', carries: 'the Doppler token', allowInsecureHttp: options.allow_insecure_http },
+      {
+        timeout: options.timeout,
+        retries: options.retries,
+        signal: context.signal,
+        credentialsName: 'the Doppler token',
+        carries: 'the Doppler token',
+        allowInsecureHttp: options.allow_insecure_http,
+        cache: context.cache,
+      },
+      (response) => flatStringObject(parseJson(response.text, 'Doppler response')),
     );
-    return flatStringObject(parseJson(response.text, 'Doppler response'));
   },
 });
 

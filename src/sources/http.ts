@@ -6,7 +6,7 @@
  * secret. Credentials written into the URL (`https://user:pass@host`, `?token=`) are marked too, and userinfo
  * is sent as a Basic Authorization header because undici does not send it.
  */
-import { credentialsInUrl, displayUrl, fetchText } from './net/fetch.js';
+import { credentialsInUrl, displayUrl, fetchKeys } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
 import type { SourceContext } from './types.js';
@@ -39,15 +39,14 @@ export default defineSource({
     const { body, method } = options;
     if (body !== undefined) context.secret(body);
     const carries = credentialCarried(options, context);
-    const response = await fetchText(
-      { url, method, headers, body },
-      { timeout: options.timeout, retries: options.retries, signal: context.signal, carries, allowInsecureHttp: options.allow_insecure_http },
+    const fetchOptions = { timeout: options.timeout, retries: options.retries, signal: context.signal, carries, allowInsecureHttp: options.allow_insecure_http, cache: context.cache };
+    return fetchKeys({ url, method, headers, body }, fetchOptions, (response) =>
+      parseContent(response.text, options.format ?? formatFromContentType(response.headers['content-type']), {
+        select: options.select,
+        flatten: options.flatten,
+        origin: displayUrl(url),
+      }),
     );
-    return parseContent(response.text, options.format ?? formatFromContentType(response.headers['content-type']), {
-      select: options.select,
-      flatten: options.flatten,
-      origin: displayUrl(url),
-    });
   },
 });
 
