@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError } from '../src/core/errors.js';
 import { withoutNodeVersionWarning } from '../src/sources/aws/client.js';
-import secretsmanager, { answersId, readSecretsManagerOptions, secretsToEnv } from '../src/sources/secretsmanager.js';
+import { readOptions } from '../src/core/validate.js';
+import secretsmanager, { answersId, secretsManagerOptions, secretsToEnv } from '../src/sources/secretsmanager.js';
 import { applyProcessEnv, closedPortUrl, dummyAwsEnv, expectOneLine, failure, makeContext, runInProject, seedSecrets, startAwsProxy, type SeedSecret } from './helpers/moto.js';
 import { PRINT_ENV } from './helpers/cli.js';
 
@@ -261,14 +262,23 @@ describe.skipIf(!moto)('secretrun with a secretsmanager layer (built CLI)', () =
 });
 
 describe('secretsmanager options and keys (pure)', () => {
-  it('needs exactly one of secret_id and secret_ids; key only with secret_id and only as a variable name', () => {
-    expect(() => readSecretsManagerOptions({})).toThrow(/exactly one of `secret_id`/);
-    expect(() => readSecretsManagerOptions({ secret_id: 'a', secret_ids: ['b'] })).toThrow(/exactly one/);
-    expect(() => readSecretsManagerOptions({ secret_ids: [] })).toThrow(/non-empty list/);
-    expect(() => readSecretsManagerOptions({ secret_id: 'a', key: '1X' })).toThrow(/environment variable name/);
-    expect(() => readSecretsManagerOptions({ secret_id: 'a', key: 'K', select: 'x' })).toThrow(/`select` and `flatten` apply/);
-    expect(() => readSecretsManagerOptions({ secret_id: 'a', endpoint: 'localhost:4566' })).toThrow(/^`endpoint` must be an http\(s\) URL/);
-    expect(readSecretsManagerOptions({ secret_ids: ['a', 'b', 'a'] })).toMatchObject({ ids: ['a', 'b'], many: true, versionStage: 'AWSCURRENT', timeoutMs: 10_000, retries: 3 });
+  it('needs exactly one of secret_id and secret_ids; key only with secret_id and only as a variable name', async () => {
+    const reject = (raw: Record<string, unknown>) => failure(secretsmanager.load(raw, makeContext()));
+    expect((await reject({})).message).toMatch(/secret_id.*secret_ids/);
+    expect((await reject({ secret_id: 'a', secret_ids: ['b'] })).message).toMatch(/secret_id.*secret_ids/);
+    expect((await reject({ secret_ids: [] })).message).toMatch(/secret_ids/);
+    expect((await reject({ secret_id: 'a', key: '1X' })).message).toMatch(/`key`.*environment variable name/);
+    expect((await reject({ secret_id: 'a', key: 'K', select: 'x' })).message).toMatch(/`select` and `flatten` apply/);
+    expect((await reject({ secret_ids: ['a'], key: 'K' })).message).toBe('`key` takes one whole secret, so it needs `secret_id`, not `secret_ids`');
+    expect((await reject({ secret_id: 'a', endpoint: 'localhost:4566' })).message).toMatch(/`endpoint`.*an http\(s\) URL such as https:\/\/secretsmanager\.eu-west-1\.amazonaws\.com/);
+    expect(secretsManagerOptions(readOptions(secretsmanager, { secret_ids: ['a', 'b', 'a'] }) as Parameters<typeof secretsManagerOptions>[0])).toMatchObject({
+      ids: ['a', 'b'],
+      many: true,
+      versionStage: 'AWSCURRENT',
+      timeoutMs: 10_000,
+      retries: 3,
+      deadlineMs: 120_000,
+    });
   });
 
   it('a batch entry answers a name, a full ARN, or an ARN without its random suffix', () => {

@@ -14,17 +14,16 @@
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { readAwsOptions, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { awsOptions, awsOptionSpecs, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, isAccessDenied, oneLine } from './aws/errors.js';
-import { optionalString } from './options.js';
-import type { Source, SourceOptions } from './types.js';
+import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
+import type { SourceOptions } from './types.js';
 
 /** BatchGetSecretValue takes at most 20 ids per call. */
 export const BATCH_SIZE = 20;
 /** GetSecretValue calls in flight at once when ids are read one by one. */
 const CONCURRENCY = 8;
 export const DEFAULT_VERSION_STAGE = 'AWSCURRENT';
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface SecretsManagerOptions extends AwsOptions {
   ids: string[];
@@ -37,36 +36,21 @@ export interface SecretsManagerOptions extends AwsOptions {
   optional: boolean;
 }
 
-/** Read the layer's options. The schema already validated them; this guards the rules it cannot express. */
-export function readSecretsManagerOptions(raw: SourceOptions): SecretsManagerOptions {
-  const hasOne = raw.secret_id !== undefined;
-  const hasMany = raw.secret_ids !== undefined;
-  if (hasOne === hasMany) throw new SourceError('give exactly one of `secret_id` (a secret name or ARN) or `secret_ids` (a list of them)');
-  if (hasOne && (typeof raw.secret_id !== 'string' || raw.secret_id === '')) throw new SourceError('`secret_id` must be a non-empty string: a secret name or ARN');
-  if (hasMany && (!Array.isArray(raw.secret_ids) || raw.secret_ids.length === 0 || !raw.secret_ids.every((id) => typeof id === 'string' && id !== ''))) {
-    throw new SourceError('`secret_ids` must be a non-empty list of secret names or ARNs');
-  }
-  const versionStage = optionalString(raw, 'version_stage') ?? DEFAULT_VERSION_STAGE;
-  if (versionStage === '') throw new SourceError('`version_stage` must be a staging label such as AWSCURRENT or AWSPREVIOUS');
-  const key = optionalString(raw, 'key');
-  if (key !== undefined) {
-    if (!ENV_NAME.test(key)) throw new SourceError('`key` must be an environment variable name: letters, digits and _, not starting with a digit');
-    if (hasMany) throw new SourceError('`key` takes one whole secret, so it needs `secret_id`, not `secret_ids`');
-  }
-  const select = optionalString(raw, 'select');
-  const flatten = optionalString(raw, 'flatten');
-  if (key !== undefined && (select !== undefined || flatten !== undefined)) {
+/** The options as the fetching code uses them; the rules the option specs can't express are checked here. */
+export function secretsManagerOptions(o: LayerOptions<typeof OPTIONS>): SecretsManagerOptions {
+  if (o.key !== undefined && o.secret_ids !== undefined) throw new SourceError('`key` takes one whole secret, so it needs `secret_id`, not `secret_ids`');
+  if (o.key !== undefined && (o.select !== undefined || o.flatten !== undefined)) {
     throw new SourceError('`key` loads the whole secret as one key; `select` and `flatten` apply to a JSON secret loaded without `key`');
   }
   return {
-    ...readAwsOptions(raw, 'https://secretsmanager.eu-west-1.amazonaws.com'),
-    ids: hasOne ? [raw.secret_id as string] : [...new Set(raw.secret_ids as string[])],
-    many: hasMany,
-    versionStage,
-    key,
-    select,
-    flatten,
-    optional: raw.optional === true,
+    ...awsOptions(o),
+    ids: o.secret_id !== undefined ? [o.secret_id] : [...new Set(o.secret_ids ?? [])],
+    many: o.secret_ids !== undefined,
+    versionStage: o.version_stage,
+    key: o.key,
+    select: o.select,
+    flatten: o.flatten,
+    optional: o.optional === true,
   };
 }
 
@@ -222,10 +206,42 @@ const SECRETS_MANAGER: AwsService<SecretsManagerModule, SecretsManagerClient> = 
   createClient: (sdk, config) => new sdk.SecretsManagerClient(config),
 };
 
-const secretsManagerSource: Source = {
+const OPTIONS = {
+  secret_id: { type: 'string', nonEmpty: true, description: 'Name or ARN of one secret.' },
+  secret_ids: {
+    type: 'list',
+    items: { type: 'string', nonEmpty: true, description: 'A secret name or ARN.' },
+    minItems: 1,
+    description: 'Names or ARNs of several secrets, fetched concurrently; each must hold a JSON object.',
+  },
+  version_stage: { type: 'string', nonEmpty: true, default: DEFAULT_VERSION_STAGE, description: 'Staging label of the version to read (default `AWSCURRENT`), e.g. `AWSPREVIOUS`.' },
+  key: {
+    type: 'string',
+    pattern: { regex: '^[A-Za-z_][A-Za-z0-9_]*$', is: 'an environment variable name for the whole secret (letters, digits and _, not starting with a digit)' },
+    description: 'Load the whole secret (text, or binary as base64) as this one key; needed for a secret that is not a JSON object. Only with `secret_id`.',
+  },
+  ...STRUCTURED_OPTIONS,
+  ...awsOptionSpecs(SECRETS_MANAGER),
+} as const;
+
+/** `secretsmanager prod/api`, or `secretsmanager prod/db (+2)` for a list. */
+function label(o: SourceOptions, fill: Fill): string | undefined {
+  if (typeof o.secret_id === 'string') return fill(o.secret_id);
+  if (Array.isArray(o.secret_ids) && o.secret_ids.length > 0) {
+    return o.secret_ids.length === 1 ? fill(String(o.secret_ids[0])) : `${fill(String(o.secret_ids[0]))} (+${o.secret_ids.length - 1})`;
+  }
+  return undefined;
+}
+
+export default defineSource({
+  type: 'secretsmanager',
+  description: 'AWS Secrets Manager, through the AWS SDK and its standard credential chain.',
+  options: OPTIONS,
+  exclusive: [{ keys: ['secret_id', 'secret_ids'], exactlyOne: true }],
   remote: true,
-  async load(rawOptions, context) {
-    const opts = readSecretsManagerOptions(rawOptions);
+  label,
+  async load(layerOptions, context) {
+    const opts = secretsManagerOptions(layerOptions);
     const { fetched, region } = await withAwsClient(SECRETS_MANAGER, opts, context, async (call) => ({
       region: call.region,
       fetched: await fetchSecrets({ ...call, opts }),
@@ -238,6 +254,4 @@ const secretsManagerSource: Source = {
     }
     return secretsToEnv(fetched.secrets, opts);
   },
-};
-
-export default secretsManagerSource;
+});

@@ -7,8 +7,9 @@
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { readAwsOptions, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
-import type { Source, SourceOptions } from './types.js';
+import { awsOptions, awsOptionSpecs, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { defineSource, type Fill, type LayerOptions } from './descriptor.js';
+import type { SourceOptions } from './types.js';
 
 /** GetParametersByPath and GetParameters both accept at most 10 per call. */
 const PAGE_SIZE = 10;
@@ -24,26 +25,17 @@ export interface SsmOptions extends AwsOptions {
   optional: boolean;
 }
 
-/** Read the layer's options. The schema already validated them; this guards the rules it cannot express. */
-export function readSsmOptions(raw: SourceOptions): SsmOptions {
-  const hasPath = raw.path !== undefined;
-  const hasNames = raw.names !== undefined;
-  if (hasPath === hasNames) throw new SourceError('give exactly one of `path` (a parameter path prefix) or `names` (a list of parameter names)');
-  if (hasPath && (typeof raw.path !== 'string' || raw.path === '')) throw new SourceError('`path` must be a non-empty string such as /Production/ApiServer');
-  if (hasNames && (!Array.isArray(raw.names) || raw.names.length === 0 || !raw.names.every((n) => typeof n === 'string' && n !== ''))) {
-    throw new SourceError('`names` must be a non-empty list of parameter names');
-  }
-  const json = raw.json ?? 'keep';
-  if (json !== 'keep' && json !== 'flatten') throw new SourceError('`json` must be `keep` or `flatten`');
+/** The options as the fetching code uses them, from the descriptor's reading of the layer. */
+function ssmOptions(o: LayerOptions<typeof OPTIONS>): SsmOptions {
   return {
-    ...readAwsOptions(raw, 'https://ssm.eu-west-1.amazonaws.com'),
-    path: hasPath ? (raw.path as string) : undefined,
-    recursive: raw.recursive === true,
-    names: hasNames ? [...new Set(raw.names as string[])] : undefined,
-    decrypt: raw.decrypt !== false,
-    uppercase: raw.uppercase === true,
-    json,
-    optional: raw.optional === true,
+    ...awsOptions(o),
+    path: o.path,
+    recursive: o.recursive,
+    names: o.names && [...new Set(o.names)],
+    decrypt: o.decrypt,
+    uppercase: o.uppercase,
+    json: o.json,
+    optional: o.optional === true,
   };
 }
 
@@ -200,10 +192,32 @@ const SSM: AwsService<SsmModule, SSMClient> = {
   createClient: (sdk, config) => new sdk.SSMClient(config),
 };
 
-const ssmSource: Source = {
+const OPTIONS = {
+  path: { type: 'string', nonEmpty: true, description: 'Parameter path prefix, e.g. `/Production/ApiServer`; every page is followed.' },
+  recursive: { type: 'boolean', default: false, description: 'Include parameters below sub-paths (default false).' },
+  names: { type: 'list', items: { type: 'string', nonEmpty: true, description: 'A parameter name.' }, minItems: 1, description: 'Exact parameter names.' },
+  decrypt: { type: 'boolean', default: true, description: 'Decrypt SecureString values (default true).' },
+  uppercase: { type: 'boolean', default: false, description: 'Upper-case the key names.' },
+  json: { type: 'enum', values: ['keep', 'flatten'], default: 'keep', description: 'JSON object values: keep the text (default) or flatten with `__`.' },
+  ...awsOptionSpecs(SSM),
+} as const;
+
+/** `ssm /Dev/WebServer`, or `ssm /Named/P1 (+2)` for a list of names. */
+function label(o: SourceOptions, fill: Fill): string | undefined {
+  if (typeof o.path === 'string') return fill(o.path);
+  if (Array.isArray(o.names) && o.names.length > 0) return o.names.length === 1 ? fill(String(o.names[0])) : `${fill(String(o.names[0]))} (+${o.names.length - 1})`;
+  return undefined;
+}
+
+export default defineSource({
+  type: 'ssm',
+  description: 'AWS SSM Parameter Store, through the AWS SDK and its standard credential chain.',
+  options: OPTIONS,
+  exclusive: [{ keys: ['path', 'names'], exactlyOne: true }],
   remote: true,
-  async load(rawOptions, context) {
-    const opts = readSsmOptions(rawOptions);
+  label,
+  async load(layerOptions, context) {
+    const opts = ssmOptions(layerOptions);
     const { fetched, region } = await withAwsClient(SSM, opts, context, async (call) => ({
       region: call.region,
       fetched: opts.path !== undefined ? await fetchByPath(call, opts) : await fetchByNames(call, opts),
@@ -214,6 +228,4 @@ const ssmSource: Source = {
     }
     return parametersToEnv(fetched.params, opts);
   },
-};
-
-export default ssmSource;
+});

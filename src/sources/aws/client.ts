@@ -15,7 +15,8 @@
 import { SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
 import { debugChannel, GaveUp, pacerFor, withRetries, type AttemptOutcome } from '../net/retry.js';
-import { remoteOptions } from '../options.js';
+import type { OptionSpecs } from '../../core/validate.js';
+import { REMOTE_OPTIONS } from '../descriptor.js';
 import type { SourceContext, SourceOptions } from '../types.js';
 import { classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
 
@@ -42,30 +43,33 @@ export interface AwsOptions {
   deadlineMs: number;
 }
 
-export function readAwsOptions(raw: SourceOptions, exampleEndpoint: string): AwsOptions {
-  if (raw.endpoint !== undefined && !isHttpUrl(raw.endpoint)) throw new SourceError(`\`endpoint\` must be an http(s) URL such as ${exampleEndpoint}`);
-  const { timeout, retries, deadline } = remoteOptions(raw);
+/**
+ * The options every AWS layer accepts besides its own, for its descriptor; `endpointExample` is the service's
+ * public endpoint in eu-west-1, shown when `endpoint` is not a URL.
+ */
+export function awsOptionSpecs(service: { endpointVariable: string; hostPrefix: string }) {
   return {
-    region: nonEmptyString(raw.region),
-    profile: nonEmptyString(raw.profile),
-    endpoint: nonEmptyString(raw.endpoint),
-    timeoutMs: Math.round(timeout * 1000),
-    retries,
-    deadlineMs: Math.round(deadline * 1000),
+    region: { type: 'string', description: 'AWS region (default: the SDK region chain).' },
+    profile: { type: 'string', description: 'Shared config/credentials profile.' },
+    endpoint: {
+      type: 'string',
+      pattern: { regex: '^https?://[^\\s/?#]+', is: `an http(s) URL such as https://${service.hostPrefix}.eu-west-1.amazonaws.com` },
+      description: `Endpoint URL override (${service.endpointVariable} / AWS_ENDPOINT_URL are honoured too).`,
+    },
+    ...REMOTE_OPTIONS,
+  } as const satisfies OptionSpecs;
+}
+
+/** The AWS part of a layer's checked options, as `withAwsClient` uses it. */
+export function awsOptions(o: { region?: string; profile?: string; endpoint?: string; timeout: number; retries: number; deadline: number }): AwsOptions {
+  return {
+    region: o.region || undefined,
+    profile: o.profile || undefined,
+    endpoint: o.endpoint || undefined,
+    timeoutMs: Math.round(o.timeout * 1000),
+    retries: o.retries,
+    deadlineMs: Math.round(o.deadline * 1000),
   };
-}
-
-function isHttpUrl(v: unknown): boolean {
-  if (typeof v !== 'string') return false;
-  try {
-    return ['http:', 'https:'].includes(new URL(v).protocol);
-  } catch {
-    return false;
-  }
-}
-
-export function nonEmptyString(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 /** The part of an SDK client's constructor options we set; every AWS client accepts these. */

@@ -13,7 +13,7 @@
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../options.js';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
 import { backoffMs, DEFAULT_DEADLINE_SECONDS, GaveUp, pacerFor, RETRY_AFTER_CAP_MS, withRetries, type AttemptOutcome } from './retry.js';
 
 export interface FetchRequest {
