@@ -12,6 +12,12 @@ describe('plainRunArgs: the start-up fast path', () => {
     expect(plainRunArgs(['--env=dev', '--config=a.yaml', '--', 'true'])).toEqual({ command: ['true'], opts: { env: 'dev', config: 'a.yaml' } });
   });
 
+  it('reads --no-exec as commander does (exec: false), only for run', () => {
+    expect(plainRunArgs(['--no-exec', '-q', '--', 'true'])).toEqual({ command: ['true'], opts: { exec: false, quiet: true } });
+    expect(plainRunArgs(['--no-exec=1', '--', 'true'])).toBeUndefined();
+    expect(plainExportArgs(['export', '--no-exec'], ['dotenv'])).toBeUndefined();
+  });
+
   it('leaves everything else to commander', () => {
     for (const argv of [[], ['--'], ['export'], ['--watch', '--', 'x'], ['--mask', '--', 'x'], ['-e'], ['-e', '--', 'x'], ['--help'], ['run', 'node'], ['-x', '--', 'y']]) {
       expect(plainRunArgs(argv), argv.join(' ')).toBeUndefined();

@@ -11,6 +11,8 @@ type SimpleOptions = Record<string, string | boolean>;
 
 /** Option words the fast paths understand, each mapped to its option name; `value` ones take an argument. */
 const FAST_FLAGS: Record<string, string> = { '-q': 'quiet', '--quiet': 'quiet', '--strict': 'strict', '--pristine': 'pristine' };
+/** Negated flags, as commander reads them: `--no-exec` sets `exec` to false. */
+const FAST_NEGATED: Record<string, string> = { '--no-exec': 'exec' };
 const FAST_VALUES: Record<string, string> = { '-c': 'config', '--config': 'config', '-e': 'env', '--env': 'env', '-f': 'format', '--format': 'format' };
 
 /**
@@ -24,7 +26,9 @@ function fastOptions(argv: string[], from: number, allowed: string[]): { opts: S
     const [word, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
     const flag = FAST_FLAGS[word];
     const valued = FAST_VALUES[word];
+    const negated = FAST_NEGATED[word];
     if (flag && allowed.includes(flag) && inline === undefined) opts[flag] = true;
+    else if (negated && allowed.includes(negated) && inline === undefined) opts[negated] = false;
     else if (valued && allowed.includes(valued)) {
       const v = inline ?? argv[++i];
       if (v === undefined || (inline === undefined && v.startsWith('-'))) return undefined;
@@ -38,12 +42,12 @@ const COMMON = ['config', 'env', 'quiet', 'strict'];
 
 /**
  * The two hot paths, parsed without loading commander: the plain run of every wrapped process,
- * `secretrun [run] [-c FILE] [-e ENV] [-q] [--strict] [--pristine] -- cmd ...`, and
+ * `secretrun [run] [-c FILE] [-e ENV] [-q] [--strict] [--pristine] [--no-exec] -- cmd ...`, and
  * `secretrun export [-f FORMAT] [common options]`. Anything else (other options, help, errors) returns undefined
  * and goes through commander as usual.
  */
 export function plainRunArgs(argv: string[]): { command: string[]; opts: SimpleOptions } | undefined {
-  const parsed = fastOptions(argv, argv[0] === 'run' ? 1 : 0, [...COMMON, 'pristine']);
+  const parsed = fastOptions(argv, argv[0] === 'run' ? 1 : 0, [...COMMON, 'pristine', 'exec']);
   if (!parsed || argv[parsed.end] !== '--') return undefined;
   const command = argv.slice(parsed.end + 1);
   return command.length > 0 ? { command, opts: parsed.opts } : undefined;

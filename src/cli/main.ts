@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { ConfigErrors, SecretrunError, redact } from '../core/errors.js';
 import { normaliseArgv, plainExportArgs, plainRunArgs } from './argv.js';
 import { EXPORT_FORMATS } from '../formats/write.js';
+import { whenStdioFlushed } from '../process/stdio.js';
 import pkg from '../../package.json' with { type: 'json' };
 
 type Outcome = number | { code: number } | { signal: NodeJS.Signals };
@@ -50,6 +51,7 @@ function buildProgram({ Argument, Command, Option }: typeof import('commander'),
     .option('--on-change <action>', 'with --watch: "restart" (default), or "signal:NAME" to only send NAME, e.g. signal:SIGHUP (the process keeps its old environment)')
     .option('--restart-signal <signal>', 'with --watch: the signal that stops the command before a restart (default SIGTERM)')
     .option('--grace <seconds>', 'with --watch: seconds to wait after the restart signal before SIGKILL (default 10)')
+    .option('--no-exec', 'keep secretrun as the command\'s parent, relaying signals, even where it could hand its process over with execve (Node >= 22.15)')
     .option('--mask [names]', 'replace secret values in the command\'s stdout and stderr with **** (or <KEY> with --mask=names); they become pipes, not a terminal')
     .passThroughOptions()
     .addHelpText('after', examples(["secretrun -- node server.js", "the default command, with --"], ["secretrun run -e prod --pristine -- ./manage.py migrate", "only the layers, not the parent env"], ["secretrun --watch=10 --mask -- node server.js", "restart on change; redact output"]))
@@ -184,35 +186,8 @@ function fail(err: unknown): void {
   exit(code);
 }
 
-/**
- * Which of stdout/stderr this process has touched. Node creates each stream on first access (about 1 ms for a
- * pipe), and a plain `run` never writes to either: an untouched one has nothing queued, so `exit` need not
- * create it only to flush it. If the getters cannot be wrapped, both count as touched.
- */
-const touched = new Set<'stdout' | 'stderr'>();
-for (const name of ['stdout', 'stderr'] as const) {
-  const desc = Object.getOwnPropertyDescriptor(process, name);
-  const get = desc?.get;
-  if (!get || !desc.configurable) touched.add(name);
-  else
-    Object.defineProperty(process, name, {
-      ...desc,
-      get() {
-        touched.add(name);
-        return get.call(process);
-      },
-    });
-}
-
 function exit(code: number): void {
-  // stdout/stderr may be non-blocking pipes whose writes are still queued (a large export piped to `wc`):
-  // exit only once every stream this process used is flushed.
-  let pending = touched.size + 1;
-  const done = () => {
-    if (--pending === 0) process.exit(code);
-  };
-  for (const name of [...touched]) process[name].write('', done);
-  done();
+  whenStdioFlushed(() => process.exit(code));
 }
 
 main(process.argv.slice(2));

@@ -1,10 +1,11 @@
 /**
  * `secretrun [run] [options] -- <command> [args...]`: resolve, then run the child with the merged set.
- * `--mask` pipes its output through the redactor; `--watch` keeps re-resolving and restarts it on change
- * (src/process/watch.ts).
+ * Where Node has process.execve and no feature needs a resident parent, the child takes over our process
+ * (`execChild`); otherwise we spawn it and relay signals. `--mask` pipes its output through the redactor;
+ * `--watch` keeps re-resolving and restarts it on change (src/process/watch.ts).
  */
 import { isatty } from 'node:tty';
-import { findExecutable, spawnChild, startChild, type ChildEnd } from '../../process/child.js';
+import { execChild, findExecutable, spawnChild, startChild, type ChildEnd, type SignalPolicy } from '../../process/child.js';
 import { UsageError } from '../../core/errors.js';
 import { valuesOf, type Resolution } from '../../core/resolve.js';
 import type { WatchFlags } from '../../process/watch.js';
@@ -14,6 +15,8 @@ export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
   /** `--mask` (true) or `--mask=names`. */
   mask?: string | true;
+  /** `--no-exec` (false): keep the spawning parent even where execve could hand our process over. */
+  exec?: boolean;
 }
 
 /** Exit code when secretrun itself fails before the child starts (contract section 5). */
@@ -50,12 +53,25 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
       maskFor: maskMode ? ({ resolution }) => maskedValues(resolution, maskMode) : undefined,
     });
   }
-  const child = startChild(file, command.slice(1), { ...spawnOptions(initial), ...policy });
+  const options = spawnOptions(initial);
+  // Returns only if the handover did not happen; then spawn as usual.
+  if (!keepsParent(opts, policy)) await execChild(file, command.slice(1), options.env, cwd);
+  const child = startChild(file, command.slice(1), { ...options, ...policy });
   try {
     return await child.ended;
   } finally {
     child.release();
   }
+}
+
+/**
+ * Does this run need secretrun to stay, as the child's parent? `--mask` (we copy the output), `--watch` (we
+ * restart the child), `--no-exec`, and PID 1: a program exec'd as PID 1 gets no default signal actions (SIGTERM
+ * would not stop a child that never installed a handler) and must reap every orphan in the container, which few
+ * programs do; our relaying parent does both jobs.
+ */
+export function keepsParent(opts: Pick<RunOptions, 'mask' | 'watch' | 'exec'>, policy: SignalPolicy): boolean {
+  return opts.mask !== undefined || opts.watch !== undefined || opts.exec === false || policy.pid1;
 }
 
 /** The parent environment overlaid by the merged layers (or only the layers with --pristine), plus SECRETRUN_ENV. */
