@@ -355,7 +355,8 @@ export async function execChild(file: string, args: string[], env: Record<string
     process.on(sig, noop);
     process.removeListener(sig, noop);
   }
-  // Node marks process.execve experimental and would print that on the child's stderr.
+  // Node marks process.execve experimental; the warning goes out on a later tick, so it shows only when the call
+  // failed and we carry on (Node ≥ 26 throws), and then it is noise above the spawn path's own answer.
   const emitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
     const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
