@@ -10,7 +10,7 @@
  *   userinfo and without the values of query parameters that look like credentials.
  */
 import { NotFoundError, SourceError } from '../../core/errors.js';
-import { loadPackage } from '../../core/import-external.js';
+import { loadUndiciRequest } from './undici.js';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../options.js';
 
 export interface FetchRequest {
@@ -54,7 +54,7 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
   const url = checkUrl(request.url);
   const timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const attempts = 1 + (opts.retries ?? DEFAULT_RETRIES);
-  const { request: undiciRequest } = await loadPackage<typeof import('undici')>('undici');
+  const undiciRequest = await loadUndiciRequest();
 
   let current: Required<FetchRequest> = { url: url.href, method: (request.method ?? 'GET').toUpperCase(), headers: request.headers ?? {}, body: request.body ?? '' };
   let redirects = 0;
