@@ -23,6 +23,9 @@ beforeAll(() => {
 });
 afterAll(() => cleanup());
 
+/** A project whose layer sets a risky name, so that secretrun writes a warning on stderr before the handover. */
+const RISKY = { 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n', '.env': 'A=1\nRUBYOPT=-W0\n' };
+
 const PIDS = 'process.stdout.write(JSON.stringify([process.pid, process.ppid]))';
 
 /** Run secretrun with `flags` around a node child printing its PID and parent PID; returns them and secretrun's PID. */
@@ -61,10 +64,9 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
   });
 
   it('what secretrun wrote before the handover comes out whole, before the child’s output', async () => {
-    // A group-readable .env draws a warning on stderr; the child then writes on the same stderr pipe.
-    const { dir: loose, cleanup: done } = tmpProject({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n', '.env': 'A=1\n' });
+    // A layer that sets a risky name (RUBYOPT) draws a warning on stderr; the child then writes on the same pipe.
+    const { dir: loose, cleanup: done } = tmpProject(RISKY);
     try {
-      chmodSync(join(loose, '.env'), 0o644);
       const r = await runCommand(EXEC_NODE!, [BIN, '--', 'sh', '-c', 'echo child >&2; echo $$'], { cwd: loose });
       expect(r.code).toBe(0);
       const lines = r.stderr.trimEnd().split('\n');
@@ -79,9 +81,8 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
   it('leaves stderr blocking for the child after writing a warning to it', async () => {
     // Node made the stderr pipe non-blocking when secretrun wrote its warning, and the flag belongs to the pipe,
     // shared with the child: writing 4 MiB into a 64 KiB pipe would then end early (EAGAIN) instead of waiting.
-    const { dir: loose, cleanup: done } = tmpProject({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n', '.env': 'A=1\n' });
+    const { dir: loose, cleanup: done } = tmpProject(RISKY);
     try {
-      chmodSync(join(loose, '.env'), 0o644);
       const writer = `const b=Buffer.alloc(1<<20,120);let n=0;try{for(let i=0;i<4;i++)n+=require('fs').writeSync(2,b)}catch(e){n=e.code}process.stdout.write(String(n))`;
       const r = await runCommand(EXEC_NODE!, [BIN, '--', process.execPath, '-e', writer], { cwd: loose });
       expect(r.stdout).toBe(String(4 << 20));
