@@ -138,7 +138,7 @@ if (wanted('B1N') || wanted('B1')) {
   }
   console.log(`## B1N start-up on each Node: \`-- true\` with the B1 project (env + dotenv + json)\n`);
   console.log(table(['node', 'command', 'median wall', 'vs `node -e 0`', 'vs spawn-only', 'vs `dotenv run`'], rows));
-  console.log(`\nThe goals: the spawn path within 1.05× the spawn-only limit (Node 20); the execve path at most 0.95× \`dotenv run\` (Node 24 and 26). Node 22's execve path and every `--no-exec` row are shown, not judged.\n`);
+  console.log(`\nThe goals: the spawn path within 1.05× the spawn-only limit (Node 20); the execve path at most 0.95× \`dotenv run\` (Node 24 and 26). Node 22's execve path and every \`--no-exec\` row are shown, not judged.\n`);
 }
 
 // ---- B6 remote start-up: one ssm layer, one doppler layer ---------------------------------------------------

@@ -4,8 +4,8 @@
  * (`execChild`); otherwise we spawn it and relay signals. `--mask` pipes its output through the redactor;
  * `--watch` keeps re-resolving and restarts it on change (src/process/watch.ts).
  */
-import { isatty } from 'node:tty';
 import { execChild, findExecutable, spawnChild, startChild, type ChildEnd, type SignalPolicy } from '../../process/child.js';
+import { ttyModule } from '../../process/builtins.js';
 import { UsageError } from '../../core/errors.js';
 import { valuesOf, type Resolution } from '../../core/resolve.js';
 import type { WatchFlags } from '../../process/watch.js';
@@ -38,14 +38,16 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   // Watch mode keeps this first answer for every restart.
   const file = findExecutable(command[0], opts.pristine ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
   // isatty() answers the same question as process.stdin.isTTY without building stdin's stream machinery (~4 ms).
-  const policy = { terminal: isatty(0) || isatty(1) || isatty(2), pid1: process.pid === 1 };
+  // Asked only when secretrun stays as the parent: the execve handover relays nothing (and node:tty stays unloaded).
+  const pid1 = process.pid === 1;
+  const signalPolicy = (): SignalPolicy => ({ terminal: [0, 1, 2].some((fd) => ttyModule().isatty(fd)), pid1 });
   const spawnOptions = ({ resolution }: Resolved) => ({ env: envFor(resolution), cwd, mask: maskMode && maskedValues(resolution, maskMode) });
 
   if (watchMod && watch) {
     return watchMod.runWatched(initial, {
       ...watch,
       quiet: !!opts.quiet,
-      policy,
+      policy: signalPolicy(),
       processEnv: parentEnv,
       // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings. Findings
       // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
@@ -60,8 +62,8 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   }
   const options = spawnOptions(initial);
   // Returns only if the handover did not happen; then spawn as usual.
-  if (!keepsParent(opts, policy)) await execChild(file, command.slice(1), options.env, cwd);
-  const child = startChild(file, command.slice(1), { ...options, ...policy });
+  if (!keepsParent(opts, pid1)) await execChild(file, command.slice(1), options.env, cwd);
+  const child = startChild(file, command.slice(1), { ...options, ...signalPolicy() });
   try {
     return await child.ended;
   } finally {
@@ -75,8 +77,8 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
  * would not stop a child that never installed a handler) and must reap every orphan in the container, which few
  * programs do; our relaying parent does both jobs.
  */
-export function keepsParent(opts: Pick<RunOptions, 'mask' | 'watch' | 'exec'>, policy: SignalPolicy): boolean {
-  return opts.mask !== undefined || opts.watch !== undefined || opts.exec === false || policy.pid1;
+export function keepsParent(opts: Pick<RunOptions, 'mask' | 'watch' | 'exec'>, pid1: boolean): boolean {
+  return opts.mask !== undefined || opts.watch !== undefined || opts.exec === false || pid1;
 }
 
 /** The parent environment overlaid by the merged layers (or only the layers with --pristine), plus SECRETRUN_ENV. */
