@@ -103,6 +103,17 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
     expect(r.stderr).not.toContain('execve');
   });
 
+  it('loads none of the modules only the spawn path needs (child_process, net, stream, tty) before the handover', async () => {
+    const list = join(dir, 'modules.txt');
+    const preload = join(dir, 'modules.cjs');
+    writeFileSync(preload, `const real = process.execve; process.execve = function (...a) { require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')); return real.apply(this, a); };`);
+    const r = await runCommand(EXEC_NODE!, ['-r', preload, BIN, '--', 'true'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const loaded = readFileSync(list, 'utf8').split('\n');
+    expect(loaded).toContain('NativeModule vm');
+    expect(loaded.filter((m) => /^NativeModule (child_process|net|stream|tty|dgram)$/.test(m))).toEqual([]);
+  });
+
   const canUnshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
   it.skipIf(!canUnshare)('as PID 1 the relaying parent stays: the child is PID 2, secretrun its parent', async () => {
     const r = spawnSync('unshare', ['--pid', '--fork', EXEC_NODE!, BIN, '--', process.execPath, '-e', PIDS], { cwd: dir, env: baseEnv(), encoding: 'utf8' });
