@@ -30,8 +30,6 @@ const layerOf = (path: string) => path.split('/')[0];
  * import goes away (the test below checks the list holds no stale entry).
  */
 const KNOWN = [
-  // The watch engine prints its own restart messages; it should report events and let `run` print them.
-  'process/watch.ts -> cli/output.ts',
   // maskValue is pure; it belongs beside the redactor's other pure parts, out of process/.
   'core/secrets.ts -> process/mask.ts',
 ];

@@ -261,3 +261,27 @@ describe('doppler: end to end through the CLI', () => {
     expect(JSON.parse(r.stdout)).toEqual({});
   });
 });
+
+describe('doppler: conditional requests across re-resolves', () => {
+  it('sends If-None-Match with the ETag it was given; a 304 returns the remembered keys without a body', async () => {
+    let version = 1;
+    const etag = () => `W/"v${version}"`;
+    const s = await serve((req) => {
+      if (req.headers['if-none-match'] === etag()) return { status: 304, headers: { etag: etag() } };
+      return { json: { SECRET_KEY: `key-${version}` }, headers: { etag: etag() } };
+    });
+    const cache = new Map<string, unknown>();
+    const options = { project: 'openedx', config: 'prd', token: PERSONAL, api_host: s.origin };
+    expect(await doppler.load(options, makeContext({ cache }))).toEqual({ SECRET_KEY: 'key-1' });
+    expect(await doppler.load(options, makeContext({ cache }))).toEqual({ SECRET_KEY: 'key-1' });
+    version = 2;
+    expect(await doppler.load(options, makeContext({ cache }))).toEqual({ SECRET_KEY: 'key-2' });
+    expect(s.requests.map((r) => r.headers['if-none-match'])).toEqual([undefined, 'W/"v1"', 'W/"v1"']);
+    // Without a cache (a one-shot run), no conditional request is made.
+    await doppler.load(options, makeContext());
+    expect(s.requests[3].headers['if-none-match']).toBeUndefined();
+    // A 304 that nobody asked for is still an error.
+    const t = await serve(() => ({ status: 304 }));
+    expect((await rejection(doppler.load({ ...options, api_host: t.origin, retries: 0 }, makeContext()))).message).toContain('HTTP 304');
+  });
+});

@@ -9,7 +9,7 @@ import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPl
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
 import { interpolate, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
-import { layerName, resolveLayers, RISKY_NAMES, type Resolution } from './resolve.js';
+import { layerName, resolveLayers, type Resolution } from './resolve.js';
 import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
 
@@ -34,6 +34,11 @@ export interface PipelineOptions extends LocateOptions {
    * counts as empty, so one run reports every unreachable layer (and those that fail because of it).
    */
   keepGoing?: boolean;
+  /**
+   * Kept by a caller that resolves again and again (watch mode, watchSecrets): per layer, what lets a remote
+   * source ask the server "changed since?" (an ETag) and reuse its last answer.
+   */
+  cache?: Map<string, Map<string, unknown>>;
   /** Progress display hooks (the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
@@ -80,6 +85,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     warn: (message: string) => void findings.warnings.push(message),
     onPermissions: (found: PermissionFinding) => void findings.permissions.push(found),
     signal: options.signal,
+    cache: options.cache,
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
   };
@@ -117,6 +123,17 @@ function recordingLoader(plan: EnvironmentPlan, failures: SecretrunError[]): (ty
     return Object.create(source, { load: { value: load } }) as Source;
   };
 }
+
+/**
+ * Variables that change which binaries run or which code a runtime loads. A layer that sets one is not an
+ * error by default (a `.env` with PATH is legitimate), but never silent where the set is handed on (run, export).
+ */
+export const RISKY_NAMES = [
+  'PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'DYLD_LIBRARY_PATH',
+  'NODE_OPTIONS', 'NODE_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PERL5LIB', 'PERL5OPT',
+  'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'IFS',
+  'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
+];
 
 /** Risky names set by a layer other than `env` (which only repeats the parent environment). */
 export function riskyNames(resolution: Resolution): RiskyName[] {

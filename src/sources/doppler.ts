@@ -9,9 +9,9 @@
  * and then in the process environment — the same order `${...}` uses.
  */
 import { SourceError } from '../core/errors.js';
-import { fetchText } from './net/fetch.js';
+import { fetchKeys } from './net/fetch.js';
 import { parseJson } from '../formats/parse.js';
-import { optionalString, remoteOptions } from './options.js';
+import { allowInsecureHttp, optionalString, remoteOptions } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 
 export const DEFAULT_DOPPLER_API_HOST = 'https://api.doppler.com';
@@ -29,11 +29,11 @@ const DopplerSource: Source = {
       config: optionalString(options, 'config'),
       only: Array.isArray(options.only) ? options.only.map(String) : undefined,
     });
-    const response = await fetchText(
+    return fetchKeys(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-      { ...remoteOptions(options), signal: context.signal, credentialsName: 'the Doppler token' },
+      { ...remoteOptions(options), signal: context.signal, credentialsName: 'the Doppler token', carries: 'the Doppler token', allowInsecureHttp: allowInsecureHttp(options), cache: context.cache },
+      (response) => flatStringObject(parseJson(response.text, 'Doppler response')),
     );
-    return flatStringObject(parseJson(response.text, 'Doppler response'));
   },
 };
 export default DopplerSource;

@@ -2,7 +2,7 @@
  * `secretrun [run] [options] -- <command> [args...]`: resolve, then run the child with the merged set.
  * Where Node has process.execve and no feature needs a resident parent, the child takes over our process
  * (`execChild`); otherwise we spawn it and relay signals. `--mask` pipes its output through the redactor;
- * `--watch` keeps re-resolving and restarts it on change (src/process/watch.ts).
+ * `--watch` / `--listen` keep re-resolving and restart it on change (src/process/watch.ts).
  */
 import { execChild, findExecutable, spawnChild, startChild, type ChildEnd, type SignalPolicy } from '../../process/child.js';
 import { ttyModule } from '../../process/builtins.js';
@@ -10,6 +10,7 @@ import { UsageError } from '../../core/errors.js';
 import { valuesOf, type Resolution } from '../../core/resolve.js';
 import type { WatchFlags } from '../../process/watch.js';
 import { actOnFindings, handOnPolicy, parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
+import { info, warn } from '../output.js';
 
 export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
@@ -27,10 +28,13 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   if (command.length === 0) throw new UsageError('run: no command given (usage: secretrun [options] -- <command> [args...])');
   const maskMode = parseMaskMode(opts.mask);
   // Load the watch code only when a watch flag is present; it validates them before anything is resolved.
-  const watchMod = opts.watch !== undefined || opts.onChange || opts.restartSignal || opts.grace ? await import('../../process/watch.js') : undefined;
+  const watchFlags = [opts.watch, opts.onChange, opts.restartSignal, opts.grace, opts.listen, opts.jitter];
+  const watchMod = watchFlags.some((f) => f !== undefined) ? await import('../../process/watch.js') : undefined;
   const watch = watchMod?.watchSettings(opts);
+  // Watch mode keeps what lets a poll ask "changed since?" (ETags) from one resolution to the next.
+  const cache = watch ? new Map<string, Map<string, unknown>>() : undefined;
 
-  const initial = await resolveEnvironment(opts);
+  const initial = await resolveEnvironment(opts, opts.env, undefined, { cache });
   actOnFindings(initial, handOnPolicy(opts), opts.quiet);
   const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, parentEnv, !!opts.pristine);
   const cwd = process.cwd();
@@ -46,13 +50,13 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   if (watchMod && watch) {
     return watchMod.runWatched(initial, {
       ...watch,
-      quiet: !!opts.quiet,
+      log: { info: (m) => info(m, opts.quiet), warn: (m) => warn(m, opts.quiet) },
       policy: signalPolicy(),
       processEnv: parentEnv,
       // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings. Findings
       // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
       resolve: async (signal) => {
-        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal });
+        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal, cache });
         actOnFindings(again, handOnPolicy(opts), true);
         return again;
       },
@@ -72,16 +76,20 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
 }
 
 /**
- * Does this run need secretrun to stay, as the child's parent? `--mask` (we copy the output), `--watch` (we
- * restart the child), `--no-exec`, and PID 1: a program exec'd as PID 1 gets no default signal actions (SIGTERM
- * would not stop a child that never installed a handler) and must reap every orphan in the container, which few
- * programs do; our relaying parent does both jobs.
+/**
+ * Does this run need secretrun to stay, as the child's parent? `--mask` (we copy the output), `--watch` and
+ * `--listen` (we restart the child), `--no-exec`, and PID 1: a program exec'd as PID 1 gets no default signal
+ * actions (SIGTERM would not stop a child that never installed a handler) and must reap every orphan in the
+ * container, which few programs do; our relaying parent does both jobs.
  */
-export function keepsParent(opts: Pick<RunOptions, 'mask' | 'watch' | 'exec'>, pid1: boolean): boolean {
-  return opts.mask !== undefined || opts.watch !== undefined || opts.exec === false || pid1;
+export function keepsParent(opts: Pick<RunOptions, 'mask' | 'watch' | 'listen' | 'exec'>, pid1: boolean): boolean {
+  return opts.mask !== undefined || opts.watch !== undefined || opts.listen !== undefined || opts.exec === false || pid1;
 }
 
-/** The parent environment overlaid by the merged layers (or only the layers with --pristine), plus SECRETRUN_ENV. */
+/**
+ * The parent environment overlaid by the merged layers (or only the layers with --pristine), plus SECRETRUN_ENV.
+ * The webhook signing secret is secretrun's own: the child never sees it.
+ */
 export function childEnvironment(
   merged: Record<string, string>,
   environment: string,
@@ -92,6 +100,7 @@ export function childEnvironment(
   if (!pristine) for (const [k, v] of Object.entries(parent)) if (v !== undefined) env[k] = v;
   Object.assign(env, merged);
   env.SECRETRUN_ENV = environment;
+  delete env.SECRETRUN_WEBHOOK_SECRET;
   return env;
 }
 
