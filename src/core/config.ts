@@ -162,7 +162,10 @@ async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
   const at = (offset: number): Location => ({ file: shown, ...lineCounter.linePos(offset) });
   if (text.includes('\0')) return { problems: [new ConfigError('contains a NUL byte', at(text.indexOf('\0')))] };
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => new ConfigError(`invalid YAML: ${yamlMessage(e.code)}`, at(e.pos[0])));
+    // The first syntax error only: the parser's later ones are mostly consequences of it (one broken quote gives
+    // three messages), and a failure is one line.
+    const first = doc.errors[0];
+    const problems = [new ConfigError(`invalid YAML: ${yamlMessage(first.code)}`, at(first.pos[0]))];
     return { problems };
   }
   let data: unknown;
