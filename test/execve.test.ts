@@ -56,10 +56,14 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
   });
 
   it('the child gets exactly the environment the spawn path gives it', async () => {
-    const env = (flags: string[]) => runCommand(EXEC_NODE!, [BIN, ...flags, '--', 'env', '-0'], { cwd: dir, env: { PARENT: 'p', EMPTY: '', 'WITH=': 'x' } });
+    const parent = { PARENT: 'p', EMPTY: '', 'WITH=': 'x', SECRETRUN_WEBHOOK_SECRET: 'webhook-signing-secret' };
+    const env = (flags: string[]) => runCommand(EXEC_NODE!, [BIN, ...flags, '--', 'env', '-0'], { cwd: dir, env: parent });
     const [execd, spawned] = await Promise.all([env([]), env(['--no-exec'])]);
     expect(execd.code).toBe(0);
     expect(execd.stdout).toContain('A=1\0B=two words\0');
+    expect(execd.stdout).toContain('PARENT=p\0');
+    // secretrun's own webhook secret never reaches the child, on either path.
+    expect(execd.stdout).not.toContain('webhook-signing-secret');
     expect(execd.stdout.split('\0').sort()).toEqual(spawned.stdout.split('\0').sort());
   });
 
