@@ -87,7 +87,7 @@ export interface SpawnOptions {
 }
 
 export interface SignalPolicy {
-  /** Is there a terminal that delivers Ctrl-C to our process group? */
+  /** Is there a terminal that delivers Ctrl-C to our process group? (Read when a SIGINT arrives; may be a getter.) */
   terminal: boolean;
   /** Are we PID 1 (a container entrypoint)? */
   pid1: boolean;

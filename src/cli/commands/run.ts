@@ -41,10 +41,17 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
   // Watch mode keeps this first answer for every restart.
   const file = findExecutable(command[0], opts.pristine ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
-  // isatty() answers the same question as process.stdin.isTTY without building stdin's stream machinery (~4 ms).
-  // Asked only when secretrun stays as the parent: the execve handover relays nothing (and node:tty stays unloaded).
+  // Whether a terminal delivers Ctrl-C matters only when a SIGINT arrives, so it is asked then (our stdio does not
+  // change while we run), and node:tty is not loaded at start-up. isatty() answers the same question as
+  // process.stdin.isTTY without building stdin's stream machinery (~4 ms).
   const pid1 = process.pid === 1;
-  const signalPolicy = (): SignalPolicy => ({ terminal: [0, 1, 2].some((fd) => ttyModule().isatty(fd)), pid1 });
+  let terminal: boolean | undefined;
+  const signalPolicy = (): SignalPolicy => ({
+    get terminal() {
+      return (terminal ??= [0, 1, 2].some((fd) => ttyModule().isatty(fd)));
+    },
+    pid1,
+  });
   const spawnOptions = ({ resolution }: Resolved) => ({ env: envFor(resolution), cwd, mask: maskMode && maskedValues(resolution, maskMode) });
 
   if (watchMod && watch) {
@@ -67,7 +74,8 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   const options = spawnOptions(initial);
   // Returns only if the handover did not happen; then spawn as usual.
   if (!keepsParent(opts, pid1)) await execChild(file, command.slice(1), options.env, cwd);
-  const child = startChild(file, command.slice(1), { ...options, ...signalPolicy() });
+  // Not spread: that would read the lazy `terminal` now.
+  const child = startChild(file, command.slice(1), Object.assign(signalPolicy(), options));
   try {
     return await child.ended;
   } finally {
