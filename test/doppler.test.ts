@@ -79,18 +79,6 @@ describe('doppler: against a Doppler-compatible server', () => {
     expect(s.requests[0].query.has('secrets')).toBe(false);
   });
 
-  it('defaults token and api_host from earlier layers first, then the process env', async () => {
-    const s = await serve();
-    const fromKeys = makeContext({ keys: { DOPPLER_TOKEN: SERVICE, DOPPLER_API_HOST: s.origin }, env: { DOPPLER_TOKEN: 'env-token-wrong', DOPPLER_API_HOST: 'http://127.0.0.1:9' } });
-    expect(await doppler.load({}, fromKeys)).toEqual(CONFIGS[0].secrets);
-    expect(s.requests[0].headers.authorization).toBe(`Bearer ${SERVICE}`);
-    expect(fromKeys.secrets).toContain(SERVICE);
-
-    const fromEnv = makeContext({ env: { DOPPLER_TOKEN: SERVICE, DOPPLER_API_HOST: s.origin } });
-    expect(await doppler.load({}, fromEnv)).toEqual(CONFIGS[0].secrets);
-    expect(s.requests).toHaveLength(2);
-  });
-
   it('without any token it says how to provide one', async () => {
     for (const options of [{}, { token: '' }]) {
       const err = await rejection(doppler.load(options, makeContext()));
@@ -203,6 +191,25 @@ describe('doppler: end to end through the CLI', () => {
     expect(JSON.parse(r.stdout)).toEqual({ SECRET_KEY: 'prd-key', DATABASE_URL: 'postgres://prd', LOCAL_ONLY: 'from-dotenv' });
     expect(s.requests).toHaveLength(1);
     expect(s.requests[0].headers.authorization).toBe(`Bearer ${SERVICE}`);
+  });
+
+  it('token and api_host default (in the doppler descriptor) to DOPPLER_TOKEN / DOPPLER_API_HOST: earlier layers first, then the process env', async () => {
+    const s = await serve();
+    const { dir } = project({
+      '.env': `DOPPLER_TOKEN=${SERVICE}\nDOPPLER_API_HOST=${s.origin}\n`,
+      'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n  - type: doppler\n    only: [SECRET_KEY]\n',
+    });
+    const wrongEnv = { DOPPLER_TOKEN: 'env-token-wrong', DOPPLER_API_HOST: 'http://127.0.0.1:9' };
+    const fromKeys = await runCli(['export', '--format', 'json'], { cwd: dir, env: wrongEnv });
+    expect(fromKeys.stderr).toBe('');
+    expect(JSON.parse(fromKeys.stdout)).toMatchObject({ SECRET_KEY: 'prd-key', DOPPLER_API_HOST: s.origin });
+    expect(s.requests[0].headers.authorization).toBe(`Bearer ${SERVICE}`);
+
+    const { dir: envOnly } = project({ 'secretrun.yaml': 'sources:\n  - type: doppler\n    only: [SECRET_KEY]\n' });
+    const fromEnv = await runCli(['export', '--format', 'json'], { cwd: envOnly, env: { DOPPLER_TOKEN: SERVICE, DOPPLER_API_HOST: s.origin } });
+    expect(fromEnv.stderr).toBe('');
+    expect(JSON.parse(fromEnv.stdout)).toEqual({ SECRET_KEY: 'prd-key' });
+    expect(s.requests).toHaveLength(2);
   });
 
   it('an explicit token: ${VAR} from an earlier layer, with project/config and only', async () => {

@@ -197,6 +197,8 @@ export const COMMANDS: CommandDef[] = [
     options: [
       // Hidden: what the scripts call at TAB time to list the environments of the nearest sources file.
       { flags: '--list-envs', description: 'print the environment names of the sources file', hidden: true },
+      // Hidden: for editor plug-ins, each source type with the keys its layers accept (from the source registry).
+      { flags: '--list-sources', description: 'print each source type with its options', hidden: true },
       { flags: '-c, --config <file>', description: 'sources file', hidden: true },
     ],
     failureExit: 1,

@@ -20,7 +20,6 @@ import { SecretrunError } from '../core/errors.js';
 import { interpolate, mapStrings } from '../core/interpolate.js';
 import { valuesOf } from '../core/resolve.js';
 import type { Resolved } from '../core/pipeline.js';
-import { loadSource } from '../sources/index.js';
 
 /** What asked for a re-resolve; shown in log lines. */
 export type TriggerReason = 'poll' | 'file' | 'webhook' | 'reload' | 'retry';
@@ -436,10 +435,10 @@ export async function localFilesOf(resolved: Resolved, processEnv: Readonly<Reco
   const paths = new Set([resolved.file.path]);
   for (const spec of plan.layers) {
     try {
-      const source = await loadSource(spec.type);
-      if (!source.watchPaths) continue;
+      const { watchPaths } = spec.source;
+      if (!watchPaths) continue;
       const options = mapStrings(spec.options, (s) => interpolate(s, lookup)) as Record<string, unknown>;
-      for (const p of source.watchPaths(options, { configDir: plan.file.dir })) paths.add(p);
+      for (const p of watchPaths(options, { configDir: plan.file.dir })) paths.add(p);
     } catch {
       /* left to the poll */
     }

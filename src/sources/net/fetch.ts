@@ -12,7 +12,7 @@
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { loadUndiciRequest } from './undici.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../options.js';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
 
 export interface FetchRequest {
   url: string;
