@@ -1,12 +1,12 @@
 /**
- * B6 fleet: N `secretrun export` runs started at once against SSM (moto_server) behind a token-bucket throttling
+ * B7 fleet: N `secretrun export` runs started at once against SSM (moto_server) behind a token-bucket throttling
  * proxy, as a deploy or an autoscaling burst starts a fleet. Every start should succeed, and the backend should
  * serve no more requests than the data needs (35 parameters = 4 GetParametersByPath pages per start).
  *
  *   node bench/fleet.mjs                      N = 100 and 200, 40 requests per second, 35 parameters
  *   node bench/fleet.mjs --n=500,1000 --rate=100 --params=35
  *
- * `npm run bench` runs it last (B6) through `fleetBench`. The proxy answers a request beyond the bucket at once with
+ * `npm run bench` runs it last (B7) through `fleetBench`. The proxy answers a request beyond the bucket at once with
  * a ThrottlingException (HTTP 400), as SSM does; a request within it is forwarded to moto ("served"). A served
  * request whose client hung up before the answer came is counted as abandoned (work the backend did for nothing).
  */
@@ -106,7 +106,7 @@ export async function runFleet({ counts = [100, 200], rate = 40, params = 35, lo
   const project = tempProject('b6');
   const pages = Math.ceil(params / PAGE_SIZE);
   try {
-    log(`B6: seeding ${params} parameters (not timed)`);
+    log(`B7: seeding ${params} parameters (not timed)`);
     await seedSsm(moto.url, Array.from({ length: params }, (_, i) => ({ name: `/fleet/app/P${String(i).padStart(3, '0')}`, value: `value-${i}` })));
     project.write('secretrun.yaml', `sources:\n  - type: ssm\n    path: /fleet/app\n    endpoint: ${proxy.url}\n    region: us-east-1\n`);
     const nowhere = join(project.dir, 'no-aws-config');
@@ -123,7 +123,7 @@ export async function runFleet({ counts = [100, 200], rate = 40, params = 35, lo
     const rows = [];
     for (const n of counts) {
       proxy.reset();
-      log(`B6: ${n} concurrent starts at ${rate} requests/s`);
+      log(`B7: ${n} concurrent starts at ${rate} requests/s`);
       const t0 = performance.now();
       const results = await Promise.all(Array.from({ length: n }, () => start(project.dir, env, params)));
       const wallS = (performance.now() - t0) / 1000;
@@ -167,12 +167,12 @@ export function fleetTable(rows, rate) {
 /** The `npm run bench` entry: prints the table and records the goals as targets. */
 export async function fleetBench({ target, say, rate = 40, counts = [100, 200] }) {
   const rows = await runFleet({ counts, rate, log: say });
-  console.log(`## B6 fleet: concurrent \`secretrun export\` starts, SSM (moto) behind a ${rate} requests/s token-bucket throttling proxy, 35 parameters (4 pages)\n`);
+  console.log(`## B7 fleet: concurrent \`secretrun export\` starts, SSM (moto) behind a ${rate} requests/s token-bucket throttling proxy, 35 parameters (4 pages)\n`);
   printFleet(rows, rate);
   console.log('');
   for (const r of rows) {
-    target(`B6: ${r.n} of ${r.n} concurrent starts succeed`, `${r.succeeded}/${r.n} in ${r.wallS.toFixed(1)} s (backend's own time ${r.backendS.toFixed(1)} s)`, r.succeeded === r.n);
-    target(`B6: N=${r.n} served per start ≤ ${r.pages} pages + 2 %`, `${r.servedPerStart.toFixed(3)} (${r.abandoned} abandoned)`, r.servedPerStart <= r.pages * 1.02);
+    target(`B7: ${r.n} of ${r.n} concurrent starts succeed`, `${r.succeeded}/${r.n} in ${r.wallS.toFixed(1)} s (backend's own time ${r.backendS.toFixed(1)} s)`, r.succeeded === r.n);
+    target(`B7: N=${r.n} served per start ≤ ${r.pages} pages + 2 %`, `${r.servedPerStart.toFixed(3)} (${r.abandoned} abandoned)`, r.servedPerStart <= r.pages * 1.02);
   }
 }
 

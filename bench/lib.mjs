@@ -38,7 +38,10 @@ export function peerBin(pkg, binName) {
 }
 
 /** `node <script> args` — every wrapper is started by the same node binary, without a shebang or npx in between. */
-export const node = (label, args, extra = {}) => ({ label, file: process.execPath, args, ...extra });
+export const node = (label, args, extra = {}) => nodeOn(process.execPath, label, args, extra);
+
+/** The same with another Node binary (the per-Node B1 rows). */
+export const nodeOn = (bin, label, args, extra = {}) => ({ label, file: bin, args, ...extra });
 
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);

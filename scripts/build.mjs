@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
+import { installedNodes } from './node-versions.mjs';
 import { generatedSchemaText } from './schema.mjs';
 
 // schema.json (for editors) is generated from the source descriptors; the CLI never reads it.
@@ -100,11 +101,15 @@ try {
 }
 renameSync(next, 'dist');
 rmSync(old, { recursive: true, force: true });
-// The V8 code cache for the CLI bundle (see bin/secretrun.cjs); best effort, the CLI works without it.
-try {
-  execFileSync(process.execPath, ['scripts/code-cache.cjs'], { stdio: 'ignore' });
-} catch {
-  console.warn('build: no V8 code cache (the CLI still works, it just compiles on each start)');
+// The V8 code caches for the CLI bundle (see bin/secretrun.cjs): one made by this Node, and one by each Node that
+// scripts/node-versions.mjs has installed (skipped quietly when there are none). Best effort: the CLI works
+// without them, it just compiles on each start.
+for (const bin of [process.execPath, ...installedNodes().map((n) => n.bin)]) {
+  try {
+    execFileSync(bin, ['scripts/code-cache.cjs'], { stdio: 'ignore' });
+  } catch {
+    console.warn(`build: no V8 code cache from ${bin} (the CLI still works, it just compiles on each start)`);
+  }
 }
 
 if (!process.argv.includes('--no-types')) {

@@ -3,7 +3,8 @@
  * `run --mask`, which replaces secret values in the child's output as it flows (`createRedactor`,
  * `createMaskStream`).
  */
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { streamModule } from './builtins.js';
 
 /**
  * The masked form of a value. It reveals nothing of the value but its length: no prefix, even for long values,
@@ -63,7 +64,8 @@ export function createRedactor(secrets: ReadonlyMap<string, string>): Redactor {
 /** `createRedactor` as a Node Transform stream, for piping a child's stdout or stderr through. */
 export function createMaskStream(secrets: ReadonlyMap<string, string>): Transform {
   const redactor = createRedactor(secrets);
-  return new Transform({
+  const { Transform: TransformStream } = streamModule();
+  return new TransformStream({
     transform(chunk: Buffer, _encoding, callback) {
       const out = redactor.write(chunk);
       if (out.length > 0) this.push(out);

@@ -11,7 +11,7 @@
  *   userinfo and without the values of query parameters that look like credentials.
  */
 import { NotFoundError, SourceError } from '../../core/errors.js';
-import { loadPackage } from '../../core/import-external.js';
+import { loadUndiciRequest } from './undici.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
 import { backoffMs, DEFAULT_DEADLINE_SECONDS, GaveUp, pacerFor, RETRY_AFTER_CAP_MS, withRetries, type AttemptOutcome } from './retry.js';
@@ -63,7 +63,7 @@ const MAX_REDIRECTS = 5;
 export async function fetchText(request: FetchRequest, opts: FetchOptions = {}): Promise<FetchResponse> {
   const url = checkUrl(request.url);
   checkTransport(url, opts);
-  const { request: undiciRequest } = await loadPackage<typeof import('undici')>('undici');
+  const undiciRequest = await loadUndiciRequest();
 
   let current: Required<FetchRequest> = { url: url.href, method: (request.method ?? 'GET').toUpperCase(), headers: request.headers ?? {}, body: request.body ?? '' };
   let redirects = 0;
