@@ -18,7 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SOURCE_TYPES } from '../src/sources/index.js';
+import { SOURCES } from '../src/sources/index.js';
 import { BIN, runCli, runCommand, useTmpProjects, type CliResult } from './helpers/cli.js';
 import { startServer, vaultHandler, type FakeServer } from './helpers/http-server.js';
 
@@ -170,10 +170,10 @@ const CASES: Case[] = [
   { name: 'optional: "yes" (a string, not a boolean)', sources: `  - type: json\n    path: data.json\n    optional: "yes"\n`, code: 125, message: 'sources[4].optional: expected a boolean (true or false), got a string', at: S(3, 15) },
   { name: 'only: a string, not a list', sources: `  - type: json\n    path: data.json\n    only: API_KEY\n`, code: 125, message: 'sources[4].only: expected a list, got a string', at: S(3, 11) },
   { name: 'prefix: a number', sources: `  - type: json\n    path: data.json\n    prefix: 3\n`, code: 125, message: 'sources[4].prefix: expected a string, got an integer', at: S(3, 13) },
-  { name: 'timeout: "ten"', sources: `  - type: http\n    url: http://127.0.0.1:9/\n    timeout: ten\n`, code: 125, message: 'sources[4].timeout: expected a number, got a string', at: S(3, 14) },
+  { name: 'timeout: "ten"', sources: `  - type: http\n    url: http://127.0.0.1:9/\n    timeout: ten\n`, code: 125, message: 'sources[4].timeout: expected a number (seconds per attempt), got a string', at: S(3, 14) },
   { name: 'timeout: 0', sources: `  - type: doppler\n    timeout: 0\n`, code: 125, message: 'sources[4].timeout: must be greater than 0', at: S(2, 14) },
   { name: 'retries: -1', sources: `  - type: doppler\n    retries: -1\n`, code: 125, message: 'sources[4].retries: must be at least 0', at: S(2, 14) },
-  { name: 'retries: 1.5', sources: `  - type: ssm\n    path: /app\n    retries: 1.5\n`, code: 125, message: 'sources[4].retries: expected an integer, got a number', at: S(3, 14) },
+  { name: 'retries: 1.5', sources: `  - type: ssm\n    path: /app\n    retries: 1.5\n`, code: 125, message: 'sources[4].retries: expected an integer (a whole number of extra attempts), got a fraction', at: S(3, 14) },
   { name: 'names: [] (an empty list)', sources: `  - type: ssm\n    names: []\n`, code: 125, message: 'sources[4].names: must list at least 1 item', at: S(2, 12) },
   { name: 'recursive: "true" (a string)', sources: `  - type: ssm\n    path: /app\n    recursive: "true"\n`, code: 125, message: 'sources[4].recursive: expected a boolean (true or false), got a string', at: S(3, 16) },
   { name: 'headers: a list, not a map', sources: `  - type: http\n    url: http://127.0.0.1:9/\n    headers: [X-Token, "${SECRET.inline}"]\n`, code: 125, message: 'sources[4].headers: expected a mapping, got a list', at: S(3, 14) },
@@ -193,7 +193,7 @@ const CASES: Case[] = [
     name: 'unknown type "dotnev": did you mean dotenv, with the full list',
     sources: `  - type: dotnev\n    path: secrets.env\n`,
     code: 125,
-    message: `sources[4].type: unknown source type "dotnev" (expected one of ${Object.keys(SOURCE_TYPES).join(', ')}) (did you mean "dotenv"?)`,
+    message: `sources[4].type: unknown source type "dotnev" (expected one of ${SOURCES.map((s) => s.type).join(', ')}) (did you mean "dotenv"?)`,
     at: S(1, 11),
   },
   { name: 'unknown key "optionl": did you mean optional', sources: `  - type: json\n    path: data.json\n    optionl: true\n`, code: 125, message: 'sources[4].optionl: unknown key "optionl" (did you mean "optional"?)', at: S(3, 5) },

@@ -8,14 +8,15 @@ import { ConfigError, ConfigErrors, SourceError, type Location } from './errors.
 import { readTextFile } from './files.js';
 import { yamlMessage, yamlToJs } from '../formats/parse.js';
 import { parseSimpleYaml } from '../formats/simple-yaml.js';
-import schemaJson from '../../schema.json' with { type: 'json' };
-import { closest } from './validate.js';
-import { validate, formatPath, type Path, type Schema } from './validate.js';
+import { closest, formatPath, sourcesFileIssues, type Path } from './validate.js';
 import { interpolate, InterpolationError } from './interpolate.js';
+import type { SourceDescriptor } from '../sources/descriptor.js';
 
 export const SOURCES_FILE_NAMES = ['secretrun.yaml', 'secretrun.yml'];
 const MAX_SOURCES_FILE_BYTES = 1024 * 1024;
-export const schema = schemaJson as Schema;
+
+/** The source types a sources file may use (src/sources/index.ts `SOURCES`, or a test's own list). */
+export type SourceTypes = readonly SourceDescriptor[];
 
 export interface RawLayer {
   type: string;
@@ -37,12 +38,16 @@ export interface SourcesFile {
   /** Directory that relative paths resolve from. */
   dir: string;
   data: RawConfig;
+  /** The source types the file was checked against; its layers are loaded by these. */
+  sources: SourceTypes;
   locate(path: Path, atKey?: boolean): Location;
 }
 
 export interface LayerSpec {
   index: number;
   type: string;
+  /** The descriptor of `type`. */
+  source: SourceDescriptor;
   /** Options as written (not yet interpolated), including the common keys. */
   options: Record<string, unknown>;
   location: Location;
@@ -103,17 +108,15 @@ export function showPath(p: string, cwd: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }
 
-/**
- * Read, parse and schema-validate the sources file. Throws `ConfigErrors` with every problem found.
- * `collect` (for `check`) returns the problems instead of throwing.
- */
-export async function loadSourcesFile(path: string, cwd: string): Promise<SourcesFile> {
-  const { file, problems } = await parseSourcesFile(path, cwd);
+/** Read, parse and check the sources file against the source types. Throws `ConfigErrors` with every problem found. */
+export async function loadSourcesFile(path: string, cwd: string, sources: SourceTypes): Promise<SourcesFile> {
+  const { file, problems } = await parseSourcesFile(path, cwd, sources);
   if (problems.length > 0) throw new ConfigErrors(problems);
   return file!;
 }
 
-export async function parseSourcesFile(path: string, cwd: string): Promise<{ file?: SourcesFile; problems: ConfigError[] }> {
+/** `loadSourcesFile` that returns the problems instead of throwing (`check` reports them all). */
+export async function parseSourcesFile(path: string, cwd: string, sources: SourceTypes): Promise<{ file?: SourcesFile; problems: ConfigError[] }> {
   const shown = showPath(path, cwd);
   let text: string;
   try {
@@ -131,10 +134,10 @@ export async function parseSourcesFile(path: string, cwd: string): Promise<{ fil
   if (data === null || data === undefined) {
     return { problems: [new ConfigError('the sources file is empty: expected a mapping with "sources" (run "secretrun init" for a starter file)', at(1, 1))] };
   }
-  const problems = validate(data, schema).map((issue) => new ConfigError(`${formatPath(issue.path)}: ${issue.message}`, locate(issue.path, issue.atKey)));
+  const problems = sourcesFileIssues(data, sources).map((issue) => new ConfigError(`${formatPath(issue.path)}: ${issue.message}`, locate(issue.path, issue.atKey)));
   const raw = data as RawConfig;
   problems.push(...semanticProblems(raw, locate));
-  const file: SourcesFile = { path, shown, dir: dirname(path), data: raw, locate };
+  const file: SourcesFile = { path, shown, dir: dirname(path), data: raw, sources, locate };
   return { file, problems };
 }
 
@@ -162,7 +165,10 @@ async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
   const at = (offset: number): Location => ({ file: shown, ...lineCounter.linePos(offset) });
   if (text.includes('\0')) return { problems: [new ConfigError('contains a NUL byte', at(text.indexOf('\0')))] };
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => new ConfigError(`invalid YAML: ${yamlMessage(e.code)}`, at(e.pos[0])));
+    // The first syntax error only: the parser's later ones are mostly consequences of it (one broken quote gives
+    // three messages), and a failure is one line.
+    const first = doc.errors[0];
+    const problems = [new ConfigError(`invalid YAML: ${yamlMessage(first.code)}`, at(first.pos[0]))];
     return { problems };
   }
   let data: unknown;
@@ -198,7 +204,7 @@ async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
   return { data, locate };
 }
 
-/** Checks the schema cannot express. */
+/** Checks across keys of the file. */
 function semanticProblems(data: RawConfig, locate: SourcesFile['locate']): ConfigError[] {
   const problems: ConfigError[] = [];
   const envNames = data.environments && typeof data.environments === 'object' ? Object.keys(data.environments) : [];
@@ -267,9 +273,12 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv }: Select
   const add = (list: RawLayer[] | undefined, base: Path) => {
     (list ?? []).forEach((options, i) => {
       const path = [...base, i];
+      const source = file.sources.find((d) => d.type === options.type);
+      if (!source) throw new ConfigError(`unknown source type "${options.type}"`, file.locate([...path, 'type']));
       layers.push({
         index: layers.length,
         type: options.type,
+        source,
         options,
         location: file.locate(path),
         locate: (sub: Path) => file.locate([...path, ...sub]),
