@@ -75,6 +75,11 @@ export interface SourceDescriptor extends Source, OptionShape {
   readonly description: string;
   /** Reaches the network (progress spinner; `timeout`/`retries`). */
   readonly remote: boolean;
+  /**
+   * Its keys repeat the parent environment (`env`): a risky name there (PATH, NODE_OPTIONS) is what the child
+   * would inherit anyway, not something the sources file set, so it is not reported.
+   */
+  readonly passesParentEnvironment: boolean;
   /** What follows the type in the layer's default label (`dotenv .env`), from the options as written. */
   label?(options: SourceOptions, fill: Fill): string | undefined;
 }
@@ -89,6 +94,7 @@ export interface SourceDefinition<O extends OptionSpecs> {
   exclusive?: SourceDescriptor['exclusive'];
   openOptions?: boolean;
   remote?: boolean;
+  passesParentEnvironment?: boolean;
   label?: SourceDescriptor['label'];
   /** Local files holding plain secrets, from its interpolated options: `check` reports any that others can read. */
   privateFiles?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): PrivateFile[];
@@ -114,6 +120,7 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     exclusive: def.exclusive,
     openOptions: def.openOptions,
     remote: def.remote ?? false,
+    passesParentEnvironment: def.passesParentEnvironment ?? false,
     label: def.label,
     privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
     watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),
