@@ -69,6 +69,6 @@ describe('help that teaches (built CLI)', () => {
     const { runCli } = await import('./helpers/cli.js');
     const r = await runCli(['export', '--fromat', 'json']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("secretrun: unknown option '--fromat'\nsecretrun: (Did you mean --format?)\n");
+    expect(r.stderr).toBe('secretrun: unknown option "--fromat" (did you mean "--format"?)\n');
   });
 });

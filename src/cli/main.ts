@@ -4,8 +4,9 @@
  * / `fail` below are the only places that end the process.
  */
 import type { Command } from 'commander';
-import { ConfigErrors, SecretrunError, redact } from '../core/errors.js';
-import { normaliseArgv, plainExportArgs, plainRunArgs } from './argv.js';
+import { ConfigErrors, SecretrunError, UsageError, redact } from '../core/errors.js';
+import type { ExtraDotenv } from '../core/config.js';
+import { normaliseArgv, plainExportArgs, plainRunArgs, suggestOption } from './argv.js';
 import { EXPORT_FORMATS } from '../formats/write.js';
 import pkg from '../../package.json' with { type: 'json' };
 
@@ -17,23 +18,48 @@ let current = 'run';
 
 
 function common(cmd: Command): Command {
-  return cmd
+  // --dotenv and --dotenv-optional fill one list, so the layers keep the order they were given in.
+  const dotenv: ExtraDotenv[] = [];
+  const addDotenv = (optional: boolean) => (path: string) => (dotenv.push({ path, optional }), dotenv);
+  return withSuggestions(cmd)
     .option('-c, --config <file>', 'sources file (default: nearest secretrun.yaml, or SECRETRUN_CONFIG)')
     .option('-e, --env <name>', 'environment to use (default: SECRETRUN_ENV, then default_environment)')
+    .option('--dotenv <path>', 'add a dotenv file as a layer after the sources file\'s (repeatable); no sources file needed', addDotenv(false))
+    .option('--dotenv-optional <path>', 'as --dotenv, but a missing file is skipped', addDotenv(true))
     .option('-q, --quiet', 'no progress or warnings on stderr')
-    .option('--strict', 'treat risky names set by a layer (PATH, LD_PRELOAD, NODE_OPTIONS, ...) as errors');
+    .option('--strict', 'treat risky names set by a layer (PATH, LD_PRELOAD, NODE_OPTIONS, ...) as errors')
+    .hook('preAction', (_, action) => {
+      if (dotenv.length > 0) action.setOptionValue('dotenv', dotenv);
+    });
+}
+
+/** Unknown options get the same `(did you mean "--env"?)` as unknown commands, environments and keys. */
+function withSuggestions(cmd: Command): Command {
+  const known = (c: Command) => c.options.filter((o) => !o.hidden).flatMap((o) => [o.long, o.short]).filter((f): f is string => !!f);
+  return Object.assign(cmd, {
+    unknownOption(flag: string): never {
+      // The top level has few options of its own; `secretrun --enviroment prod` most likely meant run's --env.
+      const run = cmd.parent ? undefined : cmd.commands.find((c) => c.name() === 'run');
+      const word = flag.split('=')[0];
+      const hint = suggestOption(word, [...known(cmd), ...(run ? known(run) : [])]);
+      throw new UsageError(`unknown option "${word}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    },
+  });
 }
 
 function buildProgram({ Argument, Command, Option }: typeof import('commander'), outcome: (o: Promise<Outcome>) => void): Command {
-  const program = new Command('secretrun')
+  const program: Command = withSuggestions(new Command('secretrun'))
     .description('Resolve layered secrets and run a command with them as environment variables. Nothing is written to disk.')
-    .version(pkg.version, '-V, --version', 'print the version')
+    .usage('[options] -- <command> [args...]\n       secretrun <command> [options]')
+    .version(pkg.version, '-V, --version', 'print the version (also -v, secretrun version)')
     .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: () => {} })
-    .addHelpText('after', examples(
+    // run is the default command: its options belong on the first screen, with the three steps to a first run.
+    .addHelpText('after', () => runOptionsHelp(program) + GET_STARTED + examples(
       ['secretrun -- node server.js', 'resolve the layers, then run the command with them as env vars'],
+      ['secretrun --dotenv .env -- node server.js', 'no sources file: just a dotenv file'],
       ['secretrun export --format dotenv', 'print the merged result in a standard format'],
       ['secretrun diff dev prod', 'compare two environments, values masked'],
     ));
@@ -65,14 +91,17 @@ function buildProgram({ Argument, Command, Option }: typeof import('commander'),
 
   common(program.command('diff'))
     .description('compare two environments: keys only in A, only in B, and changed (values masked)')
-    .argument('<envA>', 'first environment')
-    .argument('<envB>', 'second environment')
+    // Optional for commander, required by diff itself: a variadic --only given first swallows the environments,
+    // and the message should say so rather than report a missing envA.
+    .argument('[envA]', 'first environment')
+    .argument('[envB]', 'second environment')
+    .usage('[options] <envA> <envB>')
     .option('--reveal', 'show values instead of masks')
     .option('--json', 'machine-readable output')
     .option('--only <keys...>', 'compare only these keys (names or * globs)')
     .addHelpText('after', examples(["secretrun diff dev prod", "masked report; exit 1 if they differ"], ["secretrun diff staging prod --only 'DB_*' API_URL", ""], ["secretrun diff dev prod --json", "machine-readable, no values"]))
     .hook('preAction', on('diff'))
-    .action((envA: string, envB: string, opts) => outcome(import('./commands/diff.js').then((m) => m.diff(envA, envB, opts))));
+    .action((envA: string | undefined, envB: string | undefined, opts) => outcome(import('./commands/diff.js').then((m) => m.diff(envA, envB, opts))));
 
   common(program.command('ls'))
     .description('list every merged key with its winning layer, shadowed layers and masked value')
@@ -115,7 +144,40 @@ function buildProgram({ Argument, Command, Option }: typeof import('commander'),
     .hook('preAction', on('completion'))
     .action((shell: string | undefined, opts, cmd: Command) => outcome(import('./commands/completion.js').then((m) => m.completion(shell, { ...opts, program: cmd.parent! }))));
 
+  program
+    .command('version')
+    .description('print the version (also -v, -V, --version)')
+    .action(() => outcome(Promise.resolve(printVersion())));
+
   return program;
+}
+
+const GET_STARTED = `
+Get started:
+  1. secretrun init                 write a starter secretrun.yaml (it reads .env; .env goes into .gitignore)
+  2. put your values in .env        KEY=value lines, as dotenv reads them
+  3. secretrun -- node server.js    run your program with them as environment variables
+`;
+
+/** The `run` command's options, as `secretrun run --help` lists them. */
+function runOptionsHelp(program: Command): string {
+  const run = program.commands.find((c) => c.name() === 'run');
+  const text = run?.helpInformation() ?? '';
+  const start = text.indexOf('Options:\n');
+  if (start < 0) return '';
+  const end = text.indexOf('\n\n', start);
+  const lines = text.slice(start + 'Options:\n'.length, end < 0 ? undefined : end).trimEnd().split('\n');
+  // --help is listed once already, among the program's own options.
+  const help = lines.findIndex((l) => l.trimStart().startsWith('-h, --help'));
+  if (help >= 0) lines.splice(help, 1);
+  return `\nRun options (secretrun [options] -- <command> [args...]):\n${lines.join('\n')}\n`;
+}
+
+const VERSION_WORDS = ['-v', '-V', '--version', 'version'];
+
+function printVersion(): number {
+  process.stdout.write(pkg.version + '\n');
+  return 0;
 }
 
 function examples(...rows: [string, string][]): string {
@@ -126,6 +188,7 @@ function examples(...rows: [string, string][]): string {
 export async function main(argv: string[]): Promise<void> {
   let pending: Promise<Outcome> | undefined;
   try {
+    if (argv.length === 1 && VERSION_WORDS.includes(argv[0])) return exit(printVersion());
     const plain = plainRunArgs(argv);
     if (plain) {
       current = 'run';
@@ -139,6 +202,11 @@ export async function main(argv: string[]): Promise<void> {
       return await finish(await exportCommand(plainExport));
     }
     const program = buildProgram(await import('commander'), (o) => (pending = o));
+    if (argv.length === 0) {
+      // Bare `secretrun`: the help, as a usage error (exit 2), on stderr so that nothing lands in a pipe.
+      program.outputHelp({ error: true });
+      return exit(2);
+    }
     await program.parseAsync(normaliseArgv(argv), { from: 'user' });
     await finish(pending ? await pending : 0);
   } catch (err) {

@@ -12,6 +12,9 @@ export type Part = { text: string } | { name: string; fallback?: Part[] };
 
 /** Thrown for a malformed template or an unresolved name. `name` is the variable, never a value. */
 export class InterpolationError extends SecretrunError {
+  static {
+    this.prototype.name = 'InterpolationError';
+  }
   readonly variable?: string;
   constructor(message: string, variable?: string) {
     super(message);

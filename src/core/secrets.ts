@@ -8,7 +8,7 @@
  * key gives a plain value.
  */
 import { inspect, type InspectOptions } from 'node:util';
-import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPlan, type SourcesFile } from './config.js';
+import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, selectEnvironment, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile } from './config.js';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
 import { maskValue } from '../process/mask.js';
 import { resolveLayers, type Resolution, type ResolvedEntry } from './resolve.js';
@@ -21,6 +21,10 @@ export interface LocateOptions {
   config?: string;
   cwd: string;
   processEnv: ProcessEnv;
+  /** Dotenv layers after the sources file's own (relative to `cwd`); with them, no sources file is needed. */
+  dotenv?: readonly ExtraDotenv[];
+  /** How messages name the caller's options (the CLI's flags); default: the library's option names. */
+  names?: OptionNames;
 }
 
 export interface ResolveSecretsOptions extends LocateOptions {
@@ -43,14 +47,18 @@ export interface Resolved {
   resolution: Resolution;
 }
 
-export async function findAndLoadSourcesFile({ config, cwd, processEnv }: LocateOptions): Promise<SourcesFile> {
-  return loadSourcesFile(findSourcesFile({ config, cwd, env: processEnv }), cwd);
+/** The sources file; with `dotenv` layers and no file named or found, the stand-in for none. */
+export async function findAndLoadSourcesFile({ config, cwd, processEnv, dotenv, names }: LocateOptions): Promise<SourcesFile> {
+  const find = { config, cwd, env: processEnv, names };
+  if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd);
+  const path = locateSourcesFile(find);
+  return path ? loadSourcesFile(path, cwd) : noSourcesFile(cwd);
 }
 
 /** Sources file → selected environment → merged layers with provenance → `require` checked. */
 export async function resolveSecrets(options: ResolveSecretsOptions): Promise<Resolved> {
   const file = options.file ?? (await findAndLoadSourcesFile(options));
-  const plan = selectEnvironment(file, { env: options.env, processEnv: options.processEnv });
+  const plan = selectEnvironment(file, { env: options.env, processEnv: options.processEnv, names: options.names, dotenv: options.dotenv, cwd: options.cwd });
   const resolution = await resolveLayers(plan, {
     processEnv: options.processEnv,
     loadSource,
@@ -83,6 +91,11 @@ export interface LoadSecretsOptions {
   cwd?: string;
   /** The parent environment seen by `env` layers and `${...}`. Default: `process.env`. */
   processEnv?: Record<string, string | undefined>;
+  /**
+   * Dotenv files read after the sources file's layers, in order, relative to `cwd` (the CLI's `--dotenv`).
+   * With them, no sources file is needed. `{ path, optional: true }` skips a missing file.
+   */
+  dotenv?: readonly (string | ExtraDotenv)[];
   /** Check the file's `require` lists, as `secretrun run` does. Default true. */
   checkRequire?: boolean;
   /** Abort the resolution (in-flight remote layers are cancelled). */
@@ -113,6 +126,7 @@ export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Sec
       config: options.config,
       cwd: options.cwd ?? process.cwd(),
       processEnv,
+      dotenv: options.dotenv?.map((d) => (typeof d === 'string' ? { path: d } : d)),
       checkRequire: options.checkRequire,
       signal: options.signal,
       warn: (message) => (options.onWarning ?? emitWarning)(redact(message)),
@@ -158,7 +172,7 @@ const REVEAL_HINT = 'call toJSON({ reveal: true }) to get the plain values, or J
 export class Secrets implements ReadonlyMap<string, string> {
   /** The environment that was resolved (`default` for a file without `environments`). */
   readonly environment: string;
-  /** Absolute path of the sources file. */
+  /** Absolute path of the sources file; '' when there is none (only `dotenv` files were given). */
   readonly file: string;
   readonly #values: ReadonlyMap<string, string>;
   readonly #entries: ReadonlyMap<string, ResolvedEntry>;

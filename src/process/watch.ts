@@ -221,13 +221,13 @@ export async function localFilesOf(resolved: Resolved, processEnv: Readonly<Reco
   const { plan, resolution } = resolved;
   const values = valuesOf(resolution);
   const lookup = (n: string) => plan.vars[n] ?? values[n] ?? processEnv[n];
-  const paths = new Set([resolved.file.path]);
+  const paths = new Set(resolved.file.path ? [resolved.file.path] : []);
   for (const spec of plan.layers) {
     try {
       const source = await loadSource(spec.type);
       if (!source.watchPaths) continue;
       const options = mapStrings(spec.options, (s) => interpolate(s, lookup)) as Record<string, unknown>;
-      for (const p of source.watchPaths(options, { configDir: plan.file.dir })) paths.add(p);
+      for (const p of source.watchPaths(options, { configDir: spec.dir ?? plan.file.dir })) paths.add(p);
     } catch {
       /* left to the poll */
     }

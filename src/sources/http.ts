@@ -7,7 +7,7 @@
  * is sent as a Basic Authorization header because undici does not send it.
  */
 import { SourceError } from '../core/errors.js';
-import { credentialsInUrl, displayUrl, fetchText } from './net/fetch.js';
+import { credentialsInUrl, displayUrl, fetchText, mediaType, statusText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { optionalString, remoteOptions, requiredString, stringMap } from './options.js';
 import type { Source } from './types.js';
@@ -31,6 +31,11 @@ const HttpSource: Source = {
     if (format !== undefined && !FORMATS.includes(format as ContentFormat)) throw new SourceError(`\`format\` must be one of ${FORMATS.join(', ')}`);
 
     const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal });
+    // A login or error page served with 200 (a proxy, a captive portal) is not parsed as data: its text would
+    // only produce a confusing parse error, or worse, keys.
+    if (format === undefined && mediaType(response.headers['content-type']) === 'text/html') {
+      throw new SourceError(`${statusText(response)} from ${displayUrl(url)}: an HTML page, not JSON, dotenv or YAML (set \`format\` to read it anyway)`);
+    }
     return parseContent(response.text, (format as ContentFormat | undefined) ?? formatFromContentType(response.headers['content-type']), {
       select: optionalString(options, 'select'),
       flatten: optionalString(options, 'flatten'),
@@ -42,7 +47,7 @@ export default HttpSource;
 
 /** json for application/json and any `+json`; yaml for any yaml type; dotenv for text/plain and dotenv types; else json. */
 export function formatFromContentType(contentType: string | undefined): ContentFormat {
-  const mime = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  const mime = mediaType(contentType) ?? '';
   if (mime === 'application/json' || mime.endsWith('+json')) return 'json';
   if (mime.includes('yaml')) return 'yaml';
   if (mime === 'text/plain' || mime.includes('dotenv') || mime.endsWith('/x-env')) return 'dotenv';

@@ -3,7 +3,7 @@
  * `file:line:col: ...`, not only the first. With `--resolve`, also load every layer of the chosen environment
  * and report each unreachable layer and the missing `require` keys. Values are never printed.
  */
-import { environmentVars, findSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../../core/config.js';
+import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
 import { formatPath, type Path } from '../../core/validate.js';
 import { ConfigError, ConfigErrors, LayerError, NotFoundError, SecretrunError, describeError } from '../../core/errors.js';
@@ -11,7 +11,7 @@ import { info, warn } from '../output.js';
 import { layerName, resolveLayers, type Resolution } from '../../core/resolve.js';
 import { loadSource, OPTION_DEFAULTS } from '../../sources/index.js';
 import type { Source } from '../../sources/types.js';
-import { checkRequired, parentEnv, type CommonOptions } from './common.js';
+import { checkRequired, CLI_OPTION_NAMES, parentEnv, type CommonOptions } from './common.js';
 
 export interface CheckOptions extends CommonOptions {
   resolve?: boolean;
@@ -19,7 +19,19 @@ export interface CheckOptions extends CommonOptions {
 
 export async function check(opts: CheckOptions): Promise<number> {
   const cwd = process.cwd();
-  const path = findSourcesFile({ config: opts.config, cwd, env: parentEnv });
+  const find = { config: opts.config, cwd, env: parentEnv, names: CLI_OPTION_NAMES };
+  // With --dotenv layers a sources file is optional, as for every other command.
+  const path = opts.dotenv?.length ? locateSourcesFile(find) : findSourcesFile(find);
+  const valid = path ? await validFile(path, cwd, opts) : noSourcesFile(cwd);
+  if (opts.resolve) {
+    const failures = await resolveProblems(valid, opts);
+    if (failures.length > 0) throw new ConfigErrors(failures.map((e) => (e instanceof ConfigError ? e : new ConfigError(e.message))));
+  }
+  info(summary(valid, opts.dotenv?.length ?? 0), opts.quiet);
+  return 0;
+}
+
+async function validFile(path: string, cwd: string, opts: CheckOptions): Promise<SourcesFile> {
   const { file, problems } = await parseSourcesFile(path, cwd);
   if (file) {
     problems.push(...templateProblems(file));
@@ -28,14 +40,16 @@ export async function check(opts: CheckOptions): Promise<number> {
     if (problems.length === 0 && opts.env !== undefined) problems.push(...selectionProblems(file, opts.env, parentEnv));
   }
   if (problems.length > 0) throw withSummary(byLocation(problems), file?.shown ?? showPath(path, cwd));
-  const valid = file!;
-  if (opts.resolve) {
-    const failures = await resolveProblems(valid, opts);
-    if (failures.length > 0) throw new ConfigErrors(failures.map((e) => (e instanceof ConfigError ? e : new ConfigError(e.message))));
-  }
-  const envCount = Object.keys(valid.data.environments ?? {}).length;
-  info(`${valid.shown}: OK (${plural(countLayers(valid), 'layer')}, ${plural(envCount, 'environment')})`, opts.quiet);
-  return 0;
+  return file!;
+}
+
+/** `secretrun.yaml: OK (4 layers, 2 environments: dev, prod)`; a file without `environments` has the implicit `default`. */
+function summary(file: SourcesFile, extraLayers: number): string {
+  const defined = Object.keys(file.data.environments ?? {});
+  const envs = defined.length > 0 ? defined : ['default'];
+  const layers = plural(countLayers(file), 'layer') + (extraLayers > 0 ? ` + ${extraLayers} from --dotenv` : '');
+  const what = `${layers}, ${plural(envs.length, 'environment')}: ${envs.join(', ')}`;
+  return file.path ? `${file.shown}: OK (${what})` : `OK: no sources file (${what})`;
 }
 
 /** In file order, so the report reads top to bottom; problems without a location go last. */
@@ -102,7 +116,7 @@ export function varsProblems(file: SourcesFile, processEnv: Readonly<Record<stri
 
 function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.ProcessEnv): ConfigError[] {
   try {
-    selectEnvironment(file, { env, processEnv });
+    selectEnvironment(file, { env, processEnv, names: CLI_OPTION_NAMES });
     return [];
   } catch (err) {
     if (err instanceof ConfigError) return [err];
@@ -118,7 +132,7 @@ function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.Pr
 async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<SecretrunError[]> {
   let plan;
   try {
-    plan = selectEnvironment(file, { env: opts.env, processEnv: parentEnv });
+    plan = selectEnvironment(file, { env: opts.env, processEnv: parentEnv, names: CLI_OPTION_NAMES, dotenv: opts.dotenv, cwd: process.cwd() });
   } catch (err) {
     if (err instanceof ConfigError) return [err];
     throw err;
@@ -160,7 +174,7 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<S
       else throw err;
     }
     if (failures.length === 0) {
-      const where = plan.implicit ? '' : `environment "${plan.name}": `;
+      const where = `environment "${plan.name}": `;
       const required = plan.require.length > 0 ? `, all ${plan.require.length} required present` : '';
       info(`${where}${plural(resolution.layers.length, 'layer')} loaded, ${plural(resolution.entries.size, 'key')}${required}`, opts.quiet);
     }

@@ -3,7 +3,7 @@
  * `loadSecrets`) with the CLI's own edges: process.cwd()/process.env, warnings on stderr, a progress spinner on a
  * TTY, and the risky-name check for the child's environment.
  */
-import type { SourcesFile } from '../../core/config.js';
+import type { ExtraDotenv, OptionNames, SourcesFile } from '../../core/config.js';
 import { SecretrunError } from '../../core/errors.js';
 import { riskyKeys, type Resolution } from '../../core/resolve.js';
 import { checkRequired, findAndLoadSourcesFile, resolveSecrets, type Resolved } from '../../core/secrets.js';
@@ -18,16 +18,21 @@ export { checkRequired, type Resolved };
  */
 export const parentEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
 
+/** How core messages name the CLI's options. */
+export const CLI_OPTION_NAMES: OptionNames = { config: '-c', configHint: 'pass -c FILE or --dotenv PATH', envHint: 'pass -e NAME' };
+
 export interface CommonOptions {
   config?: string;
   env?: string;
   quiet?: boolean;
+  /** `--dotenv PATH` and `--dotenv-optional PATH`, in the order given. */
+  dotenv?: ExtraDotenv[];
   /** Risky variable names (PATH, LD_PRELOAD, NODE_OPTIONS, ...) set by a layer are an error, not a warning. */
   strict?: boolean;
 }
 
 export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
-  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv });
+  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv, dotenv: opts.dotenv, names: CLI_OPTION_NAMES });
 }
 
 export interface ResolveExtras {
@@ -45,6 +50,8 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       config: opts.config,
       env: envName,
       file,
+      dotenv: opts.dotenv,
+      names: CLI_OPTION_NAMES,
       cwd: process.cwd(),
       processEnv: parentEnv,
       signal,
