@@ -1,34 +1,50 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseArgv, plainExportArgs, plainRunArgs } from '../src/cli/argv.js';
+import { normaliseArgv, plainArgs } from '../src/cli/argv.js';
 import { UsageError } from '../src/core/errors.js';
 
-describe('plainRunArgs: the start-up fast path', () => {
+/** The fast path's answer as plain data: the command's name, its arguments and options. */
+function fast(argv: string[]) {
+  const plain = plainArgs(argv);
+  return plain && { name: plain.command.name, args: plain.args, opts: plain.opts };
+}
+
+describe('plainArgs: the start-up fast path for run', () => {
   it('takes the plain run forms', () => {
-    expect(plainRunArgs(['--', 'node', 'server.js'])).toEqual({ command: ['node', 'server.js'], opts: {} });
-    expect(plainRunArgs(['run', '-e', 'prod', '-c', 'x.yaml', '-q', '--strict', '--pristine', '--', 'cmd', '-e', 'x'])).toEqual({
-      command: ['cmd', '-e', 'x'],
+    expect(fast(['--', 'node', 'server.js'])).toEqual({ name: 'run', args: [['node', 'server.js']], opts: {} });
+    expect(fast(['run', '-e', 'prod', '-c', 'x.yaml', '-q', '--strict', '--pristine', '--', 'cmd', '-e', 'x'])).toEqual({
+      name: 'run',
+      args: [['cmd', '-e', 'x']],
       opts: { env: 'prod', config: 'x.yaml', quiet: true, strict: true, pristine: true },
     });
-    expect(plainRunArgs(['--env=dev', '--config=a.yaml', '--', 'true'])).toEqual({ command: ['true'], opts: { env: 'dev', config: 'a.yaml' } });
+    expect(fast(['--env=dev', '--config=a.yaml', '--', 'true'])).toEqual({ name: 'run', args: [['true']], opts: { env: 'dev', config: 'a.yaml' } });
+    // Options with a required value take it from the table too, whatever the command.
+    expect(fast(['--grace', '5', '--', 'true'])?.opts).toEqual({ grace: '5' });
   });
 
   it('leaves everything else to commander', () => {
-    for (const argv of [[], ['--'], ['export'], ['--watch', '--', 'x'], ['--mask', '--', 'x'], ['-e'], ['-e', '--', 'x'], ['--help'], ['run', 'node'], ['-x', '--', 'y']]) {
-      expect(plainRunArgs(argv), argv.join(' ')).toBeUndefined();
+    for (const argv of [[], ['--'], ['export', '--'], ['--watch', '--', 'x'], ['--mask', '--', 'x'], ['-e'], ['-e', '--', 'x'], ['--help'], ['run', 'node'], ['-x', '--', 'y'], ['--pristine=1', '--', 'x']]) {
+      expect(fast(argv), argv.join(' ')).toBeUndefined();
     }
   });
 });
 
-describe('plainExportArgs: the export fast path', () => {
-  const FORMATS = ['dotenv', 'json', 'yaml', 'shell'];
-  it('takes export with a known format and common options', () => {
-    expect(plainExportArgs(['export'], FORMATS)).toEqual({ format: 'dotenv' });
-    expect(plainExportArgs(['export', '-f', 'json', '-e', 'prod', '-q'], FORMATS)).toEqual({ format: 'json', env: 'prod', quiet: true });
-    expect(plainExportArgs(['export', '--format=shell', '--config=x.yaml'], FORMATS)).toEqual({ format: 'shell', config: 'x.yaml' });
+describe('plainArgs: the export and get fast paths', () => {
+  it('takes export with a known format and common options; the default format from the table', () => {
+    expect(fast(['export'])).toEqual({ name: 'export', args: [], opts: { format: 'dotenv' } });
+    expect(fast(['export', '-f', 'json', '-e', 'prod', '-q'])?.opts).toEqual({ format: 'json', env: 'prod', quiet: true });
+    expect(fast(['export', '--format=shell', '--config=x.yaml'])?.opts).toEqual({ format: 'shell', config: 'x.yaml' });
+    // Options before the command belong to it.
+    expect(fast(['-e', 'prod', 'export'])?.opts).toEqual({ format: 'dotenv', env: 'prod' });
   });
+
+  it('takes get with exactly its one argument', () => {
+    expect(fast(['get', 'DATABASE_URL', '-e', 'prod'])).toEqual({ name: 'get', args: ['DATABASE_URL'], opts: { env: 'prod' } });
+    for (const argv of [['get'], ['get', 'A', 'B'], ['get', '--', 'A']]) expect(fast(argv), argv.join(' ')).toBeUndefined();
+  });
+
   it('leaves everything else to commander (and its messages)', () => {
-    for (const argv of [['export', '--format', 'xml'], ['export', '--help'], ['export', '--pristine'], ['export', '--', 'x'], ['ls'], ['export', '-f']]) {
-      expect(plainExportArgs(argv, FORMATS), argv.join(' ')).toBeUndefined();
+    for (const argv of [['export', '--format', 'xml'], ['export', '--help'], ['export', '--pristine'], ['export', '--', 'x'], ['export', 'x'], ['ls'], ['export', '-f'], ['completion', 'bash']]) {
+      expect(fast(argv), argv.join(' ')).toBeUndefined();
     }
   });
 });

@@ -196,7 +196,7 @@ describe('diff: errors exit 2', () => {
   it('a usage error (missing second environment)', async () => {
     const r = await runCli(['diff', 'dev', ...CONFIG]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('secretrun: diff: expected two environments: secretrun diff <envA> <envB>\n');
+    expect(r.stderr).toBe('secretrun: diff: missing <envB>: secretrun diff <envA> <envB>\n');
   });
 });
 

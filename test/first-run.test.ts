@@ -177,7 +177,7 @@ describe('consistent commands', () => {
     const { dir } = project({ 'secretrun.yaml': 'environments:\n  dev: {}\n  prod: {}\n' });
     const r = await runCli(['diff', '--only', 'DB_*', 'dev', 'prod'], { cwd: dir });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('secretrun: diff: --only takes every word after it as a key (DB_* dev prod); name the two environments before it: secretrun diff <envA> <envB> --only KEY...\n');
+    expect(r.stderr).toBe('secretrun: diff: --only takes every word after it (DB_* dev prod), which left no <envA>; put the arguments first: secretrun diff <envA> <envB> --only ...\n');
   });
 
   it('vars accept numbers and booleans as their text', async () => {

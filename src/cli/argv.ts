@@ -1,65 +1,116 @@
 /**
- * Command-line words before commander sees them (pure; unit-tested in test/argv.test.ts): the plain-run fast
- * path, the default `run` command, and common options given before the command.
+ * Command-line words before commander sees them (pure; unit-tested in test/argv.test.ts): the fast paths that
+ * skip commander, the default `run` command, and options given before the command. Everything here is derived
+ * from the command table (command-table.ts).
  */
 import { closest } from '../core/validate.js';
 import { UsageError } from '../core/errors.js';
-import type { ExtraDotenv } from '../core/config.js';
+import { COMMANDS, COMMAND_NAMES, DEFAULT_COMMAND, PROGRAM_OPTIONS, commandNamed, parseFlags, type CommandDef, type OptionDef, type ParsedFlags } from './command-table.js';
 
-export const COMMAND_NAMES = ['run', 'export', 'diff', 'ls', 'get', 'init', 'check', 'completion', 'version'];
+export { COMMAND_NAMES };
 
-type SimpleOptions = { [option: string]: string | boolean | ExtraDotenv[] | undefined; dotenv?: ExtraDotenv[] };
+type Options = Record<string, unknown>;
 
-/** Option words the fast paths understand, each mapped to its option name; `value` ones take an argument. */
-const FAST_FLAGS: Record<string, string> = { '-q': 'quiet', '--quiet': 'quiet', '--strict': 'strict', '--pristine': 'pristine' };
-const FAST_VALUES: Record<string, string> = { '-c': 'config', '--config': 'config', '-e': 'env', '--env': 'env', '-f': 'format', '--format': 'format' };
-/** Repeatable, kept in the order given across both spellings. */
-const DOTENV_FLAGS: Record<string, boolean> = { '--dotenv': false, '--dotenv-optional': true };
+interface KnownOption {
+  def: OptionDef;
+  flags: ParsedFlags;
+}
+
+/** Every spelling of a list of options (`-c`, `--config`) → the option. */
+function spellings(options: readonly OptionDef[]): Map<string, KnownOption> {
+  const words = new Map<string, KnownOption>();
+  for (const def of options) {
+    const flags = parseFlags(def.flags);
+    if (flags.short) words.set(flags.short, { def, flags });
+    if (flags.long) words.set(flags.long, { def, flags });
+  }
+  return words;
+}
+
+const perCommand = new Map<CommandDef, Map<string, KnownOption>>();
+function optionsOf(row: CommandDef): Map<string, KnownOption> {
+  let words = perCommand.get(row);
+  if (!words) perCommand.set(row, (words = spellings(row.options)));
+  return words;
+}
 
 /**
- * Read options from `argv[from]` up to a `--` or the end. Returns where it stopped, or undefined for any word the
- * fast paths do not know (commander then handles the whole command line, with its messages).
+ * Read a command's options and positional words from `argv[from]` up to a `--` or the end, the way commander
+ * would. Returns undefined for anything less simple (an unknown word, an optional or variadic value, a value
+ * outside its choices): commander then handles the whole line, with its messages.
  */
-function fastOptions(argv: string[], from: number, allowed: string[]): { opts: SimpleOptions; end: number } | undefined {
-  const opts: SimpleOptions = {};
+function fastOptions(argv: string[], from: number, row: CommandDef): { opts: Options; positionals: string[]; end: number } | undefined {
+  const known = optionsOf(row);
+  const opts: Options = {};
+  const positionals: string[] = [];
   let i = from;
   for (; i < argv.length && argv[i] !== '--'; i++) {
-    const [word, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
-    const flag = FAST_FLAGS[word];
-    const valued = FAST_VALUES[word] ?? (word in DOTENV_FLAGS ? 'dotenv' : undefined);
-    if (flag && allowed.includes(flag) && inline === undefined) opts[flag] = true;
-    else if (valued && allowed.includes(valued)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined || (inline === undefined && v.startsWith('-'))) return undefined;
-      if (valued === 'dotenv') (opts.dotenv ??= []).push({ path: v, optional: DOTENV_FLAGS[word] });
-      else opts[valued] = v;
-    } else return undefined;
+    const word = argv[i];
+    if (!word.startsWith('-') || word === '-') {
+      positionals.push(word);
+      continue;
+    }
+    const eq = word.startsWith('--') ? word.indexOf('=') : -1;
+    const [name, inline] = eq > 0 ? [word.slice(0, eq), word.slice(eq + 1)] : [word, undefined];
+    const option = known.get(name);
+    if (!option || option.flags.value === 'optional' || option.flags.variadic) return undefined;
+    const { def, flags } = option;
+    if (flags.value === 'none') {
+      if (inline !== undefined) return undefined;
+      opts[flags.key] = !flags.negated;
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined || (inline === undefined && value.startsWith('-'))) return undefined;
+    if (def.choices && !def.choices.includes(value)) return undefined;
+    if (def.collect) ((opts[def.collect.key] ??= []) as unknown[]).push(def.collect.item(value));
+    else opts[flags.key] = def.repeatable ? [...((opts[flags.key] as string[] | undefined) ?? []), value] : value;
   }
-  return { opts, end: i };
+  for (const { def, flags } of known.values()) {
+    if (opts[flags.key] !== undefined) continue;
+    if (def.default !== undefined) opts[flags.key] = def.default;
+    else if (flags.negated) opts[flags.key] = true;
+  }
+  return { opts, positionals, end: i };
 }
 
-const COMMON = ['config', 'env', 'quiet', 'strict', 'dotenv'];
+export interface PlainCommand {
+  command: CommandDef;
+  /** Positional arguments in the table's order; for `run`, the one argument is the command line after `--`. */
+  args: unknown[];
+  opts: Options;
+}
 
 /**
- * The two hot paths, parsed without loading commander: the plain run of every wrapped process,
- * `secretrun [run] [-c FILE] [-e ENV] [--dotenv PATH] [-q] [--strict] [--pristine] -- cmd ...`, and
- * `secretrun export [-f FORMAT] [common options]`. Anything else (other options, help, errors) returns undefined
- * and goes through commander as usual.
+ * The hot paths, parsed without loading commander: the plain run of every wrapped process,
+ * `secretrun [run] [options] -- cmd ...`, and the commands marked `fastPath` in the table (`export`, `get`) when
+ * their line holds only their own simple options and exactly their arguments. Anything else (help, errors,
+ * optional values) returns undefined and goes through commander as usual.
  */
-export function plainRunArgs(argv: string[]): { command: string[]; opts: SimpleOptions } | undefined {
-  const parsed = fastOptions(argv, argv[0] === 'run' ? 1 : 0, [...COMMON, 'pristine']);
-  if (!parsed || argv[parsed.end] !== '--') return undefined;
-  const command = argv.slice(parsed.end + 1);
-  return command.length > 0 ? { command, opts: parsed.opts } : undefined;
+export function plainArgs(argvIn: string[]): PlainCommand | undefined {
+  let argv: string[];
+  try {
+    argv = hoistLeadingOptions(argvIn);
+  } catch {
+    return undefined; // commander's path reports it
+  }
+  const named = commandNamed(argv[0] ?? '');
+  const row = named ?? commandNamed(DEFAULT_COMMAND)!;
+  if (!row.fastPath) return undefined;
+  const parsed = fastOptions(argv, named ? 1 : 0, row);
+  if (!parsed) return undefined;
+  if (row.passThrough) {
+    const rest = argv.slice(parsed.end + 1);
+    if (argv[parsed.end] !== '--' || parsed.positionals.length > 0 || rest.length === 0) return undefined;
+    return { command: row, args: [rest], opts: parsed.opts };
+  }
+  const required = row.arguments.every((a) => a.name.startsWith('<') && !a.name.includes('...'));
+  if (!named || !required || parsed.end !== argv.length || parsed.positionals.length !== row.arguments.length) return undefined;
+  return { command: row, args: parsed.positionals, opts: parsed.opts };
 }
 
-export function plainExportArgs(argv: string[], formats: readonly string[]): SimpleOptions | undefined {
-  if (argv[0] !== 'export') return undefined;
-  const parsed = fastOptions(argv, 1, [...COMMON, 'format']);
-  if (!parsed || parsed.end !== argv.length) return undefined;
-  const format = (parsed.opts.format as string | undefined) ?? 'dotenv';
-  return formats.includes(format) ? { ...parsed.opts, format } : undefined;
-}
+/** The program's own option words (`-V`, `--version`, `-h`, `--help`): never the start of a default `run`. */
+const PROGRAM_WORDS = new Set(['-h', '--help', ...spellings(PROGRAM_OPTIONS).keys()]);
 
 /**
  * The default command is `run`, but only with `--`: `secretrun -- node server.js` or `secretrun -e prod -- cmd`.
@@ -67,27 +118,33 @@ export function plainExportArgs(argv: string[], formats: readonly string[]): Sim
  * program called `exprot`.
  */
 export function normaliseArgv(argsIn: string[]): string[] {
-  const args = hoistCommonOptions(argsIn);
+  const args = hoistLeadingOptions(argsIn);
   const first = args[0];
   if (first === undefined) return args;
-  if (first === '--' || (first.startsWith('-') && args.includes('--') && !['-h', '--help', '-V', '--version'].includes(first))) return ['run', ...args];
+  if (first === '--' || (first.startsWith('-') && args.includes('--') && !PROGRAM_WORDS.has(first))) return [DEFAULT_COMMAND, ...args];
   if (!first.startsWith('-') && !COMMAND_NAMES.includes(first) && first !== 'help') {
-    const hint = closest(first, COMMAND_NAMES);
+    const hint = closest(first, [...COMMAND_NAMES]);
     throw new UsageError(`unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}; to run a program, put it after --: secretrun -- ${first} ...`);
   }
   return args;
 }
 
-/** Common options given before the command (`secretrun -e prod export`) move after it, where commander expects them. */
-function hoistCommonOptions(args: string[]): string[] {
-  const WITH_VALUE = ['-c', '--config', '-e', '--env', '--dotenv', '--dotenv-optional'];
-  const FLAGS = ['-q', '--quiet', '--strict'];
+/** Every option word any command knows, to tell where the leading options end. */
+let anyOption: Map<string, KnownOption> | undefined;
+
+/**
+ * Options given before the command (`secretrun -e prod export`) move after it, where commander expects them;
+ * the command then accepts or refuses them as its own.
+ */
+function hoistLeadingOptions(args: string[]): string[] {
+  anyOption ??= spellings(COMMANDS.flatMap((c) => c.options.filter((o) => !o.hidden)));
   let i = 0;
   while (i < args.length) {
     const a = args[i];
-    if (WITH_VALUE.includes(a)) i += 2;
-    else if (FLAGS.includes(a) || /^--(config|env|dotenv|dotenv-optional)=/.test(a)) i += 1;
-    else break;
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const option = anyOption.get(eq > 0 ? a.slice(0, eq) : a);
+    if (!option || PROGRAM_WORDS.has(a)) break;
+    i += option.flags.value === 'required' && eq < 0 ? 2 : 1;
   }
   const next = args[i];
   if (i > 0 && next === undefined) {
@@ -97,7 +154,6 @@ function hoistCommonOptions(args: string[]): string[] {
   if (i === 0 || next === undefined || !COMMAND_NAMES.includes(next)) return args;
   return [next, ...args.slice(0, i), ...args.slice(i + 1)];
 }
-
 
 /**
  * Options people type from habit, mapped to ours. `--env-file` is what Node, Docker and Bun call it; secretrun

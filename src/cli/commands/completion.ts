@@ -1,13 +1,13 @@
 /**
  * `secretrun completion bash|zsh|fish`: print a shell completion script.
  *
- * The commands, their options and the `--format` values come from the command table itself (the commander
- * program in cli.ts), so the script never drifts from the CLI. Environment names can't be baked in: they depend
+ * The commands, their options and the `--format` values come from the command table (../command-table.ts), the
+ * same rows commander and the fast argv path read, so the script never drifts from the CLI. Environment names can't be baked in: they depend
  * on the directory the user is in. The script asks at TAB time with the hidden `secretrun completion --list-envs
  * [-c FILE]`, which reads the nearest sources file (or the one the command line names with -c) and prints one
  * name per line, or nothing at all if anything goes wrong.
  */
-import type { Argument, Command, Option } from 'commander';
+import { COMMANDS, DEFAULT_COMMAND, PROGRAM_OPTIONS, parseFlags, type ArgumentDef, type CommandDef, type CompleteAs, type OptionDef } from '../command-table.js';
 import { findSourcesFile, parseSourcesFile } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 
@@ -18,8 +18,6 @@ export interface CompletionOptions {
   /** Hidden mode used by the scripts: print the environment names of the sources file. */
   listEnvs?: boolean;
   config?: string;
-  /** The CLI's command table (the parent of the `completion` command). */
-  program?: Command;
 }
 
 export async function completion(shell: string | undefined, opts: CompletionOptions): Promise<number> {
@@ -31,8 +29,7 @@ export async function completion(shell: string | undefined, opts: CompletionOpti
   if (!isShell(shell)) {
     throw new UsageError(shell === undefined ? `completion: which shell? (${SHELLS.join(', ')})` : `completion: unsupported shell "${shell}" (supported: ${SHELLS.join(', ')})`);
   }
-  if (!opts.program) throw new Error('completion: the command table was not passed in');
-  process.stdout.write(completionScript(shell, completionSpec(opts.program)));
+  process.stdout.write(completionScript(shell, completionSpec(COMMANDS, PROGRAM_OPTIONS)));
   return 0;
 }
 
@@ -95,43 +92,44 @@ export interface CompletionSpec {
 
 const HELP: OptionSpec = { short: '-h', long: '--help', description: 'show help' };
 
-export function completionSpec(program: Command): CompletionSpec {
-  const commands = program.commands.map(commandSpec);
-  const run = commands.find((c) => c.name === 'run');
-  const rootOptions = [...program.options.filter((o) => !o.hidden).map(optionSpec), HELP, ...(run?.options ?? []).filter((o) => o !== HELP)];
-  return { rootOptions: dedupe(rootOptions), commands };
+export function completionSpec(commands: readonly CommandDef[], programOptions: readonly OptionDef[]): CompletionSpec {
+  const specs = commands.map(commandSpec);
+  const run = specs.find((c) => c.name === DEFAULT_COMMAND);
+  const rootOptions = [...programOptions.filter((o) => !o.hidden).map(optionSpec), HELP, ...(run?.options ?? []).filter((o) => o !== HELP)];
+  return { rootOptions: dedupe(rootOptions), commands: specs };
 }
 
-function commandSpec(cmd: Command): CommandSpec {
+function commandSpec(row: CommandDef): CommandSpec {
   return {
-    name: cmd.name(),
-    description: firstLine(cmd.description()),
-    options: [...cmd.options.filter((o) => !o.hidden).map(optionSpec), HELP],
-    positionals: cmd.registeredArguments.map(argumentKind),
+    name: row.name,
+    description: firstLine(row.description),
+    options: [...row.options.filter((o) => !o.hidden).map(optionSpec), HELP],
+    positionals: row.arguments.map(argumentKind),
   };
 }
 
-function optionSpec(o: Option): OptionSpec {
+function optionSpec(o: OptionDef): OptionSpec {
+  const flags = parseFlags(o.flags);
   // An optional value (`--watch [seconds]`) is completed as a flag: the next word may as well be `--`.
-  const takesValue = o.required;
+  const takesValue = flags.value === 'required';
   return {
-    short: o.short,
-    long: o.long,
+    short: flags.short,
+    long: flags.long,
     description: firstLine(o.description),
-    value: takesValue ? valueKind(o.argChoices, o.long ?? o.short ?? '') : undefined,
+    value: takesValue ? valueKind(o.choices, o.complete, flags.valueName ?? '') : undefined,
   };
 }
 
-function argumentKind(a: Argument): ValueKind {
-  return valueKind(a.argChoices, a.name());
+function argumentKind(a: ArgumentDef): ValueKind {
+  return valueKind(a.choices, a.complete, a.name.replace(/[<>[\].]/g, ''));
 }
 
-/** Choices complete as words; the names `env…` and `config`/`file` get environments and files. */
-function valueKind(choices: string[] | undefined, name: string): ValueKind {
+/** Choices complete as words; otherwise the table's `complete`, or the value's name: `env…` and `file`. */
+function valueKind(choices: readonly string[] | undefined, complete: CompleteAs | undefined, name: string): ValueKind {
   if (choices && choices.length > 0) return { kind: 'words', words: choices.map(safeWord) };
-  const bare = name.replace(/^-+/, '');
-  if (/^env/i.test(bare)) return { kind: 'environments' };
-  if (/^(config|file)$/i.test(bare)) return { kind: 'files' };
+  if (complete) return { kind: complete };
+  if (/^env/i.test(name)) return { kind: 'environments' };
+  if (/^(config|file)$/i.test(name)) return { kind: 'files' };
   return { kind: 'none' };
 }
 

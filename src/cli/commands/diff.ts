@@ -4,7 +4,6 @@
  * maps any error thrown here to 2), so `diff` can gate CI.
  */
 import { matchesAny } from '../../core/glob.js';
-import { UsageError } from '../../core/errors.js';
 import type { ResolvedEntry, Resolution } from '../../core/resolve.js';
 import { loadFile, resolveEnvironment } from './common.js';
 import { alignColumns, displayValue, isPublic, type InspectOptions } from './ls.js';
@@ -48,13 +47,7 @@ export interface DiffJson {
   summary: { onlyInA: number; onlyInB: number; changed: number; same: number };
 }
 
-export async function diff(envA: string | undefined, envB: string | undefined, opts: DiffOptions): Promise<number> {
-  if (envA === undefined || envB === undefined) {
-    if (opts.only?.length) {
-      throw new UsageError(`diff: --only takes every word after it as a key (${opts.only.join(' ')}); name the two environments before it: secretrun diff <envA> <envB> --only KEY...`);
-    }
-    throw new UsageError('diff: expected two environments: secretrun diff <envA> <envB>');
-  }
+export async function diff(envA: string, envB: string, opts: DiffOptions): Promise<number> {
   const file = await loadFile(opts);
   const [a, b] = await Promise.all([resolveEnvironment(opts, envA, file, { checkRequire: false }), resolveEnvironment(opts, envB, file, { checkRequire: false })]);
   const only = opts.only && opts.only.length > 0 ? opts.only : undefined;

@@ -16,9 +16,6 @@ export interface RunOptions extends CommonOptions, WatchFlags {
   mask?: string | true;
 }
 
-/** Exit code when secretrun itself fails before the child starts (contract section 5). */
-export const FAILURE_EXIT = 125;
-
 export type MaskMode = 'stars' | 'names';
 
 export async function run(command: string[], opts: RunOptions): Promise<ChildEnd> {
