@@ -141,7 +141,7 @@ describe('did-you-mean, in one style', () => {
       [['--enviroment', 'prod', '--', 'true'], 'unknown option "--enviroment" (did you mean "--env"?)'],
       [['export', '--enviroment=prod'], 'unknown option "--enviroment" (did you mean "--env"?)'],
       [['ls', '--revael'], 'unknown option "--revael" (did you mean "--reveal"?)'],
-      [['export', '--dotenv-optionl', '.env'], 'unknown option "--dotenv-optionl" (did you mean "--dotenv"?)'],
+      [['export', '--dotenv-optionl', '.env'], 'unknown option "--dotenv-optionl" (did you mean "--dotenv-optional"?)'],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args, { cwd: dir });

@@ -162,13 +162,14 @@ function hoistLeadingOptions(args: string[]): string[] {
 const OPTION_ALIASES: Record<string, string> = { '--env-file': '--dotenv', '--env-file-if-exists': '--dotenv-optional' };
 
 /**
- * The option an unknown one most likely meant: a habitual alias, else the longest known option it begins with
- * (`--enviroment` -> `--env`), else the closest by edit distance (`--fromat` -> `--format`).
+ * The option an unknown one most likely meant: a habitual alias (`--env-file` -> `--dotenv`), else the closest
+ * by a small edit distance (`--fromat` -> `--format`), else the longest known option it begins with
+ * (`--enviroment` -> `--env`).
  */
 export function suggestOption(flag: string, known: readonly string[]): string | undefined {
   const alias = OPTION_ALIASES[flag];
   if (alias && known.includes(alias)) return alias;
   const longs = known.filter((k) => k.startsWith('--'));
-  const prefix = flag.startsWith('--') ? longs.filter((k) => flag.startsWith(k)).sort((a, b) => b.length - a.length)[0] : undefined;
-  return prefix ?? closest(flag, flag.startsWith('--') ? longs : [...known]);
+  const near = closest(flag, flag.startsWith('--') ? longs : [...known]);
+  return near ?? (flag.startsWith('--') ? longs.filter((k) => flag.startsWith(k)).sort((a, b) => b.length - a.length)[0] : undefined);
 }
