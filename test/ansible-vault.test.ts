@@ -100,14 +100,26 @@ describe('ansible-vault: password files and plain files', () => {
     expect(passwordFromFileText(' \tp w\n')).toBe('p w');
   });
 
-  it('warns about a password file others can read, unless allow_world_readable', async () => {
+  it('names its password file (not the encrypted vault) as a private file, which check reports when others can read it', async () => {
+    expect(vaultSource.privateFiles!({ path: 'secrets.yml.vault', password_file: 'pw/shared' }, { configDir: project.dir })).toEqual([
+      { path: join(project.dir, 'pw/shared'), shown: 'pw/shared', role: 'password_file' },
+    ]);
+    expect(vaultSource.privateFiles!({ path: 'secrets.yml.vault', password: 'x' }, { configDir: project.dir })).toEqual([]);
+    // Loading it says nothing: file modes are check's to report.
     chmodSync(project.write('pw/shared', PASSWORD), 0o644);
     const ctx = makeContext({ configDir: project.dir });
     await vaultSource.load({ path: 'secrets.yml.vault', password_file: 'pw/shared' }, ctx);
-    expect(ctx.warnings).toEqual(['password_file pw/shared is readable by other users (mode 0644); run "chmod 600 pw/shared", or set allow_world_readable: true on the layer']);
-    const quiet = makeContext({ configDir: project.dir });
-    await vaultSource.load({ path: 'secrets.yml.vault', password_file: 'pw/shared', allow_world_readable: true }, quiet);
-    expect(quiet.warnings).toEqual([]);
+    expect(ctx.warnings).toEqual([]);
+    chmodSync(join(project.dir, 'secrets.yml.vault'), 0o644); // encrypted: fine to share
+    project.write('secretrun.yaml', 'sources:\n  - type: ansible-vault\n    path: secrets.yml.vault\n    password_file: pw/shared\n');
+    const r = await runCli(['check'], { cwd: project.dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      'secretrun: warning: secretrun.yaml:2:5: password_file pw/shared is readable by other users (mode 0644); run "chmod 600 pw/shared", or set allow_world_readable: true on the layer\n' +
+        'secretrun: secretrun.yaml: OK (1 layer, 0 environments)\n',
+    );
+    project.write('secretrun.yaml', 'sources:\n  - type: ansible-vault\n    path: secrets.yml.vault\n    password_file: pw/shared\n    allow_world_readable: true\n');
+    expect((await runCli(['check', '--strict'], { cwd: project.dir })).stderr).toBe('secretrun: secretrun.yaml: OK (1 layer, 0 environments)\n');
   });
 
   it('never runs an executable password script (ansible would): it refuses it with advice', async () => {

@@ -1,9 +1,7 @@
 /**
- * Warnings that are never silent: risky variable names set by a layer, and secrets files other users can read.
+ * Warnings that are never silent: risky variable names set by a layer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync } from 'node:fs';
-import { join } from 'node:path';
 import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
 
 const project = useTmpProjects(afterEach);
@@ -39,22 +37,4 @@ describe('risky names', () => {
   });
 });
 
-describe('file hygiene', () => {
-  it('warns once per file readable by group or others, and allow_world_readable silences it', async () => {
-    const { dir } = project({
-      'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: shared.env\n  - type: json\n    path: group.json\n  - type: yaml\n    path: ok.yaml\n    allow_world_readable: true\n',
-      'shared.env': 'A=1\n',
-      'group.json': '{"B": "2"}',
-      'ok.yaml': 'C: "3"\n',
-    });
-    chmodSync(join(dir, 'shared.env'), 0o644);
-    chmodSync(join(dir, 'group.json'), 0o640);
-    chmodSync(join(dir, 'ok.yaml'), 0o644);
-    const r = await runCli(['export'], { cwd: dir });
-    expect(r.code).toBe(0);
-    expect(r.stderr.split('\n').filter(Boolean)).toEqual([
-      'secretrun: warning: shared.env is readable by other users (mode 0644); run "chmod 600 shared.env", or set allow_world_readable: true on the layer',
-      'secretrun: warning: group.json is readable by its group (mode 0640); run "chmod 600 group.json", or set allow_world_readable: true on the layer',
-    ]);
-  });
-});
+// File permissions are `check`'s to report: test/findings.test.ts.

@@ -15,6 +15,7 @@ import { globToRegExp, isGlob, matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
 import type { Source, SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
+import { filePermissionFindings, type PermissionFinding } from './permissions.js';
 
 export interface ResolvedEntry {
   value: string;
@@ -48,6 +49,8 @@ export interface ResolveHooks {
   /** Template defaults per type, applied before interpolation (see sources/index.ts). */
   optionDefaults?: Record<string, Record<string, string>>;
   warn: (message: string) => void;
+  /** A layer's private file that group or others can read (see permissions.ts). */
+  onPermissions?: (finding: PermissionFinding) => void;
   signal?: AbortSignal;
   /** Called when remote layers start and as each finishes (progress display). */
   onRemoteStart?: (names: string[]) => void;
@@ -127,6 +130,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     } finally {
       hooks.onLayerDone?.(name);
     }
+    if (!missing && hooks.onPermissions) for (const found of filePermissionFindings(source, options, name, spec.dir ?? plan.file.dir, spec.location)) hooks.onPermissions(found);
     let listed: string[];
     try {
       ({ keys, names: listed } = postProcess(keys, options, name));
@@ -224,16 +228,6 @@ export const RISKY_NAMES = [
   'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'IFS',
   'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
 ];
-
-/** Risky names set by a layer other than `env` (which only repeats the parent environment). */
-export function riskyKeys(resolution: Resolution): { key: string; layer: string }[] {
-  const found: { key: string; layer: string }[] = [];
-  for (const layer of resolution.layers) {
-    if (layer.type === 'env') continue;
-    for (const key of RISKY_NAMES) if (key in layer.keys) found.push({ key, layer: layer.name });
-  }
-  return found;
-}
 
 export function valuesOf(resolution: Resolution): Record<string, string> {
   const out: Record<string, string> = {};

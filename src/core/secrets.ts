@@ -1,84 +1,18 @@
 /**
- * The one path from options to a resolved environment, shared by the CLI (commands/common.ts) and the library
- * (`loadSecrets`): find and load the sources file, select the environment, resolve the layers, check `require`.
- * Nothing here reads `process.env`, `process.cwd()` or writes to a stream: the caller passes them in.
+ * The library: `loadSecrets` resolves through the same pipeline as the CLI (./pipeline.ts) and applies the
+ * library's policy to the findings: `require` is enforced (unless `checkRequire: false`), warnings and file-permission
+ * findings go to `onWarning`.
  *
  * Also the read-only `Secrets` map the library hands to application code. It masks by default: printing it,
  * logging it or `JSON.stringify`-ing it shows masked values, and only `toJSON({ reveal: true })` or reading a
  * key gives a plain value.
  */
 import { inspect, type InspectOptions } from 'node:util';
-import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, selectEnvironment, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile } from './config.js';
+import type { ExtraDotenv } from './config.js';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
 import { maskValue } from '../process/mask.js';
-import { resolveLayers, type Resolution, type ResolvedEntry } from './resolve.js';
-import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
-
-type ProcessEnv = Readonly<Record<string, string | undefined>>;
-
-export interface LocateOptions {
-  /** The sources file (`-c`), relative to `cwd`. Default: `SECRETRUN_CONFIG`, else the nearest secretrun.yaml. */
-  config?: string;
-  cwd: string;
-  processEnv: ProcessEnv;
-  /** Dotenv layers after the sources file's own (relative to `cwd`); with them, no sources file is needed. */
-  dotenv?: readonly ExtraDotenv[];
-  /** How messages name the caller's options (the CLI's flags); default: the library's option names. */
-  names?: OptionNames;
-}
-
-export interface ResolveSecretsOptions extends LocateOptions {
-  /** The environment (`-e`). Default: `SECRETRUN_ENV`, else `default_environment`. */
-  env?: string;
-  /** An already-loaded sources file, so `diff` reads the file once for two environments. */
-  file?: SourcesFile;
-  /** `diff` and `ls` show what an environment lacks instead of failing on `require`. Default true. */
-  checkRequire?: boolean;
-  signal?: AbortSignal;
-  warn: (message: string) => void;
-  /** Progress display hooks (the CLI's spinner). */
-  onRemoteStart?: (names: string[]) => void;
-  onLayerDone?: (name: string) => void;
-}
-
-export interface Resolved {
-  file: SourcesFile;
-  plan: EnvironmentPlan;
-  resolution: Resolution;
-}
-
-/** The sources file; with `dotenv` layers and no file named or found, the stand-in for none. */
-export async function findAndLoadSourcesFile({ config, cwd, processEnv, dotenv, names }: LocateOptions): Promise<SourcesFile> {
-  const find = { config, cwd, env: processEnv, names };
-  if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd);
-  const path = locateSourcesFile(find);
-  return path ? loadSourcesFile(path, cwd) : noSourcesFile(cwd);
-}
-
-/** Sources file → selected environment → merged layers with provenance → `require` checked. */
-export async function resolveSecrets(options: ResolveSecretsOptions): Promise<Resolved> {
-  const file = options.file ?? (await findAndLoadSourcesFile(options));
-  const plan = selectEnvironment(file, { env: options.env, processEnv: options.processEnv, names: options.names, dotenv: options.dotenv, cwd: options.cwd });
-  const resolution = await resolveLayers(plan, {
-    processEnv: options.processEnv,
-    loadSource,
-    optionDefaults: OPTION_DEFAULTS,
-    warn: options.warn,
-    signal: options.signal,
-    onRemoteStart: options.onRemoteStart,
-    onLayerDone: options.onLayerDone,
-  });
-  if (options.checkRequire !== false) checkRequired(plan, resolution);
-  return { file, plan, resolution };
-}
-
-export function checkRequired(plan: EnvironmentPlan, resolution: Resolution): void {
-  const missing = plan.require.filter((k) => !resolution.entries.has(k));
-  if (missing.length > 0) {
-    const where = plan.implicit ? '' : ` in environment "${plan.name}"`;
-    throw new SecretrunError(`missing required key${missing.length > 1 ? 's' : ''}${where}: ${missing.join(', ')} (listed under "require" in ${plan.file.shown})`);
-  }
-}
+import { missingRequiredMessage, permissionMessage, resolveSecrets } from './pipeline.js';
+import type { Resolution, ResolvedEntry } from './resolve.js';
 
 // ---- the library entry -------------------------------------------------------------------------------------
 
@@ -121,16 +55,17 @@ export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Sec
   const processEnv = options.processEnv ?? process.env;
   try {
     options.signal?.throwIfAborted();
-    const { file, resolution } = await resolveSecrets({
+    const { file, plan, resolution, findings } = await resolveSecrets({
       env: options.env,
       config: options.config,
       cwd: options.cwd ?? process.cwd(),
       processEnv,
       dotenv: options.dotenv?.map((d) => (typeof d === 'string' ? { path: d } : d)),
-      checkRequire: options.checkRequire,
       signal: options.signal,
-      warn: (message) => (options.onWarning ?? emitWarning)(redact(message)),
     });
+    const warn = options.onWarning ?? emitWarning;
+    for (const message of [...findings.warnings, ...findings.permissions.map(permissionMessage)]) warn(redact(message));
+    if (options.checkRequire !== false && findings.missingRequired.length > 0) throw new SecretrunError(missingRequiredMessage(plan, findings.missingRequired));
     return new Secrets(resolution, file.path);
   } catch (err) {
     throw scrubError(err);

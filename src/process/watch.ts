@@ -11,7 +11,7 @@ import { watch as watchFs, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { constants } from 'node:os';
 import { relaySignals, type ChildEnd, type RunningChild, type SignalPolicy } from './child.js';
-import type { Resolved } from '../cli/commands/common.js';
+import type { Resolved } from '../core/pipeline.js';
 import { interpolate, mapStrings } from '../core/interpolate.js';
 import { ConfigErrors, UsageError, describeError } from '../core/errors.js';
 import { info, warn } from '../cli/output.js';

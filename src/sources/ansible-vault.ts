@@ -15,7 +15,7 @@ import { SourceError } from '../core/errors.js';
 import { readTextFile } from '../core/files.js';
 import { parseDotenv, parseYaml, structuredToEnv } from '../formats/parse.js';
 import { decryptVaultText, isVaultText } from '../formats/vault.js';
-import { filePath, readLayerFile, warnIfShared } from './local-file.js';
+import { filePath, readLayerFile } from './local-file.js';
 import { optionalString } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 
@@ -28,18 +28,17 @@ interface VaultOptions {
   flatten?: string;
   password?: string;
   passwordFile?: string;
-  allowWorldReadable: boolean;
 }
 
 export function readVaultOptions(options: SourceOptions): VaultOptions {
-  const { path, format = 'yaml', password, password_file: passwordFile, allow_world_readable: allowWorldReadable = false } = options;
+  const { path, format = 'yaml', password, password_file: passwordFile } = options;
   if (typeof path !== 'string' || path === '') throw new SourceError('"path" must name the encrypted file');
   if (format !== 'yaml' && format !== 'dotenv') throw new SourceError('"format" must be yaml or dotenv');
   if (password !== undefined && typeof password !== 'string') throw new SourceError('"password" must be a string');
   if (passwordFile !== undefined && (typeof passwordFile !== 'string' || passwordFile === '')) throw new SourceError('"password_file" must be a file path');
   if (password !== undefined && passwordFile !== undefined) throw new SourceError('set either "password" or "password_file", not both');
   if (password === undefined && passwordFile === undefined) throw new SourceError('needs "password" (e.g. ${ANSIBLE_VAULT_PASSWORD}) or "password_file"');
-  return { path, format, select: optionalString(options, 'select'), flatten: optionalString(options, 'flatten'), password, passwordFile, allowWorldReadable: allowWorldReadable === true };
+  return { path, format, select: optionalString(options, 'select'), flatten: optionalString(options, 'flatten'), password, passwordFile };
 }
 
 /** ansible strips surrounding whitespace from a password file (`f.read().strip()`); so do we. */
@@ -62,7 +61,6 @@ async function readPassword(opts: VaultOptions, context: SourceContext): Promise
   if ((info.mode & 0o111) !== 0 && text.startsWith('#!')) {
     throw new SourceError(`password_file ${shown} is a script; secretrun does not run password scripts (ansible does): pass the password with "password: \${ANSIBLE_VAULT_PASSWORD}" instead`);
   }
-  if (!opts.allowWorldReadable) warnIfShared(file, shown, context.warn, 'password_file ');
   const password = passwordFromFileText(text);
   if (password === '') throw new SourceError(`password_file ${shown} is empty`);
   context.secret(password);
@@ -134,9 +132,14 @@ export async function decryptAndParse(text: string, password: string, opts: Pick
 const ansibleVaultSource: Source = {
   async load(options, context) {
     const opts = readVaultOptions(options);
-    const { text, shown } = readLayerFile(options, context, { plaintext: false });
+    const { text, shown } = readLayerFile(options, context);
     const password = await readPassword(opts, context);
     return decryptAndParse(text, password, opts, shown, (message) => context.warn(message));
+  },
+  // The vault file is encrypted and may be readable; its password file must not be.
+  privateFiles(options, context) {
+    const file = options.password_file;
+    return typeof file === 'string' && file !== '' ? [{ path: resolve(context.configDir, file), shown: file, role: 'password_file' }] : [];
   },
   watchPaths(options, context) {
     const paths = [filePath(options, context)];

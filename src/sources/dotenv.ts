@@ -7,7 +7,7 @@
 import { interpolate, InterpolationError } from '../core/interpolate.js';
 import { SourceError } from '../core/errors.js';
 import { ownMap, parseDotenv } from '../formats/parse.js';
-import { readLayerFile, watchFile } from './local-file.js';
+import { privateFile, readLayerFile, watchFile } from './local-file.js';
 import type { Source } from './types.js';
 
 const dotenvSource: Source = {
@@ -26,6 +26,7 @@ const dotenvSource: Source = {
     }
     return ownMap(out);
   },
+  privateFiles: privateFile,
   watchPaths: watchFile,
   usesEarlierKeys: (options) => options.expand === true,
 };

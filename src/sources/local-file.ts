@@ -1,43 +1,23 @@
 /** Shared by the file-backed source types: resolve `path` from the sources file's directory and read it. */
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SourceError } from '../core/errors.js';
 import { readTextFile } from '../core/files.js';
-import type { SourceContext, SourceOptions } from './types.js';
+import type { PrivateFile, SourceContext, SourceOptions } from './types.js';
 
 export function filePath(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): string {
   if (typeof options.path !== 'string' || options.path === '') throw new SourceError('missing "path"');
   return resolve(context.configDir, options.path);
 }
 
-export interface ReadOptions {
-  /**
-   * Warn when the file is readable by group or others, as ssh does for keys (default true). Off for files whose
-   * content is encrypted (ansible-vault), which may safely be readable.
-   */
-  plaintext?: boolean;
-}
-
 /** Read the layer's file; returns the text and the path as written, for messages. */
-export function readLayerFile(options: SourceOptions, context: SourceContext, { plaintext = true }: ReadOptions = {}): { text: string; shown: string } {
+export function readLayerFile(options: SourceOptions, context: SourceContext): { text: string; shown: string } {
   const shown = String(options.path);
-  const abs = filePath(options, context);
-  const text = readTextFile(abs, shown);
-  if (plaintext && options.allow_world_readable !== true) warnIfShared(abs, shown, context.warn);
-  return { text, shown };
+  return { text: readTextFile(filePath(options, context), shown), shown };
 }
 
-/** One warning for a secrets file that other users can read. */
-export function warnIfShared(abs: string, shown: string, warn: (message: string) => void, label = ''): void {
-  let mode: number;
-  try {
-    mode = statSync(abs).mode;
-  } catch {
-    return;
-  }
-  if ((mode & 0o044) === 0) return;
-  const who = (mode & 0o004) !== 0 ? 'other users' : 'its group';
-  warn(`${label}${shown} is readable by ${who} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run "chmod 600 ${shown}", or set allow_world_readable: true on the layer`);
+/** The layer's own file holds plain secrets: it should be readable by its owner only (see core/permissions.ts). */
+export function privateFile(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): PrivateFile[] {
+  return [{ path: filePath(options, context), shown: String(options.path) }];
 }
 
 export function watchFile(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): string[] {

@@ -20,7 +20,7 @@ export interface SourceContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborted when another layer fails or the run is cancelled; pass it to every network call. */
   readonly signal: AbortSignal;
-  /** Print a one-line warning on stderr (prefixed `secretrun: warning:`). Never pass a secret value. */
+  /** A one-line warning, returned with the resolution's findings; the command shows it (`secretrun: warning: ...`). Never pass a secret value. */
   warn(message: string): void;
   /** Mark a string (a token, a password) as secret so it is scrubbed from any error text. */
   secret(value: string): void;
@@ -28,9 +28,22 @@ export interface SourceContext {
 
 export type SourceOptions = Record<string, unknown>;
 
+export interface PrivateFile {
+  path: string;
+  shown: string;
+  /** What the file is to the layer when it is not the layer's own file, e.g. `password_file`. */
+  role?: string;
+}
+
 export interface Source {
   /** Fetch and parse the layer. Throw `SourceError` (see ../errors.ts) for failures; `NotFoundError` for a missing file/404. */
   load(options: SourceOptions, context: SourceContext): Promise<Record<string, string>>;
+  /**
+   * Local files holding plain secrets (a `.env`, not an encrypted vault), absolute `path` and the path as written
+   * in `shown`. The core reports any that group or others can read (`secretrun check`), unless the layer sets
+   * `allow_world_readable: true`.
+   */
+  privateFiles?(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): PrivateFile[];
   /** Local files this layer reads, absolute paths (watch mode re-resolves when they change). */
   watchPaths?(options: SourceOptions, context: Pick<SourceContext, 'configDir'>): string[];
   /** Wait for all earlier layers and receive their full merged set in `context.keys` (e.g. dotenv `expand`, user modules). */

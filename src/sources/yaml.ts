@@ -1,6 +1,6 @@
 /** `type: yaml`: a YAML file; `select` picks a sub-object, `flatten` splits nested objects into keys. */
 import { parseYaml, structuredToEnv } from '../formats/parse.js';
-import { readLayerFile, watchFile } from './local-file.js';
+import { privateFile, readLayerFile, watchFile } from './local-file.js';
 import type { Source } from './types.js';
 
 const yamlSource: Source = {
@@ -8,6 +8,7 @@ const yamlSource: Source = {
     const { text, shown } = readLayerFile(options, context);
     return structuredToEnv(await parseYaml(text, shown), { origin: shown, select: options.select as string | undefined, flatten: options.flatten as string | undefined });
   },
+  privateFiles: privateFile,
   watchPaths: watchFile,
 };
 

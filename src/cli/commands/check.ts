@@ -1,20 +1,21 @@
 /**
- * `secretrun check [--resolve]`: validate the sources file offline and report every problem at once, each as
- * `file:line:col: ...`, not only the first. With `--resolve`, also load every layer of the chosen environment
- * and report each unreachable layer and the missing `require` keys. Values are never printed.
+ * `secretrun check [--resolve] [--strict]`: validate the sources file offline and report every problem at once,
+ * each as `file:line:col: ...`, not only the first. With `--resolve`, also load every layer of the chosen
+ * environment and report each unreachable layer and the missing `require` keys. Layer files that other users can
+ * read are reported here (and only here): a warning, or with `--strict` an error. Values are never printed.
  */
 import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
 import { formatPath, type Path } from '../../core/validate.js';
-import { ConfigError, ConfigErrors, LayerError, NotFoundError, SecretrunError, describeError } from '../../core/errors.js';
+import { ConfigError, ConfigErrors, SecretrunError, positionText } from '../../core/errors.js';
+import { missingRequiredMessage, offlinePermissionFindings, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
 import { info, warn } from '../output.js';
-import { layerName, resolveLayers, type Resolution } from '../../core/resolve.js';
-import { loadSource, OPTION_DEFAULTS } from '../../sources/index.js';
-import type { Source } from '../../sources/types.js';
-import { checkRequired, CLI_OPTION_NAMES, parentEnv, type CommonOptions } from './common.js';
+import { CLI_OPTION_NAMES, parentEnv, resolveEnvironment, type CommonOptions } from './common.js';
 
 export interface CheckOptions extends CommonOptions {
   resolve?: boolean;
+  /** File-permission findings are errors (exit 1), not warnings. */
+  strict?: boolean;
 }
 
 export async function check(opts: CheckOptions): Promise<number> {
@@ -23,10 +24,17 @@ export async function check(opts: CheckOptions): Promise<number> {
   // With --dotenv layers a sources file is optional, as for every other command.
   const path = opts.dotenv?.length ? locateSourcesFile(find) : findSourcesFile(find);
   const valid = path ? await validFile(path, cwd, opts) : noSourcesFile(cwd);
+  let permissions: PermissionFinding[];
+  let loaded: string | undefined;
   if (opts.resolve) {
-    const failures = await resolveProblems(valid, opts);
-    if (failures.length > 0) throw new ConfigErrors(failures.map((e) => (e instanceof ConfigError ? e : new ConfigError(e.message))));
+    const outcome = await resolveProblems(valid, opts);
+    if (outcome.failures.length > 0) throw new ConfigErrors(outcome.failures.map((e) => (e instanceof ConfigError ? e : new ConfigError(e.message))));
+    ({ permissions, loaded } = outcome);
+  } else {
+    permissions = await offlinePermissions(valid, opts);
   }
+  reportPermissions(permissions, valid.shown, opts);
+  if (loaded) info(loaded, opts.quiet);
   info(summary(valid, opts.dotenv?.length ?? 0), opts.quiet);
   return 0;
 }
@@ -50,6 +58,37 @@ function summary(file: SourcesFile, extraLayers: number): string {
   const layers = plural(countLayers(file), 'layer') + (extraLayers > 0 ? ` + ${extraLayers} from --dotenv` : '');
   const what = `${layers}, ${plural(envs.length, 'environment')}: ${envs.join(', ')}`;
   return file.path ? `${file.shown}: OK (${what})` : `OK: no sources file (${what})`;
+}
+
+/** Each finding as `file:line:col: .env is readable by ...`, at the layer that reads it: warnings, or errors with --strict. */
+function reportPermissions(found: PermissionFinding[], shown: string, opts: CheckOptions): void {
+  const problems = found.map((p) => new ConfigError(permissionMessage(p), p.definedAt));
+  if (opts.strict && problems.length > 0) throw withSummary(problems, shown);
+  for (const p of problems) warn(p.message, opts.quiet);
+}
+
+/**
+ * Without --resolve nothing is loaded, but file modes are local facts: look at the files of every environment's
+ * layers (or the one named with -e) whose paths need no layer's value. A layer shared by every environment is
+ * reported once.
+ */
+async function offlinePermissions(file: SourcesFile, { env, dotenv }: CheckOptions): Promise<PermissionFinding[]> {
+  const names = env !== undefined ? [env] : file.data.environments ? Object.keys(file.data.environments) : ['default'];
+  const seen = new Set<string>();
+  const found: PermissionFinding[] = [];
+  for (const name of names) {
+    let plan;
+    try {
+      plan = selectEnvironment(file, { env: name, processEnv: parentEnv, names: CLI_OPTION_NAMES, dotenv, cwd: process.cwd() });
+    } catch {
+      continue; // reported above as a problem of the file
+    }
+    for (const p of await offlinePermissionFindings(plan, parentEnv)) {
+      const id = `${p.definedAt ? positionText(p.definedAt) : p.layer}|${p.role ?? ''}|${p.shown}`;
+      if (!seen.has(id) && seen.add(id)) found.push(p);
+    }
+  }
+  return found;
 }
 
 /** In file order, so the report reads top to bottom; problems without a location go last. */
@@ -125,61 +164,26 @@ function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.Pr
 }
 
 /**
- * Load every layer of the chosen environment. A failing layer does not stop the others (each failure is
- * recorded and the layer counts as empty), so one run reports every unreachable layer; then `require`.
- * Layers that fail only because an earlier one did (a token it should have provided) are reported as well.
+ * Load every layer of the chosen environment. A failing layer does not stop the others (the pipeline's
+ * `keepGoing`: each failure is recorded and the layer counts as empty), so one run reports every unreachable
+ * layer, and those that fail only because an earlier one did (a token it should have provided); then `require`.
  */
-async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<SecretrunError[]> {
-  let plan;
+async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<{ failures: SecretrunError[]; permissions: PermissionFinding[]; loaded?: string }> {
+  let resolved;
   try {
-    plan = selectEnvironment(file, { env: opts.env, processEnv: parentEnv, names: CLI_OPTION_NAMES, dotenv: opts.dotenv, cwd: process.cwd() });
+    resolved = await resolveEnvironment({ ...opts, quiet: true }, opts.env, file, { keepGoing: true });
   } catch (err) {
-    if (err instanceof ConfigError) return [err];
+    if (err instanceof ConfigError) return { failures: [err], permissions: [] };
     throw err;
   }
-  const failures: SecretrunError[] = [];
-  // Where each layer is defined, by the label the core gives it (the label is all a source's context carries).
-  const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars), spec.location]));
-  const recordingLoader = async (type: string): Promise<Source> => {
-    const source = await loadSource(type);
-    const load: Source['load'] = async (options, context) => {
-      try {
-        return await source.load(options, context);
-      } catch (err) {
-        // Left to the core: a missing optional layer (it becomes empty) and the fallout of an abort.
-        if ((err instanceof NotFoundError && options.optional === true) || context.signal.aborted) throw err;
-        failures.push(new LayerError(context.layer, describeError(err), { definedAt: definedAt.get(context.layer) }));
-        return {};
-      }
-    };
-    // Inherit everything else (remote, usesEarlierKeys, ...) from the real source; it may be frozen.
-    return Object.create(source, { load: { value: load } }) as Source;
-  };
-  let resolution: Resolution | undefined;
-  try {
-    resolution = await resolveLayers(plan, {
-      processEnv: parentEnv,
-      loadSource: recordingLoader,
-      optionDefaults: OPTION_DEFAULTS,
-      warn: (m) => warn(m, opts.quiet),
-    });
-  } catch (err) {
-    failures.push(err instanceof SecretrunError ? err : new SecretrunError(describeError(err)));
-  }
-  if (resolution) {
-    try {
-      checkRequired(plan, resolution);
-    } catch (err) {
-      if (err instanceof SecretrunError) failures.push(err);
-      else throw err;
-    }
-    if (failures.length === 0) {
-      const where = `environment "${plan.name}": `;
-      const required = plan.require.length > 0 ? `, all ${plan.require.length} required present` : '';
-      info(`${where}${plural(resolution.layers.length, 'layer')} loaded, ${plural(resolution.entries.size, 'key')}${required}`, opts.quiet);
-    }
-  }
-  return failures;
+  const { plan, resolution, findings } = resolved;
+  for (const message of findings.warnings) warn(message, opts.quiet);
+  const failures = [...findings.failures];
+  if (findings.missingRequired.length > 0) failures.push(new SecretrunError(missingRequiredMessage(plan, findings.missingRequired)));
+  const where = `environment "${plan.name}": `;
+  const required = plan.require.length > 0 ? `, all ${plan.require.length} required present` : '';
+  const loaded = `${where}${plural(resolution.layers.length, 'layer')} loaded, ${plural(resolution.entries.size, 'key')}${required}`;
+  return { failures, permissions: findings.permissions, loaded };
 }
 
 function plural(n: number, noun: string): string {

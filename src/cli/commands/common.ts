@@ -1,15 +1,15 @@
 /**
- * What every command that reads secrets does first: the shared resolver (src/core/secrets.ts, also behind the library's
- * `loadSecrets`) with the CLI's own edges: process.cwd()/process.env, warnings on stderr, a progress spinner on a
- * TTY, and the risky-name check for the child's environment.
+ * What every command that reads secrets shares: the core pipeline (src/core/pipeline.ts, also behind the library's
+ * `loadSecrets`) with the CLI's edges (process.cwd(), the parent environment, a progress spinner on a TTY), and
+ * `actOnFindings`, where a command's policy turns the pipeline's findings into warnings, errors or nothing.
+ * The pipeline itself prints nothing.
  */
 import type { ExtraDotenv, OptionNames, SourcesFile } from '../../core/config.js';
 import { SecretrunError } from '../../core/errors.js';
-import { riskyKeys, type Resolution } from '../../core/resolve.js';
-import { checkRequired, findAndLoadSourcesFile, resolveSecrets, type Resolved } from '../../core/secrets.js';
+import { findAndLoadSourcesFile, missingRequiredMessage, resolveSecrets, riskyNameMessage, type Resolved } from '../../core/pipeline.js';
 import { warn } from '../output.js';
 
-export { checkRequired, type Resolved };
+export type { Resolved };
 
 /**
  * The parent environment, copied once: what the layers, `${...}` and the child all see. Each read of
@@ -27,8 +27,6 @@ export interface CommonOptions {
   quiet?: boolean;
   /** `--dotenv PATH` and `--dotenv-optional PATH`, in the order given. */
   dotenv?: ExtraDotenv[];
-  /** Risky variable names (PATH, LD_PRELOAD, NODE_OPTIONS, ...) set by a layer are an error, not a warning. */
-  strict?: boolean;
 }
 
 export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
@@ -37,16 +35,17 @@ export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
 
 export interface ResolveExtras {
   signal?: AbortSignal;
-  /** `diff` and `ls` show what an environment lacks instead of failing on `require`. */
-  checkRequire?: boolean;
+  /** `check --resolve`: record each failing layer and go on (see the pipeline). */
+  keepGoing?: boolean;
 }
 
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, checkRequire = true }: ResolveExtras = {}): Promise<Resolved> {
+/** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
   try {
-    const resolved = await resolveSecrets({
+    return await resolveSecrets({
       config: opts.config,
       env: envName,
       file,
@@ -55,9 +54,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       cwd: process.cwd(),
       processEnv: parentEnv,
       signal,
-      // require is checked after the risky-name check, as before.
-      checkRequire: false,
-      warn: (m) => warn(m, opts.quiet),
+      keepGoing,
       onRemoteStart: async (names) => {
         if (!process.stderr.isTTY || opts.quiet) return;
         for (const n of names) pending.add(n);
@@ -69,19 +66,35 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
         progress?.done(name);
       },
     });
-    checkRisky(resolved.resolution, opts);
-    if (checkRequire) checkRequired(resolved.plan, resolved.resolution);
-    return resolved;
   } finally {
     finished = true;
     progress?.stop();
   }
 }
 
-function checkRisky(resolution: Resolution, opts: CommonOptions): void {
-  for (const { key, layer } of riskyKeys(resolution)) {
-    const what = `layer "${layer}" sets ${key}, which changes which programs or code the child runs`;
-    if (opts.strict) throw new SecretrunError(`${what} (refused by --strict)`);
-    warn(`${what}; pass --strict to refuse this`, opts.quiet);
+/**
+ * A command's answer to the findings (docs/commands.md). The layers' own warnings are always shown (unless
+ * --quiet); file permissions are `check`'s alone.
+ */
+export interface FindingPolicy {
+  /** A `require`d key no layer set is an error. */
+  require?: boolean;
+  /** Risky names set by a layer: a warning, or an error (--strict). Not mentioned when absent. */
+  riskyNames?: 'warn' | 'refuse';
+}
+
+/** `run` and `export` hand the merged set on, to a child or a file: `require` holds, risky names matter. */
+export function handOnPolicy(opts: { strict?: boolean }): FindingPolicy {
+  return { require: true, riskyNames: opts.strict ? 'refuse' : 'warn' };
+}
+
+export function actOnFindings({ plan, findings }: Resolved, policy: FindingPolicy, quiet?: boolean): void {
+  for (const message of findings.warnings) warn(message, quiet);
+  if (policy.riskyNames) {
+    for (const risky of findings.riskyNames) {
+      if (policy.riskyNames === 'refuse') throw new SecretrunError(`${riskyNameMessage(risky)} (refused by --strict)`);
+      warn(`${riskyNameMessage(risky)}; pass --strict to refuse this`, quiet);
+    }
   }
+  if (policy.require && findings.missingRequired.length > 0) throw new SecretrunError(missingRequiredMessage(plan, findings.missingRequired));
 }

@@ -5,7 +5,7 @@
  */
 import { matchesAny } from '../../core/glob.js';
 import type { ResolvedEntry, Resolution } from '../../core/resolve.js';
-import { loadFile, resolveEnvironment } from './common.js';
+import { actOnFindings, loadFile, resolveEnvironment } from './common.js';
 import { alignColumns, displayValue, isPublic, type InspectOptions } from './ls.js';
 
 export interface DiffOptions extends InspectOptions {
@@ -49,7 +49,9 @@ export interface DiffJson {
 
 export async function diff(envA: string, envB: string, opts: DiffOptions): Promise<number> {
   const file = await loadFile(opts);
-  const [a, b] = await Promise.all([resolveEnvironment(opts, envA, file, { checkRequire: false }), resolveEnvironment(opts, envB, file, { checkRequire: false })]);
+  // diff shows what an environment lacks rather than failing on `require`.
+  const [a, b] = await Promise.all([resolveEnvironment(opts, envA, file), resolveEnvironment(opts, envB, file)]);
+  for (const side of [a, b]) actOnFindings(side, {}, opts.quiet);
   const only = opts.only && opts.only.length > 0 ? opts.only : undefined;
   const comparison = compareEntries(a.resolution.entries, b.resolution.entries, only);
   const reveal = !!opts.reveal;

@@ -2,10 +2,13 @@
 import { closest } from '../../core/validate.js';
 import { SecretrunError } from '../../core/errors.js';
 import { writeStdout } from '../output.js';
-import { resolveEnvironment, type CommonOptions } from './common.js';
+import { actOnFindings, resolveEnvironment, type CommonOptions } from './common.js';
 
 export async function get(key: string, opts: CommonOptions): Promise<number> {
-  const { plan, resolution } = await resolveEnvironment(opts);
+  const resolved = await resolveEnvironment(opts);
+  // Like ls and diff, get reads one key and hands nothing on: `require` is for run and export.
+  actOnFindings(resolved, {}, opts.quiet);
+  const { plan, resolution } = resolved;
   const entry = resolution.entries.get(key);
   if (!entry) {
     // Only key names appear in the message, never a value.

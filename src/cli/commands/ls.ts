@@ -8,7 +8,7 @@
 import { maskValue } from '../../process/mask.js';
 import { info } from '../output.js';
 import type { Resolution } from '../../core/resolve.js';
-import { resolveEnvironment, type CommonOptions } from './common.js';
+import { actOnFindings, resolveEnvironment, type CommonOptions } from './common.js';
 
 export interface InspectOptions extends CommonOptions {
   reveal?: boolean;
@@ -36,7 +36,10 @@ export interface LsJson {
 }
 
 export async function ls(opts: InspectOptions): Promise<number> {
-  const { file, resolution } = await resolveEnvironment(opts, opts.env, undefined, { checkRequire: false });
+  const resolved = await resolveEnvironment(opts);
+  // ls shows what there is: a missing required key is visible by its absence, not an error.
+  actOnFindings(resolved, {}, opts.quiet);
+  const { file, resolution } = resolved;
   if (opts.json) {
     process.stdout.write(JSON.stringify(lsJson(resolution, file.shown, !!opts.reveal), null, 2) + '\n');
     return 0;

@@ -8,10 +8,12 @@ import { findExecutable, spawnChild, startChild, type ChildEnd } from '../../pro
 import { UsageError } from '../../core/errors.js';
 import { valuesOf, type Resolution } from '../../core/resolve.js';
 import type { WatchFlags } from '../../process/watch.js';
-import { parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
+import { actOnFindings, handOnPolicy, parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
 
 export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
+  /** Risky names set by a layer are an error, not a warning. */
+  strict?: boolean;
   /** `--mask` (true) or `--mask=names`. */
   mask?: string | true;
 }
@@ -26,6 +28,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   const watch = watchMod?.watchSettings(opts);
 
   const initial = await resolveEnvironment(opts);
+  actOnFindings(initial, handOnPolicy(opts), opts.quiet);
   const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, parentEnv, !!opts.pristine);
   const cwd = process.cwd();
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
@@ -41,8 +44,13 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
       quiet: !!opts.quiet,
       policy,
       processEnv: parentEnv,
-      // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings.
-      resolve: (signal) => resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal }),
+      // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings. Findings
+      // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
+      resolve: async (signal) => {
+        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal });
+        actOnFindings(again, handOnPolicy(opts), true);
+        return again;
+      },
       start: (resolved) => spawnChild(file, command.slice(1), spawnOptions(resolved)),
       maskFor: maskMode ? ({ resolution }) => maskedValues(resolution, maskMode) : undefined,
     });

@@ -1,0 +1,177 @@
+/**
+ * The one way down and back for every command and the library: sources file → selected environment → layers
+ * resolved and merged → the resolution **with its findings** (required keys no layer set, risky names, files
+ * others can read, the layers' warnings). Nothing here prints, exits or decides: each caller looks at the findings
+ * and chooses what is an error, a warning or nothing (`run` refuses a missing required key, `get` does not; only
+ * `check` reports file permissions). Nothing here reads `process.env` or `process.cwd()` either: they are passed in.
+ */
+import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, selectEnvironment, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile } from './config.js';
+import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
+import { interpolate, mapStrings } from './interpolate.js';
+import { filePermissionFindings, type PermissionFinding } from './permissions.js';
+import { layerName, resolveLayers, RISKY_NAMES, type Resolution } from './resolve.js';
+import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
+import type { Source } from '../sources/types.js';
+
+export type { PermissionFinding };
+type ProcessEnv = Readonly<Record<string, string | undefined>>;
+
+export interface LocateOptions {
+  /** The sources file (`-c`), relative to `cwd`. Default: `SECRETRUN_CONFIG`, else the nearest secretrun.yaml. */
+  config?: string;
+  cwd: string;
+  processEnv: ProcessEnv;
+  /** Dotenv layers after the sources file's own (relative to `cwd`); with them, no sources file is needed. */
+  dotenv?: readonly ExtraDotenv[];
+  /** How messages name the caller's options (the CLI's flags); default: the library's option names. */
+  names?: OptionNames;
+}
+
+export interface PipelineOptions extends LocateOptions {
+  /** The environment (`-e`). Default: `SECRETRUN_ENV`, else `default_environment`. */
+  env?: string;
+  /** An already-loaded sources file, so `diff` reads the file once for two environments. */
+  file?: SourcesFile;
+  signal?: AbortSignal;
+  /**
+   * `check --resolve`: a failing layer does not stop the others; it is recorded in `findings.failures` and
+   * counts as empty, so one run reports every unreachable layer (and those that fail because of it).
+   */
+  keepGoing?: boolean;
+  /** Progress display hooks (the CLI's spinner). */
+  onRemoteStart?: (names: string[]) => void;
+  onLayerDone?: (name: string) => void;
+}
+
+export interface RiskyName {
+  key: string;
+  layer: string;
+}
+
+export interface Findings {
+  /** Keys listed under `require` (file-wide and the environment's) that no layer set. */
+  missingRequired: string[];
+  /** Risky names (PATH, LD_PRELOAD, NODE_OPTIONS, ...) set by a layer other than `env`. */
+  riskyNames: RiskyName[];
+  /** Layer files holding plain secrets that group or others can read. */
+  permissions: PermissionFinding[];
+  /** What the layers had to say (never a value), in the order they said it. */
+  warnings: string[];
+  /** With `keepGoing` only: each layer that failed, and the resolution's own failure if there was one. */
+  failures: SecretrunError[];
+}
+
+export interface Resolved {
+  file: SourcesFile;
+  plan: EnvironmentPlan;
+  resolution: Resolution;
+  findings: Findings;
+}
+
+/** The sources file; with `dotenv` layers and no file named or found, the stand-in for none. */
+export async function findAndLoadSourcesFile({ config, cwd, processEnv, dotenv, names }: LocateOptions): Promise<SourcesFile> {
+  const find = { config, cwd, env: processEnv, names };
+  if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd);
+  const path = locateSourcesFile(find);
+  return path ? loadSourcesFile(path, cwd) : noSourcesFile(cwd);
+}
+
+/** Sources file → selected environment → merged layers with provenance, and what was found on the way. */
+export async function resolveSecrets(options: PipelineOptions): Promise<Resolved> {
+  const file = options.file ?? (await findAndLoadSourcesFile(options));
+  const plan = selectEnvironment(file, { env: options.env, processEnv: options.processEnv, names: options.names, dotenv: options.dotenv, cwd: options.cwd });
+  const findings: Findings = { missingRequired: [], riskyNames: [], permissions: [], warnings: [], failures: [] };
+  const hooks = {
+    processEnv: options.processEnv,
+    loadSource: options.keepGoing ? recordingLoader(plan, findings.failures) : loadSource,
+    optionDefaults: OPTION_DEFAULTS,
+    warn: (message: string) => void findings.warnings.push(message),
+    onPermissions: (found: PermissionFinding) => void findings.permissions.push(found),
+    signal: options.signal,
+    onRemoteStart: options.onRemoteStart,
+    onLayerDone: options.onLayerDone,
+  };
+  let resolution: Resolution;
+  try {
+    resolution = await resolveLayers(plan, hooks);
+  } catch (err) {
+    if (!options.keepGoing) throw err;
+    findings.failures.push(err instanceof SecretrunError ? err : new SecretrunError(describeError(err)));
+    // Nothing merged: what is required can't be judged, and nothing was set.
+    return { file, plan, resolution: { environment: plan.name, entries: new Map(), layers: [] }, findings };
+  }
+  findings.missingRequired = plan.require.filter((k) => !resolution.entries.has(k));
+  findings.riskyNames = riskyNames(resolution);
+  return { file, plan, resolution, findings };
+}
+
+/** Wraps each source so a failure is recorded and the layer counts as empty (for `keepGoing`). */
+function recordingLoader(plan: EnvironmentPlan, failures: SecretrunError[]): (type: string) => Promise<Source> {
+  // Where each layer is defined, by the label the core gives it (the label is all a source's context carries).
+  const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars), spec.location]));
+  return async (type) => {
+    const source = await loadSource(type);
+    const load: Source['load'] = async (options, context) => {
+      try {
+        return await source.load(options, context);
+      } catch (err) {
+        // Left to the core: a missing optional layer (it becomes empty) and the fallout of an abort.
+        if ((err instanceof NotFoundError && options.optional === true) || context.signal.aborted) throw err;
+        failures.push(new LayerError(context.layer, describeError(err), { definedAt: definedAt.get(context.layer) }));
+        return {};
+      }
+    };
+    // Inherit everything else (remote, usesEarlierKeys, privateFiles, ...) from the real source; it may be frozen.
+    return Object.create(source, { load: { value: load } }) as Source;
+  };
+}
+
+/** Risky names set by a layer other than `env` (which only repeats the parent environment). */
+export function riskyNames(resolution: Resolution): RiskyName[] {
+  const found: RiskyName[] = [];
+  for (const layer of resolution.layers) {
+    if (layer.type === 'env') continue;
+    for (const key of RISKY_NAMES) if (key in layer.keys) found.push({ key, layer: layer.name });
+  }
+  return found;
+}
+
+/**
+ * File-permission findings without resolving anything (`check`, offline): each layer of the environment whose
+ * file paths can be filled in from the environment's vars and the parent environment alone. A path that needs
+ * an earlier layer's value is skipped; `check --resolve` sees it.
+ */
+export async function offlinePermissionFindings(plan: EnvironmentPlan, processEnv: ProcessEnv): Promise<PermissionFinding[]> {
+  const found: PermissionFinding[] = [];
+  for (const spec of plan.layers) {
+    if (spec.options.allow_world_readable === true) continue;
+    let source: Source;
+    try {
+      source = await loadSource(spec.type);
+    } catch {
+      continue; // an unknown type is check's to report
+    }
+    if (!source.privateFiles) continue;
+    let options: Record<string, unknown>;
+    try {
+      options = mapStrings({ ...OPTION_DEFAULTS[spec.type], ...spec.options }, (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), spec.dir ?? plan.file.dir, spec.location));
+  }
+  return found;
+}
+
+// ---- the words for each finding (the caller decides whether it is an error or a warning) ----------------------
+
+export function missingRequiredMessage(plan: EnvironmentPlan, missing: string[]): string {
+  const where = plan.implicit ? '' : ` in environment "${plan.name}"`;
+  return `missing required key${missing.length > 1 ? 's' : ''}${where}: ${missing.join(', ')} (listed under "require" in ${plan.file.shown})`;
+}
+
+export function riskyNameMessage({ key, layer }: RiskyName): string {
+  return `layer "${layer}" sets ${key}, which changes which programs or code the child runs`;
+}
+
+export { permissionMessage } from './permissions.js';
