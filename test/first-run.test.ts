@@ -5,7 +5,7 @@
  * numbers in `vars`, an HTML page from an http layer).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { startServer, type FakeServer } from './helpers/http-server.js';
@@ -17,6 +17,7 @@ const printEnv = (...keys: string[]) => ['--', process.execPath, '-e', PRINT_ENV
 describe('--dotenv: no sources file needed', () => {
   it('runs a command with two dotenv files in an empty directory, later files winning, quietly', async () => {
     const { dir } = project({ '.env': 'A=from-env\nB=from-env\n', '.env.local': 'B=from-local\n' });
+    chmodSync(join(dir, '.env'), 0o644); // as an ordinary checkout leaves it: still quiet (check reports it)
     const r = await runCli(['--dotenv', '.env', '--dotenv', '.env.local', ...printEnv('A', 'B', 'SECRETRUN_ENV')], { cwd: dir });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
