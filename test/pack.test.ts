@@ -238,15 +238,15 @@ describe("the README's first steps", () => {
     ok(await inDir(app, ['check']), 'secretrun check');
   });
 
-  it('secretrun --dotenv .env -- node server.js needs no sources file', async () => {
+  it('secretrun --dotenv .env --dotenv-optional .env.local -- node server.js needs no sources file', async () => {
     const quick = join(work, 'quick');
     mkdirSync(quick);
     writeFileSync(join(quick, 'server.js'), SERVER);
     writeFileSync(join(quick, '.env'), 'DATABASE_URL=postgres://localhost/quick\n', { mode: 0o600 });
-    const run = ok(await inDir(quick, ['--dotenv', '.env', '--', 'node', 'server.js']), 'secretrun --dotenv');
+    const run = ok(await inDir(quick, ['--dotenv', '.env', '--dotenv-optional', '.env.local', '--', 'node', 'server.js']), 'secretrun --dotenv');
     expect(run.stdout).toBe('db=postgres://localhost/quick env=default\n');
     expect(run.stderr).toBe('');
-    const exported = ok(await inDir(quick, ['export', '--dotenv', '.env']), 'secretrun export --dotenv');
-    expect(exported.stdout).toBe('DATABASE_URL=postgres://localhost/quick\n');
+    const exported = ok(await inDir(quick, ['export', '--dotenv', '.env', '--format', 'json']), 'secretrun export --dotenv');
+    expect(JSON.parse(exported.stdout)).toEqual({ DATABASE_URL: 'postgres://localhost/quick' });
   });
 });
