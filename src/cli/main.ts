@@ -84,6 +84,8 @@ function commanderOption(commander: typeof import('commander'), def: OptionDef, 
  * is named as the cause rather than the argument it left missing.
  */
 function withUsageMessages(cmd: Command): Command {
+  // unknownOption and missingArgument are the methods commander calls for these errors; replacing them on the
+  // instance is the only hook it offers (its own messages and suggestions cannot be reworded otherwise).
   const known = (c: Command) => c.options.filter((o) => !o.hidden).flatMap((o) => [o.long, o.short]).filter((f): f is string => !!f);
   return Object.assign(cmd, {
     unknownOption(flag: string): never {
@@ -107,7 +109,7 @@ function withUsageMessages(cmd: Command): Command {
 
 const GET_STARTED = `
 Get started:
-  1. secretrun init                 write a starter secretrun.yaml (it reads .env; .env goes into .gitignore)
+  1. secretrun init                 write a commented starter secretrun.yaml that reads .env
   2. put your values in .env        KEY=value lines, as dotenv reads them
   3. secretrun -- node server.js    run your program with them as environment variables
 `;
