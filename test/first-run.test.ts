@@ -221,3 +221,26 @@ describe('an HTML page from an http layer is reported, not parsed', () => {
     expect(r.stdout).toBe('');
   });
 });
+
+describe('the library takes dotenv files too', () => {
+  it('loadSecrets({ dotenv }) needs no sources file: the implicit default environment, no file', async () => {
+    const { loadSecrets } = await import('../src/index.js');
+    const { dir } = project({ '.env': 'A=1\nB=two\n', 'local.env': 'B=local\n' });
+    const secrets = await loadSecrets({ cwd: dir, processEnv: {}, dotenv: ['.env', { path: 'missing.env', optional: true }, 'local.env'] });
+    expect(secrets.toJSON({ reveal: true })).toEqual({ A: '1', B: 'local' });
+    expect(secrets.environment).toBe('default');
+    expect(secrets.file).toBe('');
+    expect(secrets.source('B')).toEqual({ layer: 'dotenv local.env', shadowed: ['dotenv .env'] });
+  });
+
+  it('without dotenv files or a sources file, the error names the library option, not -c', async () => {
+    const { loadSecrets, ConfigError } = await import('../src/index.js');
+    const { dir } = project({});
+    const err = await loadSecrets({ cwd: dir, processEnv: {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toBe(`no secretrun.yaml in ${dir} or any parent directory (create one with "secretrun init", or pass the "config" option)`);
+  });
+});
