@@ -3,10 +3,11 @@
  * read the table and check every row against the built CLI's `--help` and its bash, zsh and fish scripts, so a
  * command or an option can't be added to one and missed by another.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { COMMANDS, PROGRAM_OPTIONS, failureExit, parseFlags, type CommandDef, type OptionDef } from '../src/cli/command-table.js';
 import { completionScript, completionSpec } from '../src/cli/commands/completion.js';
-import { runCli } from './helpers/cli.js';
+import { BIN, runCli, runCommand, useTmpProjects } from './helpers/cli.js';
 
 const SHELLS = ['bash', 'zsh', 'fish'] as const;
 const scripts: Record<string, string> = {};
@@ -113,5 +114,21 @@ describe('adding an option or a command is one table entry', () => {
       expect(text).toContain('dry-run');
       expect(text).toContain('dotenv');
     }
+  });
+});
+
+describe('the fast path reads the table without commander', () => {
+  const project = useTmpProjects(afterEach);
+  /** Preloaded into the CLI's process: reports each module the bundle requires from dist/vendor/. */
+  const TRACE = "const M=require('module');const load=M._load;M._load=function(r,...a){if(r.includes('vendor/'))process.stderr.write('loaded '+r+'\\n');return load.call(this,r,...a)}";
+
+  it('secretrun -- cmd, export and get KEY never load commander; ls does', async () => {
+    const p = project({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n', '.env': 'A=1\n', 'trace.cjs': TRACE });
+    const cli = (args: string[]) => runCommand(process.execPath, ['-r', join(p.dir, 'trace.cjs'), BIN, ...args], { cwd: p.dir });
+    expect(await cli(['--', 'true'])).toMatchObject({ code: 0, stderr: '' });
+    expect(await cli(['-e', 'default', 'run', '--pristine', '--', 'true'])).toMatchObject({ code: 0, stderr: '' });
+    expect(await cli(['export', '-f', 'json'])).toMatchObject({ code: 0, stderr: '' });
+    expect(await cli(['get', 'A'])).toMatchObject({ code: 0, stdout: '1', stderr: '' });
+    expect((await cli(['ls'])).stderr).toContain('loaded ./vendor/commander.cjs');
   });
 });

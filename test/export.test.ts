@@ -4,6 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import dotenv from 'dotenv';
 import { parse as parseYaml } from 'yaml';
 import { runCli, useTmpProjects } from './helpers/cli.js';
@@ -66,5 +68,39 @@ describe('export round trips', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^secretrun: export --format dotenv: key "BAD": /);
     expect(r.stderr).not.toContain(impossible);
+  });
+
+  it('dotenv never picks a spelling that runs a command in sh when an inert exact one exists (issue 15)', async () => {
+    const values = { BOTHQ: `mix "double" and 'single'`, SUBST: '`id` and $(id)', PLAIN: 'x' };
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: json\n    path: x.json\n', 'x.json': JSON.stringify(values) });
+    const r = await runCli(['export'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // Double quotes for both quote kinds (the old writer used backticks, which sh runs); single quotes for `cmd` and $(cmd).
+    expect(r.stdout).toBe(`BOTHQ="mix "double" and 'single'"\nPLAIN=x\nSUBST='\`id\` and $(id)'\n`);
+    expect(dotenv.parse(r.stdout)).toEqual(values);
+    // Sourced by sh, nothing runs: no "uid=" from `id` ends up in a value.
+    writeFileSync(join(dir, '.env'), r.stdout);
+    const sh = spawnSync('sh', ['-c', `set -a; . ./.env; printf '%s|%s' "$BOTHQ" "$SUBST"`], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    expect(sh.stdout).not.toContain('uid=');
+    expect(sh.stdout).toContain('`id` and $(id)');
+  });
+
+  it('when only a command-running spelling is exact: the round trip is kept, one warning names the key; --strict refuses', async () => {
+    const risky = "it's `touch PWNED`";
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: json\n    path: x.json\n', 'x.json': JSON.stringify({ RISKY: risky, OK: 'fine' }) });
+    const r = await runCli(['export'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(dotenv.parse(r.stdout)).toEqual({ RISKY: risky, OK: 'fine' });
+    expect(r.stderr).toBe(
+      'secretrun: warning: export --format dotenv: the value of RISKY can only be written in a form that runs a command when a shell sources the file (set -a; . ./.env); use --format shell for shells, or --strict to refuse\n',
+    );
+    const strict = await runCli(['export', '--strict'], { cwd: dir });
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toBe('');
+    expect(strict.stderr).toMatch(/^secretrun: export --format dotenv: the value of RISKY can only be written .* \(refused by --strict\); use --format shell for shells\n$/);
+    expect(strict.stderr).not.toContain('touch');
+    // Other formats have no such spelling problem.
+    expect((await runCli(['export', '--strict', '--format', 'shell'], { cwd: dir })).code).toBe(0);
   });
 });

@@ -87,17 +87,18 @@ describe('check reports file permissions', () => {
   it('check --resolve reports them from the resolution (paths filled in from earlier layers)', async () => {
     const p = project({
       'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n  - type: json\n    path: ${EXTRA_FILE}\n',
-      '.env': 'EXTRA_FILE=x.json\n',
-      'x.json': '{"X": "1"}',
+      // 8+ characters: the one redaction rule blanks it (a shorter name would be shown).
+      '.env': 'EXTRA_FILE=extra-config.json\n',
+      'extra-config.json': '{"X": "1"}',
     });
-    chmodSync(join(p.dir, 'x.json'), 0o644);
+    chmodSync(join(p.dir, 'extra-config.json'), 0o644);
     // Offline, the path needs a layer's value: not looked at.
     expect((await runCli(['check', '--strict'], { cwd: p.dir })).code).toBe(0);
     const r = await runCli(['check', '--resolve', '--strict'], { cwd: p.dir });
     expect(r.code).toBe(1);
     // The path is a layer's value, so the message blanks it like any value; the location names the layer.
     expect(r.stderr).toContain('secretrun: secretrun.yaml:4:5: [redacted] is readable by other users (mode 0644)');
-    chmodSync(join(p.dir, 'x.json'), 0o600);
+    chmodSync(join(p.dir, 'extra-config.json'), 0o600);
     expect((await runCli(['check', '--resolve', '--strict'], { cwd: p.dir })).code).toBe(0);
   });
 });

@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import dotenv from 'dotenv';
 import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { SecretrunError } from '../src/core/errors.js';
-import { dotenvLineKind, formatEnv, LINE_CONTEXTUAL, LINE_PLAIN, LINE_PLAIN_PROTO, LINE_SINGLE_QUOTED, readsBackWithoutReparsing } from '../src/formats/write.js';
+import { dotenvLineKind, formatDotenv, formatEnv, LINE_CONTEXTUAL, LINE_PLAIN, LINE_PLAIN_PROTO, LINE_SINGLE_QUOTED, readsBackWithoutReparsing } from '../src/formats/write.js';
 
 /** One "character": weighted towards what matters to the parsers, but any code point (no NUL) can appear. */
 const SPECIAL = ["'", '"', '`', '\\', 'n', 'r', '#', ' ', '\t', '\n', '\r', '=', '$', ':', '-', '\u2028', '\u00a0', '\ufeff', 'é', '🎉'];
@@ -15,7 +18,22 @@ const value = fc.string({ unit: char, maxLength: 24 });
 const key = fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,7}$/);
 const envMap = fc.dictionary(key, value, { minKeys: 1, maxKeys: 12 });
 
-/** The contract: the output reads back to the same map, or export fails with a typed error naming a key. */
+/**
+ * What `export --format dotenv` may refuse: values dotenv's syntax cannot express. The contract's list: a value
+ * holding all three quote characters together with a line break, a `#` or leading or trailing white space. Beyond
+ * it, dotenv's one regex has characters that only some spellings carry, each excluding others: a CR survives only
+ * as the `\r` escape inside double quotes (where a literal backslash + `n`/`r` would be expanded too), and
+ * U+2028/U+2029 count as line ends to it. A value holding one of those together with a quote character or a `#`
+ * may be refused as well; everything else must be written. The key `__proto__` is never an own key of the result.
+ */
+function inexpressible(key: string, v: string): boolean {
+  if (key === '__proto__') return true;
+  if (v.includes("'") && v.includes('"') && v.includes('`') && (/[\n\r#]/.test(v) || v !== v.trim())) return true;
+  if (v.includes('\r') && /\\[nr]/.test(v)) return true; // the CR's expansion would expand those too
+  return /[\r\u2028\u2029]|\\[nr]/.test(v) && /['"`#]/.test(v);
+}
+
+/** The contract: the output reads back to the same map, or export fails naming a key whose value it cannot express. */
 function dotenvRoundTripsOrRefuses(map: Record<string, string>): void {
   let text: string;
   try {
@@ -23,7 +41,9 @@ function dotenvRoundTripsOrRefuses(map: Record<string, string>): void {
   } catch (err) {
     expect(err).toBeInstanceOf(SecretrunError);
     expect((err as SecretrunError).exitCode).toBe(1);
-    expect(Object.keys(map).some((k) => (err as Error).message.includes(`"${k}"`))).toBe(true);
+    const named = Object.keys(map).filter((k) => (err as Error).message.includes(`key "${k}"`));
+    expect(named.length, (err as Error).message).toBe(1);
+    expect(inexpressible(named[0], map[named[0]]), `refused ${JSON.stringify(map).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`).toBe(true);
     return;
   }
   expect(dotenv.parse(text)).toEqual(map);
@@ -38,6 +58,11 @@ describe('dotenv writer (property)', () => {
     fc.assert(fc.property(envMap, dotenvRoundTripsOrRefuses), { numRuns: 1500 });
   });
 
+  it('maps the old writer refused although dotenv can express them (issue 15)', () => {
+    dotenvRoundTripsOrRefuses({ A: '\r\\', B: "#'" });
+    expect(dotenv.parse(formatEnv({ A: '\r\\', B: "#'" }, 'dotenv'))).toEqual({ A: '\r\\', B: "#'" });
+  });
+
   it('values without all three quote kinds, CR or backslash are always accepted', () => {
     const tame = fc.string({ unit: char, maxLength: 24 }).filter((v) => !v.includes('`') && !v.includes('\r') && !v.includes('\\'));
     fc.assert(
@@ -46,6 +71,37 @@ describe('dotenv writer (property)', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('dotenv writer and sh (property)', () => {
+  // Pieces that would run `touch` if a shell that sources the file ever executed them.
+  const attack = fc.constantFrom('$(touch PWNED)', '`touch PWNED`', '; touch PWNED', ' touch PWNED', '| touch PWNED', '&& touch PWNED', '\ntouch PWNED\n');
+  const shValue = fc.array(fc.oneof(fc.constantFrom("'", '"', '`', '\\', '#', ' ', '\n', '$', 'a'), attack), { maxLength: 6 }).map((parts) => parts.join(''));
+
+  it('a file with no key reported as running in sh runs nothing when sourced by sh', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretrun-sh-'));
+    try {
+      fc.assert(
+        fc.property(fc.dictionary(key, shValue, { minKeys: 1, maxKeys: 4 }), (map) => {
+          const reported: string[] = [];
+          let text: string;
+          try {
+            text = formatDotenv(map, (k) => reported.push(k));
+          } catch {
+            return; // refused (inexpressible): nothing written
+          }
+          if (reported.length > 0) return;
+          rmSync(join(dir, 'PWNED'), { force: true });
+          writeFileSync(join(dir, '.env'), text);
+          spawnSync('sh', ['-c', 'set -a; . ./.env'], { cwd: dir, env: { PATH: '/usr/bin:/bin' } });
+          expect(existsSync(join(dir, 'PWNED')), text).toBe(false);
+        }),
+        { numRuns: 60 },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

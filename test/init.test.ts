@@ -2,7 +2,7 @@
  * `secretrun init` end to end: the built CLI in real temp directories.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, useTmpProjects } from './helpers/cli.js';
 
@@ -109,5 +109,26 @@ describe('init and .gitignore', () => {
     const { dir } = project({ '.gitignore': content });
     await runCli(['init'], { cwd: dir });
     expect(read(dir, '.gitignore')).toBe(content + '.env\n');
+  });
+
+  it('never writes through a .gitignore that is a symbolic link, and says so', async () => {
+    const elsewhere = project({ 'shared-ignore': 'node_modules\n' });
+    const { dir } = project();
+    symlinkSync(join(elsewhere.dir, 'shared-ignore'), join(dir, '.gitignore'));
+    const r = await runCli(['init'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('secretrun: wrote secretrun.yaml\nsecretrun: warning: .gitignore is a symbolic link; secretrun does not write through links: add .env to it yourself\n');
+    expect(read(elsewhere.dir, 'shared-ignore')).toBe('node_modules\n');
+    expect(lstatSync(join(dir, '.gitignore')).isSymbolicLink()).toBe(true);
+  });
+
+  it('refuses a dangling secretrun.yaml symlink instead of creating its target', async () => {
+    const elsewhere = project();
+    const { dir } = project();
+    symlinkSync(join(elsewhere.dir, 'created-elsewhere.yaml'), join(dir, 'secretrun.yaml'));
+    const r = await runCli(['init'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^secretrun: secretrun\.yaml already exists/);
+    expect(readdirSync(elsewhere.dir)).toEqual([]);
   });
 });

@@ -64,7 +64,7 @@ describe('interpolate', () => {
   });
 
   it('parses into text and variable parts', () => {
-    expect(parseTemplate('a${B}c')).toEqual([{ text: 'a' }, { name: 'B' }, { text: 'c' }]);
+    expect(parseTemplate('a${B}c')).toEqual([{ text: 'a' }, { name: 'B', column: 2 }, { text: 'c' }]);
   });
 
   it('maps every string in nested options with its path', () => {

@@ -86,18 +86,30 @@ describe('createRedactor', () => {
     const map = secrets({ 'abcdef': '<SHORT>', 'abcdefgh': '<LONG>', 'defghijk': '<OTHER>' });
     expect(joined(feed(map, ['xx abcdefgh yy']))).toBe('xx <LONG> yy');
     expect(joined(feed(map, ['xx abcdefg yy']))).toBe('xx <SHORT>g yy');
-    // The earlier match wins and consumes its bytes; scanning resumes after it.
-    expect(joined(feed(map, ['abcdefghijk']))).toBe('<LONG>ijk');
+    // Overlapping secrets are masked as their union: no tail of the later one stays visible.
+    expect(joined(feed(map, ['abcdefghijk']))).toBe('<LONG><OTHER>');
     // Split right after the short secret: it must wait to see whether the long one follows.
     expect(feed(map, ['xx abcdef', 'gh yy']).map(String)).toEqual(['xx ', '<LONG> yy', '']);
     expect(feed(map, ['xx abcdef', ' yy']).map(String)).toEqual(['xx ', '<SHORT> yy', '']);
   });
 
+  it('masks the union of overlapping matches, whatever the chunking (issue 15: abcdef + cdefghij)', () => {
+    const map = secrets({ abcdef: '****', cdefghij: '****' });
+    expect(joined(feed(map, ['[abcdefghij]']))).toBe('[****]');
+    expect(joined(feed(map, ['[abcd', 'efgh', 'ij]']))).toBe('[****]');
+    // A chain of three, and a run that ends exactly where the next match begins.
+    const chain = secrets({ abcdef: '<A>', cdefgh: '<B>', fghijk: '<C>' });
+    expect(joined(feed(chain, ['abcdefghijk!']))).toBe('<A><B><C>!');
+    expect(joined(feed(chain, ['abcdef', 'ghijk!']))).toBe('<A><B><C>!');
+  });
+
   it('handles secrets that overlap themselves (periodic secrets)', () => {
     const map = secrets({ 'aaaaaa': '#', 'abababab': '%' });
-    expect(joined(feed(map, ['aaaaaaaaaaaaa']))).toBe('##a');
-    expect(joined(feed(map, ['aaa', 'aaaaa', 'aaaaa']))).toBe('##a');
-    expect(joined(feed(map, ['ababababababab']))).toBe('%ababab');
+    // Every byte lies inside some occurrence: the whole run is masked, with one replacement.
+    expect(joined(feed(map, ['aaaaaaaaaaaaa']))).toBe('#');
+    expect(joined(feed(map, ['aaa', 'aaaaa', 'aaaaa']))).toBe('#');
+    expect(joined(feed(map, ['ababababababab']))).toBe('%');
+    expect(joined(feed(map, ['abababab-ababa']))).toBe('%-ababa');
   });
 
   it('emits a chunk with no secret prefix at its end entirely, in the same write', () => {

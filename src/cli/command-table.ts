@@ -121,7 +121,7 @@ export const COMMANDS: CommandDef[] = [
     arguments: [],
     options: [
       ...COMMON_OPTIONS,
-      RISKY_STRICT,
+      strict('treat risky names set by a layer (PATH, LD_PRELOAD, ...) as errors; with --format dotenv, also a value whose only exact spelling would run a command when a shell sources the file'),
       { flags: '-f, --format <format>', description: 'output format', choices: EXPORT_FORMATS, default: 'dotenv' },
     ],
     failureExit: 1,

@@ -4,7 +4,9 @@
  * / `fail` below are the only places that end the process.
  */
 import type { Command } from 'commander';
-import { ConfigErrors, SecretrunError, UsageError, redact } from '../core/errors.js';
+import { constants } from 'node:os';
+import { ConfigErrors, SecretrunError, UsageError, describeError, redact } from '../core/errors.js';
+import { liveChildren } from '../process/live-children.js';
 import { normaliseArgv, plainArgs, suggestOption } from './argv.js';
 import { COMMANDS, DEFAULT_COMMAND, PROGRAM_OPTIONS, VERSION_WORDS, commandNamed, failureExit, parseFlags, type CommandDef, type OptionDef, type Outcome } from './command-table.js';
 import pkg from '../../package.json' with { type: 'json' };
@@ -180,6 +182,34 @@ function isCommanderError(err: unknown): err is Error & { code: string } {
   return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
 }
 
+/**
+ * The one process-level handler for what nothing else caught: a bug, or a user `module` that throws from a
+ * timer or leaves a promise rejected. One redacted line, never a stack (unless SECRETRUN_DEBUG=1), and the
+ * command's own failure code. Once `run` has a child running, secretrun does not exit: it keeps relaying
+ * signals and waiting, and ends with the child's code (contract, signals section).
+ */
+function onCrash(err: unknown): void {
+  printInternalError(err);
+  const children = liveChildren();
+  if (children.length === 0) return exit(failureExit(current));
+  // The normal path usually still finishes with the child's code; if the error broke it, exit with that code
+  // once the event loop has nothing left to do.
+  for (const child of children) {
+    child.once('exit', (code, signal) => {
+      process.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+    });
+  }
+}
+
+/** Not one of our messages (a bug, a library's own error): one redacted line describing it, never its stack. */
+function printInternalError(err: unknown): void {
+  process.stderr.write(`secretrun: internal error: ${redact(describeError(err))} (rerun with SECRETRUN_DEBUG=1 for details)\n`);
+  if (process.env.SECRETRUN_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
+}
+
+process.on('uncaughtException', onCrash);
+process.on('unhandledRejection', onCrash);
+
 function fail(err: unknown): void {
   if (isCommanderError(err)) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return exit(0);
@@ -188,7 +218,11 @@ function fail(err: unknown): void {
     return exit(2);
   }
   const code = err instanceof SecretrunError && err.exitCode !== undefined ? err.exitCode : failureExit(current);
-  const lines = err instanceof ConfigErrors ? err.errors.map((e) => e.message) : [err instanceof Error ? err.message : String(err)];
+  if (!(err instanceof SecretrunError)) {
+    printInternalError(err);
+    return exit(code);
+  }
+  const lines = err instanceof ConfigErrors ? err.errors.map((e) => e.message) : err.message.split('\n');
   for (const line of lines) process.stderr.write(`secretrun: ${redact(line)}\n`);
   if (process.env.SECRETRUN_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
   exit(code);

@@ -204,7 +204,7 @@ async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
   const at = (offset: number): Location => ({ file: shown, ...lineCounter.linePos(offset) });
   if (text.includes('\0')) return { problems: [new ConfigError('contains a NUL byte', at(text.indexOf('\0')))] };
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => new ConfigError(`invalid YAML: ${yamlMessage(e.code, e.message)}`, at(e.pos[0])));
+    const problems = doc.errors.map((e) => new ConfigError(`invalid YAML: ${yamlMessage(e.code)}`, at(e.pos[0])));
     return { problems };
   }
   let data: unknown;

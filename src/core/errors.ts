@@ -111,27 +111,83 @@ export class LayerError extends SecretrunError {
 }
 
 // ---- redaction ---------------------------------------------------------------------------------------------
+//
+// Messages are built from positions, codes, key names and layer labels, never from values; this is the net
+// under that rule, and the ONE redaction rule of secretrun (docs/security.md):
+//   a value of MIN_REDACT_LENGTH or more characters, loaded by any layer or filled in by `${...}` (vars,
+//   earlier layers, the parent environment), unless its key is listed in `public:`, is blanked wherever it
+//   appears in a message, also JSON-escaped or URL-encoded.
+// Shorter values are not worth garbling a message for (`prod`, `json`, `true`); by construction they never
+// appear in one anyway. The CLI's exit handler and the library's `loadSecrets` both print through `redact`.
 
 const secrets = new Set<string>();
-/** Shortest value that is scrubbed from messages; shorter ones (`1`, `true`) would mangle ordinary words. */
-export const MIN_REDACT_LENGTH = 4;
+/** Shortest value the net blanks (see above). */
+export const MIN_REDACT_LENGTH = 8;
+const REDACTED = '[redacted]';
+/**
+ * Every registered value and its escaped forms, longest first (so a secret that contains another is removed
+ * whole). Built when something is printed, not at registration: a 10,000-key layer registers 10,000 values,
+ * and most runs print nothing.
+ */
+let ordered: string[] | undefined;
+
+/** Does the one redaction rule apply to this value (ignoring `public:`, which the caller decides)? */
+export function isRedactable(value: string | undefined): value is string {
+  return typeof value === 'string' && value.length >= MIN_REDACT_LENGTH;
+}
 
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= MIN_REDACT_LENGTH) secrets.add(value);
+  if (!isRedactable(value) || secrets.has(value)) return;
+  secrets.add(value);
+  ordered = undefined;
+}
+
+/**
+ * How a value may appear in a message besides verbatim: JSON-escaped (quotes, backslashes, control characters;
+ * also with every non-ASCII character as `\uXXXX`), URL-encoded (`%XX`, upper or lower case hex, and form
+ * encoding with `+` for spaces).
+ */
+export function escapedForms(value: string): string[] {
+  const json = JSON.stringify(value).slice(1, -1);
+  const jsonAscii = json.replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  const forms = [json, jsonAscii, jsonAscii.replace(/\\u[0-9a-f]{4}/g, (e) => e.toUpperCase().replace('\\U', '\\u'))];
+  try {
+    const url = encodeURIComponent(value);
+    forms.push(url, url.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()), new URLSearchParams({ v: value }).toString().slice(2));
+  } catch {
+    // A lone surrogate cannot be URL-encoded; nothing to add.
+  }
+  return [...new Set(forms)].filter((f) => f !== value && f.length >= MIN_REDACT_LENGTH);
 }
 
 export function redact(text: string): string {
   if (secrets.size === 0) return text;
+  ordered ??= [...new Set([...secrets].flatMap((v) => [v, ...escapedForms(v)]))].sort((a, b) => b.length - a.length);
   let out = text;
-  // Longest first, so a secret that contains another is removed whole.
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (out.includes(s)) out = out.split(s).join('[redacted]');
-  }
+  for (const s of ordered) if (out.includes(s)) out = out.split(s).join(REDACTED);
   return out;
 }
 
-/** A short, single-line description of an unknown thrown value, without any stack. */
+/**
+ * A short, single-line description of an unknown thrown value, without any stack. A module may throw a string
+ * or an object with line breaks (a whole response, a config dump): only its first non-empty line is kept.
+ */
 export function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message.split('\n')[0] || err.name;
-  return String(err);
+  if (err instanceof Error) return firstLine(err.message) || err.name;
+  if (typeof err === 'string') return firstLine(err) || 'an empty string was thrown';
+  if (err === null || err === undefined) return `${err} was thrown`;
+  if (typeof err === 'object') {
+    const message = (err as { message?: unknown }).message;
+    return typeof message === 'string' && firstLine(message) ? firstLine(message) : 'a non-Error object was thrown';
+  }
+  return `a ${typeof err} was thrown`;
+}
+
+const MAX_DESCRIBED = 300;
+
+function firstLine(text: string): string {
+  const line = text.split(/\r\n|[\r\n\u2028\u2029]/).map((l) => l.trim()).find((l) => l !== '') ?? '';
+  // Control characters (colour codes, a bell) never reach the terminal from a thrown value.
+  const clean = line.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
+  return clean.length > MAX_DESCRIBED ? `${clean.slice(0, MAX_DESCRIBED)}…` : clean;
 }

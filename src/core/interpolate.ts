@@ -8,29 +8,43 @@
 import { SecretrunError } from './errors.js';
 import { envNameEnd } from './names.js';
 
-export type Part = { text: string } | { name: string; fallback?: Part[] };
+/**
+ * A template part. `op` is the operator between the name and its `fallback`: `:-` everywhere; in dotenv
+ * expansion (`bare`) also `-` (same as `:-`, as dotenv-expand reads it), `:+` and `+` (the fallback when the
+ * name is set and non-empty, else nothing).
+ */
+export type Part = { text: string } | { name: string; op?: Operator; fallback?: Part[]; column?: number };
+type Operator = ':-' | '-' | ':+' | '+';
 
-/** Thrown for a malformed template or an unresolved name. `name` is the variable, never a value. */
+/**
+ * Thrown for a malformed template or an unresolved name. The message holds a variable name or a column, never
+ * text of the template: in a dotenv file with `expand: true` the template is a value, often a password.
+ */
 export class InterpolationError extends SecretrunError {
   static {
     this.prototype.name = 'InterpolationError';
   }
   readonly variable?: string;
-  constructor(message: string, variable?: string) {
+  /** 1-based column in the template of the reference or the malformed text. */
+  readonly column?: number;
+  constructor(message: string, variable?: string, column?: number) {
     super(message);
     this.variable = variable;
+    this.column = column;
   }
 }
 
-
 export interface ParseOptions {
-  /** Also accept bare `$NAME` (dotenv expansion). */
+  /**
+   * dotenv expansion: also accept bare `$NAME`, `\$` as a literal `$` (bcrypt hashes), and the operators
+   * `-`, `:+` and `+` as dotenv-expand reads them.
+   */
   bare?: boolean;
 }
 
 export function parseTemplate(input: string, options: ParseOptions = {}): Part[] {
   const [parts, end] = parseParts(input, 0, false, options);
-  if (end !== input.length) throw new InterpolationError(`unexpected "}" at offset ${end}`);
+  if (end !== input.length) throw new InterpolationError(`unexpected "}" at column ${end + 1}`, undefined, end + 1);
   return parts;
 }
 
@@ -42,6 +56,11 @@ function parseParts(input: string, start: number, inDefault: boolean, options: P
   while (i < input.length) {
     const ch = input[i];
     if (inDefault && ch === '}') break;
+    if (ch === '\\' && options.bare && input[i + 1] === '$') {
+      text += '$';
+      i += 2;
+      continue;
+    }
     if (ch === '$' && input.startsWith('$${', i)) {
       text += '${';
       i += 3;
@@ -49,17 +68,22 @@ function parseParts(input: string, start: number, inDefault: boolean, options: P
     }
     if (ch === '$' && input[i + 1] === '{') {
       const nameEnd = envNameEnd(input, i + 2);
-      if (nameEnd === i + 2) throw new InterpolationError(`invalid variable reference at offset ${i}: expected a name after "\${"`);
+      if (nameEnd === i + 2) throw new InterpolationError(`invalid variable reference at column ${i + 1}: expected a name after "\${"`, undefined, i + 1);
       const name = input.slice(i + 2, nameEnd);
       let j = nameEnd;
       let fallback: Part[] | undefined;
-      if (input.startsWith(':-', j)) {
-        [fallback, j] = parseParts(input, j + 2, true, options);
+      const op = operatorAt(input, j);
+      if (op) {
+        if (op !== ':-' && !options.bare) throw new InterpolationError(`unsupported operator "${op}" in \${${name}...} at column ${i + 1} (only \${NAME} and \${NAME:-default})`, undefined, i + 1);
+        [fallback, j] = parseParts(input, j + op.length, true, options);
       }
-      if (input[j] !== '}') throw new InterpolationError(`unterminated "\${${name}" at offset ${i}: expected "}"`);
+      if (input[j] !== '}') {
+        const found = j < input.length ? 'unsupported character' : 'end of text';
+        throw new InterpolationError(`unterminated "\${" at column ${i + 1}: expected "}" or ":-", found ${found}`, undefined, i + 1);
+      }
       if (text) parts.push({ text });
       text = '';
-      parts.push(fallback ? { name, fallback } : { name });
+      parts.push(fallback ? { name, op, fallback, column: i + 1 } : { name, column: i + 1 });
       i = j + 1;
       continue;
     }
@@ -68,7 +92,7 @@ function parseParts(input: string, start: number, inDefault: boolean, options: P
       if (nameEnd > i + 1) {
         if (text) parts.push({ text });
         text = '';
-        parts.push({ name: input.slice(i + 1, nameEnd) });
+        parts.push({ name: input.slice(i + 1, nameEnd), column: i + 1 });
         i = nameEnd;
         continue;
       }
@@ -78,6 +102,14 @@ function parseParts(input: string, start: number, inDefault: boolean, options: P
   }
   if (text) parts.push({ text });
   return [parts, i];
+}
+
+function operatorAt(input: string, j: number): Operator | undefined {
+  if (input.startsWith(':-', j)) return ':-';
+  if (input.startsWith(':+', j)) return ':+';
+  if (input[j] === '-') return '-';
+  if (input[j] === '+') return '+';
+  return undefined;
 }
 
 /** Every name a template refers to, including names inside defaults. */
@@ -100,10 +132,23 @@ export type Lookup = (name: string) => string | undefined;
 /** Interpolate a template. An unresolved name without a default throws `InterpolationError` naming it. */
 export function interpolate(input: string, lookup: Lookup, options: ParseOptions = {}): string {
   if (!input.includes('$')) return input;
-  return render(parseTemplate(input, options), lookup);
+  return render(parseTemplate(input, options), lookup, undefined);
 }
 
-function render(parts: Part[], lookup: Lookup): string {
+/** The interpolated text and where in it `${...}` filled something in: `[start, end)` ranges of the result. */
+export interface Tracked {
+  text: string;
+  filled: [number, number][];
+}
+
+/** `interpolate`, also reporting which characters of the result came from a lookup (not from the template). */
+export function interpolateTracked(input: string, lookup: Lookup, options: ParseOptions = {}): Tracked {
+  if (!input.includes('$')) return { text: input, filled: [] };
+  const filled: [number, number][] = [];
+  return { text: render(parseTemplate(input, options), lookup, filled), filled };
+}
+
+function render(parts: Part[], lookup: Lookup, filled: [number, number][] | undefined, base = 0): string {
   let out = '';
   for (const p of parts) {
     if ('text' in p) {
@@ -111,11 +156,18 @@ function render(parts: Part[], lookup: Lookup): string {
       continue;
     }
     const value = lookup(p.name);
+    const set = value !== undefined && value !== '';
+    if (p.op === ':+' || p.op === '+') {
+      if (set) out += render(p.fallback!, lookup, filled, base + out.length);
+      continue;
+    }
     // `:-` semantics, as in POSIX shells: the default also applies to an empty value.
-    if (value !== undefined && value !== '') out += value;
-    else if (p.fallback) out += render(p.fallback, lookup);
+    if (set) {
+      filled?.push([base + out.length, base + out.length + value.length]);
+      out += value;
+    } else if (p.fallback) out += render(p.fallback, lookup, filled, base + out.length);
     else if (value === '') out += '';
-    else throw new InterpolationError(`\${${p.name}} is not set (looked up in vars, earlier layers and the environment)`, p.name);
+    else throw new InterpolationError(`\${${p.name}} is not set (looked up in vars, earlier layers and the environment)`, p.name, p.column);
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, sel
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
 import { interpolate, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
-import { layerName, resolveLayers, RISKY_NAMES, type Resolution } from './resolve.js';
+import { layerName, resolveLayers, type Resolution } from './resolve.js';
 import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
 
@@ -125,6 +125,17 @@ function recordingLoader(plan: EnvironmentPlan, failures: SecretrunError[]): (ty
     return Object.create(source, { load: { value: load } }) as Source;
   };
 }
+
+/**
+ * Variables that change which binaries run or which code a runtime loads. A layer that sets one is not an
+ * error by default (a `.env` with PATH is legitimate), but never silent where the set is handed on (run, export).
+ */
+export const RISKY_NAMES = [
+  'PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'DYLD_LIBRARY_PATH',
+  'NODE_OPTIONS', 'NODE_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PERL5LIB', 'PERL5OPT',
+  'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'IFS',
+  'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
+];
 
 /** Risky names set by a layer other than `env` (which only repeats the parent environment). */
 export function riskyNames(resolution: Resolution): RiskyName[] {

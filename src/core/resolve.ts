@@ -7,10 +7,11 @@
  * only the doppler layer wait, and the merge still happens in file order. The first failure aborts the layers
  * still in flight and is the one reported.
  */
-import { interpolate, InterpolationError, mapStrings, references } from './interpolate.js';
+import { interpolate, interpolateTracked, InterpolationError, mapStrings, references } from './interpolate.js';
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
-import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, registerSecret, type Location } from './errors.js';
+import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
+import { urlForDisplay } from './urls.js';
 import { globToRegExp, isGlob, matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
 import type { Source, SourceOptions } from '../sources/types.js';
@@ -95,6 +96,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const pending = new Set(refs.filter((n) => !(n in plan.vars)));
     const found: Record<string, string> = {};
     const merged: Record<string, string> = {};
+    /** Names whose value comes from an earlier layer that marks them `public:`. */
+    const publicFromLayer = new Set<string>();
     for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
       if (!barrier && ![...pending].some((n) => mayProduce(layers[j], n))) continue;
       const earlier = await results[j];
@@ -102,12 +105,27 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
         if (n in earlier.keys) {
           found[n] = earlier.keys[n];
           pending.delete(n);
+          if (earlier.publicKeys.includes(n)) publicFromLayer.add(n);
         }
       }
-      if (barrier) for (const [k, v] of Object.entries(earlier.keys)) if (!(k in merged)) merged[k] = v;
+      if (barrier) {
+        for (const [k, v] of Object.entries(earlier.keys)) {
+          if (k in merged) continue;
+          merged[k] = v;
+          if (!(k in found) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
+        }
+      }
     }
-    const lookup = (n: string) => plan.vars[n] ?? found[n] ?? merged[n] ?? hooks.processEnv[n];
-    const options = interpolateOptions(spec, name, lookup);
+    // Every value `${...}` fills in joins the redaction net (it may end up in a path or URL shown in a message),
+    // unless its name is public here or in the layer that produced it.
+    const ownPublic = publicPatterns(spec.options);
+    const lookup = (n: string) => {
+      const fromLayer = found[n] ?? merged[n];
+      const value = plan.vars[n] ?? fromLayer ?? hooks.processEnv[n];
+      if (value !== undefined && !matchesAny(n, ownPublic) && !(plan.vars[n] === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
+      return value;
+    };
+    const { options, filled } = interpolateOptions(spec, name, lookup);
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -116,6 +134,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       signal: controller.signal,
       warn: hooks.warn,
       secret: registerSecret,
+      filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
     };
     let keys: Record<string, string>;
     let missing = false;
@@ -218,17 +237,6 @@ function sortedByKey<V>(map: Map<string, V>): Map<string, V> {
   return out;
 }
 
-/**
- * Variables that change which binaries run or which code a runtime loads. A layer that sets one is not an
- * error by default (a `.env` with PATH is legitimate), but it is never silent.
- */
-export const RISKY_NAMES = [
-  'PATH', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'DYLD_LIBRARY_PATH',
-  'NODE_OPTIONS', 'NODE_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PERL5LIB', 'PERL5OPT',
-  'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'BASH_ENV', 'ENV', 'SHELLOPTS', 'IFS',
-  'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
-];
-
 export function valuesOf(resolution: Resolution): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, e] of resolution.entries) out[k] = e.value;
@@ -258,25 +266,41 @@ export function keyValueLists(resolution: Resolution): { keys: string[]; values:
 
 /**
  * The label of a layer: its `name`, else type plus path/url/names. Built from the text as written, with only
- * the environment's `vars` filled in: values loaded from layers never appear in a label.
+ * the environment's `vars` filled in (those values join the redaction net, and the label is redacted): values
+ * loaded from layers never appear in a label. A URL is shown without userinfo, query or fragment.
  */
 export function layerName(spec: LayerSpec, vars: Record<string, string>): string {
   const o = spec.options;
   if (typeof o.name === 'string' && o.name) return o.name;
+  const ownPublic = publicPatterns(o);
   const fill = (s: string) => {
     try {
-      return interpolate(s, (n) => vars[n] ?? `\${${n}}`);
+      return interpolate(s, (n) => {
+        if (vars[n] === undefined) return `\${${n}}`;
+        if (!matchesAny(n, ownPublic)) registerFilled(n, vars[n]);
+        return vars[n];
+      });
     } catch {
       return s;
     }
   };
   let what = '';
-  if (typeof o.url === 'string') what = fill(o.url).replace(/\/\/[^/@]*@/, '//').replace(/[?#].*$/, '');
+  if (typeof o.url === 'string') what = urlForDisplay(fill(o.url), { path: true });
   else if (typeof o.path === 'string') what = fill(o.path);
   else if (Array.isArray(o.names)) what = o.names.length === 1 ? fill(String(o.names[0])) : `${fill(String(o.names[0]))} (+${o.names.length - 1})`;
   else if (Array.isArray(o.command) && o.command.length > 0) what = String(o.command[0]);
   else if (spec.type === 'doppler' && (o.project || o.config)) what = [o.project, o.config].filter(Boolean).map((s) => fill(String(s))).join('/');
-  return what ? `${spec.type} ${what}` : spec.type;
+  // The label is shown raw by `ls`, `diff`, the spinner and watch logs: blank what `vars` filled in here, once.
+  return what ? redact(`${spec.type} ${what}`) : spec.type;
+}
+
+/** `SECRETRUN_ENV` is the environment's name, chosen on the command line: never a secret. */
+function registerFilled(name: string, value: string): void {
+  if (name !== 'SECRETRUN_ENV') registerSecret(value);
+}
+
+function publicPatterns(options: Record<string, unknown>): string[] {
+  return Array.isArray(options.public) ? options.public.filter((p): p is string => typeof p === 'string') : [];
 }
 
 function collectReferences(spec: LayerSpec, name: string): string[] {
@@ -293,15 +317,20 @@ function collectReferences(spec: LayerSpec, name: string): string[] {
   return [...refs];
 }
 
-function interpolateOptions(spec: LayerSpec, name: string, lookup: (n: string) => string | undefined): SourceOptions {
-  return mapStrings(spec.options, (s, path) => {
+/** The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in. */
+function interpolateOptions(spec: LayerSpec, name: string, lookup: (n: string) => string | undefined): { options: SourceOptions; filled: Map<string, [number, number][]> } {
+  const filled = new Map<string, [number, number][]>();
+  const options = mapStrings(spec.options, (s, path) => {
     try {
-      return interpolate(s, lookup);
+      const tracked = interpolateTracked(s, lookup);
+      if (tracked.filled.length > 0) filled.set(path.join('\0'), tracked.filled);
+      return tracked.text;
     } catch (err) {
       if (err instanceof InterpolationError) throw new ConfigError(`layer "${name}": ${path.join('.')}: ${err.message}`, spec.locate(path));
       throw err;
     }
   }) as SourceOptions;
+  return { options, filled };
 }
 
 /** Could this layer define `name`? Uses `only` and `prefix` when they are literal; otherwise assumes yes. */

@@ -105,8 +105,11 @@ function jsonErrorWhere(text: string, _err: unknown): string {
   return `${line}:${col}: invalid JSON: ${reason}`;
 }
 
-/** Recursive-descent JSON scanner that returns where and why the text stops being JSON. */
-export function scanJson(text: string): { offset: number; reason: string } {
+/**
+ * Recursive-descent JSON scanner that returns where and why the text stops being JSON. With `duplicates`, it
+ * also collects every key that repeats within one object (JSON.parse silently keeps the last one).
+ */
+export function scanJson(text: string, duplicates?: { offset: number; key: string }[]): { offset: number; reason: string } {
   let i = 0;
   class Stop {
     constructor(readonly offset: number, readonly reason: string) {}
@@ -117,7 +120,17 @@ export function scanJson(text: string): { offset: number; reason: string } {
   const ws = () => {
     while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
   };
-  const describe = () => (i >= text.length ? 'end of input' : /[\x20-\x7e]/.test(text[i]) ? `"${text[i]}"` : `character U+${text.charCodeAt(i).toString(16).padStart(4, '0')}`);
+  // What was found, by kind: JSON's own punctuation is shown, any other character only as its kind (the
+  // text is a secrets file; not even one character of a value is quoted).
+  const describe = () => {
+    if (i >= text.length) return 'end of input';
+    const c = text[i];
+    if ('{}[]:,"'.includes(c)) return `"${c}"`;
+    if (/[A-Za-z]/.test(c)) return 'a letter';
+    if (/[0-9]/.test(c)) return 'a digit';
+    if (c === "'") return 'a single quote (JSON strings use double quotes)';
+    return /[\x20-\x7e]/.test(c) ? 'a punctuation character' : 'a non-ASCII or control character';
+  };
   const literal = (word: string) => {
     if (text.startsWith(word, i)) i += word.length;
     else fail(`unexpected ${describe()}`);
@@ -154,10 +167,17 @@ export function scanJson(text: string): { offset: number; reason: string } {
       i++;
       ws();
       if (text[i] === '}') return void i++;
+      const seen = duplicates && new Set<string>();
       for (;;) {
         ws();
         if (text[i] !== '"') fail(`expected a key in double quotes, found ${describe()}`);
+        const keyStart = i;
         string();
+        if (seen) {
+          const key = JSON.parse(text.slice(keyStart, i)) as string;
+          if (seen.has(key)) duplicates!.push({ offset: keyStart, key });
+          seen.add(key);
+        }
         ws();
         if (text[i] !== ':') fail(`expected ":" after a key, found ${describe()}`);
         i++;
@@ -208,6 +228,14 @@ export function scanJson(text: string): { offset: number; reason: string } {
   }
 }
 
+/** Keys repeated within one object of a JSON document, with their positions (the later occurrences). */
+export function jsonDuplicateKeys(text: string): { line: number; col: number; key: string }[] {
+  const found: { offset: number; key: string }[] = [];
+  const body = stripBom(text);
+  scanJson(body, found);
+  return found.map(({ offset, key }) => ({ ...lineCol(body, offset), key }));
+}
+
 export function lineCol(text: string, offset: number): { line: number; col: number } {
   let line = 1;
   let last = -1;
@@ -240,13 +268,13 @@ export async function parseYaml(text: string, origin: string, options: YamlOptio
     const pos = lineCounter.linePos(offset);
     throw new SourceError(`${origin}:${pos.line}:${pos.col}: invalid YAML: ${reason}`);
   };
-  if (problem) fail(problem.pos[0], problem === misplaced ? required!.message : yamlMessage(problem.code, problem.message));
+  if (problem) fail(problem.pos[0], problem === misplaced ? required!.message : yamlMessage(problem.code));
   visit(doc, {
     Map(_, map) {
       const seen = new Set<unknown>();
       for (const pair of map.items) {
         const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (seen.has(key)) fail((pair.key as { range?: number[] })?.range?.[0] ?? 0, yamlMessage('DUPLICATE_KEY', ''));
+        if (seen.has(key)) fail((pair.key as { range?: number[] })?.range?.[0] ?? 0, yamlMessage('DUPLICATE_KEY'));
         seen.add(key);
       }
     },
@@ -269,11 +297,39 @@ export function yamlToJs(doc: { toJS(opts: { maxAliasCount: number }): unknown }
   }
 }
 
-/** The yaml package's message, first line only, with the clearest wording for the common mistakes. */
-export function yamlMessage(code: string, message: string): string {
-  if (code === 'DUPLICATE_KEY') return 'duplicate key (each key may appear once in a mapping)';
-  if (code === 'TAB_AS_INDENT') return 'tab used for indentation (YAML indents with spaces)';
-  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+/**
+ * Our own words for each of the yaml package's error codes. Its prose is never shown: it quotes the input
+ * (`Invalid escape sequence \\Uhunter2...`), and the input is a secrets file. Code + position is all we pass on.
+ */
+const YAML_CODE_TEXT: Record<string, string> = {
+  ALIAS_PROPS: 'an alias cannot have an anchor or a tag',
+  BAD_ALIAS: 'invalid alias',
+  BAD_DIRECTIVE: 'invalid directive',
+  BAD_DQ_ESCAPE: 'invalid escape sequence in a double-quoted string',
+  BAD_INDENT: 'bad indentation',
+  BAD_PROP_ORDER: 'anchor and tag in the wrong place',
+  BAD_SCALAR_START: 'a plain value cannot start with this character (quote the value)',
+  BLOCK_AS_IMPLICIT_KEY: 'a block value cannot be a key',
+  BLOCK_IN_FLOW: 'a block value inside a flow collection ([...] or {...})',
+  DUPLICATE_KEY: 'duplicate key (each key may appear once in a mapping)',
+  IMPOSSIBLE: 'malformed document',
+  KEY_OVER_1024_CHARS: 'a key longer than 1024 characters',
+  MISSING_CHAR: 'a character is missing here (a "-" before a list item, a closing quote, bracket or brace?)',
+  MULTILINE_IMPLICIT_KEY: 'a key spans several lines (a missing ":" or an unclosed quote above?)',
+  MULTIPLE_ANCHORS: 'more than one anchor on a node',
+  MULTIPLE_DOCS: 'more than one document (a "---" line); expected one',
+  MULTIPLE_TAGS: 'more than one tag on a node',
+  NON_STRING_KEY: 'a key that is not a string',
+  RESOURCE_EXHAUSTION: 'the document is too large or nested too deep',
+  TAB_AS_INDENT: 'tab used for indentation (YAML indents with spaces)',
+  TAG_RESOLVE_FAILED: 'unknown or misplaced tag',
+  UNEXPECTED_TOKEN: 'unexpected text (a missing ":", quote or indentation?)',
+  BAD_COLLECTION_TYPE: 'a collection of the wrong type for its tag',
+};
+
+/** The message for a yaml error code: never the package's own text, which quotes the input. */
+export function yamlMessage(code: string): string {
+  return YAML_CODE_TEXT[code] ?? `syntax error (${code || 'unknown'})`;
 }
 
 function stripBom(text: string): string {

@@ -149,15 +149,54 @@ interface DotenvCandidate {
   dependsOnLaterQuote?: Quote;
 }
 
-export function formatDotenv(map: Record<string, string>): string {
-  return formatDotenvLists(Object.keys(map), Object.values(map));
+export function formatDotenv(map: Record<string, string>, onRunsInSh?: (key: string) => void): string {
+  return formatDotenvLists(Object.keys(map), Object.values(map), onRunsInSh);
 }
 
 /**
  * `formatDotenv` over a map given as two parallel arrays (key i has value i), so a large export need not build a
- * 10,000-key object only to walk it again.
+ * 10,000-key object only to walk it again. `onRunsInSh` hears each key whose only exact spelling would run a
+ * command in a POSIX shell that sources the file (`set -a; . ./.env`); the output still reads back exactly.
  */
-export function formatDotenvLists(keys: readonly string[], values: readonly string[]): string {
+export function formatDotenvLists(keys: readonly string[], values: readonly string[], onRunsInSh?: (key: string) => void): string {
+  // Lines are chosen from the last key backwards; a line may need a quote character kept out of the lines after
+  // it (a quoted value ending in a backslash reads on to the next line ending in that quote). Then the choice is
+  // made again with that quote avoided after that line; if no later line can avoid it, that line moves to the end
+  // (dotenv reads a map: line order is not part of it). Both are rare: the common case is one pass.
+  let order = { keys, values };
+  const moved = new Set<string>();
+  const avoid = new Map<Quote, number>();
+  for (;;) {
+    const attempt = tryFormatDotenv(order.keys, order.values, avoid);
+    if ('text' in attempt) {
+      for (const key of attempt.runInSh) onRunsInSh?.(key);
+      return attempt.text;
+    }
+    const retry = attempt.retry;
+    if (retry === undefined) throw attempt.error;
+    if (!avoid.has(retry.quote)) {
+      avoid.set(retry.quote, retry.after);
+      continue;
+    }
+    const key = order.keys[retry.after];
+    if (moved.has(key)) throw attempt.error;
+    moved.add(key);
+    order = moveToEnd(order, retry.after);
+    avoid.clear();
+  }
+}
+
+function moveToEnd(lists: { keys: readonly string[]; values: readonly string[] }, index: number): { keys: string[]; values: string[] } {
+  const keys = [...lists.keys.slice(0, index), ...lists.keys.slice(index + 1), lists.keys[index]];
+  const values = [...lists.values.slice(0, index), ...lists.values.slice(index + 1), lists.values[index]];
+  return { keys, values };
+}
+
+type Failure = { error: SecretrunError; retry?: { quote: Quote; after: number } };
+
+/** One pass of the writer; `runInSh` lists the keys whose line runs a command in sh, in key order. */
+function tryFormatDotenv(keys: readonly string[], values: readonly string[], avoid: ReadonlyMap<Quote, number>): { text: string; runInSh: string[] } | Failure {
+  const runInSh: string[] = [];
   const n = keys.length;
   const lines: string[] = new Array(n);
   const quotesInLaterLines = new Set<string>();
@@ -176,16 +215,25 @@ export function formatDotenvLists(keys: readonly string[], values: readonly stri
       continue;
     }
     // A single-quoted value without `'`, `\` or a line break is what `dotenvLine` would pick after parsing it
-    // back; it reads back alone and in any context (see `readsBackWithoutReparsing`), so skip that parse.
-    const line = kind === LINE_SINGLE_QUOTED ? key + "='" + value + "'" : dotenvLine(key, value, { quotes: quotesInLaterLines, text: () => lines.slice(k + 1).join('\n') });
+    // back; it reads back alone and in any context (see `readsBackWithoutReparsing`), and runs nothing in sh.
+    let line: string;
+    if (kind === LINE_SINGLE_QUOTED) line = key + "='" + value + "'";
+    else {
+      const avoided = [...avoid].filter(([, after]) => k > after).map(([q]) => q);
+      const chosen = dotenvLine(key, value, { quotes: quotesInLaterLines, text: () => lines.slice(k + 1).join('\n') }, avoided);
+      if ('error' in chosen) return chosen.blockedBy ? { error: chosen.error, retry: { quote: chosen.blockedBy, after: k } } : { error: chosen.error };
+      line = chosen.line;
+      if (chosen.runsInSh) runInSh.push(key);
+    }
     lines[k] = line;
     for (let q = 0; q < QUOTES.length; q++) if (line.includes(QUOTES[q])) quotesInLaterLines.add(QUOTES[q]);
   }
+  runInSh.reverse();
   const confirmed = readsBackWithoutReparsing(lines, keys, values, firstContextual, lastNotPlain);
   if (n > 0) lines.push(''); // the final line break, without concatenating it to a 400 KB string
   const text = lines.join('\n');
   if (!confirmed) assertReadsBack(text, keys, values);
-  return text;
+  return { text, runInSh };
 }
 
 /** `KEY=value`: a valid key and a plain value. */
@@ -250,24 +298,89 @@ interface LaterLines {
   text: () => string;
 }
 
-function dotenvLine(key: string, value: string, later: LaterLines): string {
-  if (!DOTENV_KEY.test(key)) throw cannotExpress(key, 'dotenv', 'dotenv only reads keys made of letters, digits, "_", "." and "-"');
+type Chosen = { line: string; runsInSh: boolean } | { error: SecretrunError; blockedBy?: Quote };
+
+/**
+ * The line for one key: the first candidate that reads back exactly, preferring one that a POSIX shell sourcing
+ * the file reads as a plain assignment (no command substitution, nothing after the word). `avoid` lists quote
+ * characters that must not end this line, so an earlier value cannot read on into it (see formatDotenvLists).
+ */
+function dotenvLine(key: string, value: string, later: LaterLines, avoid: readonly Quote[]): Chosen {
+  if (!DOTENV_KEY.test(key)) return { error: cannotExpress(key, 'dotenv', 'dotenv only reads keys made of letters, digits, "_", "." and "-"') };
+  let exact: string | undefined;
+  let blockedBy: Quote | undefined;
+  let avoidedExact: string | undefined;
   for (const candidate of dotenvCandidates(value)) {
     const line = `${key}=${candidate.text}`;
     if (!readsBackAs(line, key, value)) continue;
     const quote = candidate.dependsOnLaterQuote;
     // Rare (e.g. a quoted value ending in a backslash, its quote used further down): check it in its context.
-    if (quote && later.quotes.has(quote) && dotenv.parse(`${line}\n${later.text()}`)[key] !== value) continue;
-    return line;
+    if (quote && later.quotes.has(quote) && dotenv.parse(`${line}\n${later.text()}`)[key] !== value) {
+      blockedBy ??= quote;
+      continue;
+    }
+    if (avoid.some((q) => closesALine(candidate.text, q))) {
+      avoidedExact ??= line;
+      continue;
+    }
+    if (!runsInSh(candidate.text)) return { line, runsInSh: false };
+    exact ??= line;
   }
-  throw cannotExpress(key, 'dotenv', "dotenv's syntax cannot express this value; use --format json, yaml or shell");
+  const line = exact ?? avoidedExact;
+  if (line !== undefined) return { line, runsInSh: runsInSh(line.slice(key.length + 1)) };
+  return { error: cannotExpress(key, 'dotenv', "dotenv's syntax cannot express this value; use --format json, yaml or shell"), blockedBy };
+}
+
+/**
+ * Does `text` hold `quote` where an earlier quoted value could end, as dotenv's regex ends one: followed by
+ * nothing but spaces and an optional comment up to a line end?
+ */
+function closesALine(text: string, quote: Quote): boolean {
+  for (let i = text.indexOf(quote); i >= 0; i = text.indexOf(quote, i + 1)) {
+    LINE_END_AFTER_QUOTE.lastIndex = i + 1;
+    if (LINE_END_AFTER_QUOTE.test(text)) return true;
+  }
+  return false;
+}
+
+const LINE_END_AFTER_QUOTE = /\s*(?:#.*)?$/my;
+
+/**
+ * Would a POSIX shell sourcing `KEY=<spelling>` do anything but assign one word? True for command substitution
+ * (backticks, `$(`) outside single quotes, for an unterminated quote (it swallows the lines after it), and for
+ * text after the word (`A=x y` runs `y`; `;`, `|`, `&`, `<`, `>` likewise). Conservative: when unsure, true.
+ */
+export function runsInSh(spelling: string): boolean {
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < spelling.length; i++) {
+    const c = spelling[i];
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      continue;
+    }
+    if (c === '`') return true;
+    if (c === '$' && spelling[i + 1] === '(') return true;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '"') quote = undefined;
+      continue;
+    }
+    if (c === "'" || c === '"') quote = c;
+    else if (' \t\n\r;&|<>()'.includes(c)) return true;
+  }
+  return quote !== undefined;
 }
 
 /** Candidates in order of preference; the first that reads back correctly wins. */
 function* dotenvCandidates(value: string): Generator<DotenvCandidate> {
   const doubleQuoted = quoted('"', value.replaceAll('\n', '\\n').replaceAll('\r', '\\r'));
-  // Escaped line breaks keep one key per line, which is what people grep for.
-  const byTaste = /[\r\n]/.test(value) ? [doubleQuoted, quoted("'", value)] : [quoted("'", value), doubleQuoted];
+  // Escaped line breaks keep one key per line, which is what people grep for. A value holding both quote kinds
+  // is written in double quotes (which dotenv reads back exactly and sh reads without running anything) before
+  // single quotes; backticks, which sh would run, come last.
+  const byTaste = /[\r\n']/.test(value) ? [doubleQuoted, quoted("'", value)] : [quoted("'", value), doubleQuoted];
   byTaste.push(quoted('`', value));
   // A quote that does not occur in the value reads most clearly; the others may still work (verified by parsing).
   yield* byTaste.filter((c) => !value.includes(c.text[0]));

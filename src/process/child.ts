@@ -13,6 +13,7 @@
  * Spawning and signal relaying are separate (`spawnChild`, `relaySignals`) because watch mode keeps one relay
  * across several children; plain `run` uses `startChild`, which is both.
  */
+import { trackChild } from './live-children.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -134,6 +135,7 @@ export function startChild(file: string, args: string[], opts: SpawnOptions & Si
 /** Spawn the child with inherited stdin (and stdout/stderr unless masked). Does not touch our signal handlers. */
 export function spawnChild(file: string, args: string[], opts: SpawnOptions): RunningChild {
   const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: opts.mask ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
+  trackChild(child);
   let exited = false;
   const send = (sig: NodeJS.Signals) => {
     if (!exited) {

@@ -78,23 +78,37 @@ export function createMaskStream(secrets: ReadonlyMap<string, string>): Transfor
 }
 
 /**
- * Replace secrets in `data`. Unless `final`, stops at the first position whose outcome depends on bytes not yet
- * seen (the rest of `data` is a proper prefix of some secret) and returns that tail as `undecided`.
+ * Replace secrets in `data`. Overlapping matches are masked as their union: with secrets `abcdef` and
+ * `cdefghij`, the text `abcdefghij` is masked whole (each match that extends the run adds its replacement unless
+ * it repeats the previous one), so no tail of a secret stays visible. Unless `final`, stops at the first position whose outcome depends on bytes
+ * not yet seen (the rest of `data` could still be, or extend, a secret) and returns that tail as `undecided`.
  */
 function redactBytes(trie: SecretTrie, data: Buffer, final: boolean): { output: Buffer; undecided: Buffer } {
   const parts: Buffer[] = [];
   let copiedUpTo = 0;
   let i = 0;
-  while (i < data.length) {
+  scan: while (i < data.length) {
     const length = trie.longestMatchAt(data, i, final);
     if (length === UNDECIDED) break;
     if (length === 0) {
       i++;
       continue;
     }
+    // Grow the masked run while a match starting inside it reaches past its end.
+    const replacements = [trie.lastReplacement];
+    let end = i + length;
+    for (let j = i + 1; j < end; j++) {
+      const more = trie.longestMatchAt(data, j, final);
+      if (more === UNDECIDED) break scan; // decide the whole run once more input has arrived
+      if (more > 0 && j + more > end) {
+        end = j + more;
+        // One replacement per distinct secret in a row: `****` once, `<A><B>` for two keys.
+        if (!trie.lastReplacement.equals(replacements[replacements.length - 1])) replacements.push(trie.lastReplacement);
+      }
+    }
     if (i > copiedUpTo) parts.push(data.subarray(copiedUpTo, i));
-    parts.push(trie.lastReplacement);
-    i += length;
+    parts.push(...replacements);
+    i = end;
     copiedUpTo = i;
   }
   if (i > copiedUpTo) parts.push(data.subarray(copiedUpTo, i));

@@ -11,7 +11,7 @@
 import { SourceError } from '../core/errors.js';
 import { fetchText } from './net/fetch.js';
 import { parseJson } from '../formats/parse.js';
-import { optionalString, remoteOptions } from './options.js';
+import { allowInsecureHttp, optionalString, remoteOptions } from './options.js';
 import type { Source, SourceContext, SourceOptions } from './types.js';
 
 export const DEFAULT_DOPPLER_API_HOST = 'https://api.doppler.com';
@@ -31,7 +31,7 @@ const DopplerSource: Source = {
     });
     const response = await fetchText(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-      { ...remoteOptions(options), signal: context.signal, credentialsName: 'the Doppler token' },
+      { ...remoteOptions(options), signal: context.signal, credentialsName: 'the Doppler token', carries: 'the Doppler token', allowInsecureHttp: allowInsecureHttp(options) },
     );
     return flatStringObject(parseJson(response.text, 'Doppler response'));
   },

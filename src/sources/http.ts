@@ -9,13 +9,15 @@
 import { SourceError } from '../core/errors.js';
 import { credentialsInUrl, displayUrl, fetchText, mediaType, statusText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
-import { optionalString, remoteOptions, requiredString, stringMap } from './options.js';
-import type { Source } from './types.js';
+import { allowInsecureHttp, optionalString, remoteOptions, requiredString, stringMap } from './options.js';
+import type { Source, SourceContext } from './types.js';
 
 const FORMATS: readonly ContentFormat[] = ['json', 'dotenv', 'yaml'];
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH'];
 /** Headers that describe the exchange and never hold a credential; redacting them would only garble messages. */
 const PLAIN_HEADERS = new Set(['accept', 'content-type', 'user-agent', 'accept-language', 'cache-control']);
+/** Headers that are credentials even when written literally. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-vault-token']);
 
 const HttpSource: Source = {
   remote: true,
@@ -30,7 +32,8 @@ const HttpSource: Source = {
     const format = optionalString(options, 'format');
     if (format !== undefined && !FORMATS.includes(format as ContentFormat)) throw new SourceError(`\`format\` must be one of ${FORMATS.join(', ')}`);
 
-    const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal });
+    const carries = credentialCarried(options, context);
+    const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal, carries, allowInsecureHttp: allowInsecureHttp(options) });
     // A login or error page served with 200 (a proxy, a captive portal) is not parsed as data: its text would
     // only produce a confusing parse error, or worse, keys.
     if (format === undefined && mediaType(response.headers['content-type']) === 'text/html') {
@@ -52,6 +55,49 @@ export function formatFromContentType(contentType: string | undefined): ContentF
   if (mime.includes('yaml')) return 'yaml';
   if (mime === 'text/plain' || mime.includes('dotenv') || mime.endsWith('/x-env')) return 'dotenv';
   return 'json';
+}
+
+type Ranges = readonly (readonly [number, number])[];
+
+/**
+ * The first credential this request would carry, in words for the refusal message (never its value): a literal
+ * Authorization or X-Vault-Token header, or any header, URL userinfo, query parameter or body that `${...}`
+ * filled in (contract, remote layers). Undefined when it carries none.
+ */
+export function credentialCarried(options: Record<string, unknown>, context: Pick<SourceContext, 'filled'>): string | undefined {
+  const filled = (path: string[]): Ranges => context.filled?.(path) ?? [];
+  for (const name of Object.keys(stringMap(options, 'headers'))) {
+    if (CREDENTIAL_HEADERS.has(name.toLowerCase()) || filled(['headers', name]).length > 0) return `header ${name}`;
+  }
+  const url = optionalString(options, 'url') ?? '';
+  const parts = urlCredentialParts(url);
+  const inUrl = filled(['url']);
+  if (parts.userinfo && overlaps(inUrl, parts.userinfo)) return 'the user and password of the URL';
+  if (parts.query && overlaps(inUrl, parts.query)) return 'the query of the URL';
+  if (optionalString(options, 'body') !== undefined && filled(['body']).length > 0) return 'the request body';
+  return undefined;
+}
+
+/** Where the userinfo and the query sit in `url` (as the WHATWG parser splits it), as `[start, end)` ranges. */
+function urlCredentialParts(url: string): { userinfo?: [number, number]; query?: [number, number] } {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
+  if (!scheme) return {};
+  const authStart = scheme[0].length;
+  const authEnd = url.slice(authStart).search(/[/?#\\]/);
+  const end = authEnd < 0 ? url.length : authStart + authEnd;
+  const at = url.lastIndexOf('@', end - 1);
+  const out: { userinfo?: [number, number]; query?: [number, number] } = {};
+  if (at >= authStart) out.userinfo = [authStart, at];
+  const q = url.indexOf('?', end);
+  if (q >= 0) {
+    const hash = url.indexOf('#', q);
+    out.query = [q + 1, hash < 0 ? url.length : hash];
+  }
+  return out;
+}
+
+function overlaps(ranges: Ranges, [start, end]: [number, number]): boolean {
+  return ranges.some(([a, b]) => a < end && b > start);
 }
 
 /** Move `user:pass@` out of the URL into an Authorization header (unless the layer sets one itself). */

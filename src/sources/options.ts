@@ -43,3 +43,10 @@ export function remoteOptions(options: SourceOptions): { timeout: number; retrie
   if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) throw new SourceError('`retries` must be a whole number, 0 or more');
   return { timeout: timeoutOption(options), retries };
 }
+
+/** `allow_insecure_http` of the http and doppler layers: send credentials over plain http:// beyond loopback. */
+export function allowInsecureHttp(options: SourceOptions): boolean {
+  const { allow_insecure_http: allow = false } = options;
+  if (typeof allow !== 'boolean') throw new SourceError('`allow_insecure_http` must be true or false');
+  return allow;
+}

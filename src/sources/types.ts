@@ -24,6 +24,12 @@ export interface SourceContext {
   warn(message: string): void;
   /** Mark a string (a token, a password) as secret so it is scrubbed from any error text. */
   secret(value: string): void;
+  /**
+   * Which parts of a string option `${...}` filled in: `[start, end)` ranges of the interpolated value at `path`
+   * (e.g. `['headers', 'Authorization']`); empty when the text was written literally. Remote sources use it to
+   * tell a credential from a literal (see the contract's remote-layers section).
+   */
+  filled?(path: (string | number)[]): readonly (readonly [number, number])[];
 }
 
 export type SourceOptions = Record<string, unknown>;

@@ -6,6 +6,9 @@
  */
 import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { jsonDuplicateKeys } from '../../formats/parse.js';
 import { formatPath, type Path } from '../../core/validate.js';
 import { ConfigError, ConfigErrors, SecretrunError, positionText } from '../../core/errors.js';
 import { missingRequiredMessage, offlinePermissionFindings, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
@@ -44,6 +47,7 @@ async function validFile(path: string, cwd: string, opts: CheckOptions): Promise
   if (file) {
     problems.push(...templateProblems(file));
     problems.push(...varsProblems(file, parentEnv));
+    problems.push(...jsonDuplicateProblems(file));
     // Selecting an environment assumes the file has the schema's shape; only try once it does.
     if (problems.length === 0 && opts.env !== undefined) problems.push(...selectionProblems(file, opts.env, parentEnv));
   }
@@ -137,6 +141,36 @@ export function templateProblems(file: SourcesFile): ConfigError[] {
   const envs = (file.data as Record<string, unknown>).environments;
   if (isMapping(envs)) {
     for (const [name, env] of Object.entries(envs)) if (isMapping(env) && isMapping(env.vars)) visit(env.vars, ['environments', name, 'vars']);
+  }
+  return problems;
+}
+
+/**
+ * Local `json` layers whose path is written literally: a key repeated within one object is reported where it
+ * repeats (JSON.parse keeps the last one silently, so a run uses it; `check` tells the user). A file that is
+ * missing or unreadable is left to `check --resolve` and to the run.
+ */
+export function jsonDuplicateProblems(file: SourcesFile): ConfigError[] {
+  const problems: ConfigError[] = [];
+  const seen = new Set<string>();
+  for (const { layers } of layerLists(file)) {
+    for (const layer of layers) {
+      if (!isMapping(layer) || layer.type !== 'json' || typeof layer.path !== 'string' || layer.path.includes('$')) continue;
+      const abs = resolvePath(file.dir, layer.path);
+      if (seen.has(abs)) continue;
+      seen.add(abs);
+      let text: string;
+      try {
+        text = readFileSync(abs, 'utf8');
+      } catch {
+        continue;
+      }
+      const label = typeof layer.name === 'string' && layer.name ? layer.name : `json ${layer.path}`;
+      for (const dup of jsonDuplicateKeys(text)) {
+        const key = JSON.stringify(dup.key.length > 60 ? `${dup.key.slice(0, 60)}…` : dup.key);
+        problems.push(new ConfigError(`duplicate key ${key} in layer "${label}" (the last one wins at run time; keep one)`, { file: layer.path, line: dup.line, col: dup.col }));
+      }
+    }
   }
   return problems;
 }

@@ -3,11 +3,11 @@
  * git. It never overwrites a sources file and writes no secret: the starter holds no values, only where they
  * come from.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SOURCES_FILE_NAMES } from '../../core/config.js';
 import { SecretrunError } from '../../core/errors.js';
-import { info } from '../output.js';
+import { info, warn } from '../output.js';
 
 /**
  * The starter file. Layers that need credentials are commented out, so the file validates and runs as written
@@ -74,7 +74,9 @@ export async function init(opts: { quiet?: boolean }): Promise<number> {
     throw new SecretrunError(`cannot write secretrun.yaml: ${(err as Error).message}`, { exitCode: 1 });
   }
   info('wrote secretrun.yaml', opts.quiet);
-  if (ensureIgnored(join(cwd, '.gitignore'), '.env')) info('added .env to .gitignore', opts.quiet);
+  const ignored = ensureIgnored(join(cwd, '.gitignore'), '.env');
+  if (ignored === 'appended') info('added .env to .gitignore', opts.quiet);
+  if (ignored === 'symlink') warn('.gitignore is a symbolic link; secretrun does not write through links: add .env to it yourself', opts.quiet);
   return 0;
 }
 
@@ -83,21 +85,47 @@ function refuse(name: string): SecretrunError {
 }
 
 /**
- * Append `entry` to an existing .gitignore unless a line already names it (`/entry` counts too). Returns true
- * when it appended. A project without a .gitignore is left alone: it may not use git at all.
+ * Append `entry` to an existing .gitignore unless a line already names it (`/entry` counts too). A project
+ * without a .gitignore is left alone: it may not use git at all. A .gitignore that is a symbolic link is never
+ * followed (it may point anywhere: a shared file, another user's): it is left as it is and reported.
+ * (`secretrun.yaml` is created with `wx`, O_CREAT|O_EXCL, which never follows a link either.)
  */
-export function ensureIgnored(gitignorePath: string, entry: string): boolean {
+export function ensureIgnored(gitignorePath: string, entry: string): 'appended' | 'present' | 'absent' | 'symlink' {
   let text: string;
   try {
-    text = readFileSync(gitignorePath, 'utf8');
+    text = readNoFollow(gitignorePath);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new SecretrunError(`cannot read .gitignore: ${(err as Error).message}`, { exitCode: 1 });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'absent';
+    if (code === 'ELOOP') return 'symlink';
+    throw new SecretrunError(`cannot read .gitignore: ${code ?? 'error'}`, { exitCode: 1 });
   }
-  if (hasIgnoreLine(text, entry)) return false;
+  if (hasIgnoreLine(text, entry)) return 'present';
   const separator = text === '' || text.endsWith('\n') ? '' : '\n';
-  writeFileSync(gitignorePath, `${text}${separator}${entry}\n`);
-  return true;
+  let fd: number;
+  try {
+    fd = openSync(gitignorePath, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return 'symlink';
+    throw new SecretrunError(`cannot append to .gitignore: ${code ?? 'error'}`, { exitCode: 1 });
+  }
+  try {
+    writeSync(fd, `${separator}${entry}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return 'appended';
+}
+
+/** Read a file, failing with ELOOP instead of following a symbolic link. */
+function readNoFollow(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function hasIgnoreLine(text: string, entry: string): boolean {

@@ -11,6 +11,7 @@
  */
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
+import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../options.js';
 
 export interface FetchRequest {
@@ -34,6 +35,13 @@ export interface FetchOptions {
   credentialsName?: string;
   /** Backoff base in ms (tests may lower it). Default 200. */
   backoffBaseMs?: number;
+  /**
+   * What credential the request carries, e.g. "the Doppler token" or "header Authorization"; undefined when it
+   * carries none. A credential is never sent over plain http:// to a non-loopback host unless
+   * `allowInsecureHttp` (the layer's `allow_insecure_http: true`).
+   */
+  carries?: string;
+  allowInsecureHttp?: boolean;
 }
 
 export interface FetchResponse {
@@ -52,6 +60,7 @@ const MAX_REDIRECTS = 5;
 
 export async function fetchText(request: FetchRequest, opts: FetchOptions = {}): Promise<FetchResponse> {
   const url = checkUrl(request.url);
+  checkTransport(url, opts);
   const timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
   const attempts = 1 + (opts.retries ?? DEFAULT_RETRIES);
   const { request: undiciRequest } = await loadPackage<typeof import('undici')>('undici');
@@ -183,12 +192,21 @@ function checkUrl(raw: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new SourceError(`invalid URL ${JSON.stringify(displayUrl(raw))}`);
+    // Not even the host is shown: the text that failed to parse may be a password with a stray `/` or `@`.
+    throw new SourceError('invalid URL (it does not parse after ${...} is filled in; a password in it must be percent-encoded)');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new SourceError(`unsupported URL scheme "${url.protocol}" (only http: and https:)`);
   }
   return url;
+}
+
+/** A credential never travels over plain http:// beyond loopback, unless the layer allows it (contract, remote layers). */
+export function checkTransport(url: URL, opts: Pick<FetchOptions, 'carries' | 'allowInsecureHttp'>): void {
+  if (url.protocol !== 'http:' || !opts.carries || opts.allowInsecureHttp || isLoopbackHost(url.hostname)) return;
+  throw new SourceError(
+    `refusing to send ${opts.carries} over plain http:// to ${url.host} (not loopback): use https://, or set allow_insecure_http: true on the layer for a trusted network`,
+  );
 }
 
 /** Query parameter names whose values are credentials (`?token=`, `?api_key=`, `X-Amz-Signature`, ...). */
@@ -199,14 +217,7 @@ const CREDENTIAL_PARAM = /token|key|secret|pass|auth|sig|credential|session|jwt|
  * anywhere (`/bot${TOKEN}/`), and the layer's label already shows the URL as written, with `${...}` unfilled.
  */
 export function displayUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    // Not a URL at all: show only what looks like a scheme and host, never the rest (it may be a secret).
-    return raw.replace(/[?#].*$/s, '').replace(/\/\/[^@/]*@/, '//').replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*).*$/is, '$1').slice(0, 80);
-  }
-  return `${url.protocol}//${url.host}`;
+  return urlForDisplay(raw);
 }
 
 /** Values in a URL that must be treated as secrets: the userinfo password and credential-like query values. */
