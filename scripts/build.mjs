@@ -5,6 +5,11 @@ import { build } from 'esbuild';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
+import { generatedSchemaText } from './schema.mjs';
+
+// schema.json (for editors) is generated from the source descriptors; the CLI never reads it.
+const schemaText = await generatedSchemaText();
+if (readFileSync('schema.json', 'utf8') !== schemaText) writeFileSync('schema.json', schemaText);
 
 const external = ['@aws-sdk/*', '@smithy/*', 'undici', 'ora'];
 // Build beside dist/ and swap it in, so a test run reading dist/ never sees it half-written.
@@ -47,22 +52,7 @@ const lazyOsForDotenv = {
     }));
   },
 };
-// schema.json's annotations (descriptions, titles, examples) are for editors; validation never reads them, and they
-// are most of its size. Bundled without them, the file stays complete for editors and `init`'s schema line.
-const ANNOTATIONS = new Set(['description', 'markdownDescription', 'title', 'examples', '$comment', 'defaultSnippets']);
-const stripAnnotations = (node) =>
-  Array.isArray(node)
-    ? node.map(stripAnnotations)
-    : node && typeof node === 'object'
-      ? Object.fromEntries(Object.entries(node).filter(([k]) => !ANNOTATIONS.has(k)).map(([k, v]) => [k, stripAnnotations(v)]))
-      : node;
-const leanSchema = {
-  name: 'lean-schema',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]schema\.json$/ }, (args) => ({ contents: JSON.stringify(stripAnnotations(JSON.parse(readFileSync(args.path, 'utf8')))), loader: 'json' }));
-  },
-};
-await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored, lazyOsForDotenv, leanSchema] });
+await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored, lazyOsForDotenv] });
 // bin/secretrun.cjs compiles the bundle itself (with the V8 code cache): store it already wrapped in the CommonJS
 // module function, so the shim hands the text to V8 as read instead of building a wrapped copy on every start.
 const cliText = readFileSync(`${next}/cli.cjs`, 'utf8');
@@ -90,7 +80,6 @@ await build({
   // yaml's "node" export is CommonJS, which esbuild cannot split into a lazily imported chunk with named
   // exports; its ESM build is the same code.
   alias: { yaml: './node_modules/yaml/browser/index.js' },
-  plugins: [leanSchema],
   // Class and function names survive minification, so `LayerError.name` (and a stack's frames) read as written.
   // The error classes also name themselves on their prototypes (src/core/errors.ts), which serves the CLI bundle.
   keepNames: true,

@@ -73,10 +73,10 @@ describe('ansible-vault: committed fixtures (no ansible needed)', () => {
   });
 
   it.each([
-    [{ path: 'secrets.yml.vault' }, /needs "password"/],
-    [{ path: 'secrets.yml.vault', password: 'a', password_file: 'b' }, /either "password" or "password_file", not both/],
+    [{ path: 'secrets.yml.vault' }, /^missing required key: give one of "password" or "password_file"$/],
+    [{ path: 'secrets.yml.vault', password: 'a', password_file: 'b' }, /^`password_file`: give exactly one of "password" or "password_file", not both$/],
     [{ path: 'secrets.yml.vault', password: '' }, /"password" is empty/],
-    [{ path: 'secrets.yml.vault', password: PASSWORD, format: 'json' }, /"format" must be yaml or dotenv/],
+    [{ path: 'secrets.yml.vault', password: PASSWORD, format: 'json' }, /^`format`: unknown value "json" \(expected one of yaml, dotenv\)$/],
     [{ path: 'secrets.yml.vault', password_file: 'no-such-password-file' }, /password_file no-such-password-file not found/],
   ])('validates options: %j', async (options, message) => {
     const err = await loadError(options);

@@ -18,7 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SOURCE_TYPES } from '../src/sources/index.js';
+import { SOURCES } from '../src/sources/index.js';
 import { BIN, runCli, runCommand, useTmpProjects, type CliResult } from './helpers/cli.js';
 import { startServer, vaultHandler, type FakeServer } from './helpers/http-server.js';
 
@@ -170,10 +170,10 @@ const CASES: Case[] = [
   { name: 'optional: "yes" (a string, not a boolean)', sources: `  - type: json\n    path: data.json\n    optional: "yes"\n`, code: 125, message: 'sources[4].optional: expected a boolean (true or false), got a string', at: S(3, 15) },
   { name: 'only: a string, not a list', sources: `  - type: json\n    path: data.json\n    only: API_KEY\n`, code: 125, message: 'sources[4].only: expected a list, got a string', at: S(3, 11) },
   { name: 'prefix: a number', sources: `  - type: json\n    path: data.json\n    prefix: 3\n`, code: 125, message: 'sources[4].prefix: expected a string, got an integer', at: S(3, 13) },
-  { name: 'timeout: "ten"', sources: `  - type: http\n    url: http://127.0.0.1:9/\n    timeout: ten\n`, code: 125, message: 'sources[4].timeout: expected a number, got a string', at: S(3, 14) },
+  { name: 'timeout: "ten"', sources: `  - type: http\n    url: http://127.0.0.1:9/\n    timeout: ten\n`, code: 125, message: 'sources[4].timeout: expected a number (seconds per attempt), got a string', at: S(3, 14) },
   { name: 'timeout: 0', sources: `  - type: doppler\n    timeout: 0\n`, code: 125, message: 'sources[4].timeout: must be greater than 0', at: S(2, 14) },
   { name: 'retries: -1', sources: `  - type: doppler\n    retries: -1\n`, code: 125, message: 'sources[4].retries: must be at least 0', at: S(2, 14) },
-  { name: 'retries: 1.5', sources: `  - type: ssm\n    path: /app\n    retries: 1.5\n`, code: 125, message: 'sources[4].retries: expected an integer, got a number', at: S(3, 14) },
+  { name: 'retries: 1.5', sources: `  - type: ssm\n    path: /app\n    retries: 1.5\n`, code: 125, message: 'sources[4].retries: expected an integer (a whole number of extra attempts), got a fraction', at: S(3, 14) },
   { name: 'names: [] (an empty list)', sources: `  - type: ssm\n    names: []\n`, code: 125, message: 'sources[4].names: must list at least 1 item', at: S(2, 12) },
   { name: 'recursive: "true" (a string)', sources: `  - type: ssm\n    path: /app\n    recursive: "true"\n`, code: 125, message: 'sources[4].recursive: expected a boolean (true or false), got a string', at: S(3, 16) },
   { name: 'headers: a list, not a map', sources: `  - type: http\n    url: http://127.0.0.1:9/\n    headers: [X-Token, "${SECRET.inline}"]\n`, code: 125, message: 'sources[4].headers: expected a mapping, got a list', at: S(3, 14) },
@@ -181,7 +181,7 @@ const CASES: Case[] = [
   { name: 'method: DELETE (not an allowed value)', sources: `  - type: http\n    url: http://127.0.0.1:9/\n    method: DELETE\n`, code: 125, message: 'sources[4].method: unknown value "DELETE" (expected one of GET, POST, PUT, PATCH)', at: S(3, 13) },
   { name: 'format: toml', sources: `  - type: http\n    url: http://127.0.0.1:9/\n    format: toml\n`, code: 125, message: 'sources[4].format: unknown value "toml" (expected one of json, dotenv, yaml)', at: S(3, 13) },
   { name: 'decode: base32', sources: `  - type: json\n    path: data.json\n    decode: { API_KEY: base32 }\n`, code: 125, message: 'sources[4].decode.API_KEY: unknown value "base32" (expected one of base64)', at: S(3, 24) },
-  { name: 'vars: a list', sources: `environments:\n  dev:\n    vars: { PORT: [8080] }\n`, args: ['-e', 'dev', '--', 'true'], code: 125, message: 'environments.dev.vars.PORT: expected a string or a number or a boolean (true or false), got a list', at: S(3, 19) },
+  { name: 'vars: a list', sources: `environments:\n  dev:\n    vars: { PORT: [8080] }\n`, args: ['-e', 'dev', '--', 'true'], code: 125, message: 'environments.dev.vars.PORT: expected a string, a number or a boolean, got a list', at: S(3, 19) },
   { name: 'sources: a mapping, not a list', raw: `sources:\n  type: dotenv\n  path: secrets.env\n`, code: 125, message: 'sources: expected a list, got a mapping', at: 'secretrun.yaml:2:3' },
   { name: 'a layer that is a bare word', sources: `  - dotenv\n`, code: 125, message: 'sources[4]: expected a mapping, got a string', at: S(1, 5) },
   { name: 'a layer without a type', sources: `  - path: data.json\n`, code: 125, message: 'sources[4]: missing required key "type"', at: S(1, 5) },
@@ -193,7 +193,7 @@ const CASES: Case[] = [
     name: 'unknown type "dotnev": did you mean dotenv, with the full list',
     sources: `  - type: dotnev\n    path: secrets.env\n`,
     code: 125,
-    message: `sources[4].type: unknown source type "dotnev" (expected one of ${Object.keys(SOURCE_TYPES).join(', ')}) (did you mean "dotenv"?)`,
+    message: `sources[4].type: unknown source type "dotnev" (expected one of ${SOURCES.map((s) => s.type).join(', ')}) (did you mean "dotenv"?)`,
     at: S(1, 11),
   },
   { name: 'unknown key "optionl": did you mean optional', sources: `  - type: json\n    path: data.json\n    optionl: true\n`, code: 125, message: 'sources[4].optionl: unknown key "optionl" (did you mean "optional"?)', at: S(3, 5) },

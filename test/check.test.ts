@@ -86,7 +86,7 @@ describe('check: every problem at once, each with file:line:col', () => {
     expect(r.code).toBe(1);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toBe('secretrun: secretrun.yaml:2:50: sources[0].timeout: expected a number, got a string');
+    expect(lines[0]).toBe('secretrun: secretrun.yaml:2:50: sources[0].timeout: expected a number (seconds per attempt), got a string');
     expect(lines[1]).toMatch(/^secretrun: secretrun\.yaml:6:12: environments\.a\.vars\.ONE: invalid variable reference/);
     expect(lines[2]).toBe('secretrun: secretrun.yaml:7:12: environments.a.vars.TWO: ${CHECK_TEST_SURELY_UNSET} is not set (looked up in earlier vars and the environment)');
     expect(lines[3]).toBe('secretrun: secretrun.yaml: 3 problems');

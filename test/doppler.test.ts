@@ -79,18 +79,6 @@ describe('doppler: against a Doppler-compatible server', () => {
     expect(s.requests[0].query.has('secrets')).toBe(false);
   });
 
-  it('defaults token and api_host from earlier layers first, then the process env', async () => {
-    const s = await serve();
-    const fromKeys = makeContext({ keys: { DOPPLER_TOKEN: SERVICE, DOPPLER_API_HOST: s.origin }, env: { DOPPLER_TOKEN: 'env-token-wrong', DOPPLER_API_HOST: 'http://127.0.0.1:9' } });
-    expect(await doppler.load({}, fromKeys)).toEqual(CONFIGS[0].secrets);
-    expect(s.requests[0].headers.authorization).toBe(`Bearer ${SERVICE}`);
-    expect(fromKeys.secrets).toContain(SERVICE);
-
-    const fromEnv = makeContext({ env: { DOPPLER_TOKEN: SERVICE, DOPPLER_API_HOST: s.origin } });
-    expect(await doppler.load({}, fromEnv)).toEqual(CONFIGS[0].secrets);
-    expect(s.requests).toHaveLength(2);
-  });
-
   it('without any token it says how to provide one', async () => {
     for (const options of [{}, { token: '' }]) {
       const err = await rejection(doppler.load(options, makeContext()));
@@ -205,6 +193,25 @@ describe('doppler: end to end through the CLI', () => {
     expect(s.requests[0].headers.authorization).toBe(`Bearer ${SERVICE}`);
   });
 
+  it('token and api_host default (in the doppler descriptor) to DOPPLER_TOKEN / DOPPLER_API_HOST: earlier layers first, then the process env', async () => {
+    const s = await serve();
+    const { dir } = project({
+      '.env': `DOPPLER_TOKEN=${SERVICE}\nDOPPLER_API_HOST=${s.origin}\n`,
+      'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n  - type: doppler\n    only: [SECRET_KEY]\n',
+    });
+    const wrongEnv = { DOPPLER_TOKEN: 'env-token-wrong', DOPPLER_API_HOST: 'http://127.0.0.1:9' };
+    const fromKeys = await runCli(['export', '--format', 'json'], { cwd: dir, env: wrongEnv });
+    expect(fromKeys.stderr).toBe('');
+    expect(JSON.parse(fromKeys.stdout)).toMatchObject({ SECRET_KEY: 'prd-key', DOPPLER_API_HOST: s.origin });
+    expect(s.requests[0].headers.authorization).toBe(`Bearer ${SERVICE}`);
+
+    const { dir: envOnly } = project({ 'secretrun.yaml': 'sources:\n  - type: doppler\n    only: [SECRET_KEY]\n' });
+    const fromEnv = await runCli(['export', '--format', 'json'], { cwd: envOnly, env: { DOPPLER_TOKEN: SERVICE, DOPPLER_API_HOST: s.origin } });
+    expect(fromEnv.stderr).toBe('');
+    expect(JSON.parse(fromEnv.stdout)).toEqual({ SECRET_KEY: 'prd-key' });
+    expect(s.requests).toHaveLength(2);
+  });
+
   it('an explicit token: ${VAR} from an earlier layer, with project/config and only', async () => {
     const s = await serve();
     const { dir } = project({
@@ -259,5 +266,29 @@ describe('doppler: end to end through the CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({});
+  });
+});
+
+describe('doppler: conditional requests across re-resolves', () => {
+  it('sends If-None-Match with the ETag it was given; a 304 returns the remembered keys without a body', async () => {
+    let version = 1;
+    const etag = () => `W/"v${version}"`;
+    const s = await serve((req) => {
+      if (req.headers['if-none-match'] === etag()) return { status: 304, headers: { etag: etag() } };
+      return { json: { SECRET_KEY: `key-${version}` }, headers: { etag: etag() } };
+    });
+    const cache = new Map<string, unknown>();
+    const options = { project: 'openedx', config: 'prd', token: PERSONAL, api_host: s.origin };
+    expect(await doppler.load(options, makeContext({ cache }))).toEqual({ SECRET_KEY: 'key-1' });
+    expect(await doppler.load(options, makeContext({ cache }))).toEqual({ SECRET_KEY: 'key-1' });
+    version = 2;
+    expect(await doppler.load(options, makeContext({ cache }))).toEqual({ SECRET_KEY: 'key-2' });
+    expect(s.requests.map((r) => r.headers['if-none-match'])).toEqual([undefined, 'W/"v1"', 'W/"v1"']);
+    // Without a cache (a one-shot run), no conditional request is made.
+    await doppler.load(options, makeContext());
+    expect(s.requests[3].headers['if-none-match']).toBeUndefined();
+    // A 304 that nobody asked for is still an error.
+    const t = await serve(() => ({ status: 304 }));
+    expect((await rejection(doppler.load({ ...options, api_host: t.origin, retries: 0 }, makeContext()))).message).toContain('HTTP 304');
   });
 });

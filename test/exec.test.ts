@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chmodSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError, SourceError } from '../src/core/errors.js';
-import execSource, { lastLine, readExecOptions, resolveProgram } from '../src/sources/exec.js';
+import execSource, { execOptions, lastLine, resolveProgram } from '../src/sources/exec.js';
+import { readOptions } from '../src/core/validate.js';
 import type { SourceContext } from '../src/sources/types.js';
 import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { loadError as sourceLoadError, makeContext as sourceContext } from './helpers/source-context.js';
@@ -119,13 +120,14 @@ describe('exec source', () => {
     expect(err.message).toMatch(/is not valid UTF-8/);
   });
 
-  it('validates its options', () => {
-    expect(() => readExecOptions({ command: 'op read x' })).toThrow(/non-empty list of strings/);
-    expect(() => readExecOptions({ command: [] })).toThrow(/non-empty list/);
-    expect(() => readExecOptions({ command: ['x'], format: 'toml' })).toThrow(/"format" must be one of json, dotenv, yaml/);
-    expect(() => readExecOptions({ command: ['x'], timeout: 0 })).toThrow(/positive number/);
-    expect(() => readExecOptions({ command: ['x'], env: { A: 1 } })).toThrow(/"env"/);
-    expect(readExecOptions({ command: ['x'] })).toMatchObject({ format: 'json', timeoutMs: 30_000, env: {} });
+  it('validates its options through its descriptor', async () => {
+    expect((await loadError({ command: 'op read x' })).message).toBe('`command`: expected a list, got a string');
+    expect((await loadError({ command: [] })).message).toBe('`command`: must list at least 1 item');
+    expect((await loadError({ command: [''] })).message).toBe('`command[0]`: the program must not be empty');
+    expect((await loadError({ command: ['x'], format: 'toml' })).message).toBe('`format`: unknown value "toml" (expected one of json, dotenv, yaml)');
+    expect((await loadError({ command: ['x'], timeout: 0 })).message).toBe('`timeout`: must be greater than 0');
+    expect((await loadError({ command: ['x'], env: { A: 1 } })).message).toBe('`env.A`: expected a string, got an integer');
+    expect(execOptions(readOptions(execSource, { command: ['x'] }) as Parameters<typeof execOptions>[0])).toMatchObject({ format: 'json', timeoutMs: 30_000, env: {} });
   });
 
   it('keeps only the last non-empty stderr line, capped', () => {

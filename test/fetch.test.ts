@@ -9,7 +9,8 @@ import {
   retryDelayMs,
   RETRY_AFTER_CAP_MS,
 } from '../src/sources/net/fetch.js';
-import { remoteOptions } from '../src/sources/options.js';
+import { readOptions } from '../src/core/validate.js';
+import { REMOTE_OPTIONS } from '../src/sources/descriptor.js';
 import { rejection, sequence, useServers } from './helpers/http-server.js';
 
 const serve = useServers(afterEach);
@@ -40,13 +41,14 @@ describe('retry policy (pure)', () => {
     expect(backoffMs(3, 200, () => 0.5)).toBe(400);
   });
 
-  it('checks timeout and retries', () => {
-    expect(remoteOptions({})).toEqual({ timeout: 10, retries: 3 });
-    expect(remoteOptions({ timeout: 0.5, retries: 0 })).toEqual({ timeout: 0.5, retries: 0 });
-    expect(() => remoteOptions({ timeout: 0 })).toThrow(/timeout/);
-    expect(() => remoteOptions({ timeout: '5' })).toThrow(/timeout/);
-    expect(() => remoteOptions({ retries: 1.5 })).toThrow(/retries/);
-    expect(() => remoteOptions({ retries: -1 })).toThrow(/retries/);
+  it('checks timeout and retries (the remote options every remote descriptor shares)', () => {
+    const remote = { options: REMOTE_OPTIONS };
+    expect(readOptions(remote, {})).toEqual({ timeout: 10, retries: 3 });
+    expect(readOptions(remote, { timeout: 0.5, retries: 0 })).toEqual({ timeout: 0.5, retries: 0 });
+    expect(() => readOptions(remote, { timeout: 0 })).toThrow('`timeout`: must be greater than 0');
+    expect(() => readOptions(remote, { timeout: '5' })).toThrow('`timeout`: expected a number (seconds per attempt), got a string');
+    expect(() => readOptions(remote, { retries: 1.5 })).toThrow('`retries`: expected an integer (a whole number of extra attempts), got a fraction');
+    expect(() => readOptions(remote, { retries: -1 })).toThrow('`retries`: must be at least 0');
   });
 });
 

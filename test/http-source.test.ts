@@ -96,7 +96,7 @@ describe('http: formats and requests', () => {
     const ctx = makeContext();
     const body = '{"role_id":"r-1","secret_id":"s-SECRET"}';
     const out = await http.load(
-      { url: `${s.origin}/v1/auth/approle/login`, method: 'post', headers: { Authorization: 'Bearer abc-123', 'Content-Type': 'application/json' }, body },
+      { url: `${s.origin}/v1/auth/approle/login`, method: 'POST', headers: { Authorization: 'Bearer abc-123', 'Content-Type': 'application/json' }, body },
       ctx,
     );
     expect(out).toEqual({ TOKEN: 'issued' });
@@ -132,11 +132,11 @@ describe('http: formats and requests', () => {
   });
 
   it('rejects bad options clearly', async () => {
-    expect((await rejection(http.load({}, makeContext()))).message).toBe('`url` is required');
+    expect((await rejection(http.load({}, makeContext()))).message).toBe('missing required key "url"');
     expect((await rejection(http.load({ url: 'ftp://x/y' }, makeContext()))).message).toMatch(/only http: and https:/);
-    expect((await rejection(http.load({ url: 'http://127.0.0.1:9/', method: 'DELETE' }, makeContext()))).message).toMatch(/`method` must be one of/);
-    expect((await rejection(http.load({ url: 'http://127.0.0.1:9/', format: 'toml' }, makeContext()))).message).toMatch(/`format` must be one of/);
-    expect((await rejection(http.load({ url: 'http://127.0.0.1:9/', headers: { A: 1 } }, makeContext()))).message).toBe('`headers.A` must be a string');
+    expect((await rejection(http.load({ url: 'http://127.0.0.1:9/', method: 'DELETE' }, makeContext()))).message).toBe('`method`: unknown value "DELETE" (expected one of GET, POST, PUT, PATCH)');
+    expect((await rejection(http.load({ url: 'http://127.0.0.1:9/', format: 'toml' }, makeContext()))).message).toBe('`format`: unknown value "toml" (expected one of json, dotenv, yaml)');
+    expect((await rejection(http.load({ url: 'http://127.0.0.1:9/', headers: { A: 1 } }, makeContext()))).message).toBe('`headers.A`: expected a string, got an integer');
   });
 
   it('is marked remote', () => {

@@ -229,7 +229,7 @@ describe('run --watch --mask', () => {
       { when: (o) => o.split('A=').length === 3, then: () => {} },
     ]);
     expect(r.stdout.toString()).toBe('A=****\nA=****\n');
-    expect(r.stderr.toString()).toBe('secretrun: 2 keys changed (PORT removed, SECRET_A); restarting\n');
+    expect(r.stderr.toString()).toBe('secretrun: file: 2 keys changed (PORT removed, SECRET_A); restarting\n');
   });
 
   it('with --on-change=signal, values the running child reads later are masked too', async () => {

@@ -80,7 +80,7 @@ describe('URLs in messages and labels', () => {
 
 describe('what an http layer counts as a credential', () => {
   /** Options as interpolated, with the ranges `${...}` filled in per option path. */
-  const carried = (options: Record<string, unknown>, filled: Record<string, [number, number][]> = {}) => credentialCarried(options, { filled: (path) => filled[path.join('.')] ?? [] });
+  const carried = (options: Parameters<typeof credentialCarried>[0], filled: Record<string, [number, number][]> = {}) => credentialCarried(options, { filled: (path) => filled[path.join('.')] ?? [] });
 
   it('a literal Authorization or X-Vault-Token header, whatever its case', () => {
     expect(carried({ url: 'http://h/x', headers: { authorization: 'Basic abc' } })).toBe('header authorization');

@@ -58,6 +58,15 @@ describe('the redaction net does not garble', () => {
   });
 });
 
+describe('a broken sources file', () => {
+  it('gives one line: the first YAML syntax error, not the cascade after it', async () => {
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: a.json\n  - type: dotenv\n' });
+    const r = await runCli(['--', 'true'], { cwd: dir });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe('secretrun: secretrun.yaml:3:3: invalid YAML: bad indentation\n');
+  });
+});
+
 describe('dotenv expand: as dotenv-expand reads it, and errors that quote nothing', () => {
   it('\\$ is a literal $ (a bcrypt hash), and ${V-d}, ${V:+a}, ${V+a} work', async () => {
     const hash = '$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy';

@@ -3,112 +3,18 @@
  * environment (fixtures/child/recorder.mjs), real files edited on disk, real HTTP servers on 127.0.0.1.
  * The tests wait for events, never for fixed sleeps, except to show that something does NOT happen.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, baseEnv, runCli, tmpProject, alive } from './helpers/cli.js';
-import { startServer, type FakeServer } from './helpers/http-server.js';
-import {
-  compareFingerprints,
-  describeChanges,
-  fingerprint,
-  retryDelay,
-  watchFiles,
-  watchSettings,
-} from '../src/process/watch.js';
+import { runCli, alive } from './helpers/cli.js';
+import { replaceFile, signals, sleep, starts, until, watchPlumbing } from './helpers/watch.js';
+import { compareFingerprints, describeChanges, fingerprint, retryDelay, watchFiles } from '../src/process/watch-engine.js';
+import { watchSettings } from '../src/process/watch.js';
 import { UsageError } from '../src/core/errors.js';
 
-const RECORDER = join(ROOT, 'fixtures/child/recorder.mjs');
-
-// ---- plumbing ------------------------------------------------------------------------------------------------
-
-const cleanups: (() => void | Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function project(files: Record<string, string>) {
-  const p = tmpProject(files);
-  cleanups.push(p.cleanup);
-  return p;
-}
-
-async function server(handler: Parameters<typeof startServer>[0]): Promise<FakeServer> {
-  const s = await startServer(handler);
-  cleanups.push(() => s.close());
-  return s;
-}
-
-type Event = { event: 'start'; pid: number; env: Record<string, string | null> } | { event: 'signal'; pid: number; signal: string };
-
-function events(log: string): Event[] {
-  if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Event);
-}
-const starts = (log: string) => events(log).filter((e): e is Extract<Event, { event: 'start' }> => e.event === 'start');
-const signals = (log: string, pid: number) => events(log).filter((e) => e.event === 'signal' && e.pid === pid).map((e) => (e as { signal: string }).signal);
-
-/** Poll `probe` until it returns something truthy. */
-async function until<T>(probe: () => T | undefined | null | false, what: string, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Watched {
-  proc: ChildProcess;
-  log: string;
-  stderr(): string;
-  stdout(): string;
-  ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The first child's start event. */
-  first: Extract<Event, { event: 'start' }>;
-}
-
-/** Start `secretrun <args> -- node recorder.mjs <log> <childArgs>` and wait for the first child. */
-async function startWatched(dir: string, args: string[], childArgs: string[], env: Record<string, string> = {}): Promise<Watched> {
-  const log = join(dir, `events-${randomBytes(4).toString('hex')}.log`);
-  const proc = spawn(process.execPath, [BIN, ...args, '--', process.execPath, RECORDER, log, ...childArgs], {
-    cwd: dir,
-    env: baseEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  let stdout = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d) => (stderr += d));
-  proc.stdout!.setEncoding('utf8').on('data', (d) => (stdout += d));
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  let exited = false;
-  void ended.then(() => (exited = true));
-  // Leave nothing behind, whatever the test did.
-  cleanups.push(() => {
-    for (const e of starts(log)) if (alive(e.pid)) process.kill(e.pid, 'SIGKILL');
-    if (!exited) proc.kill('SIGKILL');
-  });
-  const first = await until(() => {
-    if (exited && starts(log).length === 0) throw new Error(`secretrun exited early: ${stderr}`);
-    return starts(log)[0];
-  }, 'the first child');
-  return { proc, log, stderr: () => stderr, stdout: () => stdout, ended, first };
-}
-
-/** Replace a file the way editors and deploy tools do: write a temp file, rename it over. */
-function replaceFile(path: string, content: string): void {
-  writeFileSync(`${path}.tmp`, content);
-  renameSync(`${path}.tmp`, path);
-}
-
+const { cleanup, project, server, startWatched } = watchPlumbing();
+afterAll(cleanup);
 const DOTENV_YAML = 'sources:\n  - type: dotenv\n    path: .env\n    allow_world_readable: true\n';
 
 // ---- pure parts ----------------------------------------------------------------------------------------------
@@ -131,8 +37,12 @@ describe('watch settings', () => {
     [{ watch: '5', onChange: 'reload' }, '--on-change: expected "restart" or "signal:NAME"'],
     [{ watch: '5', onChange: 'signal:SIGNOPE' }, 'unknown signal "SIGNOPE"'],
     [{ watch: '5', onChange: 'signal:SIGHUP', grace: '3' }, '--restart-signal and --grace only apply with --on-change=restart'],
-    [{ grace: '3' }, '--grace only applies with --watch'],
-    [{ onChange: 'restart', restartSignal: 'SIGINT' }, '--on-change, --restart-signal only applies with --watch'],
+    [{ grace: '3' }, '--grace only applies with --watch or --listen'],
+    [{ onChange: 'restart', restartSignal: 'SIGINT' }, '--on-change, --restart-signal only applies with --watch or --listen'],
+    [{ jitter: '3' }, '--jitter only applies with --watch or --listen'],
+    [{ listen: 'localhost' }, '--listen: expected [HOST:]PORT'],
+    [{ listen: '70000' }, '--listen: expected [HOST:]PORT'],
+    [{ watch: '5', jitter: 'soon' }, '--jitter: expected a number of seconds'],
   ])('rejects %j', (flags, message) => {
     let err: unknown;
     try {
@@ -183,7 +93,7 @@ describe('watching files', () => {
     const { dir, write } = project({ 'a.env': 'A=1\n', 'other.txt': 'x' });
     let calls = 0;
     const w = watchFiles(() => calls++, 100);
-    cleanups.push(() => w.close());
+    onTestFinished(() => w.close());
     w.set([join(dir, 'a.env')]);
     write('other.txt', 'y');
     await sleep(300);
@@ -237,7 +147,7 @@ describe.concurrent('run --watch', () => {
 
     w.proc.kill('SIGTERM');
     expect(await w.ended).toEqual({ code: 0, signal: null });
-    expect(w.stderr()).toBe('secretrun: 1 key changed (TOKEN); restarting\n'.repeat(2));
+    expect(w.stderr()).toBe('secretrun: file: 1 key changed (TOKEN); restarting\n'.repeat(2));
     for (const v of ['first-secret-111', 'second-secret-222', 'third-secret-333', 'unchanged-value']) expect(w.stderr()).not.toContain(v);
     expect(starts(w.log)).toHaveLength(3);
   });
@@ -259,7 +169,7 @@ describe.concurrent('run --watch', () => {
     expect(alive(w.first.pid)).toBe(false);
     w.proc.kill('SIGTERM');
     expect((await w.ended).code).toBe(0);
-    expect(w.stderr()).toBe('secretrun: 1 key changed (API_TOKEN); restarting\n');
+    expect(w.stderr()).toBe('secretrun: poll: 1 key changed (API_TOKEN); restarting\n');
   });
 
   it('--on-change=signal:SIGHUP sends SIGHUP to the same process, which keeps its PID', async ({ expect }) => {
@@ -270,7 +180,7 @@ describe.concurrent('run --watch', () => {
     await until(() => signals(w.log, pid).length === 1, 'SIGHUP');
     expect(signals(w.log, pid)).toEqual(['SIGHUP']);
     await until(() => w.stderr().includes('\n'), 'the log line');
-    expect(w.stderr()).toBe('secretrun: 2 keys changed (NEW_KEY added, TOKEN); sent SIGHUP (the running process keeps its old environment)\n');
+    expect(w.stderr()).toBe('secretrun: file: 2 keys changed (NEW_KEY added, TOKEN); sent SIGHUP (the running process keeps its old environment)\n');
 
     // A SIGHUP to secretrun is forwarded, and watching goes on.
     w.proc.kill('SIGHUP');
@@ -299,7 +209,7 @@ describe.concurrent('run --watch', () => {
     expect(second.env.TOKEN).toBe('stubborn-2');
     expect(alive(w.first.pid)).toBe(false);
     await until(() => w.stderr().split('\n').length === 3, 'both log lines');
-    expect(w.stderr()).toBe('secretrun: 1 key changed (TOKEN); restarting\nsecretrun: warning: the process did not exit within 1s of SIGTERM; sending SIGKILL\n');
+    expect(w.stderr()).toBe('secretrun: file: 1 key changed (TOKEN); restarting\nsecretrun: warning: the process did not exit within 1s of SIGTERM; sending SIGKILL\n');
     console.log(`ignored SIGTERM: killed and restarted ${Date.now() - t0} ms after the edit (grace 1 s)`);
 
     // The new child ignores SIGTERM too: secretrun forwards it and keeps waiting, as plain run does.
@@ -346,7 +256,7 @@ describe.concurrent('run --watch', () => {
     expect(w.stderr().split('\n').filter(Boolean)).toEqual([
       warnings[0],
       'secretrun: sources readable again',
-      'secretrun: 1 key changed (TOKEN); restarting',
+      'secretrun: poll: 1 key changed (TOKEN); restarting',
     ]);
     expect(w.stderr()).not.toContain('flaky-secret');
   });
@@ -368,7 +278,7 @@ describe.concurrent('run --watch', () => {
     replaceFile(join(dir, '.env'), 'TOKEN=file-secret-2\n');
     const second = await until(() => starts(w.log)[1], 'the restart after the fix');
     expect(second.env.TOKEN).toBe('file-secret-2');
-    expect(w.stderr().split('\n').slice(1)).toEqual(['secretrun: sources readable again', 'secretrun: 1 key changed (TOKEN); restarting', '']);
+    expect(w.stderr().split('\n').slice(1)).toEqual(['secretrun: sources readable again', 'secretrun: file: 1 key changed (TOKEN); restarting', '']);
     w.proc.kill('SIGTERM');
     await w.ended;
     expect(w.stderr()).not.toMatch(/file-secret/);
@@ -387,7 +297,7 @@ describe.concurrent('run --watch', () => {
     expect(third.env.EXTRA).toBe('more-secret-2');
     w.proc.kill('SIGTERM');
     await w.ended;
-    expect(w.stderr()).toBe('secretrun: 1 key changed (EXTRA added); restarting\nsecretrun: 1 key changed (EXTRA); restarting\n');
+    expect(w.stderr()).toBe('secretrun: file: 1 key changed (EXTRA added); restarting\nsecretrun: file: 1 key changed (EXTRA); restarting\n');
   });
 
   it('SIGTERM to secretrun: the child exit code passes through, and no new child is started', async ({ expect }) => {
@@ -436,7 +346,7 @@ describe.concurrent('run --watch', () => {
     expect(r.stderr).toBe('secretrun: --watch: 1 is below the minimum of 2 seconds\n');
     const g = await runCli(['--grace', '3', '--', 'true'], { cwd: dir });
     expect(g.code).toBe(2);
-    expect(g.stderr).toBe('secretrun: --grace only applies with --watch\n');
+    expect(g.stderr).toBe('secretrun: --grace only applies with --watch or --listen\n');
     const o = await runCli(['run', '--watch', 'node', 'x.js'], { cwd: dir });
     expect(o.code).toBe(2);
     expect(o.stderr).toContain('put the command after --');

@@ -103,6 +103,8 @@ export const COMMANDS: CommandDef[] = [
       { flags: '--on-change <action>', description: 'with --watch: "restart" (default), or "signal:NAME" to only send NAME, e.g. signal:SIGHUP (the process keeps its old environment)' },
       { flags: '--restart-signal <signal>', description: 'with --watch: the signal that stops the command before a restart (default SIGTERM)' },
       { flags: '--grace <seconds>', description: 'with --watch: seconds to wait after the restart signal before SIGKILL (default 10)' },
+      { flags: '--listen <address>', description: 'watch mode with an HTTP listener on [HOST:]PORT (host default 127.0.0.1): POST re-resolves (signed with SECRETRUN_WEBHOOK_SECRET), GET /healthz reports; push-only unless --watch=SECONDS too' },
+      { flags: '--jitter <seconds>', description: 'with --watch/--listen: wait a random time up to SECONDS before a webhook- or poll-triggered re-resolve (spreads a fleet)' },
       { flags: '--mask [names]', description: "replace secret values in the command's stdout and stderr with **** (or <KEY> with --mask=names); they become pipes, not a terminal" },
     ],
     failureExit: 125,
@@ -112,6 +114,7 @@ export const COMMANDS: CommandDef[] = [
       ['secretrun -- node server.js', 'the default command, with --'],
       ['secretrun run -e prod --pristine -- ./manage.py migrate', 'only the layers, not the parent env'],
       ['secretrun --watch=10 --mask -- node server.js', 'restart on change; redact output'],
+      ['secretrun --listen 9000 --jitter 5 -- node server.js', 'restart when a signed webhook says a secret changed'],
     ],
     action: async ([command], opts) => (await import('./commands/run.js')).run(command as string[], opts),
   },
@@ -214,6 +217,8 @@ export const COMMANDS: CommandDef[] = [
     options: [
       // Hidden: what the scripts call at TAB time to list the environments of the nearest sources file.
       { flags: '--list-envs', description: 'print the environment names of the sources file', hidden: true },
+      // Hidden: for editor plug-ins, each source type with the keys its layers accept (from the source registry).
+      { flags: '--list-sources', description: 'print each source type with its options', hidden: true },
       { flags: '-c, --config <file>', description: 'sources file', hidden: true },
     ],
     failureExit: 1,

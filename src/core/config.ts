@@ -8,14 +8,15 @@ import { ConfigError, ConfigErrors, SourceError, type Location } from './errors.
 import { readTextFile } from './files.js';
 import { yamlMessage, yamlToJs } from '../formats/parse.js';
 import { parseSimpleYaml } from '../formats/simple-yaml.js';
-import schemaJson from '../../schema.json' with { type: 'json' };
-import { suggest } from './validate.js';
-import { validate, formatPath, type Path, type Schema } from './validate.js';
+import { formatPath, sourcesFileIssues, suggest, type Path } from './validate.js';
 import { interpolate, InterpolationError } from './interpolate.js';
+import type { SourceDescriptor } from '../sources/descriptor.js';
 
 export const SOURCES_FILE_NAMES = ['secretrun.yaml', 'secretrun.yml'];
 const MAX_SOURCES_FILE_BYTES = 1024 * 1024;
-export const schema = schemaJson as Schema;
+
+/** The source types a sources file may use (src/sources/index.ts `SOURCES`, or a test's own list). */
+export type SourceTypes = readonly SourceDescriptor[];
 
 export interface RawLayer {
   type: string;
@@ -37,12 +38,16 @@ export interface SourcesFile {
   /** Directory that relative paths resolve from. */
   dir: string;
   data: RawConfig;
+  /** The source types the file was checked against; its layers are loaded by these. */
+  sources: SourceTypes;
   locate(path: Path, atKey?: boolean): Location;
 }
 
 export interface LayerSpec {
   index: number;
   type: string;
+  /** The descriptor of `type`. */
+  source: SourceDescriptor;
   /** Options as written (not yet interpolated), including the common keys. */
   options: Record<string, unknown>;
   /** Where the layer is written in the sources file; none for a layer given on the command line. */
@@ -125,8 +130,8 @@ export function locateSourcesFile({ config, cwd, env, names = LIBRARY_OPTION_NAM
  * Standing in for a sources file when there is none and the layers all come from the command line
  * (`secretrun --dotenv .env -- cmd`): no layers of its own, no `require`, the implicit `default` environment.
  */
-export function noSourcesFile(cwd: string): SourcesFile {
-  return { path: '', shown: '(no sources file)', dir: cwd, data: {}, locate: () => ({ file: '(no sources file)', line: 1, col: 1 }) };
+export function noSourcesFile(cwd: string, sources: SourceTypes): SourcesFile {
+  return { path: '', shown: '(no sources file)', dir: cwd, data: {}, sources, locate: () => ({ file: '(no sources file)', line: 1, col: 1 }) };
 }
 
 /** One stat call, and no exception for the usual miss while walking up the directories. */
@@ -145,17 +150,15 @@ export function showPath(p: string, cwd: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : p;
 }
 
-/**
- * Read, parse and schema-validate the sources file. Throws `ConfigErrors` with every problem found.
- * `collect` (for `check`) returns the problems instead of throwing.
- */
-export async function loadSourcesFile(path: string, cwd: string): Promise<SourcesFile> {
-  const { file, problems } = await parseSourcesFile(path, cwd);
+/** Read, parse and check the sources file against the source types. Throws `ConfigErrors` with every problem found. */
+export async function loadSourcesFile(path: string, cwd: string, sources: SourceTypes): Promise<SourcesFile> {
+  const { file, problems } = await parseSourcesFile(path, cwd, sources);
   if (problems.length > 0) throw new ConfigErrors(problems);
   return file!;
 }
 
-export async function parseSourcesFile(path: string, cwd: string): Promise<{ file?: SourcesFile; problems: ConfigError[] }> {
+/** `loadSourcesFile` that returns the problems instead of throwing (`check` reports them all). */
+export async function parseSourcesFile(path: string, cwd: string, sources: SourceTypes): Promise<{ file?: SourcesFile; problems: ConfigError[] }> {
   const shown = showPath(path, cwd);
   let text: string;
   try {
@@ -173,10 +176,10 @@ export async function parseSourcesFile(path: string, cwd: string): Promise<{ fil
   if (data === null || data === undefined) {
     return { problems: [new ConfigError('the sources file is empty: expected a mapping with "sources" (run "secretrun init" for a starter file)', at(1, 1))] };
   }
-  const problems = validate(data, schema).map((issue) => new ConfigError(`${formatPath(issue.path)}: ${issue.message}`, locate(issue.path, issue.atKey)));
+  const problems = sourcesFileIssues(data, sources).map((issue) => new ConfigError(`${formatPath(issue.path)}: ${issue.message}`, locate(issue.path, issue.atKey)));
   const raw = data as RawConfig;
   problems.push(...semanticProblems(raw, locate));
-  const file: SourcesFile = { path, shown, dir: dirname(path), data: raw, locate };
+  const file: SourcesFile = { path, shown, dir: dirname(path), data: raw, sources, locate };
   return { file, problems };
 }
 
@@ -204,7 +207,10 @@ async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
   const at = (offset: number): Location => ({ file: shown, ...lineCounter.linePos(offset) });
   if (text.includes('\0')) return { problems: [new ConfigError('contains a NUL byte', at(text.indexOf('\0')))] };
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => new ConfigError(`invalid YAML: ${yamlMessage(e.code)}`, at(e.pos[0])));
+    // The first syntax error only: the parser's later ones are mostly consequences of it (one broken quote gives
+    // three messages), and a failure is one line.
+    const first = doc.errors[0];
+    const problems = [new ConfigError(`invalid YAML: ${yamlMessage(first.code)}`, at(first.pos[0]))];
     return { problems };
   }
   let data: unknown;
@@ -240,7 +246,7 @@ async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
   return { data, locate };
 }
 
-/** Checks the schema cannot express. */
+/** Checks across keys of the file. */
 function semanticProblems(data: RawConfig, locate: SourcesFile['locate']): ConfigError[] {
   const problems: ConfigError[] = [];
   const envNames = data.environments && typeof data.environments === 'object' ? Object.keys(data.environments) : [];
@@ -313,9 +319,12 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv, names = 
   const add = (list: RawLayer[] | undefined, base: Path) => {
     (list ?? []).forEach((options, i) => {
       const path = [...base, i];
+      const source = file.sources.find((d) => d.type === options.type);
+      if (!source) throw new ConfigError(`unknown source type "${options.type}"`, file.locate([...path, 'type']));
       layers.push({
         index: layers.length,
         type: options.type,
+        source,
         options,
         location: file.locate(path),
         locate: (sub: Path) => file.locate([...path, ...sub]),
@@ -324,10 +333,12 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv, names = 
   };
   add(data.sources, ['sources']);
   add(envDef.sources, ['environments', name, 'sources']);
+  const dotenvSource = file.sources.find((d) => d.type === 'dotenv');
   for (const extra of dotenv) {
+    if (!dotenvSource) throw new ConfigError('dotenv files were given, but the "dotenv" source type is not available');
     // A path typed on the command line is taken literally: the shell has already expanded what it meant to.
     const options = { type: 'dotenv', path: extra.path.replaceAll('${', '$${'), ...(extra.optional ? { optional: true } : {}) };
-    layers.push({ index: layers.length, type: 'dotenv', options, locate: () => undefined, dir: cwd });
+    layers.push({ index: layers.length, type: 'dotenv', source: dotenvSource, options, locate: () => undefined, dir: cwd });
   }
   const require = [...new Set([...(data.require ?? []), ...(envDef.require ?? [])])];
   return { name, vars, layers, require, file, implicit: !defined };

@@ -3,7 +3,7 @@
  * unreadable, a directory, too large, not UTF-8. Reads into memory only; nothing is ever written.
  */
 import { isUtf8 } from 'node:buffer';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { NotFoundError, SourceError } from './errors.js';
 import { lineCol } from '../formats/parse.js';
 
@@ -81,4 +81,13 @@ export function formatBytes(n: number): string {
   if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(n % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
   if (n >= 1024) return `${Math.round(n / 1024)} KiB`;
   return `${n} bytes`;
+}
+
+/** The file's stats, or undefined when it is missing or can't be examined (the caller says what that means). */
+export function statOrUndefined(absPath: string): Stats | undefined {
+  try {
+    return statSync(absPath, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }

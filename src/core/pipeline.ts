@@ -5,13 +5,14 @@
  * and chooses what is an error, a warning or nothing (`run` refuses a missing required key, `get` does not; only
  * `check` reports file permissions). Nothing here reads `process.env` or `process.cwd()` either: they are passed in.
  */
-import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, selectEnvironment, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile } from './config.js';
+import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, selectEnvironment, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile, type SourceTypes } from './config.js';
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
 import { interpolate, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
 import { layerName, resolveLayers, type Resolution } from './resolve.js';
-import { loadSource, OPTION_DEFAULTS } from '../sources/index.js';
-import type { Source } from '../sources/types.js';
+import { withDefaults } from './validate.js';
+import { SOURCES } from '../sources/index.js';
+import type { SourceDescriptor } from '../sources/descriptor.js';
 
 export type { PermissionFinding };
 type ProcessEnv = Readonly<Record<string, string | undefined>>;
@@ -21,6 +22,8 @@ export interface LocateOptions {
   config?: string;
   cwd: string;
   processEnv: ProcessEnv;
+  /** The source types (default: the built-in registry, src/sources/index.ts). */
+  sources?: SourceTypes;
   /** Dotenv layers after the sources file's own (relative to `cwd`); with them, no sources file is needed. */
   dotenv?: readonly ExtraDotenv[];
   /** How messages name the caller's options (the CLI's flags); default: the library's option names. */
@@ -38,6 +41,11 @@ export interface PipelineOptions extends LocateOptions {
    * counts as empty, so one run reports every unreachable layer (and those that fail because of it).
    */
   keepGoing?: boolean;
+  /**
+   * Kept by a caller that resolves again and again (watch mode, watchSecrets): per layer, what lets a remote
+   * source ask the server "changed since?" (an ETag) and reuse its last answer.
+   */
+  cache?: Map<string, Map<string, unknown>>;
   /** Progress display hooks (the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
@@ -69,25 +77,25 @@ export interface Resolved {
 }
 
 /** The sources file; with `dotenv` layers and no file named or found, the stand-in for none. */
-export async function findAndLoadSourcesFile({ config, cwd, processEnv, dotenv, names }: LocateOptions): Promise<SourcesFile> {
+export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES, dotenv, names }: LocateOptions): Promise<SourcesFile> {
   const find = { config, cwd, env: processEnv, names };
-  if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd);
+  if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd, sources);
   const path = locateSourcesFile(find);
-  return path ? loadSourcesFile(path, cwd) : noSourcesFile(cwd);
+  return path ? loadSourcesFile(path, cwd, sources) : noSourcesFile(cwd, sources);
 }
 
 /** Sources file → selected environment → merged layers with provenance, and what was found on the way. */
 export async function resolveSecrets(options: PipelineOptions): Promise<Resolved> {
   const file = options.file ?? (await findAndLoadSourcesFile(options));
-  const plan = selectEnvironment(file, { env: options.env, processEnv: options.processEnv, names: options.names, dotenv: options.dotenv, cwd: options.cwd });
+  const selected = selectEnvironment(file, { env: options.env, processEnv: options.processEnv, names: options.names, dotenv: options.dotenv, cwd: options.cwd });
   const findings: Findings = { missingRequired: [], riskyNames: [], permissions: [], warnings: [], failures: [] };
+  const plan = options.keepGoing ? recordingFailures(selected, findings.failures) : selected;
   const hooks = {
     processEnv: options.processEnv,
-    loadSource: options.keepGoing ? recordingLoader(plan, findings.failures) : loadSource,
-    optionDefaults: OPTION_DEFAULTS,
     warn: (message: string) => void findings.warnings.push(message),
     onPermissions: (found: PermissionFinding) => void findings.permissions.push(found),
     signal: options.signal,
+    cache: options.cache,
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
   };
@@ -105,13 +113,13 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
   return { file, plan, resolution, findings };
 }
 
-/** Wraps each source so a failure is recorded and the layer counts as empty (for `keepGoing`). */
-function recordingLoader(plan: EnvironmentPlan, failures: SecretrunError[]): (type: string) => Promise<Source> {
+/** The plan with each layer's source wrapped so a failure is recorded and the layer counts as empty (for `keepGoing`). */
+function recordingFailures(plan: EnvironmentPlan, failures: SecretrunError[]): EnvironmentPlan {
   // Where each layer is defined, by the label the core gives it (the label is all a source's context carries).
   const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars), spec.location]));
-  return async (type) => {
-    const source = await loadSource(type);
-    const load: Source['load'] = async (options, context) => {
+  const recording = (source: SourceDescriptor): SourceDescriptor => ({
+    ...source,
+    async load(options, context) {
       try {
         return await source.load(options, context);
       } catch (err) {
@@ -120,10 +128,9 @@ function recordingLoader(plan: EnvironmentPlan, failures: SecretrunError[]): (ty
         failures.push(new LayerError(context.layer, describeError(err), { definedAt: definedAt.get(context.layer) }));
         return {};
       }
-    };
-    // Inherit everything else (remote, usesEarlierKeys, privateFiles, ...) from the real source; it may be frozen.
-    return Object.create(source, { load: { value: load } }) as Source;
-  };
+    },
+  });
+  return { ...plan, layers: plan.layers.map((spec) => ({ ...spec, source: recording(spec.source) })) };
 }
 
 /**
@@ -155,21 +162,14 @@ export function riskyNames(resolution: Resolution): RiskyName[] {
 export async function offlinePermissionFindings(plan: EnvironmentPlan, processEnv: ProcessEnv): Promise<PermissionFinding[]> {
   const found: PermissionFinding[] = [];
   for (const spec of plan.layers) {
-    if (spec.options.allow_world_readable === true) continue;
-    let source: Source;
+    const { source } = spec;
+    if (spec.options.allow_world_readable === true || !source.privateFiles) continue;
     try {
-      source = await loadSource(spec.type);
+      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
+      found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), spec.dir ?? plan.file.dir, spec.location));
     } catch {
-      continue; // an unknown type is check's to report
+      continue; // a path that needs an earlier layer's value, or that only interpolation made invalid: left to --resolve
     }
-    if (!source.privateFiles) continue;
-    let options: Record<string, unknown>;
-    try {
-      options = mapStrings({ ...OPTION_DEFAULTS[spec.type], ...spec.options }, (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), spec.dir ?? plan.file.dir, spec.location));
   }
   return found;
 }

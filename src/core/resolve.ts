@@ -11,11 +11,11 @@ import { interpolate, interpolateTracked, InterpolationError, mapStrings, refere
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
-import { urlForDisplay } from './urls.js';
 import { globToRegExp, isGlob, matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
-import type { Source, SourceOptions } from '../sources/types.js';
+import type { SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
+import { withDefaults } from './validate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
 
 export interface ResolvedEntry {
@@ -46,29 +46,25 @@ export interface Resolution {
 export interface ResolveHooks {
   /** The parent process environment (never read from `process.env` here). */
   processEnv: Readonly<Record<string, string | undefined>>;
-  loadSource: (type: string) => Promise<Source>;
-  /** Template defaults per type, applied before interpolation (see sources/index.ts). */
-  optionDefaults?: Record<string, Record<string, string>>;
   warn: (message: string) => void;
   /** A layer's private file that group or others can read (see permissions.ts). */
   onPermissions?: (finding: PermissionFinding) => void;
   signal?: AbortSignal;
+  /** See PipelineOptions.cache: one map per layer, found by the layer's type and interpolated options. */
+  cache?: Map<string, Map<string, unknown>>;
   /** Called when remote layers start and as each finishes (progress display). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
 }
 
-/** Option keys the core handles itself; the rest are the source's own. */
-export const COMMON_KEYS = ['type', 'name', 'optional', 'only', 'prefix', 'decode', 'decode_prefixed', 'public', 'allow_world_readable'];
-
 export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks): Promise<Resolution> {
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort(hooks.signal?.reason);
   hooks.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const sources = await Promise.all(plan.layers.map((l) => loadSourceFor(l, hooks)));
-  const layers = plan.layers.map((spec) => withDefaults(spec, hooks.optionDefaults));
+  // Defaults first, templates included: a `${DOPPLER_TOKEN}` default takes part in the dependency graph.
+  const layers = plan.layers.map((spec) => ({ ...spec, options: withDefaults(spec.source, spec.options) }));
   const names = layers.map((spec) => layerName(spec, plan.vars));
-  const remote = names.filter((_, i) => sources[i].remote);
+  const remote = names.filter((_, i) => layers[i].source.remote);
   if (remote.length > 0) hooks.onRemoteStart?.(remote);
 
   let firstError: unknown;
@@ -89,7 +85,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
 
   async function resolveOne(i: number): Promise<LayerOutcome> {
     const spec = layers[i];
-    const source = sources[i];
+    const source = spec.source;
     const name = names[i];
     const refs = collectReferences(spec, name);
     const barrier = typeof source.usesEarlierKeys === 'function' ? source.usesEarlierKeys(spec.options) : !!source.usesEarlierKeys;
@@ -135,6 +131,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
+      cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
     };
     let keys: Record<string, string>;
     let missing = false;
@@ -174,18 +171,12 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   return { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
 }
 
-async function loadSourceFor(spec: LayerSpec, hooks: ResolveHooks): Promise<Source> {
-  try {
-    return await hooks.loadSource(spec.type);
-  } catch (err) {
-    throw new ConfigError(`cannot load source type "${spec.type}": ${describeError(err)}`, spec.location);
-  }
-}
-
-function withDefaults(spec: LayerSpec, defaults: ResolveHooks['optionDefaults']): LayerSpec {
-  const d = defaults?.[spec.type];
-  if (!d) return spec;
-  return { ...spec, options: { ...d, ...spec.options } };
+/** A layer's own cache: a changed option (another `select`, a rotated token) is another layer. */
+function layerCache(all: Map<string, Map<string, unknown>>, type: string, options: SourceOptions): Map<string, unknown> {
+  const id = JSON.stringify([type, options]);
+  let cache = all.get(id);
+  if (!cache) all.set(id, (cache = new Map()));
+  return cache;
 }
 
 /** Merge in file order: the last layer defining a key wins; earlier definitions are recorded as shadowed. */
@@ -265,11 +256,11 @@ export function keyValueLists(resolution: Resolution): { keys: string[]; values:
 }
 
 /**
- * The label of a layer: its `name`, else type plus path/url/names. Built from the text as written, with only
- * the environment's `vars` filled in (those values join the redaction net, and the label is redacted): values
- * loaded from layers never appear in a label. A URL is shown without userinfo, query or fragment.
+ * The label of a layer: its `name`, else its type plus what its descriptor's `label` picks (path, url, names...).
+ * Built from the text as written, with only the environment's `vars` filled in (those values join the redaction
+ * net, and the label is redacted): values loaded from layers never appear in a label.
  */
-export function layerName(spec: LayerSpec, vars: Record<string, string>): string {
+export function layerName(spec: Pick<LayerSpec, 'type' | 'source' | 'options'>, vars: Record<string, string>): string {
   const o = spec.options;
   if (typeof o.name === 'string' && o.name) return o.name;
   const ownPublic = publicPatterns(o);
@@ -284,12 +275,7 @@ export function layerName(spec: LayerSpec, vars: Record<string, string>): string
       return s;
     }
   };
-  let what = '';
-  if (typeof o.url === 'string') what = urlForDisplay(fill(o.url), { path: true });
-  else if (typeof o.path === 'string') what = fill(o.path);
-  else if (Array.isArray(o.names)) what = o.names.length === 1 ? fill(String(o.names[0])) : `${fill(String(o.names[0]))} (+${o.names.length - 1})`;
-  else if (Array.isArray(o.command) && o.command.length > 0) what = String(o.command[0]);
-  else if (spec.type === 'doppler' && (o.project || o.config)) what = [o.project, o.config].filter(Boolean).map((s) => fill(String(s))).join('/');
+  const what = spec.source.label?.(o, fill);
   // The label is shown raw by `ls`, `diff`, the spinner and watch logs: blank what `vars` filled in here, once.
   return what ? redact(`${spec.type} ${what}`) : spec.type;
 }

@@ -11,7 +11,7 @@ import { inspect, type InspectOptions } from 'node:util';
 import type { ExtraDotenv } from './config.js';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
 import { maskValue } from '../process/mask.js';
-import { missingRequiredMessage, permissionMessage, resolveSecrets } from './pipeline.js';
+import { missingRequiredMessage, permissionMessage, resolveSecrets, type PipelineOptions, type Resolved } from './pipeline.js';
 import type { Resolution, ResolvedEntry } from './resolve.js';
 
 // ---- the library entry -------------------------------------------------------------------------------------
@@ -52,21 +52,35 @@ export interface SecretSource {
  * secret value scrubbed from their messages.
  */
 export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Secrets> {
+  return (await resolveForLibrary(options)).secrets;
+}
+
+/**
+ * `loadSecrets`, also returning the resolution (watchSecrets watches its files). `extra` is the watcher's own:
+ * its cancellation and its per-layer cache.
+ */
+export async function resolveForLibrary(
+  options: LoadSecretsOptions,
+  extra: { signal?: AbortSignal; cache?: PipelineOptions['cache'] } = {},
+): Promise<{ resolved: Resolved; secrets: Secrets }> {
   const processEnv = options.processEnv ?? process.env;
+  const signal = extra.signal ?? options.signal;
   try {
-    options.signal?.throwIfAborted();
-    const { file, plan, resolution, findings } = await resolveSecrets({
+    signal?.throwIfAborted();
+    const resolved = await resolveSecrets({
       env: options.env,
       config: options.config,
       cwd: options.cwd ?? process.cwd(),
       processEnv,
       dotenv: options.dotenv?.map((d) => (typeof d === 'string' ? { path: d } : d)),
-      signal: options.signal,
+      signal,
+      cache: extra.cache,
     });
+    const { file, plan, resolution, findings } = resolved;
     const warn = options.onWarning ?? emitWarning;
     for (const message of [...findings.warnings, ...findings.permissions.map(permissionMessage)]) warn(redact(message));
     if (options.checkRequire !== false && findings.missingRequired.length > 0) throw new SecretrunError(missingRequiredMessage(plan, findings.missingRequired));
-    return new Secrets(resolution, file.path);
+    return { resolved, secrets: new Secrets(resolution, file.path) };
   } catch (err) {
     throw scrubError(err);
   }

@@ -1,22 +1,16 @@
 /**
- * `run --watch`: keep the child running and re-resolve every layer on an interval, and promptly when a local
- * file changes. When the merged set changes, restart the child with the new environment (or only send it a
- * signal). A failed re-resolve keeps the current child: we never restart with a partial set.
- *
- * Sets are compared in memory by a keyed hash (HMAC-SHA256, random key per process): nothing is written to disk,
- * and the long-lived state holds digests, not values.
+ * `run --watch` / `run --listen`: keep the child running and re-resolve when a trigger asks (an interval poll, a
+ * local file change, a webhook; see watch-engine.ts). When the merged set changes, restart the child with the new
+ * environment (or only send it a signal). A failed re-resolve keeps the current child: we never restart with a
+ * partial set. Nothing is written to disk, and the long-lived state holds digests, not values.
  */
-import { createHmac, randomBytes } from 'node:crypto';
-import { watch as watchFs, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { constants } from 'node:os';
 import { relaySignals, type ChildEnd, type RunningChild, type SignalPolicy } from './child.js';
 import type { Resolved } from '../core/pipeline.js';
-import { interpolate, mapStrings } from '../core/interpolate.js';
-import { ConfigErrors, UsageError, describeError } from '../core/errors.js';
-import { info, warn } from '../cli/output.js';
+import { ConfigErrors, SecretrunError, UsageError, describeError, registerSecret } from '../core/errors.js';
 import { valuesOf } from '../core/resolve.js';
-import { loadSource } from '../sources/index.js';
+import { describeChanges, fileTrigger, localFilesOf, pollTrigger, WatchEngine, type CheckResult, type KeyChanges, type Trigger, type TriggerReason } from './watch-engine.js';
+import { isLoopback, parseListen, webhookTrigger, WEBHOOK_SECRET_VAR, type ListenAddress } from './webhook.js';
 
 // ---- settings from the command line ------------------------------------------------------------------------
 
@@ -25,14 +19,18 @@ export const MIN_INTERVAL_SECONDS = 2;
 /** One day; also keeps the delay far below setTimeout's 24.8-day limit (beyond it Node fires at once). */
 export const MAX_INTERVAL_SECONDS = 86_400;
 export const DEFAULT_GRACE_SECONDS = 10;
-/** File events come in bursts (an editor writes a temp file, renames it, touches it): wait for quiet. */
-export const FILE_DEBOUNCE_MS = 250;
+export const MAX_JITTER_SECONDS = 3600;
 
 export type OnChange = { action: 'restart'; signal: NodeJS.Signals; graceMs: number } | { action: 'signal'; signal: NodeJS.Signals };
 
 export interface WatchSettings {
-  intervalMs: number;
+  /** The poll interval; absent with `--listen` alone (push only). */
+  intervalMs?: number;
   onChange: OnChange;
+  /** `--listen`: the webhook listener's address. */
+  listen?: ListenAddress;
+  /** `--jitter`: the longest random wait before a webhook- or poll-triggered re-resolve. */
+  jitterMs?: number;
 }
 
 export interface WatchFlags {
@@ -40,26 +38,35 @@ export interface WatchFlags {
   onChange?: string;
   restartSignal?: string;
   grace?: string;
+  listen?: string;
+  jitter?: string;
 }
 
-/** Validate the watch flags; undefined when `--watch` is absent (and then no other watch flag may be given). */
+/**
+ * Validate the watch flags; undefined when neither `--watch` nor `--listen` is given (and then no other watch flag
+ * may be). `--listen` alone is push only; with `--watch=SECONDS` too, polls run as a safety net.
+ */
 export function watchSettings(flags: WatchFlags): WatchSettings | undefined {
-  if (flags.watch === undefined) {
-    const stray = [flags.onChange && '--on-change', flags.restartSignal && '--restart-signal', flags.grace && '--grace'].filter(Boolean);
-    if (stray.length > 0) throw new UsageError(`${stray.join(', ')} only applies with --watch`);
+  if (flags.watch === undefined && flags.listen === undefined) {
+    const stray = [flags.onChange && '--on-change', flags.restartSignal && '--restart-signal', flags.grace && '--grace', flags.jitter && '--jitter'].filter(Boolean);
+    if (stray.length > 0) throw new UsageError(`${stray.join(', ')} only applies with --watch or --listen`);
     return undefined;
   }
-  const intervalMs = parseSeconds(flags.watch === true ? String(DEFAULT_INTERVAL_SECONDS) : flags.watch, '--watch', MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, ' (put the command after --)');
+  const intervalMs =
+    flags.watch === undefined ? undefined : parseSeconds(flags.watch === true ? String(DEFAULT_INTERVAL_SECONDS) : flags.watch, '--watch', MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, ' (put the command after --)');
+  const listen = flags.listen === undefined ? undefined : parseListen(flags.listen);
+  const jitterMs = flags.jitter === undefined ? undefined : parseSeconds(flags.jitter, '--jitter', 0, MAX_JITTER_SECONDS);
+  const common = { intervalMs, ...(listen && { listen }), ...(jitterMs !== undefined && { jitterMs }) };
   const onChange = flags.onChange ?? 'restart';
   if (onChange === 'restart') {
     const signal = flags.restartSignal === undefined ? 'SIGTERM' : parseSignal(flags.restartSignal, '--restart-signal');
     const graceMs = flags.grace === undefined ? DEFAULT_GRACE_SECONDS * 1000 : parseSeconds(flags.grace, '--grace', 0, MAX_INTERVAL_SECONDS);
-    return { intervalMs, onChange: { action: 'restart', signal, graceMs } };
+    return { ...common, onChange: { action: 'restart', signal, graceMs } };
   }
   const m = /^signal:(.*)$/.exec(onChange);
   if (!m) throw new UsageError(`--on-change: expected "restart" or "signal:NAME" (e.g. signal:SIGHUP), got "${onChange}"`);
   if (flags.restartSignal !== undefined || flags.grace !== undefined) throw new UsageError('--restart-signal and --grace only apply with --on-change=restart');
-  return { intervalMs, onChange: { action: 'signal', signal: parseSignal(m[1], '--on-change') } };
+  return { ...common, onChange: { action: 'signal', signal: parseSignal(m[1], '--on-change') } };
 }
 
 function parseSeconds(text: string, flag: string, min: number, max: number, hint = ''): number {
@@ -77,70 +84,6 @@ export function parseSignal(text: string, flag: string): NodeJS.Signals {
   return name;
 }
 
-// ---- comparing merged sets ---------------------------------------------------------------------------------
-
-export interface Fingerprint {
-  /** Digest of the whole set, to tell "unchanged" at a glance. */
-  digest: string;
-  /** Digest per key, to name the keys that changed without keeping their values. */
-  perKey: Map<string, string>;
-}
-
-/** A keyed hash of the sorted pairs. The key is random per process, so a digest reveals nothing outside it. */
-export function fingerprint(values: Readonly<Record<string, string>>, key: Buffer): Fingerprint {
-  const perKey = new Map<string, string>();
-  const whole = createHmac('sha256', key);
-  for (const name of Object.keys(values).sort()) {
-    // JSON keeps the encoding unambiguous: no value can make two different sets hash alike.
-    const pair = JSON.stringify([name, values[name]]);
-    perKey.set(name, createHmac('sha256', key).update(pair).digest('hex'));
-    whole.update(pair).update('\n');
-  }
-  return { digest: whole.digest('hex'), perKey };
-}
-
-export interface KeyChanges {
-  added: string[];
-  removed: string[];
-  changed: string[];
-}
-
-/** Which keys differ between two fingerprints; undefined when the sets are equal. */
-export function compareFingerprints(before: Fingerprint, after: Fingerprint): KeyChanges | undefined {
-  if (before.digest === after.digest) return undefined;
-  const changes: KeyChanges = { added: [], removed: [], changed: [] };
-  for (const [name, digest] of after.perKey) {
-    const old = before.perKey.get(name);
-    if (old === undefined) changes.added.push(name);
-    else if (old !== digest) changes.changed.push(name);
-  }
-  for (const name of before.perKey.keys()) if (!after.perKey.has(name)) changes.removed.push(name);
-  return changes;
-}
-
-const MAX_NAMES_SHOWN = 10;
-
-/** `2 keys changed (API_TOKEN, DATABASE_URL)`: names only, never values. */
-export function describeChanges(changes: KeyChanges): string {
-  const names = [
-    ...changes.changed.map((n) => ({ n, label: n })),
-    ...changes.added.map((n) => ({ n, label: `${n} added` })),
-    ...changes.removed.map((n) => ({ n, label: `${n} removed` })),
-  ].sort((a, b) => (a.n < b.n ? -1 : a.n > b.n ? 1 : 0));
-  const shown = names.slice(0, MAX_NAMES_SHOWN).map((x) => x.label);
-  if (names.length > MAX_NAMES_SHOWN) shown.push(`+${names.length - MAX_NAMES_SHOWN} more`);
-  return `${names.length} key${names.length === 1 ? '' : 's'} changed (${shown.join(', ')})`;
-}
-
-/**
- * Delay before the next attempt after `failures` failed re-resolves in a row: 1 s, 2 s, 4 s... doubling up to
- * the interval. A short outage is noticed to be over quickly, and a long one is polled no faster than usual
- * (each remote layer already retries with its own backoff inside one attempt).
- */
-export function retryDelay(failures: number, intervalMs: number): number {
-  return Math.min(intervalMs, 1000 * 2 ** Math.max(0, Math.min(failures - 1, 20)));
-}
-
 /** One line for the failure warning. */
 export function failureCause(err: unknown): string {
   if (err instanceof ConfigErrors && err.errors.length > 0) {
@@ -150,95 +93,11 @@ export function failureCause(err: unknown): string {
   return describeError(err);
 }
 
-// ---- local files ---------------------------------------------------------------------------------------------
-
-export interface FileWatch {
-  /** Watch exactly these files from now on. */
-  set(paths: string[]): void;
-  close(): void;
-}
-
-/**
- * Watch files through their parent directories, filtered by name: editors and deploy tools replace a file by
- * renaming a new one over it, which a watch on the file itself would miss. Events are debounced. A directory
- * that can't be watched (missing, or out of inotify watches) is skipped: the interval poll still covers it.
- */
-export function watchFiles(onChange: () => void, debounceMs = FILE_DEBOUNCE_MS): FileWatch {
-  const dirs = new Map<string, { watcher: FSWatcher; names: Set<string> }>();
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
-  const fire = () => {
-    clearTimeout(timer);
-    timer = setTimeout(onChange, debounceMs);
-  };
-  const unwatch = (dir: string) => {
-    dirs.get(dir)?.watcher.close();
-    dirs.delete(dir);
-  };
-  return {
-    set(paths) {
-      if (closed) return;
-      const wanted = new Map<string, Set<string>>();
-      for (const p of paths) {
-        const dir = dirname(p);
-        if (!wanted.has(dir)) wanted.set(dir, new Set());
-        wanted.get(dir)!.add(basename(p));
-      }
-      for (const dir of [...dirs.keys()]) if (!wanted.has(dir)) unwatch(dir);
-      for (const [dir, names] of wanted) {
-        const existing = dirs.get(dir);
-        if (existing) {
-          existing.names = names;
-          continue;
-        }
-        try {
-          const entry = { watcher: watchFs(dir, { persistent: false }), names };
-          entry.watcher.on('change', (_event, filename) => {
-            // Some platforms omit the name; then any change in the directory counts.
-            if (filename === null || entry.names.has(String(filename))) fire();
-          });
-          entry.watcher.on('error', () => unwatch(dir));
-          dirs.set(dir, entry);
-        } catch {
-          /* not watchable: polling covers it */
-        }
-      }
-    },
-    close() {
-      closed = true;
-      clearTimeout(timer);
-      for (const dir of [...dirs.keys()]) unwatch(dir);
-    },
-  };
-}
-
-/**
- * The local files a resolution read: the sources file and every layer's `watchPaths`. A layer's options are
- * filled in with the environment's vars, the merged values and the process environment; a path we can't build
- * that way is left to the interval poll.
- */
-export async function localFilesOf(resolved: Resolved, processEnv: Readonly<Record<string, string | undefined>>): Promise<string[]> {
-  const { plan, resolution } = resolved;
-  const values = valuesOf(resolution);
-  const lookup = (n: string) => plan.vars[n] ?? values[n] ?? processEnv[n];
-  const paths = new Set(resolved.file.path ? [resolved.file.path] : []);
-  for (const spec of plan.layers) {
-    try {
-      const source = await loadSource(spec.type);
-      if (!source.watchPaths) continue;
-      const options = mapStrings(spec.options, (s) => interpolate(s, lookup)) as Record<string, unknown>;
-      for (const p of source.watchPaths(options, { configDir: spec.dir ?? plan.file.dir })) paths.add(p);
-    } catch {
-      /* left to the poll */
-    }
-  }
-  return [...paths];
-}
-
-// ---- the watch loop ------------------------------------------------------------------------------------------
+// ---- the watched child ---------------------------------------------------------------------------------------
 
 export interface WatchRun extends WatchSettings {
-  quiet: boolean;
+  /** Where the session's log lines go (the CLI's stderr, `secretrun:`-prefixed; quiet with -q). */
+  log: { info(message: string): void; warn(message: string): void };
   policy: SignalPolicy;
   processEnv: Readonly<Record<string, string | undefined>>;
   /** Resolve every layer again and check `require`; throws on any failure. */
@@ -257,26 +116,38 @@ export interface WatchRun extends WatchSettings {
  */
 const ENDING_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 
-/** Run the child under watch; resolves with how the last child ended, like plain `run`. */
-export function runWatched(initial: Resolved, settings: WatchRun): Promise<ChildEnd> {
-  return new WatchSession(initial, settings).start();
+/** Which trigger a log line names when several joined one check. */
+const WHO_FIRST: TriggerReason[] = ['webhook', 'file', 'reload', 'poll', 'retry'];
+
+/** The webhook signing secret: from the merged layers (it may live in SSM), else the parent environment. */
+function webhookSecret(resolved: Resolved, processEnv: Readonly<Record<string, string | undefined>>): string | undefined {
+  const secret = resolved.resolution.entries.get(WEBHOOK_SECRET_VAR)?.value ?? processEnv[WEBHOOK_SECRET_VAR];
+  return secret === '' ? undefined : secret;
+}
+
+/**
+ * Run the child under watch; resolves with how the last child ended, like plain `run`. Rejects before any child
+ * starts when the listener can't start, or would face the network unsigned.
+ */
+export async function runWatched(initial: Resolved, settings: WatchRun): Promise<ChildEnd> {
+  const session = new WatchSession(initial, settings);
+  await session.listen();
+  return session.start();
 }
 
 class WatchSession {
-  private readonly hmacKey = randomBytes(32);
   private child!: RunningChild;
-  private baseline: Fingerprint;
+  private readonly engine: WatchEngine<Resolved>;
+  private readonly triggers: Trigger<Resolved>[] = [];
+  /**
+   * The webhook signing secret: the latest a resolution gave. Once there is one it stays required: a layer that
+   * stops providing it leaves the last one in force rather than opening the listener to unsigned requests.
+   */
+  private signingSecret?: string;
   /** A terminating signal arrived, or the session is over: never start another child or re-resolve. */
   private stopping = false;
   private finished = false;
   private restarting = false;
-  private busy = false;
-  /** A re-resolve was asked for while one was running. */
-  private again = false;
-  private inFlight?: AbortController;
-  private timer?: NodeJS.Timeout;
-  private failures = 0;
-  private readonly files: FileWatch;
   private releaseSignals: () => void = () => {};
   private settle!: { resolve: (end: ChildEnd) => void; reject: (err: unknown) => void };
 
@@ -284,21 +155,61 @@ class WatchSession {
     private readonly initial: Resolved,
     private readonly s: WatchRun,
   ) {
-    this.baseline = this.fingerprintOf(initial);
-    this.files = watchFiles(() => this.poll());
+    this.signingSecret = webhookSecret(initial, s.processEnv);
+    this.engine = new WatchEngine(initial, {
+      resolve: s.resolve,
+      // What the child gets: the signing secret is ours, so rotating it restarts nothing.
+      values: (r) => {
+        const values = valuesOf(r.resolution);
+        delete values[WEBHOOK_SECRET_VAR];
+        return values;
+      },
+      onChecked: (result) => this.onChecked(result),
+      onFailure: (err, _reasons, failures) => {
+        if (failures === 1) s.log.warn(`re-resolve failed, keeping the current process: ${failureCause(err)}; retrying`);
+      },
+      onRecovered: () => s.log.info('sources readable again'),
+      // A bug in watching must not take the application down: stop watching, keep waiting for the child.
+      onInternalError: (err) => {
+        s.log.warn(`watch stopped after an internal error, the process keeps running: ${describeError(err)}`);
+        this.stop();
+      },
+      jitterMs: s.jitterMs,
+      retryCapMs: s.intervalMs,
+    });
+    if (s.intervalMs !== undefined) this.triggers.push(pollTrigger(s.intervalMs));
+    this.triggers.push(fileTrigger(initial, (r) => localFilesOf(r, s.processEnv)));
   }
 
-  start(): Promise<ChildEnd> {
+  /** Bind the webhook listener, if any: before the child starts, so a bad address fails the run (125). */
+  async listen(): Promise<void> {
+    const address = this.s.listen;
+    if (!address) return;
+    if (this.signingSecret === undefined && !isLoopback(address.host)) {
+      throw new SecretrunError(`--listen ${address.host}: a non-loopback address needs a signing secret: set ${WEBHOOK_SECRET_VAR} (in the environment or a layer), or listen on 127.0.0.1`);
+    }
+    registerSecret(this.signingSecret);
+    this.triggers.push(
+      webhookTrigger({
+        address,
+        secret: () => this.signingSecret,
+        health: () => ({ pid: this.child && !this.child.exited && !this.restarting ? this.child.child.pid : undefined, lastCheck: this.engine.lastCheck, keys: this.engine.keyCount }),
+        onListening: (url) => this.s.log.info(`listening for reload webhooks on ${url}`),
+      }),
+    );
+  }
+
+  async start(): Promise<ChildEnd> {
     const done = new Promise<ChildEnd>((resolve, reject) => (this.settle = { resolve, reject }));
+    try {
+      await this.engine.start(this.triggers);
+    } catch (err) {
+      await this.engine.close();
+      throw err;
+    }
     this.releaseSignals = relaySignals(this.s.policy, (sig, forward) => this.onSignal(sig, forward));
     this.launch(this.initial);
-    void this.watchFilesOf(this.initial);
-    this.schedule(this.s.intervalMs);
     return done;
-  }
-
-  private fingerprintOf(resolved: Resolved): Fingerprint {
-    return fingerprint(valuesOf(resolved.resolution), this.hmacKey);
   }
 
   private launch(resolved: Resolved): void {
@@ -326,84 +237,29 @@ class WatchSession {
     if (ENDING_SIGNALS.has(sig) && !reload) this.stop();
   }
 
-  private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
-    if (!this.stopping) this.timer = setTimeout(() => this.poll(), delayMs);
-  }
-
-  private poll(): void {
-    this.check().catch((err) => {
-      // A bug in watching must not take the application down: stop watching, keep waiting for the child.
-      warn(`watch stopped after an internal error, the process keeps running: ${describeError(err)}`, this.s.quiet);
-      this.stop();
-    });
-  }
-
-  private async check(): Promise<void> {
+  private async onChecked({ reasons, resolved, changes }: CheckResult<Resolved>): Promise<void> {
     if (this.stopping) return;
-    if (this.busy) {
-      this.again = true;
-      return;
+    const secret = webhookSecret(resolved, this.s.processEnv);
+    if (secret !== undefined) {
+      registerSecret(secret);
+      this.signingSecret = secret;
     }
-    this.busy = true;
-    clearTimeout(this.timer);
-    let nextDelay = this.s.intervalMs;
-    try {
-      do {
-        this.again = false;
-        nextDelay = await this.recheck();
-      } while (this.again && !this.stopping);
-    } finally {
-      this.busy = false;
-    }
-    this.schedule(nextDelay);
+    // Who asked, when several triggers joined one check: the most specific one.
+    const who = WHO_FIRST.find((r) => reasons.includes(r)) ?? reasons[0];
+    if (changes) await this.apply(who, changes, resolved);
+    else if (reasons.includes('webhook')) this.s.log.info('webhook: no change');
   }
 
-  /** One re-resolve and its consequences; returns the delay until the next one. */
-  private async recheck(): Promise<number> {
-    const controller = new AbortController();
-    this.inFlight = controller;
-    let resolved: Resolved;
-    try {
-      resolved = await this.s.resolve(controller.signal);
-    } catch (err) {
-      if (this.stopping) return 0;
-      this.failures++;
-      if (this.failures === 1) warn(`re-resolve failed, keeping the current process: ${failureCause(err)}; retrying`, this.s.quiet);
-      return retryDelay(this.failures, this.s.intervalMs);
-    } finally {
-      this.inFlight = undefined;
-    }
-    if (this.stopping) return 0;
-    if (this.failures > 0) {
-      this.failures = 0;
-      info('sources readable again', this.s.quiet);
-    }
-    void this.watchFilesOf(resolved);
-    const next = this.fingerprintOf(resolved);
-    const changes = compareFingerprints(this.baseline, next);
-    if (changes) {
-      this.baseline = next;
-      await this.apply(changes, resolved);
-    }
-    return this.s.intervalMs;
-  }
-
-  private async watchFilesOf(resolved: Resolved): Promise<void> {
-    const paths = await localFilesOf(resolved, this.s.processEnv);
-    if (!this.stopping) this.files.set(paths);
-  }
-
-  private async apply(changes: KeyChanges, resolved: Resolved): Promise<void> {
-    const what = describeChanges(changes);
+  private async apply(who: TriggerReason, changes: KeyChanges, resolved: Resolved): Promise<void> {
+    const what = `${who}: ${describeChanges(changes)}`;
     const onChange = this.s.onChange;
     if (onChange.action === 'signal') {
-      info(`${what}; sent ${onChange.signal} (the running process keeps its old environment)`, this.s.quiet);
+      this.s.log.info(`${what}; sent ${onChange.signal} (the running process keeps its old environment)`);
       if (this.s.maskFor) this.child.extendMask(this.s.maskFor(resolved));
       this.child.signal(onChange.signal);
       return;
     }
-    info(`${what}; restarting`, this.s.quiet);
+    this.s.log.info(`${what}; restarting`);
     await this.restart(resolved, onChange.signal, onChange.graceMs);
   }
 
@@ -417,7 +273,7 @@ class WatchSession {
     old.signal(signal);
     const kill = setTimeout(() => {
       if (old.exited) return;
-      warn(`the process did not exit within ${graceMs / 1000}s of ${signal}; sending SIGKILL`, this.s.quiet);
+      this.s.log.warn(`the process did not exit within ${graceMs / 1000}s of ${signal}; sending SIGKILL`);
       old.signal('SIGKILL');
     }, graceMs);
     try {
@@ -434,9 +290,7 @@ class WatchSession {
   /** A terminating signal arrived: no more re-resolves or restarts; the session ends when the child exits. */
   private stop(): void {
     this.stopping = true;
-    clearTimeout(this.timer);
-    this.files.close();
-    this.inFlight?.abort();
+    void this.engine.close();
   }
 
   private finish(end: ChildEnd): void {

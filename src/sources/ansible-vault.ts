@@ -9,37 +9,28 @@
  *   runs anything it was not told to run as a command, so it reads the file, and refuses a script (`#!`) with advice.
  * - The vault id of a 1.2 file only labels it; the one password given must be the one it was encrypted with.
  */
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SourceError } from '../core/errors.js';
-import { readTextFile } from '../core/files.js';
+import { readTextFile, statOrUndefined } from '../core/files.js';
 import { parseDotenv, parseYaml, structuredToEnv } from '../formats/parse.js';
-import { decryptVaultText, isVaultText } from '../formats/vault.js';
+import { FILE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByPath, type LayerOptions } from './descriptor.js';
 import { filePath, readLayerFile } from './local-file.js';
-import { optionalString } from './options.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
+import type { SourceContext } from './types.js';
 
-type VaultFormat = 'yaml' | 'dotenv';
+const OPTIONS = {
+  ...FILE_OPTIONS,
+  password: { type: 'string', credential: true, description: 'Vault password (interpolated, e.g. `${ANSIBLE_VAULT_PASSWORD}`).' },
+  password_file: {
+    type: 'string',
+    nonEmpty: true,
+    description: 'File holding the vault password, relative to the sources file. It is read, never executed (unlike ansible, which runs an executable password file).',
+  },
+  format: { type: 'enum', values: ['yaml', 'dotenv'], default: 'yaml', description: 'Format of the content (default yaml).' },
+  ...STRUCTURED_OPTIONS,
+} as const;
 
-interface VaultOptions {
-  path: string;
-  format: VaultFormat;
-  select?: string;
-  flatten?: string;
-  password?: string;
-  passwordFile?: string;
-}
-
-export function readVaultOptions(options: SourceOptions): VaultOptions {
-  const { path, format = 'yaml', password, password_file: passwordFile } = options;
-  if (typeof path !== 'string' || path === '') throw new SourceError('"path" must name the encrypted file');
-  if (format !== 'yaml' && format !== 'dotenv') throw new SourceError('"format" must be yaml or dotenv');
-  if (password !== undefined && typeof password !== 'string') throw new SourceError('"password" must be a string');
-  if (passwordFile !== undefined && (typeof passwordFile !== 'string' || passwordFile === '')) throw new SourceError('"password_file" must be a file path');
-  if (password !== undefined && passwordFile !== undefined) throw new SourceError('set either "password" or "password_file", not both');
-  if (password === undefined && passwordFile === undefined) throw new SourceError('needs "password" (e.g. ${ANSIBLE_VAULT_PASSWORD}) or "password_file"');
-  return { path, format, select: optionalString(options, 'select'), flatten: optionalString(options, 'flatten'), password, passwordFile };
-}
+type VaultOptions = LayerOptions<typeof OPTIONS>;
+type Vault = typeof import('../formats/vault.js');
 
 /** ansible strips surrounding whitespace from a password file (`f.read().strip()`); so do we. */
 export function passwordFromFileText(text: string): string {
@@ -47,14 +38,15 @@ export function passwordFromFileText(text: string): string {
 }
 
 async function readPassword(opts: VaultOptions, context: SourceContext): Promise<string> {
+  const { password_file: passwordFile } = opts;
   if (opts.password !== undefined) {
     if (opts.password === '') throw new SourceError('"password" is empty');
     context.secret(opts.password);
     return opts.password;
   }
-  const file = resolve(context.configDir, opts.passwordFile!);
-  const shown = opts.passwordFile!;
-  const info = await stat(file).catch(() => undefined);
+  const file = resolve(context.configDir, passwordFile!);
+  const shown = passwordFile!;
+  const info = statOrUndefined(file);
   // Not a NotFoundError: `optional: true` is about the vault file, a missing password file is a setup mistake.
   if (!info) throw new SourceError(`password_file ${shown} not found`);
   const text = readTextFile(file, `password_file ${shown}`);
@@ -80,7 +72,7 @@ export function parseVaultYaml(text: string, origin: string): Promise<unknown> {
 }
 
 /** Replace every inline vault value in the parsed tree by its decrypted text; also reports how many there were. */
-export async function decryptInlineValues(tree: unknown, password: string, origin: string): Promise<{ tree: unknown; count: number }> {
+export async function decryptInlineValues(tree: unknown, password: string, origin: string, { decryptVaultText }: Vault): Promise<{ tree: unknown; count: number }> {
   const found = new Map<VaultValue, string>(); // value → its key path, for messages
   mapTree(tree, '', (value, path) => {
     if (!found.has(value)) found.set(value, path);
@@ -111,11 +103,13 @@ function mapTree(node: unknown, path: string, replace: (value: VaultValue, path:
 
 /** Decrypt (whole file and/or inline values) and parse into env pairs. Pure apart from the thread-pool crypto. */
 export async function decryptAndParse(text: string, password: string, opts: Pick<VaultOptions, 'format' | 'select' | 'flatten'>, origin: string, warn: (message: string) => void): Promise<Record<string, string>> {
-  const wholeFile = isVaultText(text);
+  // node:crypto and the vault format load here, not on every start.
+  const vault = await import('../formats/vault.js');
+  const wholeFile = vault.isVaultText(text);
   let plain = text;
   if (wholeFile) {
     try {
-      plain = await decryptVaultText(text, password);
+      plain = await vault.decryptVaultText(text, password);
     } catch (err) {
       throw new SourceError(`${origin}: ${(err as Error).message}`);
     }
@@ -124,28 +118,30 @@ export async function decryptAndParse(text: string, password: string, opts: Pick
     if (!wholeFile) warn(`${origin} is not encrypted (no $ANSIBLE_VAULT header)`);
     return parseDotenv(plain, origin);
   }
-  const { tree, count } = await decryptInlineValues(await parseVaultYaml(plain, origin), password, origin);
+  const { tree, count } = await decryptInlineValues(await parseVaultYaml(plain, origin), password, origin, vault);
   if (!wholeFile && count === 0) warn(`${origin} is not encrypted and has no !vault values`);
   return structuredToEnv(tree, { select: opts.select, flatten: opts.flatten, origin });
 }
 
-const ansibleVaultSource: Source = {
+export default defineSource({
+  type: 'ansible-vault',
+  description: 'A file encrypted with ansible-vault (whole file, or YAML with inline `!vault` values).',
+  options: OPTIONS,
+  exclusive: [{ keys: ['password', 'password_file'], exactlyOne: true }],
+  label: labelByPath,
   async load(options, context) {
-    const opts = readVaultOptions(options);
     const { text, shown } = readLayerFile(options, context);
-    const password = await readPassword(opts, context);
-    return decryptAndParse(text, password, opts, shown, (message) => context.warn(message));
+    const password = await readPassword(options, context);
+    return decryptAndParse(text, password, options, shown, (message) => context.warn(message));
   },
   // The vault file is encrypted and may be readable; its password file must not be.
   privateFiles(options, context) {
     const file = options.password_file;
-    return typeof file === 'string' && file !== '' ? [{ path: resolve(context.configDir, file), shown: file, role: 'password_file' }] : [];
+    return file !== undefined ? [{ path: resolve(context.configDir, file), shown: file, role: 'password_file' }] : [];
   },
   watchPaths(options, context) {
     const paths = [filePath(options, context)];
-    if (typeof options.password_file === 'string' && options.password_file !== '') paths.push(resolve(context.configDir, options.password_file));
+    if (options.password_file !== undefined) paths.push(resolve(context.configDir, options.password_file));
     return paths;
   },
-};
-
-export default ansibleVaultSource;
+});

@@ -4,44 +4,57 @@
  *   GET {api_host}/v3/configs/config/secrets/download?project=..&config=..&format=json
  *   Authorization: Bearer <token>
  *
- * `token` and `api_host` default to DOPPLER_TOKEN / DOPPLER_API_HOST. Options arrive already interpolated, so
- * those defaults are applied here, looking in the earlier layers' keys first (a `.env` layer may hold the token)
- * and then in the process environment — the same order `${...}` uses.
+ * `token` and `api_host` default to `${DOPPLER_TOKEN}` / `${DOPPLER_API_HOST:-https://api.doppler.com}`: template
+ * defaults, applied before interpolation, so they resolve like any `${...}` (vars, then the earlier layers' keys —
+ * a `.env` layer may hold the token — then the process environment) and make the layer wait for the layer that
+ * provides them.
  */
 import { SourceError } from '../core/errors.js';
-import { fetchText } from './net/fetch.js';
+import { fetchKeys } from './net/fetch.js';
 import { parseJson } from '../formats/parse.js';
-import { allowInsecureHttp, optionalString, remoteOptions } from './options.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
+import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource } from './descriptor.js';
 
 export const DEFAULT_DOPPLER_API_HOST = 'https://api.doppler.com';
 const DOWNLOAD_PATH = '/v3/configs/config/secrets/download';
 
-const DopplerSource: Source = {
+export default defineSource({
+  type: 'doppler',
+  description: 'Doppler (or a Doppler-compatible API).',
+  options: {
+    project: { type: 'string', description: 'Doppler project (a service token may omit it).' },
+    config: { type: 'string', description: 'Doppler config (a service token may omit it).' },
+    token: { type: 'string', default: '${DOPPLER_TOKEN}', credential: true, description: 'API token (default `${DOPPLER_TOKEN}`).' },
+    api_host: {
+      type: 'string',
+      default: `\${DOPPLER_API_HOST:-${DEFAULT_DOPPLER_API_HOST}}`,
+      description: `API base URL (default DOPPLER_API_HOST, else ${DEFAULT_DOPPLER_API_HOST}).`,
+    },
+    allow_insecure_http: ALLOW_INSECURE_HTTP,
+    ...REMOTE_OPTIONS,
+  },
   remote: true,
+  /** `doppler openedx/prd` */
+  label: (o, fill) => (o.project || o.config ? [o.project, o.config].filter(Boolean).map((s) => fill(String(s))).join('/') : undefined),
   async load(options, context) {
-    const token = optionOrDefault(options, 'token', 'DOPPLER_TOKEN', context);
+    const { token } = options;
     if (!token) throw new SourceError('no Doppler token: set DOPPLER_TOKEN or the layer\'s `token:`');
     context.secret(token);
-    const apiHost = optionOrDefault(options, 'api_host', 'DOPPLER_API_HOST', context) || DEFAULT_DOPPLER_API_HOST;
-    const url = downloadUrl(apiHost, {
-      project: optionalString(options, 'project'),
-      config: optionalString(options, 'config'),
-      only: Array.isArray(options.only) ? options.only.map(String) : undefined,
-    });
-    const response = await fetchText(
+    const url = downloadUrl(options.api_host || DEFAULT_DOPPLER_API_HOST, { project: options.project, config: options.config, only: options.only });
+    return fetchKeys(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-      { ...remoteOptions(options), signal: context.signal, credentialsName: 'the Doppler token', carries: 'the Doppler token', allowInsecureHttp: allowInsecureHttp(options) },
+      {
+        timeout: options.timeout,
+        retries: options.retries,
+        signal: context.signal,
+        credentialsName: 'the Doppler token',
+        carries: 'the Doppler token',
+        allowInsecureHttp: options.allow_insecure_http,
+        cache: context.cache,
+      },
+      (response) => flatStringObject(parseJson(response.text, 'Doppler response')),
     );
-    return flatStringObject(parseJson(response.text, 'Doppler response'));
   },
-};
-export default DopplerSource;
-
-function optionOrDefault(options: SourceOptions, option: string, variable: string, context: SourceContext): string | undefined {
-  if (options[option] !== undefined) return optionalString(options, option);
-  return context.keys[variable] ?? context.env[variable];
-}
+});
 
 /**
  * The download URL. Empty project/config are left out (a service token knows its own). `only` is also sent as

@@ -11,14 +11,24 @@
 import { interpolate, InterpolationError } from '../core/interpolate.js';
 import { SourceError } from '../core/errors.js';
 import { ownMap, parseDotenv } from '../formats/parse.js';
+import { FILE_OPTIONS, defineSource, labelByPath } from './descriptor.js';
 import { privateFile, readLayerFile, watchFile } from './local-file.js';
-import type { Source } from './types.js';
 
-const dotenvSource: Source = {
+export default defineSource({
+  type: 'dotenv',
+  description: 'A .env file, parsed exactly as the dotenv package parses it.',
+  options: {
+    ...FILE_OPTIONS,
+    expand: { type: 'boolean', default: false, description: 'Expand `${VAR}`, `$VAR` and `${VAR:-default}` inside the file (never `$(...)`).' },
+  },
+  label: labelByPath,
+  privateFiles: privateFile,
+  watchPaths: watchFile,
+  usesEarlierKeys: (options) => options.expand,
   async load(options, context) {
     const { text, shown } = readLayerFile(options, context);
     const parsed = parseDotenv(text, shown);
-    if (options.expand !== true) return parsed;
+    if (!options.expand) return parsed;
     const out: Record<string, string> = {};
     for (const [key, value] of Object.entries(parsed)) {
       try {
@@ -30,12 +40,7 @@ const dotenvSource: Source = {
     }
     return ownMap(out);
   },
-  privateFiles: privateFile,
-  watchPaths: watchFile,
-  usesEarlierKeys: (options) => options.expand === true,
-};
-
-export default dotenvSource;
+});
 
 /** `:LINE` of the last line that sets `key` (the one dotenv keeps), or nothing if it cannot be found. */
 function keyLine(text: string, key: string): string {

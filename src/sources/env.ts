@@ -1,12 +1,15 @@
 /** `type: env`: the parent process environment as a layer at this position. */
 import { ownMap } from '../formats/parse.js';
-import type { Source } from './types.js';
+import { defineSource } from './descriptor.js';
 import { isEnvName } from '../core/names.js';
 
 /** secretrun's own control variables are not part of the merged set (contract section 1). */
 const CONTROL = new Set(['SECRETRUN_ENV', 'SECRETRUN_CONFIG', 'SECRETRUN_DEBUG']);
 
-const envSource: Source = {
+export default defineSource({
+  type: 'env',
+  description: 'The parent process environment, as a layer at this position.',
+  options: {},
   async load(_options, context) {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(context.env)) {
@@ -16,6 +19,4 @@ const envSource: Source = {
     }
     return ownMap(out);
   },
-};
-
-export default envSource;
+});

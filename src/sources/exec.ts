@@ -11,12 +11,13 @@
  * - `timeout` (seconds, default 30: a CLI that has to reach a vault or a cloud API can be slow to start) sends
  *   SIGTERM, then SIGKILL after a grace period.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import { NotFoundError, SourceError } from '../core/errors.js';
+import { loadPackage } from '../core/import-external.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
-import { optionalString, timeoutOption } from './options.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
+import { STRUCTURED_OPTIONS, defineSource, type LayerOptions } from './descriptor.js';
+import type { SourceContext } from './types.js';
 
 export const DEFAULT_TIMEOUT_SECONDS = 30;
 export const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
@@ -38,21 +39,29 @@ export interface ExecResult {
   stdout: Buffer;
 }
 
-const FORMATS: readonly ContentFormat[] = ['json', 'dotenv', 'yaml'];
+const OPTIONS = {
+  command: { type: 'list', items: { type: 'string', description: 'The program, then each argument.' }, minItems: 1, required: true, description: 'argv: program and arguments.' },
+  format: { type: 'enum', values: ['json', 'dotenv', 'yaml'], default: 'json', description: 'Format of the content (default json).' },
+  ...STRUCTURED_OPTIONS,
+  timeout: {
+    type: 'number',
+    exclusiveMinimum: 0,
+    default: DEFAULT_TIMEOUT_SECONDS,
+    is: 'seconds the command may run',
+    description: `Seconds the command may run before it is killed (default ${DEFAULT_TIMEOUT_SECONDS}).`,
+  },
+  env: {
+    type: 'map',
+    values: { type: 'string', description: 'The value, interpolated.' },
+    credential: true,
+    description: 'Extra environment variables for the command, e.g. `OP_SERVICE_ACCOUNT_TOKEN: ${OP_TOKEN}`. Pass tokens here, never in `command` (argv is visible to every user in `ps`).',
+  },
+} as const;
 
-export function readExecOptions(options: SourceOptions): ExecOptions {
-  const { command, format = 'json', env = {} } = options;
-  if (!Array.isArray(command) || command.length === 0 || !command.every((arg) => typeof arg === 'string') || command[0] === '') {
-    throw new SourceError('"command" must be a non-empty list of strings: [program, arg, ...]');
-  }
-  if (!FORMATS.includes(format as ContentFormat)) throw new SourceError(`"format" must be one of ${FORMATS.join(', ')}`);
-  if (env === null || typeof env !== 'object' || Array.isArray(env) || !Object.values(env).every((v) => typeof v === 'string')) {
-    throw new SourceError('"env" must be a map of names to strings');
-  }
-  const select = optionalString(options, 'select');
-  const flatten = optionalString(options, 'flatten');
-  const timeoutMs = timeoutOption(options, DEFAULT_TIMEOUT_SECONDS) * 1000;
-  return { command: command as string[], format: format as ContentFormat, select, flatten, timeoutMs, env: env as Record<string, string> };
+/** The options as `runCommand` uses them. */
+export function execOptions(o: LayerOptions<typeof OPTIONS>): ExecOptions {
+  if (o.command[0] === '') throw new SourceError('`command[0]`: the program must not be empty');
+  return { command: o.command, format: o.format, select: o.select, flatten: o.flatten, timeoutMs: o.timeout * 1000, env: o.env ?? {} };
 }
 
 /** `./tool` and `bin/tool` are relative to the sources file; `op` is looked up on PATH; `/usr/bin/op` is as written. */
@@ -61,7 +70,9 @@ export function resolveProgram(program: string, configDir: string): string {
 }
 
 /** Run the command; resolves with its stdout when it exits 0, otherwise throws a `SourceError` that never quotes stdout. */
-export function runCommand(opts: ExecOptions, context: Pick<SourceContext, 'configDir' | 'env' | 'signal'>): Promise<ExecResult> {
+export async function runCommand(opts: ExecOptions, context: Pick<SourceContext, 'configDir' | 'env' | 'signal'>): Promise<ExecResult> {
+  // Loaded here, not with the descriptor: `export` and a run without an exec layer never need it.
+  const { spawn } = await loadPackage<typeof import('node:child_process')>('node:child_process');
   const [program, ...args] = opts.command;
   const label = `command "${program}"`;
   return new Promise((resolvePromise, reject) => {
@@ -146,11 +157,15 @@ export function lastLine(text: string): string {
   return last.length > STDERR_LINE_MAX ? `${last.slice(0, STDERR_LINE_MAX)}…` : last;
 }
 
-const execSource: Source = {
+export default defineSource({
+  type: 'exec',
+  description: 'Run a command (no shell) and parse its stdout.',
+  options: OPTIONS,
   // Not network in itself, but the commands it runs usually are (op, gcloud, sops with KMS): shows the spinner.
   remote: true,
+  label: (o) => (Array.isArray(o.command) && o.command.length > 0 ? String(o.command[0]) : undefined),
   async load(options, context) {
-    const opts = readExecOptions(options);
+    const opts = execOptions(options);
     for (const value of Object.values(opts.env)) context.secret(value);
     const { stdout } = await runCommand(opts, context);
     let text: string;
@@ -161,6 +176,4 @@ const execSource: Source = {
     }
     return parseContent(text, opts.format, { select: opts.select, flatten: opts.flatten, origin: `output of command "${opts.command[0]}"` });
   },
-};
-
-export default execSource;
+});

@@ -7,46 +7,54 @@
  * is sent as a Basic Authorization header because undici does not send it.
  */
 import { SourceError } from '../core/errors.js';
-import { credentialsInUrl, displayUrl, fetchText, mediaType, statusText } from './net/fetch.js';
+import { credentialsInUrl, displayUrl, fetchKeys, mediaType, statusText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
-import { allowInsecureHttp, optionalString, remoteOptions, requiredString, stringMap } from './options.js';
-import type { Source, SourceContext } from './types.js';
+import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
+import type { SourceContext } from './types.js';
 
-const FORMATS: readonly ContentFormat[] = ['json', 'dotenv', 'yaml'];
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH'];
 /** Headers that describe the exchange and never hold a credential; redacting them would only garble messages. */
 const PLAIN_HEADERS = new Set(['accept', 'content-type', 'user-agent', 'accept-language', 'cache-control']);
 /** Headers that are credentials even when written literally. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'x-vault-token']);
 
-const HttpSource: Source = {
+export default defineSource({
+  type: 'http',
+  description: 'A generic HTTP endpoint returning JSON, dotenv or YAML.',
+  options: {
+    // Not a credential as a whole: its userinfo and query are marked secret by `load`, and messages never show them.
+    url: { type: 'string', required: true, nonEmpty: true, description: 'http:// or https:// URL.' },
+    method: { type: 'enum', values: ['GET', 'POST', 'PUT', 'PATCH'], default: 'GET', description: 'HTTP method (default GET).' },
+    headers: { type: 'map', values: { type: 'string', description: 'The header value, interpolated.' }, credential: true, description: 'Request headers; values are interpolated.' },
+    body: { type: 'string', credential: true, description: 'Request body.' },
+    allow_insecure_http: ALLOW_INSECURE_HTTP,
+    format: { type: 'enum', values: ['json', 'dotenv', 'yaml'], description: 'Format of the content (default from Content-Type).' },
+    ...STRUCTURED_OPTIONS,
+    ...REMOTE_OPTIONS,
+  },
   remote: true,
+  label: labelByUrl,
   async load(options, context) {
-    const { url, headers } = splitUserinfo(requiredString(options, 'url'), stringMap(options, 'headers'));
-    for (const value of credentialsInUrl(requiredString(options, 'url'))) context.secret(value);
+    const { url, headers } = splitUserinfo(options.url, options.headers ?? {});
+    for (const value of credentialsInUrl(options.url)) context.secret(value);
     for (const [name, value] of Object.entries(headers)) if (!PLAIN_HEADERS.has(name.toLowerCase())) context.secret(value);
-    const body = optionalString(options, 'body');
+    const { body, method } = options;
     if (body !== undefined) context.secret(body);
-    const method = (optionalString(options, 'method') ?? 'GET').toUpperCase();
-    if (!METHODS.includes(method)) throw new SourceError(`\`method\` must be one of ${METHODS.join(', ')}`);
-    const format = optionalString(options, 'format');
-    if (format !== undefined && !FORMATS.includes(format as ContentFormat)) throw new SourceError(`\`format\` must be one of ${FORMATS.join(', ')}`);
-
     const carries = credentialCarried(options, context);
-    const response = await fetchText({ url, method, headers, body }, { ...remoteOptions(options), signal: context.signal, carries, allowInsecureHttp: allowInsecureHttp(options) });
-    // A login or error page served with 200 (a proxy, a captive portal) is not parsed as data: its text would
-    // only produce a confusing parse error, or worse, keys.
-    if (format === undefined && mediaType(response.headers['content-type']) === 'text/html') {
-      throw new SourceError(`${statusText(response)} from ${displayUrl(url)}: an HTML page, not JSON, dotenv or YAML (set \`format\` to read it anyway)`);
-    }
-    return parseContent(response.text, (format as ContentFormat | undefined) ?? formatFromContentType(response.headers['content-type']), {
-      select: optionalString(options, 'select'),
-      flatten: optionalString(options, 'flatten'),
-      origin: displayUrl(url),
+    const fetchOptions = { timeout: options.timeout, retries: options.retries, signal: context.signal, carries, allowInsecureHttp: options.allow_insecure_http, cache: context.cache };
+    return fetchKeys({ url, method, headers, body }, fetchOptions, (response) => {
+      // A login or error page served with 200 (a proxy, a captive portal) is not parsed as data: its text would
+      // only produce a confusing parse error, or worse, keys.
+      if (options.format === undefined && mediaType(response.headers['content-type']) === 'text/html') {
+        throw new SourceError(`${statusText(response)} from ${displayUrl(url)}: an HTML page, not JSON, dotenv or YAML (set \`format\` to read it anyway)`);
+      }
+      return parseContent(response.text, options.format ?? formatFromContentType(response.headers['content-type']), {
+        select: options.select,
+        flatten: options.flatten,
+        origin: displayUrl(url),
+      });
     });
   },
-};
-export default HttpSource;
+});
 
 /** json for application/json and any `+json`; yaml for any yaml type; dotenv for text/plain and dotenv types; else json. */
 export function formatFromContentType(contentType: string | undefined): ContentFormat {
@@ -64,17 +72,17 @@ type Ranges = readonly (readonly [number, number])[];
  * Authorization or X-Vault-Token header, or any header, URL userinfo, query parameter or body that `${...}`
  * filled in (contract, remote layers). Undefined when it carries none.
  */
-export function credentialCarried(options: Record<string, unknown>, context: Pick<SourceContext, 'filled'>): string | undefined {
+export function credentialCarried(options: { url: string; headers?: Record<string, string>; body?: string }, context: Pick<SourceContext, 'filled'>): string | undefined {
   const filled = (path: string[]): Ranges => context.filled?.(path) ?? [];
-  for (const name of Object.keys(stringMap(options, 'headers'))) {
+  for (const name of Object.keys(options.headers ?? {})) {
     if (CREDENTIAL_HEADERS.has(name.toLowerCase()) || filled(['headers', name]).length > 0) return `header ${name}`;
   }
-  const url = optionalString(options, 'url') ?? '';
+  const url = options.url;
   const parts = urlCredentialParts(url);
   const inUrl = filled(['url']);
   if (parts.userinfo && overlaps(inUrl, parts.userinfo)) return 'the user and password of the URL';
   if (parts.query && overlaps(inUrl, parts.query)) return 'the query of the URL';
-  if (optionalString(options, 'body') !== undefined && filled(['body']).length > 0) return 'the request body';
+  if (options.body !== undefined && filled(['body']).length > 0) return 'the request body';
   return undefined;
 }
 

@@ -1,35 +1,28 @@
 /**
- * The registry: `type:` → lazy loader. A source module is imported only when a layer of that type exists,
- * so a run with only local files never loads the AWS SDK or undici. Adding a backend is one line here plus
- * one module and its entry in schema.json; no core code changes.
+ * The registry: every built-in source type, as a list of descriptors (./descriptor.ts), in the order editors,
+ * docs and messages list them. Adding a source type is one module exporting its descriptor and one line here
+ * (then `node scripts/build.mjs` regenerates schema.json); no core code changes.
+ *
+ * Descriptor modules are light to import; each loads its heavy dependencies (the AWS SDK, undici, vault crypto)
+ * inside `load`, so a run with only local layers never pays for them.
  */
-import type { Source } from './types.js';
+import type { SourceDescriptor } from './descriptor.js';
+import env from './env.js';
+import dotenv from './dotenv.js';
+import json from './json.js';
+import yaml from './yaml.js';
+import ssm from './ssm.js';
+import doppler from './doppler.js';
+import http from './http.js';
+import exec from './exec.js';
+import module from './module.js';
+import ansibleVault from './ansible-vault.js';
 
-type Loader = () => Promise<{ default: Source }>;
+export type SourceRegistry = readonly SourceDescriptor[];
 
-export const SOURCE_TYPES: Record<string, Loader> = {
-  env: () => import('./env.js'),
-  dotenv: () => import('./dotenv.js'),
-  json: () => import('./json.js'),
-  yaml: () => import('./yaml.js'),
-  ssm: () => import('./ssm.js'),
-  doppler: () => import('./doppler.js'),
-  http: () => import('./http.js'),
-  exec: () => import('./exec.js'),
-  module: () => import('./module.js'),
-  'ansible-vault': () => import('./ansible-vault.js'),
-};
+export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, doppler, http, exec, module, ansibleVault];
 
-/**
- * Option defaults that are themselves templates, applied before interpolation so the dependency graph sees
- * them: a Doppler token kept in `.env` makes the doppler layer wait for the dotenv layer.
- */
-export const OPTION_DEFAULTS: Record<string, Record<string, string>> = {
-  doppler: { token: '${DOPPLER_TOKEN}', api_host: '${DOPPLER_API_HOST:-https://api.doppler.com}' },
-};
-
-export async function loadSource(type: string): Promise<Source> {
-  const loader = SOURCE_TYPES[type];
-  if (!loader) throw new Error(`unknown source type "${type}"`);
-  return (await loader()).default;
+/** The descriptor of a `type:`, or undefined. */
+export function findSource(registry: SourceRegistry, type: unknown): SourceDescriptor | undefined {
+  return registry.find((d) => d.type === type);
 }

@@ -10,28 +10,29 @@
  *
  * Node caches a module by URL, so a module is evaluated once per process even when it backs several layers.
  */
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { statOrUndefined } from '../core/files.js';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError, SourceError, describeError } from '../core/errors.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
+import type { Source, SourceOptions } from './types.js';
 import { importExternal } from '../core/import-external.js';
+import { COMMON_OPTION_NAMES } from '../core/validate.js';
+import { defineSource, labelByPath } from './descriptor.js';
 
-/** Layer keys consumed by the core (resolve.ts COMMON_KEYS) or by this loader (`path`): a user module never sees them. */
-export const CORE_KEYS: readonly string[] = ['type', 'name', 'optional', 'only', 'prefix', 'decode', 'decode_prefixed', 'public', 'allow_world_readable', 'path'];
+/** Layer keys consumed by the core (the common keys) or by this loader (`path`): a user module never sees them. */
+export const CORE_KEYS: readonly string[] = [...COMMON_OPTION_NAMES, 'allow_world_readable', 'path'];
 
 export function moduleOptions(options: SourceOptions): SourceOptions {
   return Object.fromEntries(Object.entries(options).filter(([key]) => !CORE_KEYS.includes(key)));
 }
 
-export function modulePath(options: SourceOptions, configDir: string): string {
-  if (typeof options.path !== 'string' || options.path === '') throw new SourceError('"path" must name an ES module file');
+export function modulePath(options: { path: string }, configDir: string): string {
   return resolve(configDir, options.path);
 }
 
 /** Import the module and check that its default export is a source. */
 export async function importSource(absPath: string, shownPath: string): Promise<Source> {
-  const info = await stat(absPath).catch(() => undefined);
+  const info = statOrUndefined(absPath);
   if (!info) throw new NotFoundError(`module ${shownPath} not found`);
   if (!info.isFile()) throw new SourceError(`module ${shownPath} is not a file`);
   let namespace: Record<string, unknown>;
@@ -66,14 +67,21 @@ function typeName(value: unknown): string {
   return `${/^[aeiou]/.test(typeof value) ? 'an' : 'a'} ${typeof value}`;
 }
 
-const moduleSource: Source = {
+export default defineSource({
+  type: 'module',
+  description: 'A user ES module whose default export implements the source interface.',
+  options: { path: { type: 'string', required: true, nonEmpty: true, description: 'Path to the ES module.' } },
+  // Every other key of the layer is the module's own option.
+  openOptions: true,
   // User modules usually reach a network service: show the spinner.
   remote: true,
   // The contract promises modules the resolved keys of all earlier layers, so wait for them.
   usesEarlierKeys: true,
-  async load(options, context: SourceContext) {
+  label: labelByPath,
+  watchPaths: (options, context) => [modulePath(options, context.configDir)],
+  async load(options, context) {
     const absPath = modulePath(options, context.configDir);
-    const shownPath = options.path as string;
+    const shownPath = options.path;
     const source = await importSource(absPath, shownPath);
     let result: unknown;
     try {
@@ -87,9 +95,4 @@ const moduleSource: Source = {
     }
     return checkResult(result, shownPath);
   },
-  watchPaths(options, context) {
-    return [modulePath(options, context.configDir)];
-  },
-};
-
-export default moduleSource;
+});

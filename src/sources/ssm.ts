@@ -10,8 +10,8 @@ import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aw
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
 import { loadPackage } from '../core/import-external.js';
-import { remoteOptions } from './options.js';
-import type { Source, SourceContext, SourceOptions } from './types.js';
+import { REMOTE_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
+import type { SourceContext, SourceOptions } from './types.js';
 
 /** GetParametersByPath and GetParameters both accept at most 10 per call. */
 const PAGE_SIZE = 10;
@@ -32,46 +32,22 @@ export interface SsmOptions {
   optional: boolean;
 }
 
-/** Read the layer's options. The schema already validated them; this guards the rules it cannot express. */
-export function readSsmOptions(raw: SourceOptions): SsmOptions {
-  const hasPath = raw.path !== undefined;
-  const hasNames = raw.names !== undefined;
-  if (hasPath === hasNames) throw new SourceError('give exactly one of `path` (a parameter path prefix) or `names` (a list of parameter names)');
-  if (hasPath && (typeof raw.path !== 'string' || raw.path === '')) throw new SourceError('`path` must be a non-empty string such as /Production/ApiServer');
-  if (hasNames && (!Array.isArray(raw.names) || raw.names.length === 0 || !raw.names.every((n) => typeof n === 'string' && n !== ''))) {
-    throw new SourceError('`names` must be a non-empty list of parameter names');
-  }
-  const json = raw.json ?? 'keep';
-  if (json !== 'keep' && json !== 'flatten') throw new SourceError('`json` must be `keep` or `flatten`');
-  if (raw.endpoint !== undefined && !isHttpUrl(raw.endpoint)) throw new SourceError('`endpoint` must be an http(s) URL such as https://ssm.eu-west-1.amazonaws.com');
-  const { timeout, retries } = remoteOptions(raw);
+/** The options as the fetching code uses them, from the descriptor's reading of the layer. */
+function ssmOptions(o: LayerOptions<typeof OPTIONS>): SsmOptions {
   return {
-    path: hasPath ? (raw.path as string) : undefined,
-    recursive: raw.recursive === true,
-    names: hasNames ? [...new Set(raw.names as string[])] : undefined,
-    region: nonEmptyString(raw.region),
-    profile: nonEmptyString(raw.profile),
-    endpoint: nonEmptyString(raw.endpoint),
-    decrypt: raw.decrypt !== false,
-    uppercase: raw.uppercase === true,
-    json,
-    timeoutMs: Math.round(timeout * 1000),
-    retries,
-    optional: raw.optional === true,
+    path: o.path,
+    recursive: o.recursive,
+    names: o.names && [...new Set(o.names)],
+    region: o.region || undefined,
+    profile: o.profile || undefined,
+    endpoint: o.endpoint || undefined,
+    decrypt: o.decrypt,
+    uppercase: o.uppercase,
+    json: o.json,
+    timeoutMs: Math.round(o.timeout * 1000),
+    retries: o.retries,
+    optional: o.optional === true,
   };
-}
-
-function isHttpUrl(v: unknown): boolean {
-  if (typeof v !== 'string') return false;
-  try {
-    return ['http:', 'https:'].includes(new URL(v).protocol);
-  } catch {
-    return false;
-  }
-}
-
-function nonEmptyString(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 // ---- key names (pure) --------------------------------------------------------------------------------------
@@ -335,10 +311,39 @@ function endpointInUse(opts: SsmOptions, context: SourceContext, region: string)
 
 // ---- the source ----------------------------------------------------------------------------------------------
 
-const ssmSource: Source = {
+const OPTIONS = {
+  path: { type: 'string', nonEmpty: true, description: 'Parameter path prefix, e.g. `/Production/ApiServer`; every page is followed.' },
+  recursive: { type: 'boolean', default: false, description: 'Include parameters below sub-paths (default false).' },
+  names: { type: 'list', items: { type: 'string', nonEmpty: true, description: 'A parameter name.' }, minItems: 1, description: 'Exact parameter names.' },
+  region: { type: 'string', description: 'AWS region (default: the SDK region chain).' },
+  profile: { type: 'string', description: 'Shared config/credentials profile.' },
+  endpoint: {
+    type: 'string',
+    pattern: { regex: '^https?://[^\\s/?#]+', is: 'an http(s) URL such as https://ssm.eu-west-1.amazonaws.com' },
+    description: 'Endpoint URL override (AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL are honoured too).',
+  },
+  decrypt: { type: 'boolean', default: true, description: 'Decrypt SecureString values (default true).' },
+  uppercase: { type: 'boolean', default: false, description: 'Upper-case the key names.' },
+  json: { type: 'enum', values: ['keep', 'flatten'], default: 'keep', description: 'JSON object values: keep the text (default) or flatten with `__`.' },
+  ...REMOTE_OPTIONS,
+} as const;
+
+/** `ssm /Dev/WebServer`, or `ssm /Named/P1 (+2)` for a list of names. */
+function label(o: SourceOptions, fill: Fill): string | undefined {
+  if (typeof o.path === 'string') return fill(o.path);
+  if (Array.isArray(o.names) && o.names.length > 0) return o.names.length === 1 ? fill(String(o.names[0])) : `${fill(String(o.names[0]))} (+${o.names.length - 1})`;
+  return undefined;
+}
+
+export default defineSource({
+  type: 'ssm',
+  description: 'AWS SSM Parameter Store, through the AWS SDK and its standard credential chain.',
+  options: OPTIONS,
+  exclusive: [{ keys: ['path', 'names'], exactlyOne: true }],
   remote: true,
-  async load(rawOptions, context) {
-    const opts = readSsmOptions(rawOptions);
+  label,
+  async load(layerOptions, context) {
+    const opts = ssmOptions(layerOptions);
     let sdk: SsmModule;
     try {
       sdk = await loadPackage<SsmModule>('@aws-sdk/client-ssm');
@@ -374,6 +379,4 @@ const ssmSource: Source = {
       client.destroy();
     }
   },
-};
-
-export default ssmSource;
+});

@@ -30,6 +30,11 @@ export interface SourceContext {
    * tell a credential from a literal (see the contract's remote-layers section).
    */
   filled?(path: (string | number)[]): readonly (readonly [number, number])[];
+  /**
+   * Present when the same layer is resolved again and again (watch mode, `watchSecrets`): a map kept from one
+   * resolution to the next, e.g. for an ETag and what its answer parsed to (see `fetchKeys`).
+   */
+  readonly cache?: Map<string, unknown>;
 }
 
 export type SourceOptions = Record<string, unknown>;

@@ -1,15 +1,17 @@
 /** `type: yaml`: a YAML file; `select` picks a sub-object, `flatten` splits nested objects into keys. */
 import { parseYaml, structuredToEnv } from '../formats/parse.js';
+import { FILE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByPath } from './descriptor.js';
 import { privateFile, readLayerFile, watchFile } from './local-file.js';
-import type { Source } from './types.js';
 
-const yamlSource: Source = {
-  async load(options, context) {
-    const { text, shown } = readLayerFile(options, context);
-    return structuredToEnv(await parseYaml(text, shown), { origin: shown, select: options.select as string | undefined, flatten: options.flatten as string | undefined });
-  },
+export default defineSource({
+  type: 'yaml',
+  description: 'A YAML file.',
+  options: { ...FILE_OPTIONS, ...STRUCTURED_OPTIONS },
+  label: labelByPath,
   privateFiles: privateFile,
   watchPaths: watchFile,
-};
-
-export default yamlSource;
+  async load(options, context) {
+    const { text, shown } = readLayerFile(options, context);
+    return structuredToEnv(await parseYaml(text, shown), { origin: shown, select: options.select, flatten: options.flatten });
+  },
+});

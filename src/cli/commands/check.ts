@@ -4,7 +4,7 @@
  * environment and report each unreachable layer and the missing `require` keys. Layer files that other users can
  * read are reported here (and only here): a warning, or with `--strict` an error. Values are never printed.
  */
-import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type SourcesFile } from '../../core/config.js';
+import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -13,12 +13,15 @@ import { formatPath, type Path } from '../../core/validate.js';
 import { ConfigError, ConfigErrors, SecretrunError, positionText } from '../../core/errors.js';
 import { missingRequiredMessage, offlinePermissionFindings, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
 import { info, warn } from '../output.js';
+import { SOURCES, type SourceRegistry } from '../../sources/index.js';
 import { CLI_OPTION_NAMES, parentEnv, resolveEnvironment, type CommonOptions } from './common.js';
 
 export interface CheckOptions extends CommonOptions {
   resolve?: boolean;
   /** File-permission findings are errors (exit 1), not warnings. */
   strict?: boolean;
+  /** The source types to check against (default: the built-in registry); `--resolve` loads layers with them. */
+  sources?: SourceRegistry;
 }
 
 export async function check(opts: CheckOptions): Promise<number> {
@@ -26,7 +29,7 @@ export async function check(opts: CheckOptions): Promise<number> {
   const find = { config: opts.config, cwd, env: parentEnv, names: CLI_OPTION_NAMES };
   // With --dotenv layers a sources file is optional, as for every other command.
   const path = opts.dotenv?.length ? locateSourcesFile(find) : findSourcesFile(find);
-  const valid = path ? await validFile(path, cwd, opts) : noSourcesFile(cwd);
+  const valid = path ? await validFile(path, cwd, opts) : noSourcesFile(cwd, opts.sources ?? SOURCES);
   let permissions: PermissionFinding[];
   let loaded: string | undefined;
   if (opts.resolve) {
@@ -43,7 +46,7 @@ export async function check(opts: CheckOptions): Promise<number> {
 }
 
 async function validFile(path: string, cwd: string, opts: CheckOptions): Promise<SourcesFile> {
-  const { file, problems } = await parseSourcesFile(path, cwd);
+  const { file, problems } = await parseSourcesFile(path, cwd, opts.sources ?? SOURCES);
   if (file) {
     problems.push(...templateProblems(file));
     problems.push(...varsProblems(file, parentEnv));

@@ -37,10 +37,12 @@ export interface ResolveExtras {
   signal?: AbortSignal;
   /** `check --resolve`: record each failing layer and go on (see the pipeline). */
   keepGoing?: boolean;
+  /** Kept across re-resolves in watch mode (see PipelineOptions.cache). */
+  cache?: Map<string, Map<string, unknown>>;
 }
 
 /** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -55,6 +57,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       processEnv: parentEnv,
       signal,
       keepGoing,
+      cache,
       onRemoteStart: async (names) => {
         if (!process.stderr.isTTY || opts.quiet) return;
         for (const n of names) pending.add(n);

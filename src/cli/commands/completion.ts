@@ -10,6 +10,8 @@
 import { COMMANDS, DEFAULT_COMMAND, PROGRAM_OPTIONS, parseFlags, type ArgumentDef, type CommandDef, type CompleteAs, type OptionDef } from '../command-table.js';
 import { findSourcesFile, parseSourcesFile } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
+import { COMMON_OPTION_NAMES } from '../../core/validate.js';
+import { SOURCES, type SourceRegistry } from '../../sources/index.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 type Shell = (typeof SHELLS)[number];
@@ -17,6 +19,10 @@ type Shell = (typeof SHELLS)[number];
 export interface CompletionOptions {
   /** Hidden mode used by the scripts: print the environment names of the sources file. */
   listEnvs?: boolean;
+  /** Hidden mode for editor plug-ins: print each source type with its options (`type<TAB>option option ...`). */
+  listSources?: boolean;
+  /** The source types (default: the built-in registry). */
+  sources?: SourceRegistry;
   config?: string;
 }
 
@@ -24,6 +30,10 @@ export async function completion(shell: string | undefined, opts: CompletionOpti
   if (opts.listEnvs) {
     const names = await listEnvironments({ config: opts.config, cwd: process.cwd(), processEnv: process.env });
     if (names.length > 0) process.stdout.write(names.join('\n') + '\n');
+    return 0;
+  }
+  if (opts.listSources) {
+    process.stdout.write(sourceCompletions(opts.sources).map((s) => `${s.type}\t${s.options.join(' ')}\n`).join(''));
     return 0;
   }
   if (!isShell(shell)) {
@@ -52,7 +62,7 @@ const OFFERABLE_NAME = /^[A-Za-z0-9_.@%+,:=-]+$/;
  */
 export async function listEnvironments({ config, cwd, processEnv }: { config?: string; cwd: string; processEnv: Readonly<Record<string, string | undefined>> }): Promise<string[]> {
   try {
-    const { file } = await parseSourcesFile(findSourcesFile({ config, cwd, env: processEnv }), cwd);
+    const { file } = await parseSourcesFile(findSourcesFile({ config, cwd, env: processEnv }), cwd, SOURCES);
     if (!file || file.data === null || typeof file.data !== 'object') return [];
     const envs = file.data.environments;
     if (envs === undefined) return ['default'];
@@ -61,6 +71,13 @@ export async function listEnvironments({ config, cwd, processEnv }: { config?: s
   } catch {
     return [];
   }
+}
+
+// ---- source types and their options, read from the registry --------------------------------------------------
+
+/** Every source type with the keys a layer of that type accepts (the common ones first). */
+export function sourceCompletions(registry: SourceRegistry = SOURCES): { type: string; description: string; options: string[] }[] {
+  return registry.map((d) => ({ type: d.type, description: d.description, options: [...COMMON_OPTION_NAMES, ...Object.keys(d.options)] }));
 }
 
 // ---- what to complete, read from the command table -------------------------------------------------------------

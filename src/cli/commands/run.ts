@@ -1,7 +1,7 @@
 /**
  * `secretrun [run] [options] -- <command> [args...]`: resolve, then run the child with the merged set.
- * `--mask` pipes its output through the redactor; `--watch` keeps re-resolving and restarts it on change
- * (src/process/watch.ts).
+ * `--mask` pipes its output through the redactor; `--watch` / `--listen` keep re-resolving and restart it on
+ * change (src/process/watch.ts).
  */
 import { isatty } from 'node:tty';
 import { findExecutable, spawnChild, startChild, type ChildEnd } from '../../process/child.js';
@@ -9,6 +9,7 @@ import { UsageError } from '../../core/errors.js';
 import { valuesOf, type Resolution } from '../../core/resolve.js';
 import type { WatchFlags } from '../../process/watch.js';
 import { actOnFindings, handOnPolicy, parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
+import { info, warn } from '../output.js';
 
 export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
@@ -24,10 +25,13 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   if (command.length === 0) throw new UsageError('run: no command given (usage: secretrun [options] -- <command> [args...])');
   const maskMode = parseMaskMode(opts.mask);
   // Load the watch code only when a watch flag is present; it validates them before anything is resolved.
-  const watchMod = opts.watch !== undefined || opts.onChange || opts.restartSignal || opts.grace ? await import('../../process/watch.js') : undefined;
+  const watchFlags = [opts.watch, opts.onChange, opts.restartSignal, opts.grace, opts.listen, opts.jitter];
+  const watchMod = watchFlags.some((f) => f !== undefined) ? await import('../../process/watch.js') : undefined;
   const watch = watchMod?.watchSettings(opts);
+  // Watch mode keeps what lets a poll ask "changed since?" (ETags) from one resolution to the next.
+  const cache = watch ? new Map<string, Map<string, unknown>>() : undefined;
 
-  const initial = await resolveEnvironment(opts);
+  const initial = await resolveEnvironment(opts, opts.env, undefined, { cache });
   actOnFindings(initial, handOnPolicy(opts), opts.quiet);
   const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, parentEnv, !!opts.pristine);
   const cwd = process.cwd();
@@ -41,13 +45,13 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   if (watchMod && watch) {
     return watchMod.runWatched(initial, {
       ...watch,
-      quiet: !!opts.quiet,
+      log: { info: (m) => info(m, opts.quiet), warn: (m) => warn(m, opts.quiet) },
       policy,
       processEnv: parentEnv,
       // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings. Findings
       // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
       resolve: async (signal) => {
-        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal });
+        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal, cache });
         actOnFindings(again, handOnPolicy(opts), true);
         return again;
       },
@@ -63,7 +67,10 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   }
 }
 
-/** The parent environment overlaid by the merged layers (or only the layers with --pristine), plus SECRETRUN_ENV. */
+/**
+ * The parent environment overlaid by the merged layers (or only the layers with --pristine), plus SECRETRUN_ENV.
+ * The webhook signing secret is secretrun's own: the child never sees it.
+ */
 export function childEnvironment(
   merged: Record<string, string>,
   environment: string,
@@ -74,6 +81,7 @@ export function childEnvironment(
   if (!pristine) for (const [k, v] of Object.entries(parent)) if (v !== undefined) env[k] = v;
   Object.assign(env, merged);
   env.SECRETRUN_ENV = environment;
+  delete env.SECRETRUN_WEBHOOK_SECRET;
   return env;
 }
 

@@ -12,7 +12,7 @@
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../options.js';
+import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
 
 export interface FetchRequest {
   url: string;
@@ -74,6 +74,8 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
     if (outcome.kind === 'response') {
       const { status } = outcome.response;
       if (status >= 200 && status < 300) return outcome.response;
+      // The answer to our If-None-Match (fetchKeys): unchanged since the ETag we sent.
+      if (status === 304 && current.headers['if-none-match'] !== undefined) return outcome.response;
       const next = status >= 300 && status < 400 ? redirectTarget(current, outcome.response) : undefined;
       if (next) {
         if (++redirects > MAX_REDIRECTS) throw new SourceError(`too many redirects from ${displayUrl(request.url)}`);
@@ -91,6 +93,30 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
     }
   }
   throw new SourceError(attempts > 1 ? `${lastFailure} (gave up after ${attempts} attempts)` : lastFailure);
+}
+
+/**
+ * `fetchText`, then `parse`. Given a layer's cache (watch mode), the server's ETag is remembered with what its
+ * answer parsed to; the next request carries `If-None-Match`, and a `304` returns that result without parsing.
+ */
+export async function fetchKeys(
+  request: FetchRequest,
+  opts: FetchOptions & { cache?: Map<string, unknown> },
+  parse: (response: FetchResponse) => Record<string, string> | Promise<Record<string, string>>,
+): Promise<Record<string, string>> {
+  const { cache, ...fetchOptions } = opts;
+  const id = cache && JSON.stringify([request.method ?? 'GET', request.url, request.headers ?? {}, request.body ?? '']);
+  const known = id === undefined ? undefined : (cache!.get(id) as { etag: string; keys: Record<string, string> } | undefined);
+  const headers = known ? { ...request.headers, 'if-none-match': known.etag } : request.headers;
+  const response = await fetchText({ ...request, headers }, fetchOptions);
+  if (response.status === 304 && known) return { ...known.keys };
+  const keys = await parse(response);
+  const etag = response.headers.etag;
+  if (id !== undefined) {
+    if (etag) cache!.set(id, { etag, keys: { ...keys } });
+    else cache!.delete(id);
+  }
+  return keys;
 }
 
 type Attempt =

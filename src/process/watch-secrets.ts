@@ -1,0 +1,119 @@
+/**
+ * The library's reload API: `watchSecrets(options)` resolves like `loadSecrets` and keeps the result current,
+ * on the same engine as `secretrun run --watch` (src/process/watch-engine.ts): an interval poll, the local files
+ * the layers read, and `reload()`.
+ *
+ * Unlike a bare EventEmitter, an 'error' without a listener is dropped, never thrown: a failed poll must not
+ * crash the host application. Every timer and file watch is unref'd, so a forgotten watcher never holds the
+ * process open.
+ */
+import { EventEmitter } from 'node:events';
+import { UsageError } from '../core/errors.js';
+import { valuesOf } from '../core/resolve.js';
+import type { Resolved } from '../core/pipeline.js';
+import { resolveForLibrary, type LoadSecretsOptions, type Secrets } from '../core/secrets.js';
+import { changedNames, fileTrigger, localFilesOf, pollTrigger, WatchEngine, type Trigger } from './watch-engine.js';
+
+export const DEFAULT_WATCH_INTERVAL_SECONDS = 30;
+
+export interface WatchSecretsOptions extends LoadSecretsOptions {
+  /**
+   * Seconds between re-resolves (default 30); `0` turns polling off, leaving file changes and `reload()`.
+   * `signal`, if given, closes the watcher when it aborts.
+   */
+  interval?: number;
+}
+
+export interface SecretsChange {
+  /** Names of the keys added, removed or changed, sorted. Never values. */
+  changed: string[];
+  /** The new set (also `watcher.current` from now on). */
+  current: Secrets;
+}
+
+interface Snapshot {
+  resolved: Resolved;
+  secrets: Secrets;
+}
+
+/** A live view of an environment's secrets. Get one from `watchSecrets()`. */
+export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; error: [Error] }> {
+  #current: Secrets;
+  readonly #engine: WatchEngine<Snapshot>;
+  readonly #triggers: Trigger<Snapshot>[];
+  #closing?: Promise<void>;
+  readonly #stopOnAbort?: () => void;
+  readonly #signal?: AbortSignal;
+
+  /** @internal Use `watchSecrets()`. */
+  constructor(initial: Snapshot, options: WatchSecretsOptions, intervalMs: number, cache: Map<string, Map<string, unknown>>) {
+    super();
+    this.#current = initial.secrets;
+    const processEnv = options.processEnv ?? process.env;
+    const again: LoadSecretsOptions = { ...options, signal: undefined };
+    this.#engine = new WatchEngine<Snapshot>(initial, {
+      resolve: (signal) => resolveForLibrary(again, { signal, cache }),
+      values: (s) => valuesOf(s.resolved.resolution),
+      onChecked: ({ resolved, changes }) => {
+        if (!changes) return;
+        this.#current = resolved.secrets;
+        this.emit('change', { changed: changedNames(changes), current: resolved.secrets });
+      },
+      onFailure: (err) => this.emit('error', err as Error),
+      onInternalError: (err) => this.emit('error', err as Error),
+      retryCapMs: intervalMs > 0 ? intervalMs : undefined,
+    });
+    this.#triggers = [fileTrigger(initial, (s) => localFilesOf(s.resolved, processEnv))];
+    if (intervalMs > 0) this.#triggers.push(pollTrigger(intervalMs));
+    if (options.signal) {
+      this.#signal = options.signal;
+      this.#stopOnAbort = () => void this.close();
+      options.signal.addEventListener('abort', this.#stopOnAbort, { once: true });
+    }
+  }
+
+  /** @internal Resolves once every trigger runs (the files are watched). */
+  async start(): Promise<this> {
+    await this.#engine.start(this.#triggers);
+    return this;
+  }
+
+  /** The latest successfully resolved set. A failed re-resolve leaves it as it was. */
+  get current(): Secrets {
+    return this.#current;
+  }
+
+  /** Re-resolve now. Resolves to the names of the keys that changed (empty when none); rejects, and emits 'error', on failure. */
+  reload(): Promise<string[]> {
+    return this.#engine.requestCheck('reload');
+  }
+
+  /** Stop watching: cancels a re-resolve in flight; later `reload()` calls reject. */
+  close(): Promise<void> {
+    if (this.#stopOnAbort) this.#signal?.removeEventListener('abort', this.#stopOnAbort);
+    return (this.#closing ??= this.#engine.close());
+  }
+
+  override emit<K extends 'change' | 'error'>(event: K, ...args: K extends 'change' ? [SecretsChange] : [Error]): boolean {
+    if (event === 'error' && this.listenerCount('error') === 0) return false;
+    return super.emit(event as 'change', ...(args as [SecretsChange]));
+  }
+}
+
+/**
+ * Resolve like `loadSecrets(options)` (and throw as it does), then keep watching: `current`, the events 'change'
+ * and 'error', `reload()` and `close()`.
+ */
+export async function watchSecrets(options: WatchSecretsOptions = {}): Promise<SecretsWatcher> {
+  const interval = options.interval ?? DEFAULT_WATCH_INTERVAL_SECONDS;
+  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0 || interval > 86_400) {
+    throw new UsageError('watchSecrets: `interval` must be a number of seconds from 0 (no polling) to 86400');
+  }
+  // Every re-resolve repeats the same warnings (a world-readable file): pass each one on once.
+  const warned = new Set<string>();
+  const onWarning = options.onWarning ?? ((m: string) => process.emitWarning(m, 'SecretrunWarning'));
+  const once: WatchSecretsOptions = { ...options, onWarning: (m) => void (!warned.has(m) && (warned.add(m), onWarning(m))) };
+  const cache = new Map<string, Map<string, unknown>>();
+  const initial = await resolveForLibrary(once, { cache });
+  return new SecretsWatcher(initial, once, Math.round(interval * 1000), cache).start();
+}

@@ -1,0 +1,114 @@
+/**
+ * What a source type is, in one value: its `type:` name, its options (typed, with defaults and descriptions),
+ * whether it reaches the network, which of its options carry credentials, how its layer is labelled, which
+ * local files it reads, and how it loads. The sources-file validator, `check`, the label, watch mode, the
+ * resolver, shell completion and the generated schema.json all read the descriptors (src/sources/index.ts).
+ *
+ * A descriptor module keeps its top level light: it is imported on every start. Heavy dependencies (the AWS SDK,
+ * undici, node:crypto for vaults) are imported inside `load`, so a run with only local layers never loads them.
+ */
+import { readOptions, withDefaults, type COMMON_OPTIONS, type OptionShape, type OptionSpecs, type OptionsOf } from '../core/validate.js';
+import { urlForDisplay } from '../core/urls.js';
+import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.js';
+
+// ---- option groups several types share -----------------------------------------------------------------------
+
+/** A local file read by the layer. */
+export const FILE_OPTIONS = {
+  path: { type: 'string', required: true, nonEmpty: true, description: 'File path, relative to the directory of the sources file.' },
+  allow_world_readable: { type: 'boolean', description: 'Silence the warning for a file readable by group or others.' },
+} as const satisfies OptionSpecs;
+
+/** Picking keys out of structured content (JSON, YAML). */
+export const STRUCTURED_OPTIONS = {
+  select: { type: 'string', description: 'Dot path to a sub-object, e.g. `data.data`.' },
+  flatten: { type: 'string', description: 'Separator for flattening nested objects into keys, e.g. `__` gives `DATABASES__default__HOST`.' },
+} as const satisfies OptionSpecs;
+
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+export const DEFAULT_RETRIES = 3;
+
+/** `timeout` and `retries` of the layers that reach the network. */
+export const REMOTE_OPTIONS = {
+  timeout: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIMEOUT_SECONDS, is: 'seconds per attempt', description: `Seconds per attempt (default ${DEFAULT_TIMEOUT_SECONDS}).` },
+  retries: { type: 'integer', minimum: 0, maximum: 20, default: DEFAULT_RETRIES, is: 'a whole number of extra attempts', description: `Extra attempts after the first (default ${DEFAULT_RETRIES}).` },
+} as const satisfies OptionSpecs;
+
+/** Of the layers that send credentials over HTTP (http, doppler): the transport rule's one escape (net/fetch.ts). */
+export const ALLOW_INSECURE_HTTP = {
+  type: 'boolean',
+  default: false,
+  description: 'Allow sending credentials over plain http:// to a host other than loopback (a trusted internal network only). Default false.',
+} as const satisfies OptionSpecs[string];
+
+// ---- the descriptor -------------------------------------------------------------------------------------------
+
+/** Fills `${...}` in a label from the environment's `vars` only (never from loaded values). */
+export type Fill = (text: string) => string;
+
+export interface SourceDescriptor extends Source, OptionShape {
+  /** The `type:` of the layer. */
+  readonly type: string;
+  /** One sentence for editors and docs. */
+  readonly description: string;
+  /** Reaches the network (progress spinner; `timeout`/`retries`). */
+  readonly remote: boolean;
+  /** What follows the type in the layer's default label (`dotenv .env`), from the options as written. */
+  label?(options: SourceOptions, fill: Fill): string | undefined;
+}
+
+/** What a source's `load` receives: its own options, checked and with defaults, and the common ones. */
+export type LayerOptions<O extends OptionSpecs> = OptionsOf<O> & OptionsOf<typeof COMMON_OPTIONS>;
+
+export interface SourceDefinition<O extends OptionSpecs> {
+  type: string;
+  description: string;
+  options: O;
+  exclusive?: SourceDescriptor['exclusive'];
+  openOptions?: boolean;
+  remote?: boolean;
+  label?: SourceDescriptor['label'];
+  /** Local files holding plain secrets, from its interpolated options: `check` reports any that others can read. */
+  privateFiles?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): PrivateFile[];
+  /** Local files the layer reads (absolute paths), from its interpolated options; watch mode re-resolves on change. */
+  watchPaths?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): string[];
+  usesEarlierKeys?: boolean | ((options: LayerOptions<O>) => boolean);
+  /** Fetch and parse the layer; `options` are interpolated, checked and have their defaults. */
+  load(options: LayerOptions<O>, context: SourceContext): Promise<Record<string, string>>;
+}
+
+/**
+ * Build a descriptor. Its `load`, `privateFiles` and `watchPaths` read the options through `readOptions`, so a
+ * source gets typed values with defaults, and a bad value (from the library API, or one that only `${...}` made
+ * bad) fails with the descriptor's own message before the source runs.
+ */
+export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<O>): SourceDescriptor {
+  const read = (raw: SourceOptions) => readOptions(def, raw) as LayerOptions<O>;
+  const { privateFiles, watchPaths, usesEarlierKeys } = def;
+  return Object.freeze({
+    type: def.type,
+    description: def.description,
+    options: def.options,
+    exclusive: def.exclusive,
+    openOptions: def.openOptions,
+    remote: def.remote ?? false,
+    label: def.label,
+    privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
+    watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),
+    // Asked before interpolation, of the options as written: defaults only, no checks (the file was checked).
+    usesEarlierKeys: typeof usesEarlierKeys === 'function' ? (raw: SourceOptions) => usesEarlierKeys(withDefaults(def, raw) as LayerOptions<O>) : usesEarlierKeys,
+    load: async (raw: SourceOptions, context: SourceContext) => def.load(read(raw), context),
+  });
+}
+
+// ---- labels ----------------------------------------------------------------------------------------------------
+
+/** `dotenv .env`: the path as written, `${...}` filled from vars. */
+export function labelByPath(options: SourceOptions, fill: Fill): string | undefined {
+  return typeof options.path === 'string' ? fill(options.path) : undefined;
+}
+
+/** `http https://host/path`: never the userinfo, query or fragment (they may hold credentials). */
+export function labelByUrl(options: SourceOptions, fill: Fill): string | undefined {
+  return typeof options.url === 'string' ? urlForDisplay(fill(options.url), { path: true }) : undefined;
+}
