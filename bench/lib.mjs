@@ -38,7 +38,10 @@ export function peerBin(pkg, binName) {
 }
 
 /** `node <script> args` — every wrapper is started by the same node binary, without a shebang or npx in between. */
-export const node = (label, args, extra = {}) => ({ label, file: process.execPath, args, ...extra });
+export const node = (label, args, extra = {}) => nodeOn(process.execPath, label, args, extra);
+
+/** The same with another Node binary (the per-Node B1 rows). */
+export const nodeOn = (bin, label, args, extra = {}) => ({ label, file: bin, args, ...extra });
 
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -283,4 +286,20 @@ export function table(headers, rows) {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
   return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** Seed moto with the real SDK, 16 PutParameter calls in flight (there is no batch put in the SSM API). */
+export async function seedSsm(endpoint, params) {
+  const { SSMClient, PutParameterCommand } = createRequire(join(REPO, 'package.json'))('@aws-sdk/client-ssm');
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // this process only; runs get baseEnv
+  const client = new SSMClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const queue = [...params];
+  const worker = async () => {
+    for (let p = queue.shift(); p; p = queue.shift()) await client.send(new PutParameterCommand({ Name: p.name, Value: p.value, Type: 'String', Overwrite: true }));
+  };
+  try {
+    await Promise.all(Array.from({ length: 16 }, worker));
+  } finally {
+    client.destroy();
+  }
 }

@@ -7,9 +7,17 @@
  *   BENCH_ROUNDS=31        timed rounds for B1/B2 (B3 uses 2/3 of it; at least 15): B1 is a few ms over a
  *                          ~70 ms floor, so fewer rounds let machine noise decide the ratio
  *   SECRETRUN_BENCH_BIN=…  benchmark another build of the CLI (e.g. a layout experiment)
- *   --only=B1,B3           run some benchmarks only
+ *   --only=B1,B3           run some benchmarks only (B7, the fleet, takes a few minutes: `--only=B7`, or bench/fleet.mjs)
+ *
+ * B1N repeats B1 on every Node that scripts/node-versions.mjs has installed (22, 24, 26) besides this one, with
+ * both of `run`'s paths where Node has process.execve (the handover, and the spawning parent of `--no-exec`).
+ * B6 is the start-up of a run with one remote layer (ssm against moto_server, doppler against a loopback
+ * server) next to `node -e 0`, the bare load of the layer's library, and one round trip of a warm client.
+ * B7 is the fleet: N concurrent starts against moto behind a throttling proxy (bench/fleet.mjs).
  */
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -22,15 +30,19 @@ import {
   fmtRatio,
   median,
   node,
+  nodeOn,
   peakRssKiB,
   peerBin,
   startCountingProxy,
   startDelayServer,
+  seedSsm,
   startMoto,
   table,
+  tempProject,
   timeSpanAsync,
 } from './lib.mjs';
 import { remoteProject, scaleProject, ssmProject, startupProject } from './fixtures.mjs';
+import { installedNodes } from '../scripts/node-versions.mjs';
 
 const ROUNDS = Math.max(15, Number(process.env.BENCH_ROUNDS ?? 31));
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
@@ -62,7 +74,7 @@ console.log(`node ${process.version}, ${process.platform}/${process.arch}, ${(aw
 let b1Median;
 let b1Project;
 let b2Project;
-if (wanted('B1') || wanted('B2') || wanted('B5')) {
+if (wanted('B1') || wanted('B2') || wanted('B5') || wanted('B1N')) {
   b1Project = startupProject();
   b2Project = scaleProject();
 }
@@ -92,7 +104,6 @@ if (wanted('B1') || wanted('B2')) {
   console.log(`## B1 start-up: wrap \`true\` with a 50-key .env\n`);
   console.log(table(['command', 'median wall', 'vs `node -e 0`', 'vs spawn-only'], b1Rows));
   console.log(`\nsecretrun's own overhead over the spawn-only launcher: ${fmtMs(b1Ms - spawnMs)}\n`);
-  target('B1: secretrun ≤ 1.10× the spawn-only launcher', fmtRatio(b1Ms / spawnMs), b1Ms <= 1.1 * spawnMs);
   target('B1: secretrun faster than `dotenv run`', `${fmtMs(b1Ms)} vs ${fmtMs(dotenvRunMs)}`, b1Ms < dotenvRunMs);
   if (wanted('B2')) {
     const b2Ms = med[cmds.length - 1];
@@ -100,6 +111,101 @@ if (wanted('B1') || wanted('B2')) {
     console.log(table(['command', 'median wall', 'vs `node -e 0`', 'vs B1'], [[b2.label, fmtMs(b2Ms), fmtRatio(b2Ms / floorMs), fmtRatio(b2Ms / b1Ms)]]));
     console.log('');
     target('B2: 10,000 keys ≤ 1.5× B1', fmtRatio(b2Ms / b1Ms), b2Ms <= 1.5 * b1Ms);
+  }
+}
+
+// ---- B1N start-up on each Node, each path -------------------------------------------------------------------
+if (wanted('B1N') || wanted('B1')) {
+  const dotenv = peerBin('dotenv', 'dotenv');
+  const nodes = [{ version: process.versions.node, bin: process.execPath }, ...installedNodes().filter((n) => n.version !== process.versions.node)];
+  const rows = [];
+  for (const { version, bin } of nodes) {
+    const execs = capture0(bin, ['-p', 'typeof process.execve']) === 'function';
+    const run = (label, flags) => nodeOn(bin, label, [SECRETRUN_BIN, ...flags, '--', 'true']);
+    const cmds = [
+      nodeOn(bin, '`node -e 0`', ['-e', '0']),
+      nodeOn(bin, 'spawn-only', ['-e', SPAWN_ONLY]),
+      nodeOn(bin, '`dotenv run`', [dotenv.path, 'run', '-q', '--', 'true']),
+      run(execs ? 'secretrun, execve path' : 'secretrun, spawn path', []),
+      ...(execs ? [run('secretrun `--no-exec`, spawn path', ['--no-exec'])] : []),
+    ];
+    say(`B1N: node ${version}: ${cmds.length} commands × ${ROUNDS} rounds`);
+    const med = (await alternate(cmds, { rounds: ROUNDS, cwd: b1Project.dir, env: baseEnv })).map(median);
+    const [floorMs, spawnMs, dotenvMs] = med;
+    for (let i = 0; i < cmds.length; i++) rows.push([`${version}`, cmds[i].label, fmtMs(med[i]), fmtRatio(med[i] / floorMs), fmtRatio(med[i] / spawnMs), fmtRatio(med[i] / dotenvMs)]);
+    const major = Number(version.split('.')[0]);
+    const ours = med[3];
+    if (!execs) target(`B1N: Node ${major}, spawn path ≤ 1.05× the spawn-only limit`, fmtRatio(ours / spawnMs), ours <= 1.05 * spawnMs);
+    else if (major >= 24) target(`B1N: Node ${major}, execve path ≤ 0.95× \`dotenv run\``, `${fmtRatio(ours / dotenvMs)} (${fmtMs(ours)} vs ${fmtMs(dotenvMs)})`, ours <= 0.95 * dotenvMs);
+  }
+  console.log(`## B1N start-up on each Node: \`-- true\` with the B1 project (env + dotenv + json)\n`);
+  console.log(table(['node', 'command', 'median wall', 'vs `node -e 0`', 'vs spawn-only', 'vs `dotenv run`'], rows));
+  console.log(`\nThe goals: the spawn path within 1.05× the spawn-only limit (Node 20); the execve path at most 0.95× \`dotenv run\` (Node 24 and 26). Node 22's execve path and every \`--no-exec\` row are shown, not judged.\n`);
+}
+
+// ---- B6 remote start-up: one ssm layer, one doppler layer ---------------------------------------------------
+if (wanted('B6')) {
+  let moto;
+  let doppler;
+  const project = tempProject('b6');
+  try {
+    say('B6: starting moto_server and a loopback Doppler server (not timed)');
+    moto = await startMoto();
+    await seedSsm(moto.url, numbered('/bench/r1', 'R1', 10));
+    doppler = await startDopplerServer(Object.fromEntries(numbered('', 'DOPPLER', 10).map((p) => [p.name.slice(1), p.value])));
+    project.write('ssm.yaml', `sources:\n  - type: ssm\n    path: /bench/r1\n    endpoint: ${moto.url}\n    region: us-east-1\n`);
+    project.write('doppler.yaml', `sources:\n  - type: doppler\n    api_host: ${doppler.url}\n    token: dp.st.bench\n`);
+    const env = { ...baseEnv, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' };
+    const requireIn = (pkg) => `require(${JSON.stringify(createRequire(join(REPO, 'package.json')).resolve(pkg))})`;
+    const cmds = [
+      floor,
+      node('`node -e "require(\'@aws-sdk/client-ssm\')"`', ['-e', requireIn('@aws-sdk/client-ssm')]),
+      secretrun('**secretrun** `-- true`, one ssm layer (10 parameters)', ['-c', 'ssm.yaml', '--', 'true']),
+      node('`node -e "require(\'undici\')"`', ['-e', requireIn('undici')]),
+      secretrun('**secretrun** `-- true`, one doppler layer (10 keys)', ['-c', 'doppler.yaml', '--', 'true']),
+    ];
+    // The same runs on the newest installed Node, where the execve handover means no exit of a process that
+    // loaded the SDK or undici (on the spawn path that exit waits for V8's background work, e.g. tiering up
+    // undici's WebAssembly HTTP parser).
+    const newest = installedNodes().filter((n) => n.version !== process.versions.node).at(-1);
+    if (newest) {
+      const onNewest = (c, label) => nodeOn(newest.bin, `${label} on Node ${newest.version}`, c.args);
+      cmds.push(onNewest(floor, '`node -e 0`'), onNewest(cmds[2], '**secretrun**, one ssm layer, execve path'), onNewest(cmds[4], '**secretrun**, one doppler layer, execve path'));
+    }
+    for (const c of [cmds[2], cmds[4]]) {
+      const r = await capture({ ...c, args: [...c.args.slice(0, -2), '--', process.execPath, '-p', 'Object.keys(process.env).filter(k=>/^(R1|DOPPLER)_/.test(k)).length'] }, { cwd: project.dir, env });
+      if (r.code !== 0 || r.stdout.trim() !== '10') throw new Error(`B6: ${c.label} did not resolve 10 keys: ${r.stderr.trim()}`);
+    }
+    const rounds = Math.max(15, Math.round(ROUNDS / 2));
+    say(`B6: ${cmds.length} commands × ${rounds} rounds`);
+    const med = (await alternate(cmds, { rounds, cwd: project.dir, env, async: true })).map(median);
+    const [floorMs, ssmLibMs, ssmMs, undiciLibMs, dopplerMs] = med;
+    // One round trip as a warm client sees it, measured in this process: what no start-up work can remove.
+    const ssmTrip = await warmSsmTrip(moto.url, rounds);
+    const dopplerTrip = await warmFetchTrip(`${doppler.url}/v3/configs/config/secrets/download?format=json`, rounds);
+    console.log(`## B6 remote start-up: one remote layer (${rounds} alternating runs)\n`);
+    const row = (c, ms, trip) => [c.label, fmtMs(ms), fmtRatio(ms / floorMs), trip === undefined ? '' : `${fmtMs(ms - trip)} → ${fmtRatio((ms - trip) / floorMs)}`];
+    console.log(
+      table(
+        ['command', 'median wall', 'vs `node -e 0`', 'minus one round trip, vs `node -e 0`'],
+        [row(floor, floorMs), row(cmds[1], ssmLibMs), row(cmds[2], ssmMs, ssmTrip), row(cmds[3], undiciLibMs), row(cmds[4], dopplerMs, dopplerTrip)],
+      ),
+    );
+    if (newest) {
+      const [nFloor, nSsm, nDoppler] = med.slice(5);
+      const nRow = (c, ms, trip) => [c.label, fmtMs(ms), fmtRatio(ms / nFloor), trip === undefined ? '' : `${fmtMs(ms - trip)} → ${fmtRatio((ms - trip) / nFloor)}`];
+      console.log('');
+      console.log(table(['command', 'median wall', 'vs its `node -e 0`', 'minus one round trip'], [nRow(cmds[5], nFloor), nRow(cmds[6], nSsm, ssmTrip), nRow(cmds[7], nDoppler, dopplerTrip)]));
+      target(`B6: Node ${newest.version}, one ssm layer ≤ 1.6× \`node -e 0\` + one round trip`, `${fmtMs(nSsm)} vs ${fmtMs(1.6 * nFloor + ssmTrip)}`, nSsm <= 1.6 * nFloor + ssmTrip);
+      target(`B6: Node ${newest.version}, one doppler layer ≤ 1.6× \`node -e 0\` + one round trip`, `${fmtMs(nDoppler)} vs ${fmtMs(1.6 * nFloor + dopplerTrip)}`, nDoppler <= 1.6 * nFloor + dopplerTrip);
+    }
+    console.log(`\nOne round trip of a warm client: ssm GetParametersByPath to moto_server ${ssmTrip.toFixed(1)} ms, doppler download from the loopback server ${dopplerTrip.toFixed(1)} ms (medians of ${rounds}).\n`);
+    target('B6: one ssm layer ≤ 1.6× `node -e 0` + one round trip', `${fmtMs(ssmMs)} vs ${fmtMs(1.6 * floorMs + ssmTrip)}`, ssmMs <= 1.6 * floorMs + ssmTrip);
+    target('B6: one doppler layer ≤ 1.6× `node -e 0` + one round trip', `${fmtMs(dopplerMs)} vs ${fmtMs(1.6 * floorMs + dopplerTrip)}`, dopplerMs <= 1.6 * floorMs + dopplerTrip);
+  } finally {
+    moto?.stop();
+    await doppler?.close();
+    project.remove();
   }
 }
 
@@ -243,6 +349,12 @@ if (wanted('B5')) {
 b1Project?.remove();
 b2Project?.remove();
 
+// ---- B7 fleet: N concurrent starts behind a throttling proxy (bench/fleet.mjs; alone: node bench/fleet.mjs --n=…) ----
+if (wanted('B7')) {
+  const { fleetBench } = await import('./fleet.mjs');
+  await fleetBench({ target, say });
+}
+
 console.log(`## Targets\n`);
 console.log(table(['target', 'measured', 'result'], targets));
 console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
@@ -254,19 +366,51 @@ function numbered(prefix, stem, count) {
   return Array.from({ length: count }, (_, i) => ({ name: `${prefix}/${stem}_${String(i).padStart(4, '0')}`, value: `value-${stem}-${i}` }));
 }
 
-/** Seed moto with the real SDK, 16 PutParameter calls in flight (there is no batch put in the SSM API). */
-async function seedSsm(endpoint, params) {
-  const { SSMClient, PutParameterCommand } = createRequire(join(REPO, 'package.json'))('@aws-sdk/client-ssm');
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // this process only; runs get baseEnv
+
+/** One synchronous run's trimmed stdout (a probe like `typeof process.execve`). */
+function capture0(bin, args) {
+  return spawnSync(bin, args, { encoding: 'utf8' }).stdout.trim();
+}
+
+/** A Doppler-compatible download endpoint on 127.0.0.1 answering with `secrets` as JSON. */
+async function startDopplerServer(secrets) {
+  const body = JSON.stringify(secrets);
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+async function medianTrip(rounds, once) {
+  await once();
+  const times = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    await once();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+async function warmSsmTrip(endpoint, rounds) {
+  const { SSMClient, GetParametersByPathCommand } = createRequire(join(REPO, 'package.json'))('@aws-sdk/client-ssm');
   const client = new SSMClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  const queue = [...params];
-  const worker = async () => {
-    for (let p = queue.shift(); p; p = queue.shift()) await client.send(new PutParameterCommand({ Name: p.name, Value: p.value, Type: 'String', Overwrite: true }));
-  };
   try {
-    await Promise.all(Array.from({ length: 16 }, worker));
+    return await medianTrip(rounds, () => client.send(new GetParametersByPathCommand({ Path: '/bench/r1', Recursive: true, WithDecryption: true })));
   } finally {
     client.destroy();
   }
 }
 
+async function warmFetchTrip(url, rounds) {
+  const { request } = createRequire(join(REPO, 'package.json'))('undici');
+  return medianTrip(rounds, async () => {
+    const res = await request(url, { headers: { authorization: 'Bearer dp.st.bench' } });
+    await res.body.text();
+  });
+}

@@ -2,9 +2,10 @@
 'use strict';
 // CommonJS on purpose: loading the CJS bundle from an ESM shim makes Node scan it for named exports.
 //
-// The bundle is compiled with the V8 code cache made at build time (dist/cli.cjs.cache), which saves most of the
-// ~7 ms it takes to compile on every start. The cache is only ever read: if it is missing, or was made by another
-// Node/V8 version (V8 rejects it then), the bundle is simply compiled as usual.
+// The bundle is compiled with a V8 code cache made at build time, which saves most of the ~7 ms it takes to
+// compile on every start. A cache is valid for one V8 only, so the build makes one per Node it can find
+// (scripts/code-cache.cjs) and we pick ours by V8 version. The cache is only ever read: if there is none for this
+// V8, or V8 rejects it anyway, the bundle is simply compiled as usual.
 const path = require('node:path');
 const fs = require('node:fs');
 const vm = require('node:vm');
@@ -13,6 +14,8 @@ const vm = require('node:vm');
 const Module = module.constructor;
 
 const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
+/** The code cache for this V8 (a version string holds only digits, dots, dashes and letters). */
+const cacheFile = path.join(__dirname, '..', 'dist', 'code-cache', `${process.versions.v8}.bin`);
 
 function boot(onScript) {
   // import() compiled inside a vm.Script has no loader to call; the bundle imports external modules (undici,
@@ -22,7 +25,7 @@ function boot(onScript) {
   globalThis[Symbol.for('secretrun.require')] = (specifier) => require(specifier);
   let cachedData;
   try {
-    cachedData = fs.readFileSync(`${file}.cache`);
+    cachedData = fs.readFileSync(cacheFile);
   } catch {
     /* no cache: compile as usual */
   }
@@ -36,5 +39,5 @@ function boot(onScript) {
   script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
 }
 
-module.exports = { boot, file };
+module.exports = { boot, file, cacheFile };
 if (require.main === module) boot();

@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
+import { installedNodes } from './node-versions.mjs';
 import { generatedSchemaText } from './schema.mjs';
 
 // schema.json (for editors) is generated from the source descriptors; the CLI never reads it.
@@ -27,8 +28,10 @@ const common = {
 // ~20 ms more per start (the ESM loader, a module job per chunk, a createRequire banner in each).
 // Local lazy imports (commands, sources) are inlined; the heavy dependencies stay external `import()`s.
 // yaml and commander are self-contained and off the plain-run hot path, so they are bundled on their own
-// (dist/vendor/*.cjs) and required only when needed: the start-up file stays small to compile.
-const VENDORED = ['yaml', 'commander'];
+// (dist/vendor/*.cjs) and required only when needed: the start-up file stays small to compile. execa (used only by
+// exec layers) ships as ESM only; its prebuilt CommonJS copy loads without starting Node's ESM loader, and
+// `require` of ESM needs Node >= 20.19.
+const VENDORED = ['yaml', 'commander', 'execa'];
 const vendored = {
   name: 'vendored',
   setup(b) {
@@ -57,10 +60,15 @@ await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outfile: `${ne
 // module function, so the shim hands the text to V8 as read instead of building a wrapped copy on every start.
 const cliText = readFileSync(`${next}/cli.cjs`, 'utf8');
 writeFileSync(`${next}/cli.cjs`, `// secretrun's CLI bundle as a CommonJS module function: bin/secretrun.cjs runs it.\n${createRequire(import.meta.url)('node:module').wrap(cliText)}`);
+/** A package's exports: `require` for CommonJS, `import()` for an ESM-only package (execa). */
+async function exportsOf(name) {
+  const pkg = JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8'));
+  return pkg.type === 'module' ? import(name) : createRequire(import.meta.url)(name);
+}
 for (const name of VENDORED) {
   // `0&&(module.exports={...})` is how Node's CommonJS lexer learns the export names, so that `import()` of
   // the vendored file gets named exports (esbuild would strip it as dead code, hence a footer).
-  const names = Object.keys(createRequire(import.meta.url)(name)).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+  const names = Object.keys(await exportsOf(name)).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
   await build({
     ...common,
     stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: '.', loader: 'js' },
@@ -80,6 +88,8 @@ await build({
   // yaml's "node" export is CommonJS, which esbuild cannot split into a lazily imported chunk with named
   // exports; its ESM build is the same code.
   alias: { yaml: './node_modules/yaml/browser/index.js' },
+  // The library imports execa from the user's node_modules like any ESM dependency.
+  external: [...external, 'execa'],
   // Class and function names survive minification, so `LayerError.name` (and a stack's frames) read as written.
   // The error classes also name themselves on their prototypes (src/core/errors.ts), which serves the CLI bundle.
   keepNames: true,
@@ -94,11 +104,15 @@ try {
 }
 renameSync(next, 'dist');
 rmSync(old, { recursive: true, force: true });
-// The V8 code cache for the CLI bundle (see bin/secretrun.cjs); best effort, the CLI works without it.
-try {
-  execFileSync(process.execPath, ['scripts/code-cache.cjs'], { stdio: 'ignore' });
-} catch {
-  console.warn('build: no V8 code cache (the CLI still works, it just compiles on each start)');
+// The V8 code caches for the CLI bundle (see bin/secretrun.cjs): one made by this Node, and one by each Node that
+// scripts/node-versions.mjs has installed (skipped quietly when there are none). Best effort: the CLI works
+// without them, it just compiles on each start.
+for (const bin of [process.execPath, ...installedNodes().map((n) => n.bin)]) {
+  try {
+    execFileSync(bin, ['scripts/code-cache.cjs'], { stdio: 'ignore' });
+  } catch {
+    console.warn(`build: no V8 code cache from ${bin} (the CLI still works, it just compiles on each start)`);
+  }
 }
 
 if (!process.argv.includes('--no-types')) {

@@ -10,15 +10,21 @@ function fast(argv: string[]) {
 
 describe('plainArgs: the start-up fast path for run', () => {
   it('takes the plain run forms', () => {
-    expect(fast(['--', 'node', 'server.js'])).toEqual({ name: 'run', args: [['node', 'server.js']], opts: {} });
+    expect(fast(['--', 'node', 'server.js'])).toEqual({ name: 'run', args: [['node', 'server.js']], opts: { exec: true } });
     expect(fast(['run', '-e', 'prod', '-c', 'x.yaml', '-q', '--strict', '--pristine', '--', 'cmd', '-e', 'x'])).toEqual({
       name: 'run',
       args: [['cmd', '-e', 'x']],
-      opts: { env: 'prod', config: 'x.yaml', quiet: true, strict: true, pristine: true },
+      opts: { env: 'prod', config: 'x.yaml', quiet: true, strict: true, pristine: true, exec: true },
     });
-    expect(fast(['--env=dev', '--config=a.yaml', '--', 'true'])).toEqual({ name: 'run', args: [['true']], opts: { env: 'dev', config: 'a.yaml' } });
+    expect(fast(['--env=dev', '--config=a.yaml', '--', 'true'])).toEqual({ name: 'run', args: [['true']], opts: { env: 'dev', config: 'a.yaml', exec: true } });
     // Options with a required value take it from the table too, whatever the command.
-    expect(fast(['--grace', '5', '--', 'true'])?.opts).toEqual({ grace: '5' });
+    expect(fast(['--grace', '5', '--', 'true'])?.opts).toEqual({ grace: '5', exec: true });
+  });
+
+  it('reads --no-exec as commander does (exec: false), only for run', () => {
+    expect(fast(['--no-exec', '-q', '--', 'true'])).toEqual({ name: 'run', args: [['true']], opts: { exec: false, quiet: true } });
+    expect(fast(['--no-exec=1', '--', 'true'])).toBeUndefined();
+    expect(fast(['export', '--no-exec'])).toBeUndefined();
   });
 
   it('leaves everything else to commander', () => {

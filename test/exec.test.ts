@@ -84,6 +84,14 @@ describe('exec source', () => {
     expect(Date.now() - started).toBeLessThan(6_000);
   });
 
+  it('a killed command whose background child still holds stdout does not keep the layer waiting', async () => {
+    const started = Date.now();
+    const err = await loadError({ command: ['/bin/sh', '-c', 'sleep 30 & exec sleep 60'], timeout: 0.3 });
+    expect(err.message).toMatch(/timed out after 0.3s/);
+    // Not the 30 s until the background `sleep` lets go of the pipe.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('stops when the run is cancelled', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);

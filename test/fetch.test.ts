@@ -9,6 +9,7 @@ import {
   retryDelayMs,
   RETRY_AFTER_CAP_MS,
 } from '../src/sources/net/fetch.js';
+import { Pacer } from '../src/sources/net/retry.js';
 import { readOptions } from '../src/core/validate.js';
 import { REMOTE_OPTIONS } from '../src/sources/descriptor.js';
 import { rejection, sequence, useServers } from './helpers/http-server.js';
@@ -41,10 +42,28 @@ describe('retry policy (pure)', () => {
     expect(backoffMs(3, 200, () => 0.5)).toBe(400);
   });
 
+  it('paces a backend after throttles: the spacing doubles up to 2 s and relaxes by a quarter per success, to nothing', () => {
+    const pacer = new Pacer();
+    expect(pacer.interval).toBe(0);
+    pacer.throttled();
+    expect(pacer.interval).toBe(100);
+    for (let i = 0; i < 10; i++) pacer.throttled();
+    expect(pacer.interval).toBe(2000);
+    pacer.succeeded();
+    expect(pacer.interval).toBe(1500);
+    for (let i = 0; i < 30; i++) pacer.succeeded();
+    expect(pacer.interval).toBe(0);
+    // A slow answer is remembered as the wait later requests start with.
+    pacer.slow(4000);
+    pacer.slow(2000);
+    expect(pacer.timeoutMs).toBe(4000);
+  });
+
   it('checks timeout and retries (the remote options every remote descriptor shares)', () => {
     const remote = { options: REMOTE_OPTIONS };
-    expect(readOptions(remote, {})).toEqual({ timeout: 10, retries: 3 });
-    expect(readOptions(remote, { timeout: 0.5, retries: 0 })).toEqual({ timeout: 0.5, retries: 0 });
+    expect(readOptions(remote, {})).toEqual({ timeout: 10, retries: 3, deadline: 120 });
+    expect(readOptions(remote, { timeout: 0.5, retries: 0, deadline: 3 })).toEqual({ timeout: 0.5, retries: 0, deadline: 3 });
+    expect(() => readOptions(remote, { deadline: 0 })).toThrow('`deadline`: must be greater than 0');
     expect(() => readOptions(remote, { timeout: 0 })).toThrow('`timeout`: must be greater than 0');
     expect(() => readOptions(remote, { timeout: '5' })).toThrow('`timeout`: expected a number (seconds per attempt), got a string');
     expect(() => readOptions(remote, { retries: 1.5 })).toThrow('`retries`: expected an integer (a whole number of extra attempts), got a fraction');
@@ -91,7 +110,7 @@ describe('fetchText against a real local server', () => {
     const s = await serve(() => ({ status: 502 }));
     const err = await rejection(fetchText({ url: `${s.origin}/x` }, { retries: 2, backoffBaseMs: 10 }));
     expect(err).toBeInstanceOf(SourceError);
-    expect(err.message).toBe(`HTTP 502 from ${s.origin} (gave up after 3 attempts)`);
+    expect(err.message).toMatch(new RegExp(`^HTTP 502 from ${s.origin} \\(gave up after 3 attempts in \\d+\\.\\d s\\)$`));
     expect(s.requests).toHaveLength(3);
   });
 
@@ -102,6 +121,42 @@ describe('fetchText against a real local server', () => {
     expect(res.text).toBe('ok');
     expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(950);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('throttling (429) is retried past `retries` while the deadline allows, even with retries: 0', async () => {
+    const s = await serve(sequence({ status: 429 }, { status: 429 }, { status: 429 }, { body: 'ok' }));
+    expect((await fetchText({ url: s.origin }, { retries: 0, backoffBaseMs: 10 })).text).toBe('ok');
+    expect(s.requests).toHaveLength(4);
+  });
+
+  it('throttling that outlasts the deadline gives up naming the attempts and the seconds', async () => {
+    const s = await serve(() => ({ status: 429 }));
+    const started = Date.now();
+    const err = await rejection(fetchText({ url: s.origin }, { deadline: 1.5, backoffBaseMs: 20 }));
+    expect(err).toBeInstanceOf(SourceError);
+    expect(err.message).toMatch(new RegExp(`^HTTP 429 from ${s.origin} \\(still throttled after (\\d+) attempts in \\d\\.\\d s: \`deadline\` reached\\)$`));
+    expect(Number(/after (\d+) attempts/.exec(err.message)![1])).toBe(s.requests.length);
+    expect(s.requests.length).toBeGreaterThan(1 + 3); // more than `retries` would allow
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('503 with Retry-After is throttling; 503 without it is a transient error bounded by retries', async () => {
+    const throttled = await serve(sequence({ status: 503, headers: { 'retry-after': '0' } }, { status: 503, headers: { 'retry-after': '0' } }, { body: 'ok' }));
+    expect((await fetchText({ url: throttled.origin }, { retries: 0 })).text).toBe('ok');
+    const down = await serve(() => ({ status: 503 }));
+    await rejection(fetchText({ url: down.origin }, { retries: 0 }));
+    expect(down.requests).toHaveLength(1);
+  });
+
+  it('a slow server is waited for (twice the time on the retry), not sent the request again', async () => {
+    // The answer takes 1.5 s: after the first 1 s the same request gets 2 s more.
+    const s = await serve(() => ({ delayMs: 1500, body: 'late but fine' }));
+    expect((await fetchText({ url: s.origin }, { timeout: 1, retries: 1, backoffBaseMs: 10 })).text).toBe('late but fine');
+    expect(s.requests).toHaveLength(1);
+    // retries: 0 gives up after the first wait (another server: this process learned that the first one is slow).
+    const other = await serve(() => ({ delayMs: 1500, body: 'late but fine' }));
+    const err = await rejection(fetchText({ url: other.origin }, { timeout: 1, retries: 0 }));
+    expect(err.message).toBe(`no complete response from ${other.origin} within 1 s`);
   });
 
   it('honours Retry-After as an HTTP date on 503', async () => {
@@ -147,7 +202,7 @@ describe('fetchText against a real local server', () => {
     const s = await serve(() => ({ resetMidBody: { partial: '{"A":"1", "B"', length: 500 } }));
     const err = await rejection(fetchText({ url: s.origin }, { retries: 1, backoffBaseMs: 10 }));
     expect(err).toBeInstanceOf(SourceError);
-    expect(err.message).toMatch(new RegExp(`^connection lost while reading the body \\([A-Z_]+\\) talking to 127\\.0\\.0\\.1:${s.port} \\(gave up after 2 attempts\\)$`));
+    expect(err.message).toMatch(new RegExp(`^connection lost while reading the body \\([A-Z_]+\\) talking to 127\\.0\\.0\\.1:${s.port} \\(gave up after 2 attempts in \\d+\\.\\d s\\)$`));
     expect(s.requests).toHaveLength(2);
   });
 
@@ -160,14 +215,14 @@ describe('fetchText against a real local server', () => {
     expect(err.message).toMatch(/^connection (closed by the server|reset) \([A-Z_]+\) talking to 127\.0\.0\.1:\d+$/);
   });
 
-  it('times out a server that never answers, per attempt, and says so cleanly', async () => {
+  it('times out a server that never answers (1 + 2 × 0.5 s with retries: 1), and says so cleanly', async () => {
     const s = await serve(() => ({ hang: true }));
     const started = Date.now();
     const err = await rejection(fetchText({ url: `${s.origin}/slow` }, { timeout: 0.5, retries: 1, backoffBaseMs: 10 }));
     const elapsed = Date.now() - started;
-    expect(err.message).toBe(`no complete response from ${s.origin} within 0.5 s (gave up after 2 attempts)`);
-    expect(s.requests).toHaveLength(2);
-    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(err.message).toBe(`no complete response from ${s.origin} within 1.5 s`);
+    expect(s.requests).toHaveLength(1);
+    expect(elapsed).toBeGreaterThanOrEqual(1450);
     expect(elapsed).toBeLessThan(3000);
   });
 
@@ -184,7 +239,7 @@ describe('fetchText against a real local server', () => {
     const { origin, port } = s;
     await s.close();
     const err = await rejection(fetchText({ url: origin }, { retries: 1, backoffBaseMs: 10 }));
-    expect(err.message).toBe(`connection refused (ECONNREFUSED) talking to 127.0.0.1:${port} (gave up after 2 attempts)`);
+    expect(err.message).toMatch(new RegExp(`^connection refused \\(ECONNREFUSED\\) talking to 127\\.0\\.0\\.1:${port} \\(gave up after 2 attempts in \\d+\\.\\d s\\)$`));
   });
 
   it('rejects a body over the cap while streaming, without buffering it all', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, baseEnv, tmpProject } from './helpers/cli.js';
+import { BIN, CLI_NODE, ROOT, baseEnv, tmpProject } from './helpers/cli.js';
 
 const probe = spawnSync('unshare', ['--pid', '--fork', 'true']);
 const canUnshare = probe.status === 0;
@@ -23,7 +23,7 @@ const COUNTER = join(ROOT, 'fixtures/child/signal-counter.mjs');
 
 /** Start `unshare --pid --fork secretrun -- <child>`; returns the host PID of secretrun (PID 1 inside). */
 async function startAsPid1(child: string[]) {
-  const proc = spawn('unshare', ['--pid', '--fork', process.execPath, BIN, '--', ...child], { cwd: dir, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('unshare', ['--pid', '--fork', CLI_NODE, BIN, '--', ...child], { cwd: dir, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   const ended = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));

@@ -1,7 +1,7 @@
 /**
  * Throttling: a loopback proxy in front of moto_server answers the first N requests with an AWS
- * ThrottlingException (HTTP 400, JSON body), as SSM does under load. The real SDK must back off and retry,
- * at most `retries` extra times.
+ * ThrottlingException (HTTP 400, JSON body), as SSM does under load. The layer must back off and retry until its
+ * `deadline`; other failures at most `retries` extra times; a slow backend gets a doubled time limit.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SourceError } from '../src/core/errors.js';
@@ -44,22 +44,43 @@ describe.skipIf(!moto)('ssm layer under throttling', () => {
     expect(proxy.targets).toHaveLength(4);
   });
 
-  it('gives a clean error when throttling outlasts the retries, after exactly retries + 1 requests', async () => {
+  it('throttling is retried past `retries` until the deadline, then gives up naming the attempts and the seconds', async () => {
     proxy = await startAwsProxy(moto, { failFirst: 1000 });
-    const err = await ssm.load({ type: 'ssm', path: NS, endpoint: proxy.url, retries: 2 }, makeContext()).then(
+    const started = Date.now();
+    const err = await ssm.load({ type: 'ssm', path: NS, endpoint: proxy.url, retries: 2, deadline: 2 }, makeContext()).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
     expect(err).toBeInstanceOf(SourceError);
-    expect(err!.message).toBe('ThrottlingException: Rate exceeded (region us-east-1, 3 attempts)');
-    expect(proxy.targets).toHaveLength(3);
+    const match = /^ThrottlingException: Rate exceeded \(region us-east-1; still throttled after (\d+) attempts in (\d\.\d) s: `deadline` reached\)$/.exec(err!.message);
+    expect(match, err!.message).not.toBeNull();
+    expect(Number(match![1])).toBe(proxy.targets.length);
+    expect(proxy.targets.length).toBeGreaterThan(3); // more than 1 + retries
+    expect(Number(match![2])).toBeLessThanOrEqual(2);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  it('retries: 0 makes a single attempt', async () => {
-    proxy = await startAwsProxy(moto, { failFirst: 1000 });
+  it('retries: 0 still waits out throttling, but fails at once on other errors', async () => {
+    proxy = await startAwsProxy(moto, { failFirst: 3 });
+    const out = await ssm.load({ type: 'ssm', names: [`${NS}/P01`], endpoint: proxy.url, retries: 0 }, makeContext());
+    expect(out).toEqual({ P01: 'value-01' });
+    expect(proxy.targets).toEqual(Array(4).fill('AmazonSSM.GetParameters'));
+    await proxy.close();
+    proxy = await startAwsProxy(moto, { failFirst: 1000, failWith: { status: 500, type: 'InternalServerError', message: 'oops' } });
     const err = await ssm.load({ type: 'ssm', names: [`${NS}/P01`], endpoint: proxy.url, retries: 0 }, makeContext()).catch((e: Error) => e);
-    expect((err as Error).message).toBe('ThrottlingException: Rate exceeded (region us-east-1)');
+    expect((err as Error).message).toBe('InternalServerError: oops (region us-east-1)');
     expect(proxy.targets).toEqual(['AmazonSSM.GetParameters']);
+  });
+
+  it('a slow backend (3 s per answer, timeout 2 s) succeeds, and serves each page once: a request is waited for, not sent again', async () => {
+    proxy = await startAwsProxy(moto, { delayMs: 3000 });
+    const out = await ssm.load({ type: 'ssm', path: NS, endpoint: proxy.url, timeout: 2 }, makeContext());
+    expect(Object.keys(out)).toHaveLength(15);
+    const perPage = new Map<string, number>();
+    for (const body of proxy.served) perPage.set(body, (perPage.get(body) ?? 0) + 1);
+    expect(perPage.size).toBe(2); // 15 parameters: two pages
+    expect(Math.max(...perPage.values())).toBe(1);
+    expect(proxy.served).toHaveLength(2);
   });
 
   it('HTTP 503 is retried as well', async () => {

@@ -106,6 +106,7 @@ export const COMMANDS: CommandDef[] = [
       { flags: '--listen <address>', description: 'watch mode with an HTTP listener on [HOST:]PORT (host default 127.0.0.1): POST re-resolves (signed with SECRETRUN_WEBHOOK_SECRET), GET /healthz reports; push-only unless --watch=SECONDS too' },
       { flags: '--jitter <seconds>', description: 'with --watch/--listen: wait a random time up to SECONDS before a webhook- or poll-triggered re-resolve (spreads a fleet)' },
       { flags: '--mask [names]', description: "replace secret values in the command's stdout and stderr with **** (or <KEY> with --mask=names); they become pipes, not a terminal" },
+      { flags: '--no-exec', description: "keep secretrun as the command's parent, relaying signals, even where it could hand its process over with execve (Node >= 22.15)" },
     ],
     failureExit: 125,
     passThrough: true,

@@ -4,9 +4,9 @@
  * / `fail` below are the only places that end the process.
  */
 import type { Command } from 'commander';
-import { constants } from 'node:os';
 import { ConfigErrors, SecretrunError, UsageError, describeError, redact } from '../core/errors.js';
 import { liveChildren } from '../process/live-children.js';
+import { whenStdioFlushed } from '../process/stdio.js';
 import { normaliseArgv, plainArgs, suggestOption } from './argv.js';
 import { COMMANDS, DEFAULT_COMMAND, PROGRAM_OPTIONS, VERSION_WORDS, commandNamed, failureExit, parseFlags, type CommandDef, type OptionDef, type Outcome } from './command-table.js';
 import pkg from '../../package.json' with { type: 'json' };
@@ -196,7 +196,8 @@ function onCrash(err: unknown): void {
   // once the event loop has nothing left to do.
   for (const child of children) {
     child.once('exit', (code, signal) => {
-      process.exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+      // node:os only now: a plain run never needs it (src/process/signal-number.ts).
+      process.exitCode = code ?? 128 + (signal ? (process.getBuiltinModule('node:os').constants.signals[signal] ?? 0) : 0);
     });
   }
 }
@@ -228,35 +229,8 @@ function fail(err: unknown): void {
   exit(code);
 }
 
-/**
- * Which of stdout/stderr this process has touched. Node creates each stream on first access (about 1 ms for a
- * pipe), and a plain `run` never writes to either: an untouched one has nothing queued, so `exit` need not
- * create it only to flush it. If the getters cannot be wrapped, both count as touched.
- */
-const touched = new Set<'stdout' | 'stderr'>();
-for (const name of ['stdout', 'stderr'] as const) {
-  const desc = Object.getOwnPropertyDescriptor(process, name);
-  const get = desc?.get;
-  if (!get || !desc.configurable) touched.add(name);
-  else
-    Object.defineProperty(process, name, {
-      ...desc,
-      get() {
-        touched.add(name);
-        return get.call(process);
-      },
-    });
-}
-
 function exit(code: number): void {
-  // stdout/stderr may be non-blocking pipes whose writes are still queued (a large export piped to `wc`):
-  // exit only once every stream this process used is flushed.
-  let pending = touched.size + 1;
-  const done = () => {
-    if (--pending === 0) process.exit(code);
-  };
-  for (const name of [...touched]) process[name].write('', done);
-  done();
+  whenStdioFlushed(() => process.exit(code));
 }
 
 main(process.argv.slice(2));

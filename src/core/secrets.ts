@@ -10,7 +10,7 @@
 import { inspect, type InspectOptions } from 'node:util';
 import type { ExtraDotenv } from './config.js';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
-import { maskValue } from '../process/mask.js';
+import { maskValue } from './mask-value.js';
 import { missingRequiredMessage, permissionMessage, resolveSecrets, type PipelineOptions, type Resolved } from './pipeline.js';
 import type { Resolution, ResolvedEntry } from './resolve.js';
 

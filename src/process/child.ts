@@ -1,5 +1,9 @@
 /**
- * Spawn the child, relay signals, and report how it ended.
+ * Start the child: hand it our process with execve, or spawn it, relay signals, and report how it ended.
+ *
+ * - execve (`execChild`), where Node has it and nothing needs a resident parent: the child takes over our PID,
+ *   stdio and terminal, its exit status is its own by construction, and no relay is needed. Only when every check
+ *   says the system call will succeed: a failed `process.execve` aborts Node 22/24 (exit 134) instead of throwing.
  *
  * - No shell: argv passes through untouched.
  * - SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded once per delivery.
@@ -14,12 +18,14 @@
  * across several children; plain `run` uses `startChild`, which is both.
  */
 import { trackChild } from './live-children.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { childProcessModule } from './builtins.js';
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { SecretrunError } from '../core/errors.js';
 import { createRedactor } from './mask.js';
+import { settleStdioForExec } from './stdio.js';
 
 export const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGINT'];
 
@@ -81,7 +87,7 @@ export interface SpawnOptions {
 }
 
 export interface SignalPolicy {
-  /** Is there a terminal that delivers Ctrl-C to our process group? */
+  /** Is there a terminal that delivers Ctrl-C to our process group? (Read when a SIGINT arrives; may be a getter.) */
   terminal: boolean;
   /** Are we PID 1 (a container entrypoint)? */
   pid1: boolean;
@@ -134,7 +140,7 @@ export function startChild(file: string, args: string[], opts: SpawnOptions & Si
 
 /** Spawn the child with inherited stdin (and stdout/stderr unless masked). Does not touch our signal handlers. */
 export function spawnChild(file: string, args: string[], opts: SpawnOptions): RunningChild {
-  const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: opts.mask ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
+  const child = childProcessModule().spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: opts.mask ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
   trackChild(child);
   let exited = false;
   const send = (sig: NodeJS.Signals) => {
@@ -320,4 +326,140 @@ function maskOutput(from: Readable, to: Writable, initial: ReadonlyMap<string, s
       write(redactor.write(tail));
     },
   };
+}
+
+type Execve = (file: string, args: string[], env: Record<string, string>) => never;
+
+/** `process.execve`, on Node ≥ 22.15 / 23.11 (the types we build against are Node 20's). */
+function nodeExecve(): Execve | undefined {
+  const execve = (process as unknown as { execve?: Execve }).execve;
+  return typeof execve === 'function' ? execve : undefined;
+}
+
+export const canExecve = (): boolean => nodeExecve() !== undefined;
+
+/** What Node ignores, and an exec'd program would inherit as ignored (spawn resets them in the child). */
+const IGNORED_BY_NODE: NodeJS.Signals[] = ['SIGPIPE', 'SIGXFSZ'];
+
+/**
+ * Replace this process with `file args...` in environment `env`. Returns (false) only when it did not happen:
+ * a check says the system call might fail, or Node refused before making it; the caller then spawns the child
+ * as usual, which reports 126/127 and every other failure the familiar way.
+ */
+export async function execChild(file: string, args: string[], env: Record<string, string>, cwd: string): Promise<boolean> {
+  const execve = nodeExecve();
+  const path = resolve(cwd, file);
+  if (!execve || !execWillStart(path) || !fitsExecLimits([path, ...args], env)) return false;
+  await settleStdioForExec();
+  // Node ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across execve: `yes | head -1` would
+  // see EPIPE instead of dying of SIGPIPE (141). Adding and removing a listener leaves libuv's default in place.
+  for (const sig of IGNORED_BY_NODE) {
+    const noop = () => {};
+    process.on(sig, noop);
+    process.removeListener(sig, noop);
+  }
+  // Node marks process.execve experimental; the warning goes out on a later tick, so it shows only when the call
+  // failed and we carry on (Node ≥ 26 throws), and then it is noise above the spawn path's own answer.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    if (type !== 'ExperimentalWarning') (emitWarning as (...a: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    // argv[0] is the path, as spawn gives it.
+    execve(path, [file, ...args], env);
+  } catch {
+    /* Node ≥ 26 throws on a failed call; before the call (bad argument) every version does. Spawn instead. */
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+  // Still here: put back what spawn expects of us.
+  for (const sig of IGNORED_BY_NODE) process.on(sig, () => {});
+  return false;
+}
+
+/**
+ * Linux's limits for one exec: 128 KiB per argument or variable (MAX_ARG_STRLEN), and about a quarter of the
+ * stack limit (2 MiB by default) for all of them; we take the spawn path well before the latter.
+ */
+function fitsExecLimits(args: string[], env: Record<string, string>): boolean {
+  let total = 0;
+  const fits = (s: string) => {
+    const bytes = Buffer.byteLength(s) + 1;
+    total += bytes + 8;
+    return bytes <= 128 * 1024 && !s.includes('\0');
+  };
+  return args.every(fits) && Object.entries(env).every(([k, v]) => fits(`${k}=${v}`)) && total <= 1024 * 1024;
+}
+
+/** ELF machine numbers of the architectures we recognise (e_machine). */
+const ELF_MACHINE: Record<string, number | undefined> = { x64: 62, arm64: 183, ppc64: 21, s390x: 22, riscv64: 243, loong64: 258 };
+
+/** How many bytes of a file we read to decide: the kernel itself reads the #! line from the first 256. */
+const HEAD_BYTES = 4096;
+
+function readHead(path: string, position = 0, length = HEAD_BYTES): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(length);
+    return buf.subarray(0, readSync(fd, buf, 0, length, position));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Will execve(2) of `path` start a program? Only definite yeses: an executable regular file that is a native
+ * 64-bit little-endian ELF whose loader (PT_INTERP) exists, or a `#!` script whose interpreter is such an ELF.
+ * Anything else (an executable without `#!`, which spawn runs through sh; another architecture; a file we cannot
+ * read) takes the spawn path.
+ */
+export function execWillStart(path: string, depth = 0): boolean {
+  if (!isAbsolute(path) || !isExecutableFile(path)) return false;
+  const head = readHead(path);
+  if (!head) return false;
+  if (head[0] === 0x23 && head[1] === 0x21 && depth === 0) {
+    const end = head.indexOf(0x0a);
+    // The kernel reads at most 255 bytes of the #! line; a longer one is cut, and we don't guess how.
+    if (end < 0 || end > 255) return false;
+    const interpreter = head.toString('latin1', 2, end).trim().split(/[ \t]/)[0];
+    return interpreter !== undefined && interpreter.length > 0 && execWillStart(interpreter, depth + 1);
+  }
+  return nativeElf(path, head);
+}
+
+function nativeElf(path: string, head: Buffer): boolean {
+  // \x7fELF, 64-bit (class 2), little-endian (data 1), an executable or a shared object (PIE), our machine.
+  if (head.length < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) return false;
+  const type = head.readUInt16LE(16);
+  if ((type !== 2 && type !== 3) || head.readUInt16LE(18) !== ELF_MACHINE[process.arch]) return false;
+  const phoff = Number(head.readBigUInt64LE(32));
+  const phentsize = head.readUInt16LE(54);
+  const phnum = head.readUInt16LE(56);
+  if (phentsize < 56 || phnum === 0 || phnum > 256) return false;
+  const table = phoff + phentsize * phnum <= head.length ? head.subarray(phoff) : readHead(path, phoff, phentsize * phnum);
+  if (!table || table.length < phentsize * phnum) return false;
+  for (let i = 0; i < phnum; i++) {
+    const entry = table.subarray(i * phentsize);
+    if (entry.readUInt32LE(0) !== 3 /* PT_INTERP */) continue;
+    const size = Number(entry.readBigUInt64LE(32));
+    const name = size > 1 && size <= 4096 ? readHead(path, Number(entry.readBigUInt64LE(8)), size) : undefined;
+    if (!name || name.length !== size || name[size - 1] !== 0) return false;
+    const loader = name.toString('latin1', 0, size - 1);
+    return isAbsolute(loader) && isExecutableFile(loader);
+  }
+  return true;
 }

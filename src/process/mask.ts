@@ -1,20 +1,12 @@
 /**
- * Masking, in one place: how `ls`, `diff` and logs show a value (`maskValue`), and the streaming redactor behind
- * `run --mask`, which replaces secret values in the child's output as it flows (`createRedactor`,
- * `createMaskStream`).
+ * The streaming redactor behind `run --mask`, which replaces secret values in the child's output as it flows
+ * (`createRedactor`, `createMaskStream`). How `ls`, `diff` and the library show a whole value (`maskValue`) is the
+ * core's (src/core/mask-value.ts), re-exported here beside it.
  */
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { streamModule } from './builtins.js';
 
-/**
- * The masked form of a value. It reveals nothing of the value but its length: no prefix, even for long values,
- * because a prefix of a short secret (a PIN, a password) is most of it, and one rule for all lengths is one
- * less thing to get wrong. The length is kept so `diff` can still hint that two values differ.
- */
-export function maskValue(value: string): string {
-  if (value.length === 0) return '(empty)';
-  const chars = [...value].length;
-  return `****** (${chars} char${chars === 1 ? '' : 's'})`;
-}
+export { maskValue } from '../core/mask-value.js';
 
 /**
  * Shortest value the redactor replaces. Shorter ones (`1`, `true`, `dev`) occur in ordinary output by chance,
@@ -63,7 +55,8 @@ export function createRedactor(secrets: ReadonlyMap<string, string>): Redactor {
 /** `createRedactor` as a Node Transform stream, for piping a child's stdout or stderr through. */
 export function createMaskStream(secrets: ReadonlyMap<string, string>): Transform {
   const redactor = createRedactor(secrets);
-  return new Transform({
+  const { Transform: TransformStream } = streamModule();
+  return new TransformStream({
     transform(chunk: Buffer, _encoding, callback) {
       const out = redactor.write(chunk);
       if (out.length > 0) this.push(out);

@@ -27,11 +27,33 @@ export const STRUCTURED_OPTIONS = {
 
 export const DEFAULT_TIMEOUT_SECONDS = 10;
 export const DEFAULT_RETRIES = 3;
+/** Seconds within which throttled requests are retried: a deploy's patience rather than a request's. */
+export const DEFAULT_DEADLINE_SECONDS = 120;
 
-/** `timeout` and `retries` of the layers that reach the network. */
+/** `timeout`, `retries` and `deadline` of the layers that reach the network (the policy: net/retry.ts). */
 export const REMOTE_OPTIONS = {
-  timeout: { type: 'number', exclusiveMinimum: 0, default: DEFAULT_TIMEOUT_SECONDS, is: 'seconds per attempt', description: `Seconds per attempt (default ${DEFAULT_TIMEOUT_SECONDS}).` },
-  retries: { type: 'integer', minimum: 0, maximum: 20, default: DEFAULT_RETRIES, is: 'a whole number of extra attempts', description: `Extra attempts after the first (default ${DEFAULT_RETRIES}).` },
+  timeout: {
+    type: 'number',
+    exclusiveMinimum: 0,
+    default: DEFAULT_TIMEOUT_SECONDS,
+    is: 'seconds per attempt',
+    description: `Seconds the first wait for an answer may take (default ${DEFAULT_TIMEOUT_SECONDS}); each retry of a timeout waits twice as long again, bounded by \`deadline\`.`,
+  },
+  retries: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 20,
+    default: DEFAULT_RETRIES,
+    is: 'a whole number of extra attempts',
+    description: `Retries of a timeout or another transient failure (default ${DEFAULT_RETRIES}); throttling is retried until \`deadline\` instead.`,
+  },
+  deadline: {
+    type: 'number',
+    exclusiveMinimum: 0,
+    default: DEFAULT_DEADLINE_SECONDS,
+    is: 'seconds within which throttled requests are retried',
+    description: `Seconds within which throttled requests are retried (default ${DEFAULT_DEADLINE_SECONDS}): a deploy's patience rather than a request's.`,
+  },
 } as const satisfies OptionSpecs;
 
 /** Of the layers that send credentials over HTTP (http, doppler): the transport rule's one escape (net/fetch.ts). */

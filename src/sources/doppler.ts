@@ -13,6 +13,7 @@ import { SourceError } from '../core/errors.js';
 import { fetchKeys } from './net/fetch.js';
 import { parseJson } from '../formats/parse.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource } from './descriptor.js';
+import { debugChannel } from './net/retry.js';
 
 export const DEFAULT_DOPPLER_API_HOST = 'https://api.doppler.com';
 const DOWNLOAD_PATH = '/v3/configs/config/secrets/download';
@@ -45,7 +46,9 @@ export default defineSource({
       {
         timeout: options.timeout,
         retries: options.retries,
+        deadline: options.deadline,
         signal: context.signal,
+        debug: debugChannel(context.env, context.layer),
         credentialsName: 'the Doppler token',
         carries: 'the Doppler token',
         allowInsecureHttp: options.allow_insecure_http,

@@ -10,11 +10,11 @@
  * - stdout may be full of secrets, so no message ever quotes it, not even a parse error.
  * - `timeout` (seconds, default 30: a CLI that has to reach a vault or a cloud API can be slow to start) sends
  *   SIGTERM, then SIGKILL after a grace period.
+ * - Timeouts, kill escalation, cancellation and the output cap are execa's; execa is imported only when an exec
+ *   layer runs (the CLI bundle requires a prebuilt CommonJS copy of it, see scripts/build.mjs).
  */
-import type { ChildProcess } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import { NotFoundError, SourceError } from '../core/errors.js';
-import { loadPackage } from '../core/import-external.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { STRUCTURED_OPTIONS, defineSource, type LayerOptions } from './descriptor.js';
 import type { SourceContext } from './types.js';
@@ -69,79 +69,75 @@ export function resolveProgram(program: string, configDir: string): string {
   return program.includes('/') && !isAbsolute(program) ? resolve(configDir, program) : program;
 }
 
-/** Run the command; resolves with its stdout when it exits 0, otherwise throws a `SourceError` that never quotes stdout. */
+/** The last STDERR_TAIL_BYTES of a stream, kept as it passes: a chatty command's stderr is never held whole. */
+function stderrTail(): { transform: (chunk: unknown) => Generator<never>; binary: true; text(): string } {
+  let tail = Buffer.alloc(0);
+  return {
+    binary: true,
+    *transform(chunk: unknown) {
+      // With `binary: true` every chunk is a Uint8Array.
+      tail = Buffer.concat([tail, chunk as Uint8Array]);
+      if (tail.length > STDERR_TAIL_BYTES) tail = tail.subarray(tail.length - STDERR_TAIL_BYTES);
+    },
+    text: () => tail.toString('utf8'),
+  };
+}
+
+/**
+ * Run the command with execa (loaded only when an exec layer runs); resolves with its stdout when it exits 0,
+ * otherwise throws a `SourceError` built from execa's result fields, never from its message (which quotes the
+ * command line and the output).
+ */
 export async function runCommand(opts: ExecOptions, context: Pick<SourceContext, 'configDir' | 'env' | 'signal'>): Promise<ExecResult> {
-  // Loaded here, not with the descriptor: `export` and a run without an exec layer never need it.
-  const { spawn } = await loadPackage<typeof import('node:child_process')>('node:child_process');
   const [program, ...args] = opts.command;
   const label = `command "${program}"`;
-  return new Promise((resolvePromise, reject) => {
-    if (context.signal.aborted) return reject(new SourceError(`${label}: cancelled`));
-    let child: ChildProcess;
-    try {
-      child = spawn(resolveProgram(program, context.configDir), args, {
-        cwd: context.configDir,
-        env: commandEnv(context.env, opts.env),
-        stdio: ['ignore', 'pipe', 'pipe'],
-        windowsHide: true,
-      });
-    } catch (err) {
-      return reject(new SourceError(`${label}: could not start: ${(err as NodeJS.ErrnoException).code ?? 'error'}`));
-    }
-
-    const stdout: Buffer[] = [];
-    let stdoutBytes = 0;
-    let stderrTail = Buffer.alloc(0);
-    let failure: SourceError | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-
-    const stop = (reason: SourceError) => {
-      if (failure) return;
-      failure = reason;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-      killTimer.unref();
-    };
-    const timeoutTimer = setTimeout(() => stop(new SourceError(`${label} timed out after ${opts.timeoutMs / 1000}s (option "timeout")`)), opts.timeoutMs);
-    const onAbort = () => stop(new SourceError(`${label}: cancelled`));
-    context.signal.addEventListener('abort', onAbort, { once: true });
-
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdoutBytes += chunk.length;
-      if (stdoutBytes > MAX_OUTPUT_BYTES) return stop(new SourceError(`${label}: output exceeds ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB`));
-      stdout.push(chunk);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderrTail = Buffer.concat([stderrTail, chunk]);
-      if (stderrTail.length > STDERR_TAIL_BYTES) stderrTail = stderrTail.subarray(stderrTail.length - STDERR_TAIL_BYTES);
-    });
-
-    const finish = () => {
-      clearTimeout(timeoutTimer);
-      context.signal.removeEventListener('abort', onAbort);
-    };
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      finish();
-      if (killTimer) clearTimeout(killTimer);
-      if (err.code === 'ENOENT') reject(new NotFoundError(`${label} not found${program.includes('/') ? '' : ' on PATH'}`));
-      else if (err.code === 'EACCES') reject(new SourceError(`${label} cannot be executed (permission denied)`));
-      else reject(new SourceError(`${label} could not be started: ${err.code ?? err.message.split('\n')[0]}`));
-    });
-    // After a kill, don't wait for a grandchild that may still hold the pipes open: drop them, 'close' follows.
-    child.on('exit', () => {
-      if (failure) for (const stream of [child.stdout, child.stderr]) stream?.destroy();
-    });
-    // 'close' waits for both pipes to drain, so the whole of stdout has been read.
-    child.on('close', (code, signal) => {
-      finish();
-      if (killTimer) clearTimeout(killTimer);
-      if (failure) return reject(failure);
-      if (code === 0) return resolvePromise({ stdout: Buffer.concat(stdout) });
-      const how = code !== null ? `exited with code ${code}` : `was killed by ${signal}`;
-      const last = lastLine(stderrTail.toString('utf8'));
-      reject(new SourceError(`${label} ${how}${last ? `: ${last}` : ' (no stderr output)'}`));
-    });
+  if (context.signal.aborted) throw new SourceError(`${label}: cancelled`);
+  const { execa } = await import('execa');
+  const tail = stderrTail();
+  const subprocess = execa(resolveProgram(program, context.configDir), args, {
+    cwd: context.configDir,
+    env: commandEnv(context.env, opts.env),
+    extendEnv: false,
+    stdin: 'ignore',
+    stderr: tail,
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    timeout: opts.timeoutMs,
+    killSignal: 'SIGTERM',
+    forceKillAfterDelay: KILL_GRACE_MS,
+    cancelSignal: context.signal,
+    maxBuffer: { stdout: MAX_OUTPUT_BYTES },
+    reject: false,
+    windowsHide: true,
   });
+  // After we killed it (timeout, cancel, output cap), don't wait for a grandchild that may still hold the pipes
+  // open: execa would wait for their end, which comes only when that grandchild exits.
+  subprocess.once('exit', () => {
+    if (subprocess.killed) for (const stream of [subprocess.stdout, subprocess.stderr]) stream?.destroy();
+  });
+  const result = await subprocess;
+  if (!result.failed) return { stdout: Buffer.from(result.stdout) };
+  if (result.timedOut) throw new SourceError(`${label} timed out after ${opts.timeoutMs / 1000}s (option "timeout")`);
+  if (result.isCanceled) throw new SourceError(`${label}: cancelled`);
+  if (result.isMaxBuffer) throw new SourceError(`${label}: output exceeds ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB`);
+  if (result.exitCode === undefined && result.signal === undefined) {
+    // It never ran: the spawn error's code says why.
+    const code = spawnErrorCode(result);
+    if (code === 'ENOENT') throw new NotFoundError(`${label} not found${program.includes('/') ? '' : ' on PATH'}`);
+    if (code === 'EACCES') throw new SourceError(`${label} cannot be executed (permission denied)`);
+    throw new SourceError(`${label} could not be started: ${code ?? 'error'}`);
+  }
+  const how = result.exitCode !== undefined ? `exited with code ${result.exitCode}` : `was killed by ${result.signal}`;
+  const last = lastLine(tail.text());
+  throw new SourceError(`${label} ${how}${last ? `: ${last}` : ' (no stderr output)'}`);
+}
+
+function spawnErrorCode(result: { code?: unknown; cause?: unknown }): string | undefined {
+  for (const e of [result, result.cause]) {
+    const code = (e as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }
 
 function commandEnv(parent: Readonly<Record<string, string | undefined>>, extra: Record<string, string>): Record<string, string> {

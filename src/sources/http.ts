@@ -9,6 +9,7 @@
 import { SourceError } from '../core/errors.js';
 import { credentialsInUrl, displayUrl, fetchKeys, mediaType, statusText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
+import { debugChannel } from './net/retry.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
 import type { SourceContext } from './types.js';
 
@@ -40,7 +41,16 @@ export default defineSource({
     const { body, method } = options;
     if (body !== undefined) context.secret(body);
     const carries = credentialCarried(options, context);
-    const fetchOptions = { timeout: options.timeout, retries: options.retries, signal: context.signal, carries, allowInsecureHttp: options.allow_insecure_http, cache: context.cache };
+    const fetchOptions = {
+      timeout: options.timeout,
+      retries: options.retries,
+      deadline: options.deadline,
+      signal: context.signal,
+      debug: debugChannel(context.env, context.layer),
+      carries,
+      allowInsecureHttp: options.allow_insecure_http,
+      cache: context.cache,
+    };
     return fetchKeys({ url, method, headers, body }, fetchOptions, (response) => {
       // A login or error page served with 200 (a proxy, a captive portal) is not parsed as data: its text would
       // only produce a confusing parse error, or worse, keys.

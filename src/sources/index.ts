@@ -12,6 +12,7 @@ import dotenv from './dotenv.js';
 import json from './json.js';
 import yaml from './yaml.js';
 import ssm from './ssm.js';
+import secretsmanager from './secretsmanager.js';
 import doppler from './doppler.js';
 import http from './http.js';
 import exec from './exec.js';
@@ -20,7 +21,7 @@ import ansibleVault from './ansible-vault.js';
 
 export type SourceRegistry = readonly SourceDescriptor[];
 
-export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, doppler, http, exec, module, ansibleVault];
+export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, secretsmanager, doppler, http, exec, module, ansibleVault];
 
 /** The descriptor of a `type:`, or undefined. */
 export function findSource(registry: SourceRegistry, type: unknown): SourceDescriptor | undefined {

@@ -1,7 +1,7 @@
 /**
  * Spawn the built CLI the way a user does, in real temp directories.
  */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +9,19 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = join(ROOT, 'bin/secretrun.cjs');
+
+/**
+ * The Node that runs the CLI under test: SECRETRUN_TEST_NODE (set by .ci/run's Node matrix), else the one
+ * running the tests.
+ */
+export const CLI_NODE = process.env.SECRETRUN_TEST_NODE || process.execPath;
+
+const execveOf = new Map<string, boolean>();
+/** Does this Node have process.execve (≥ 22.15 / 23.11), so that a plain run replaces secretrun with the child? */
+export function hasExecve(node = CLI_NODE): boolean {
+  if (!execveOf.has(node)) execveOf.set(node, spawnSync(node, ['-p', 'typeof process.execve'], { encoding: 'utf8' }).stdout.trim() === 'function');
+  return execveOf.get(node)!;
+}
 
 export interface CliResult {
   code: number | null;
@@ -38,7 +51,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  return runCommand(process.execPath, [BIN, ...args], opts);
+  return runCommand(CLI_NODE, [BIN, ...args], opts);
 }
 
 export function runCommand(cmd: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {

@@ -8,8 +8,12 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { SSMClient, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { withoutNodeVersionWarning } from '../../src/sources/ssm.js';
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { withoutNodeVersionWarning } from '../../src/sources/aws/client.js';
+import { expect } from 'vitest';
+import { SourceError } from '../../src/core/errors.js';
 import type { SourceContext } from '../../src/sources/types.js';
+import { runCli, tmpProject, type CliResult } from './cli.js';
 
 export interface SeedParameter {
   name: string;
@@ -52,6 +56,33 @@ export async function seedParameters(endpoint: string, params: SeedParameter[]):
   }
 }
 
+export interface SeedSecret {
+  name: string;
+  /** Text, or bytes for a binary secret. */
+  value: string | Uint8Array;
+  /** Later versions, oldest first: each becomes AWSCURRENT in turn, so the one before the last is AWSPREVIOUS. */
+  then?: string[];
+}
+
+/** Create secrets in moto with the real SDK (CreateSecret, then PutSecretValue for each later version). */
+export async function seedSecrets(endpoint: string, secrets: SeedSecret[]): Promise<void> {
+  await waitForMoto(endpoint);
+  const client = withoutNodeVersionWarning(
+    () => new SecretsManagerClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }),
+  );
+  try {
+    await Promise.all(
+      secrets.map(async (s) => {
+        const value = typeof s.value === 'string' ? { SecretString: s.value } : { SecretBinary: s.value };
+        await client.send(new CreateSecretCommand({ Name: s.name, ...value }));
+        for (const next of s.then ?? []) await client.send(new PutSecretValueCommand({ SecretId: s.name, SecretString: next }));
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
 /** Numbered parameters `${prefix}/P00 ...` with values `value-00 ...`. */
 export function numberedParameters(prefix: string, count: number): SeedParameter[] {
   return Array.from({ length: count }, (_, i) => {
@@ -78,6 +109,7 @@ export function dummyAwsEnv(extra: Record<string, string | undefined> = {}): Rec
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_ENDPOINT_URL: undefined,
     AWS_ENDPOINT_URL_SSM: undefined,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: undefined,
     AWS_MAX_ATTEMPTS: undefined,
     AWS_RETRY_MODE: undefined,
     AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
@@ -101,6 +133,33 @@ export function applyProcessEnv(vars: Record<string, string | undefined>): () =>
   };
   set(vars);
   return () => set(before);
+}
+
+/** The error a load failed with; fails the test when the load succeeded. */
+export async function failure(promise: Promise<unknown>): Promise<Error> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof Error)) throw new Error('expected the load to fail, but it succeeded');
+  return err;
+}
+
+/** A source failure as users see it: a SourceError on one line, no stack. */
+export function expectOneLine(err: Error): void {
+  expect(err).toBeInstanceOf(SourceError);
+  expect(err.message).not.toContain('\n');
+  expect(err.message).not.toMatch(/\bat .*\.js:\d+/);
+}
+
+/** Run the built CLI in a temp project holding `yaml` as secretrun.yaml, with a dummy AWS environment plus `env`. */
+export async function runInProject(yaml: string, args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const project = tmpProject({ 'secretrun.yaml': yaml });
+  try {
+    return await runCli(args, { cwd: project.dir, env: dummyAwsEnv(env) });
+  } finally {
+    project.cleanup();
+  }
 }
 
 export interface TestContext extends SourceContext {
@@ -136,6 +195,8 @@ export interface AwsProxy {
   url: string;
   /** The `X-Amz-Target` of every request that reached the proxy, throttled or not, in order. */
   targets: string[];
+  /** The body of every request the proxy forwarded to moto (the requests the backend served), in order. */
+  served: string[];
   close(): Promise<void>;
 }
 
@@ -157,12 +218,20 @@ export type Intercept = (n: number, body: string) => { status: number; json: unk
 
 export async function startAwsProxy(
   target: string,
-  opts: { failFirst?: number; failWhen?: (requestNumber: number) => boolean; failWith?: AwsErrorReply; intercept?: Intercept } = {},
+  opts: {
+    failFirst?: number;
+    failWhen?: (requestNumber: number) => boolean;
+    failWith?: AwsErrorReply;
+    intercept?: Intercept;
+    /** Hold each forwarded answer until this long after the request arrived: a backend slow to answer. */
+    delayMs?: number;
+  } = {},
 ): Promise<AwsProxy> {
   const reply = opts.failWith ?? THROTTLING;
   const fails = opts.failWhen ?? ((n: number) => n <= (opts.failFirst ?? 0));
   const intercept: Intercept = opts.intercept ?? ((n) => (fails(n) ? { status: reply.status, json: { __type: reply.type, message: reply.message } } : undefined));
   const targets: string[] = [];
+  const served: string[] = [];
   const upstream = new URL(target);
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -177,10 +246,17 @@ export async function startAwsProxy(
         return;
       }
       const body = action ? Buffer.from(action.forwardBody) : Buffer.concat(chunks);
+      served.push(body.toString('utf8'));
+      const arrived = Date.now();
       const headers = { ...req.headers, host: upstream.host, 'content-length': String(body.length) };
       const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (up: IncomingMessage) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
+        const answer = () => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        };
+        const wait = (opts.delayMs ?? 0) - (Date.now() - arrived);
+        if (wait > 0) setTimeout(answer, wait);
+        else answer();
       });
       forward.on('error', () => {
         res.writeHead(502);
@@ -193,6 +269,7 @@ export async function startAwsProxy(
   return {
     url: `http://127.0.0.1:${port}`,
     targets,
+    served,
     close: () =>
       new Promise((r) => {
         server.close(() => r());

@@ -1,13 +1,14 @@
 /**
  * `secretrun [run] [options] -- <command> [args...]`: resolve, then run the child with the merged set.
- * `--mask` pipes its output through the redactor; `--watch` / `--listen` keep re-resolving and restart it on
- * change (src/process/watch.ts).
+ * Where Node has process.execve and no feature needs a resident parent, the child takes over our process
+ * (`execChild`); otherwise we spawn it and relay signals. `--mask` pipes its output through the redactor;
+ * `--watch` / `--listen` keep re-resolving and restart it on change (src/process/watch.ts).
  */
-import { isatty } from 'node:tty';
-import { findExecutable, spawnChild, startChild, type ChildEnd } from '../../process/child.js';
+import { execChild, findExecutable, spawnChild, startChild, type ChildEnd, type SignalPolicy } from '../../process/child.js';
+import { ttyModule } from '../../process/builtins.js';
 import { UsageError } from '../../core/errors.js';
 import { valuesOf, type Resolution } from '../../core/resolve.js';
-import type { WatchFlags } from '../../process/watch.js';
+import type { WatchFlags } from '../watch-flags.js';
 import { actOnFindings, handOnPolicy, parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
 import { info, warn } from '../output.js';
 
@@ -17,6 +18,8 @@ export interface RunOptions extends CommonOptions, WatchFlags {
   strict?: boolean;
   /** `--mask` (true) or `--mask=names`. */
   mask?: string | true;
+  /** `--no-exec` (false): keep the spawning parent even where execve could hand our process over. */
+  exec?: boolean;
 }
 
 export type MaskMode = 'stars' | 'names';
@@ -24,10 +27,11 @@ export type MaskMode = 'stars' | 'names';
 export async function run(command: string[], opts: RunOptions): Promise<ChildEnd> {
   if (command.length === 0) throw new UsageError('run: no command given (usage: secretrun [options] -- <command> [args...])');
   const maskMode = parseMaskMode(opts.mask);
-  // Load the watch code only when a watch flag is present; it validates them before anything is resolved.
+  // Load the watch code only when a watch flag is present; the flags are checked before anything is resolved.
   const watchFlags = [opts.watch, opts.onChange, opts.restartSignal, opts.grace, opts.listen, opts.jitter];
-  const watchMod = watchFlags.some((f) => f !== undefined) ? await import('../../process/watch.js') : undefined;
-  const watch = watchMod?.watchSettings(opts);
+  const watching = watchFlags.some((f) => f !== undefined);
+  const watch = watching ? (await import('../watch-flags.js')).watchSettings(opts) : undefined;
+  const watchMod = watch ? await import('../../process/watch.js') : undefined;
   // Watch mode keeps what lets a poll ask "changed since?" (ETags) from one resolution to the next.
   const cache = watch ? new Map<string, Map<string, unknown>>() : undefined;
 
@@ -38,15 +42,24 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
   // Watch mode keeps this first answer for every restart.
   const file = findExecutable(command[0], opts.pristine ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
-  // isatty() answers the same question as process.stdin.isTTY without building stdin's stream machinery (~4 ms).
-  const policy = { terminal: isatty(0) || isatty(1) || isatty(2), pid1: process.pid === 1 };
+  // Whether a terminal delivers Ctrl-C matters only when a SIGINT arrives, so it is asked then (our stdio does not
+  // change while we run), and node:tty is not loaded at start-up. isatty() answers the same question as
+  // process.stdin.isTTY without building stdin's stream machinery (~4 ms).
+  const pid1 = process.pid === 1;
+  let terminal: boolean | undefined;
+  const signalPolicy = (): SignalPolicy => ({
+    get terminal() {
+      return (terminal ??= [0, 1, 2].some((fd) => ttyModule().isatty(fd)));
+    },
+    pid1,
+  });
   const spawnOptions = ({ resolution }: Resolved) => ({ env: envFor(resolution), cwd, mask: maskMode && maskedValues(resolution, maskMode) });
 
   if (watchMod && watch) {
     return watchMod.runWatched(initial, {
       ...watch,
       log: { info: (m) => info(m, opts.quiet), warn: (m) => warn(m, opts.quiet) },
-      policy,
+      policy: signalPolicy(),
       processEnv: parentEnv,
       // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings. Findings
       // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
@@ -59,12 +72,27 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
       maskFor: maskMode ? ({ resolution }) => maskedValues(resolution, maskMode) : undefined,
     });
   }
-  const child = startChild(file, command.slice(1), { ...spawnOptions(initial), ...policy });
+  const options = spawnOptions(initial);
+  // Returns only if the handover did not happen; then spawn as usual.
+  if (!keepsParent(opts, pid1)) await execChild(file, command.slice(1), options.env, cwd);
+  // Not spread: that would read the lazy `terminal` now.
+  const child = startChild(file, command.slice(1), Object.assign(signalPolicy(), options));
   try {
     return await child.ended;
   } finally {
     child.release();
   }
+}
+
+/**
+/**
+ * Does this run need secretrun to stay, as the child's parent? `--mask` (we copy the output), `--watch` and
+ * `--listen` (we restart the child), `--no-exec`, and PID 1: a program exec'd as PID 1 gets no default signal
+ * actions (SIGTERM would not stop a child that never installed a handler) and must reap every orphan in the
+ * container, which few programs do; our relaying parent does both jobs.
+ */
+export function keepsParent(opts: Pick<RunOptions, 'mask' | 'watch' | 'listen' | 'exec'>, pid1: boolean): boolean {
+  return opts.mask !== undefined || opts.watch !== undefined || opts.listen !== undefined || opts.exec === false || pid1;
 }
 
 /**

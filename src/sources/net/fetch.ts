@@ -2,17 +2,19 @@
  * One resilient HTTP fetch for every remote layer (doppler, http, and later others).
  *
  * - undici is loaded lazily: it is external to the bundle and costs ~140 ms, paid only when a remote layer runs.
- * - `timeout` covers a whole attempt (connect, headers and body); `retries` are extra attempts after the first.
- * - Retries use exponential backoff with full jitter, on connection errors, timeouts, 408, 429 and 5xx.
- *   `Retry-After` (seconds or an HTTP date) replaces the backoff, capped at RETRY_AFTER_CAP_MS.
+ * - `timeout` covers a whole request (connect, headers and body); the retry policy is ./retry.ts: 429 and 503
+ *   with `Retry-After` are throttling, retried until `deadline`; connection errors, 408 and other 5xx are retried
+ *   at most `retries` times; a request without an answer in time is waited for again (twice as long, one retry). `Retry-After` (seconds or an HTTP date)
+ *   replaces the backoff, capped at RETRY_AFTER_CAP_MS. Requests to an origin that throttled are paced.
  * - 400, 401, 403, 404 and every other 4xx are final. 404 is a NotFoundError so `optional: true` can make it empty.
  * - Errors never quote a response body or a header value (either may hold a secret), and show the URL without
  *   userinfo and without the values of query parameters that look like credentials.
  */
 import { NotFoundError, SourceError } from '../../core/errors.js';
-import { loadPackage } from '../../core/import-external.js';
+import { loadUndiciRequest } from './undici.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
+import { backoffMs, DEFAULT_DEADLINE_SECONDS, GaveUp, pacerFor, RETRY_AFTER_CAP_MS, withRetries, type AttemptOutcome } from './retry.js';
 
 export interface FetchRequest {
   url: string;
@@ -25,8 +27,12 @@ export interface FetchRequest {
 export interface FetchOptions {
   /** Seconds per attempt (connect + headers + body). Default 10. */
   timeout?: number;
-  /** Extra attempts after the first. Default 3. */
+  /** Extra attempts after the first for timeouts and transient failures. Default 3. */
   retries?: number;
+  /** Seconds within which throttled requests are retried. Default 120. */
+  deadline?: number;
+  /** Receives one line per retry (SECRETRUN_DEBUG=1). */
+  debug?: (message: string) => void;
   /** Cancels the request in flight and any wait between attempts. */
   signal?: AbortSignal;
   /** Largest body accepted, in bytes. Default 10 MiB. */
@@ -52,47 +58,59 @@ export interface FetchResponse {
 }
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** A server asking for a longer pause than this gets this pause: a run should never hang for minutes. */
-export const RETRY_AFTER_CAP_MS = 30_000;
-const BACKOFF_BASE_MS = 200;
-const BACKOFF_CAP_MS = 5_000;
 const MAX_REDIRECTS = 5;
 
 export async function fetchText(request: FetchRequest, opts: FetchOptions = {}): Promise<FetchResponse> {
   const url = checkUrl(request.url);
   checkTransport(url, opts);
-  const timeoutMs = (opts.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
-  const attempts = 1 + (opts.retries ?? DEFAULT_RETRIES);
-  const { request: undiciRequest } = await loadPackage<typeof import('undici')>('undici');
+  const undiciRequest = await loadUndiciRequest();
 
   let current: Required<FetchRequest> = { url: url.href, method: (request.method ?? 'GET').toUpperCase(), headers: request.headers ?? {}, body: request.body ?? '' };
   let redirects = 0;
-  let lastFailure = '';
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    throwIfCancelled(opts.signal);
-    const outcome = await attemptOnce(undiciRequest, current, timeoutMs, opts);
-    if (outcome.kind === 'response') {
-      const { status } = outcome.response;
-      if (status >= 200 && status < 300) return outcome.response;
+  const attempt = async (signal: AbortSignal): Promise<AttemptOutcome<FetchResponse>> => {
+    for (;;) {
+      const outcome = await attemptOnce(undiciRequest, current, signal, opts);
+      if (outcome.kind === 'failure') {
+        const failure = new SourceError(outcome.message);
+        return { ok: false, kind: outcome.retryable ? 'transient' : 'final', error: failure, describe: outcome.message };
+      }
+      const { status, headers } = outcome.response;
+      if (status >= 200 && status < 300) return { ok: true, value: outcome.response };
       // The answer to our If-None-Match (fetchKeys): unchanged since the ETag we sent.
-      if (status === 304 && current.headers['if-none-match'] !== undefined) return outcome.response;
+      if (status === 304 && current.headers['if-none-match'] !== undefined) return { ok: true, value: outcome.response };
       const next = status >= 300 && status < 400 ? redirectTarget(current, outcome.response) : undefined;
       if (next) {
+        // Following a redirect is not a failed attempt.
         if (++redirects > MAX_REDIRECTS) throw new SourceError(`too many redirects from ${displayUrl(request.url)}`);
         current = next;
-        attempt--; // following a redirect is not a failed attempt
         continue;
       }
-      if (!isRetryableStatus(status)) throw finalStatusError(outcome.response, current.url, opts.credentialsName);
-      lastFailure = `${statusText(outcome.response)} from ${displayUrl(current.url)}`;
-      if (attempt < attempts) await sleep(retryDelayMs(attempt, outcome.response.headers['retry-after'], opts.backoffBaseMs), opts.signal);
-    } else {
-      if (!outcome.retryable) throw new SourceError(outcome.message);
-      lastFailure = outcome.message;
-      if (attempt < attempts) await sleep(backoffMs(attempt, opts.backoffBaseMs), opts.signal);
+      if (!isRetryableStatus(status)) return { ok: false, kind: 'final', error: finalStatusError(outcome.response, current.url, opts.credentialsName), describe: statusText(outcome.response) };
+      const retryAfterMs = parseRetryAfter(headers['retry-after']);
+      const throttled = status === 429 || (status === 503 && retryAfterMs !== undefined);
+      const describe = `${statusText(outcome.response)} from ${displayUrl(current.url)}`;
+      return { ok: false, kind: throttled ? 'throttled' : 'transient', error: new SourceError(describe), describe, retryAfterMs };
     }
+  };
+  try {
+    return await withRetries((a) => attempt(a.signal), {
+      timeoutMs: (opts.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+      retries: opts.retries ?? DEFAULT_RETRIES,
+      deadlineMs: (opts.deadline ?? DEFAULT_DEADLINE_SECONDS) * 1000,
+      signal: opts.signal,
+      pacer: pacerFor(url.origin),
+      backoffBaseMs: opts.backoffBaseMs,
+      debug: opts.debug,
+      what: `${current.method} ${displayUrl(current.url)}`,
+      onTimeout: (waitedMs) => {
+        const describe = `no complete response from ${displayUrl(current.url)} within ${waitedMs / 1000} s`;
+        return { error: new SourceError(describe), describe };
+      },
+    });
+  } catch (err) {
+    if (err instanceof GaveUp) throw new SourceError(err.attempts > 1 || err.reason === 'deadline' ? `${err.last.describe} (${err.suffix})` : err.last.describe);
+    throw err;
   }
-  throw new SourceError(attempts > 1 ? `${lastFailure} (gave up after ${attempts} attempts)` : lastFailure);
 }
 
 /**
@@ -125,13 +143,11 @@ type Attempt =
 
 type UndiciRequest = typeof import('undici').request;
 
-/** One request with its own deadline. Network failures come back as values so the caller decides on retries. */
-async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequest>, timeoutMs: number, opts: FetchOptions): Promise<Attempt> {
-  const controller = new AbortController();
-  const timedOut = new Error('timeout');
-  const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
-  const onCancel = () => controller.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onCancel, { once: true });
+/**
+ * One request, abandoned when `signal` aborts (the retry policy gave up waiting, or the run was cancelled). Network
+ * failures come back as values so the policy decides on retries.
+ */
+async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequest>, signal: AbortSignal, opts: FetchOptions): Promise<Attempt> {
   const where = displayUrl(req.url);
   let readingBody = false;
   try {
@@ -139,7 +155,7 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
       method: req.method as 'GET',
       headers: req.headers,
       body: req.body === '' ? undefined : req.body,
-      signal: controller.signal,
+      signal,
     });
     const headers = flattenHeaders(res.headers);
     if (res.statusCode < 200 || res.statusCode >= 300) {
@@ -152,14 +168,10 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
     return { kind: 'response', response: { status: res.statusCode, headers, text: decodeUtf8(bytes, where) } };
   } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason ?? new SourceError('cancelled');
-    if (controller.signal.reason === timedOut) {
-      return { kind: 'failure', retryable: true, message: `no complete response from ${where} within ${timeoutMs / 1000} s` };
-    }
+    // Abandoned by the retry policy: nobody reads this outcome.
+    if (signal.aborted) return { kind: 'failure', retryable: false, message: 'abandoned' };
     if (err instanceof SourceError) return { kind: 'failure', retryable: false, message: err.message };
     return describeNetworkError(err, req.url, readingBody);
-  } finally {
-    clearTimeout(timer);
-    opts.signal?.removeEventListener('abort', onCancel);
   }
 }
 
@@ -305,12 +317,9 @@ export function mediaType(contentType: string | undefined): string | undefined {
   return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(mime) ? mime : undefined;
 }
 
-/** Full jitter: a uniform pause in [0, min(cap, base * 2^(attempt-1))]. Spreads retries of many clients apart. */
-export function backoffMs(attempt: number, baseMs = BACKOFF_BASE_MS, random: () => number = Math.random): number {
-  return Math.round(random() * Math.min(BACKOFF_CAP_MS, baseMs * 2 ** (attempt - 1)));
-}
-
 /** `Retry-After` wins over the backoff when it parses; it is capped so a server cannot stall a run for long. */
+export { backoffMs, RETRY_AFTER_CAP_MS };
+
 export function retryDelayMs(attempt: number, retryAfter: string | undefined, baseMs?: number, now = Date.now()): number {
   const asked = parseRetryAfter(retryAfter, now);
   return asked === undefined ? backoffMs(attempt, baseMs) : Math.min(asked, RETRY_AFTER_CAP_MS);
@@ -324,25 +333,6 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   const date = Date.parse(trimmed);
   if (Number.isNaN(date) || !/[a-z]/i.test(trimmed)) return undefined;
   return Math.max(0, date - now);
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  throwIfCancelled(signal);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason ?? new SourceError('cancelled'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function throwIfCancelled(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new SourceError('cancelled');
 }
 
 // ---- network errors ---------------------------------------------------------------------------------------

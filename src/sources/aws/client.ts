@@ -1,0 +1,237 @@
+/**
+ * What every AWS source shares: the layer's AWS options, loading an SDK client package lazily, building the client
+ * (credential chain, region, endpoint variables, timeouts, retries, the Node 20 warning switch), resolving the
+ * region, and one-line error messages. A new AWS source describes its service (`AwsService`) and calls
+ * `withAwsClient`; it never repeats any of this.
+ *
+ * Credentials, region and endpoint come from the SDK's own resolution chains (AWS_PROFILE, AWS_REGION,
+ * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, ~/.aws/config, SSO, container and instance roles); the layer's
+ * `region`, `profile` and `endpoint` only override them when given.
+ *
+ * Retries are ours, not the SDK's (its client makes one attempt per call): the policy of every remote layer
+ * (../net/retry.ts) retries throttling until `deadline`, waits for a slow answer (twice as long on each retry)
+ * instead of sending the request again, and paces the requests to a backend that throttled. Sources call `retrying(what, signal => client.send(..., { abortSignal }))`.
+ */
+import { SourceError } from '../../core/errors.js';
+import { loadPackage } from '../../core/import-external.js';
+import { debugChannel, GaveUp, pacerFor, withRetries, type AttemptOutcome } from '../net/retry.js';
+import type { OptionSpecs } from '../../core/validate.js';
+import { REMOTE_OPTIONS } from '../descriptor.js';
+import type { SourceContext, SourceOptions } from '../types.js';
+import { classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
+
+/** One AWS service as a source uses it. */
+export interface AwsService<Sdk, Client> {
+  /** The SDK package, e.g. `@aws-sdk/client-ssm`. */
+  packageName: string;
+  /** Shown in messages: `cannot reach SSM at ...`. */
+  title: string;
+  /** The SDK's own endpoint variable for this service, e.g. AWS_ENDPOINT_URL_SSM. */
+  endpointVariable: string;
+  /** The endpoint host prefix: `ssm` gives https://ssm.<region>.amazonaws.com. */
+  hostPrefix: string;
+  createClient(sdk: Sdk, config: AwsClientConfig): Client;
+}
+
+/** The options every AWS layer accepts besides its own. */
+export interface AwsOptions {
+  region?: string;
+  profile?: string;
+  endpoint?: string;
+  timeoutMs: number;
+  retries: number;
+  deadlineMs: number;
+}
+
+/**
+ * The options every AWS layer accepts besides its own, for its descriptor; `endpointExample` is the service's
+ * public endpoint in eu-west-1, shown when `endpoint` is not a URL.
+ */
+export function awsOptionSpecs(service: { endpointVariable: string; hostPrefix: string }) {
+  return {
+    region: { type: 'string', description: 'AWS region (default: the SDK region chain).' },
+    profile: { type: 'string', description: 'Shared config/credentials profile.' },
+    endpoint: {
+      type: 'string',
+      pattern: { regex: '^https?://[^\\s/?#]+', is: `an http(s) URL such as https://${service.hostPrefix}.eu-west-1.amazonaws.com` },
+      description: `Endpoint URL override (${service.endpointVariable} / AWS_ENDPOINT_URL are honoured too).`,
+    },
+    ...REMOTE_OPTIONS,
+  } as const satisfies OptionSpecs;
+}
+
+/** The AWS part of a layer's checked options, as `withAwsClient` uses it. */
+export function awsOptions(o: { region?: string; profile?: string; endpoint?: string; timeout: number; retries: number; deadline: number }): AwsOptions {
+  return {
+    region: o.region || undefined,
+    profile: o.profile || undefined,
+    endpoint: o.endpoint || undefined,
+    timeoutMs: Math.round(o.timeout * 1000),
+    retries: o.retries,
+    deadlineMs: Math.round(o.deadline * 1000),
+  };
+}
+
+/** The part of an SDK client's constructor options we set; every AWS client accepts these. */
+export interface AwsClientConfig {
+  maxAttempts: number;
+  retryMode: 'standard';
+  requestHandler: { connectionTimeout: number };
+  logger: { debug(...a: unknown[]): void; info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void };
+  region?: string;
+  profile?: string;
+  endpoint?: string;
+}
+
+/** The client surface we use: every generated SDK client has it. */
+export interface AwsClient {
+  config: { region(): Promise<string> };
+  destroy(): void;
+}
+
+/**
+ * On Node 20 the SDK prints a NodeVersionSupportWarning once per process. Its documented switch
+ * (aws/aws-sdk-js-v3#7983) is AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true, read synchronously in the
+ * client constructor. We set it only for that call and restore it, so the child's environment is untouched.
+ */
+export function withoutNodeVersionWarning<T>(construct: () => T): T {
+  const name = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+  const before = process.env[name];
+  process.env[name] = 'true';
+  try {
+    return construct();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
+
+export function clientConfig(opts: AwsOptions, context: Pick<SourceContext, 'warn'>): AwsClientConfig {
+  // Only set what the user gave: leaving `endpoint` and `region` out is what lets AWS_ENDPOINT_URL_<SERVICE>
+  // and the region chain apply for sure.
+  const config: AwsClientConfig = {
+    // One attempt per SDK call: withRetries decides (and AWS_MAX_ATTEMPTS / AWS_RETRY_MODE don't second-guess it).
+    maxAttempts: 1,
+    retryMode: 'standard',
+    // The time limit of a whole attempt is ours (it doubles on each retry); the SDK only bounds connecting.
+    requestHandler: { connectionTimeout: opts.timeoutMs },
+    // The SDK writes some warnings with console.warn unless given a logger; keep them to one line on our channel.
+    logger: {
+      debug: () => {},
+      info: () => {},
+      warn: (...args: unknown[]) => context.warn(`AWS SDK: ${sdkWarningText(args.map(String).join(' '))}`),
+      error: () => {},
+    },
+  };
+  if (opts.region) config.region = opts.region;
+  if (opts.profile) config.profile = opts.profile;
+  if (opts.endpoint) config.endpoint = opts.endpoint;
+  return config;
+}
+
+/** `@aws-sdk/credential-provider-node - defaultProvider::fromEnv WARNING: Multiple ...` -> `Multiple ...` */
+function sdkWarningText(text: string): string {
+  return oneLine(text).replace(/^@[\w.-]+\/[\w.-]+ - \S+ (?:WARNING:|\[WARN\])\s*/, '');
+}
+
+async function resolveRegion(client: AwsClient, opts: AwsOptions, context: SourceContext): Promise<string> {
+  let region: string | undefined;
+  try {
+    region = await client.config.region();
+  } catch (err) {
+    // The SDK's "Region is missing" does not say where to set one; anything else (an invalid name) is shown as is.
+    if (!/region is missing/i.test(String((err as Error)?.message))) throw new SourceError(`AWS region: ${oneLine(String((err as Error)?.message ?? err))}`);
+  }
+  if (region) return region;
+  throw new SourceError(`no AWS region: set \`region\` on the layer, AWS_REGION, or \`region\` in profile "${profileInUse(opts, context)}" of ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`);
+}
+
+function profileInUse(opts: AwsOptions, context: SourceContext): string {
+  return opts.profile ?? context.env.AWS_PROFILE ?? 'default';
+}
+
+/** The endpoint the SDK uses, as it finds it: the option, the service's variable, AWS_ENDPOINT_URL, the default. */
+export function endpointInUse(service: Pick<AwsService<unknown, unknown>, 'endpointVariable' | 'hostPrefix'>, opts: AwsOptions, env: SourceContext['env'], region: string): string {
+  return opts.endpoint ?? env[service.endpointVariable] ?? env.AWS_ENDPOINT_URL ?? `https://${service.hostPrefix}.${region}.amazonaws.com`;
+}
+
+/** What a source gets to fetch with: the SDK, a ready client, the region, and the retry loop to send through. */
+export interface AwsCall<Sdk, Client> {
+  sdk: Sdk;
+  client: Client;
+  region: string;
+  /** Run one SDK call under the retry policy; `send` gets each attempt's abort signal (time limit and cancel). */
+  retrying<T>(what: string, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T>;
+}
+
+/** One attempt of an SDK call, abandoned when `signal` aborts; the outcome says what the retry loop should do. */
+async function attemptCall<T>(send: (abortSignal: AbortSignal) => Promise<T>, signal: AbortSignal, cancel: AbortSignal): Promise<AttemptOutcome<T>> {
+  try {
+    return { ok: true, value: await send(signal) };
+  } catch (err) {
+    if (cancel.aborted) throw new SourceError('cancelled');
+    return classifyAwsError(err);
+  }
+}
+
+/** The error reported for a request that had no answer within `waitedMs` (see describeAwsError). */
+function noAnswer(waitedMs: number): { error: unknown; describe: string } {
+  const error = Object.assign(new Error(`no answer within ${waitedMs} ms`), { name: 'AttemptTimeout', timeoutMs: waitedMs });
+  return { error, describe: error.message };
+}
+
+/**
+ * Load the service's SDK, build a client, resolve the region and run `use`. An SDK failure thrown by `use` becomes
+ * one line naming the error, the region and the attempts (a `SourceError` it throws itself passes as it is); the
+ * client is destroyed in every case.
+ */
+export async function withAwsClient<Sdk, Client extends AwsClient, T>(
+  service: AwsService<Sdk, Client>,
+  opts: AwsOptions,
+  context: SourceContext,
+  use: (call: AwsCall<Sdk, Client>) => Promise<T>,
+): Promise<T> {
+  let sdk: Sdk;
+  try {
+    sdk = await loadPackage<Sdk>(service.packageName);
+  } catch {
+    throw new SourceError(`the AWS SDK is not installed: run \`npm install ${service.packageName}\``);
+  }
+  const client = withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context)));
+  try {
+    const region = await resolveRegion(client, opts, context);
+    const endpoint = endpointInUse(service, opts, context.env, region);
+    const pacer = pacerFor(`${service.title} ${endpoint}`);
+    const debug = debugChannel(context.env, context.layer);
+    const retrying = <R>(what: string, send: (abortSignal: AbortSignal) => Promise<R>): Promise<R> =>
+      withRetries((a) => attemptCall(send, a.signal, context.signal), {
+        timeoutMs: opts.timeoutMs,
+        retries: opts.retries,
+        deadlineMs: opts.deadlineMs,
+        signal: context.signal,
+        pacer,
+        debug,
+        what: `${service.title} ${what}`,
+        onTimeout: noAnswer,
+      });
+    try {
+      return await use({ sdk, client, region, retrying });
+    } catch (err) {
+      if (err instanceof SourceError) throw err;
+      if (context.signal.aborted) throw new SourceError('cancelled');
+      const scene: ErrorScene = {
+        service: service.title,
+        region,
+        timeoutMs: opts.timeoutMs,
+        files: `${context.env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'} and ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`,
+        endpoint,
+        profile: profileInUse(opts, context),
+        profileFromOption: opts.profile !== undefined,
+      };
+      const cause = err instanceof GaveUp ? err.last.error : err;
+      throw new SourceError(describeAwsError(cause, scene, err instanceof GaveUp ? err : undefined), { cause });
+    }
+  } finally {
+    client.destroy();
+  }
+}

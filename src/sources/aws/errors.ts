@@ -1,0 +1,107 @@
+/**
+ * AWS SDK failures: what the retry loop makes of them (`classifyAwsError`), and one-line messages naming the error,
+ * its message, the region and the attempts; never a value, never a stack.
+ */
+import type { AttemptOutcome, GaveUp } from '../net/retry.js';
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
+const EXPIRED_NAMES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired']);
+const BAD_CREDENTIAL_NAMES = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'InvalidClientTokenId', 'SignatureDoesNotMatch']);
+const ACCESS_DENIED_NAMES = new Set(['AccessDeniedException', 'AccessDenied']);
+
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** Where the request went and what was tried, for the message. */
+export interface ErrorScene {
+  /** `SSM`, `Secrets Manager`. */
+  service: string;
+  region: string;
+  timeoutMs: number;
+  /** Shared credentials and config files, as the SDK finds them (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). */
+  files: string;
+  endpoint: string;
+  profile: string;
+  profileFromOption: boolean;
+}
+
+/** The fields of an SDK error we read. */
+interface SdkError {
+  name?: string;
+  message?: string;
+  code?: string;
+  timeoutMs?: number;
+  $fault?: 'client' | 'server';
+  $metadata?: { attempts?: number; httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+}
+
+/** The throttling error names of AWS services (as the SDK's own classification lists them). */
+const THROTTLING_NAMES = new Set([
+  'ThrottlingException', 'Throttling', 'ThrottledException', 'RequestThrottledException', 'RequestThrottled', 'TooManyRequestsException',
+  'RequestLimitExceeded', 'ProvisionedThroughputExceededException', 'BandwidthLimitExceeded', 'SlowDown', 'PriorRequestNotComplete',
+  'EC2ThrottledException', 'TransactionInProgressException', 'LimitExceededException',
+]);
+const TRANSIENT_NAMES = new Set(['RequestTimeout', 'RequestTimeoutException', 'InternalError', 'InternalFailure', 'InternalServerError', 'InternalServiceError', 'ServiceUnavailable', 'ServiceUnavailableException']);
+
+/** Throttling (retried until the deadline), a connection timeout, a transient failure (bounded by `retries`), or final. */
+export function classifyAwsError(err: unknown): AttemptOutcome<never> & { ok: false } {
+  const e = (err ?? {}) as SdkError;
+  const name = e.name ?? 'Error';
+  const status = e.$metadata?.httpStatusCode;
+  const retryAfter = e.$response?.headers?.['retry-after'];
+  const retryAfterMs = retryAfter !== undefined && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) * 1000 : undefined;
+  const describe = e.code !== undefined && NETWORK_CODES.has(e.code) ? e.code : name;
+  if (THROTTLING_NAMES.has(name) || status === 429 || (status === 503 && retryAfterMs !== undefined)) return { ok: false, kind: 'throttled', error: err, describe, retryAfterMs };
+  if (name === 'TimeoutError') return { ok: false, kind: 'timeout', error: err, describe };
+  const transient = (e.code !== undefined && NETWORK_CODES.has(e.code)) || e.$fault === 'server' || (status !== undefined && status >= 500) || TRANSIENT_NAMES.has(name);
+  return { ok: false, kind: transient ? 'transient' : 'final', error: err, describe };
+}
+
+export function awsErrorName(err: unknown): string {
+  return ((err ?? {}) as SdkError).name ?? 'Error';
+}
+
+export function isAccessDenied(err: unknown): boolean {
+  return ACCESS_DENIED_NAMES.has(awsErrorName(err));
+}
+
+/** Where credentials were looked for, so "no credentials" says what to fix. */
+function credentialSources(scene: ErrorScene): string {
+  const fromProfile = `profile "${scene.profile}" (${scene.profileFromOption ? 'layer option `profile`' : scene.profile === 'default' ? 'AWS_PROFILE unset' : 'AWS_PROFILE'}) in ${scene.files}`;
+  // The SDK skips the static env pair once a profile is named, so only list it when it was consulted.
+  const env = scene.profileFromOption || scene.profile !== 'default' ? '' : 'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ';
+  return `${env}${fromProfile}, AWS_WEB_IDENTITY_TOKEN_FILE, container and instance roles`;
+}
+
+/**
+ * One line for the user: the AWS error name, its message, the region, and how the retries ended (never a value,
+ * never a stack).
+ */
+export function describeAwsError(err: unknown, scene: ErrorScene, gaveUp?: GaveUp): string {
+  const e = (err ?? {}) as SdkError;
+  const name = e.name ?? 'Error';
+  const message = oneLine(String(e.message ?? err));
+  const where = `region ${scene.region}`;
+  const tries = !gaveUp ? '' : gaveUp.reason === 'deadline' ? `; ${gaveUp.suffix}` : gaveUp.attempts > 1 ? `, ${gaveUp.suffix.replace(/^gave up after /, '')}` : '';
+  if (name === 'CredentialsProviderError') {
+    const expired = /expired|refresh/i.test(message);
+    return expired
+      ? `AWS credentials have expired (${message}); sign in again, e.g. \`aws sso login --profile ${scene.profile}\` (${where})`
+      : `no AWS credentials found: looked at ${credentialSources(scene)} (${where})`;
+  }
+  if (EXPIRED_NAMES.has(name)) return `${name}: AWS credentials have expired: ${message}; refresh them for profile "${scene.profile}" or renew AWS_SESSION_TOKEN (${where})`;
+  if (BAD_CREDENTIAL_NAMES.has(name)) return `${name}: ${message} (the credentials were rejected; looked at ${credentialSources(scene)}) (${where})`;
+  if (name === 'AttemptTimeout') {
+    return `cannot reach ${scene.service} at ${scene.endpoint}: no answer within ${e.timeoutMs} ms (options \`timeout\` and \`retries\`) (${where}${tries})`;
+  }
+  if (name === 'TimeoutError') {
+    const phase = /establish a connection/.test(message) ? 'no connection' : 'no answer';
+    return `cannot reach ${scene.service} at ${scene.endpoint}: ${phase} within ${scene.timeoutMs} ms (option \`timeout\`) (${where}${tries})`;
+  }
+  if (e.code !== undefined && NETWORK_CODES.has(e.code)) {
+    return `cannot reach ${scene.service} at ${scene.endpoint}: ${message.includes(e.code) ? message : `${e.code} ${message}`} (${where}${tries})`;
+  }
+  return `${name}: ${message} (${where}${tries})`;
+}

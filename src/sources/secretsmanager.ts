@@ -1,0 +1,257 @@
+/**
+ * `type: secretsmanager` — AWS Secrets Manager through the real AWS SDK (contract section 1), on ./aws/ like ssm.
+ *
+ * - `secret_id` (name or ARN) or `secret_ids: [...]`, read at `version_stage` (default AWSCURRENT).
+ * - A SecretString holding a JSON object becomes keys, with a json layer's rules (`select`, `flatten`). Anything
+ *   else (plain text, a binary secret as base64 text) needs `key: NAME`, which takes the whole secret as one key
+ *   and is allowed with a single `secret_id` only.
+ * - Several ids are fetched concurrently. For AWSCURRENT, BatchGetSecretValue serves up to 20 ids per call; it
+ *   reports a missing id in `Errors[]`, not as an exception. Without the batch permission (access denied on the
+ *   whole call) the ids are read one GetSecretValue each. Other stages have no batch form.
+ * - A missing secret is a NotFoundError naming the id (`optional: true`: an empty layer, or with `secret_ids` the
+ *   missing ones skipped). Two secrets giving one key is an error naming both.
+ */
+import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { NotFoundError, SourceError } from '../core/errors.js';
+import { structuredToEnv } from '../formats/parse.js';
+import { awsOptions, awsOptionSpecs, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { awsErrorName, isAccessDenied, oneLine } from './aws/errors.js';
+import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
+import type { SourceOptions } from './types.js';
+
+/** BatchGetSecretValue takes at most 20 ids per call. */
+export const BATCH_SIZE = 20;
+/** GetSecretValue calls in flight at once when ids are read one by one. */
+const CONCURRENCY = 8;
+export const DEFAULT_VERSION_STAGE = 'AWSCURRENT';
+
+export interface SecretsManagerOptions extends AwsOptions {
+  ids: string[];
+  /** True when the layer named its ids with `secret_ids` (messages say which option to change). */
+  many: boolean;
+  versionStage: string;
+  key?: string;
+  select?: string;
+  flatten?: string;
+  optional: boolean;
+}
+
+/** The options as the fetching code uses them; the rules the option specs can't express are checked here. */
+export function secretsManagerOptions(o: LayerOptions<typeof OPTIONS>): SecretsManagerOptions {
+  if (o.key !== undefined && o.secret_ids !== undefined) throw new SourceError('`key` takes one whole secret, so it needs `secret_id`, not `secret_ids`');
+  if (o.key !== undefined && (o.select !== undefined || o.flatten !== undefined)) {
+    throw new SourceError('`key` loads the whole secret as one key; `select` and `flatten` apply to a JSON secret loaded without `key`');
+  }
+  return {
+    ...awsOptions(o),
+    ids: o.secret_id !== undefined ? [o.secret_id] : [...new Set(o.secret_ids ?? [])],
+    many: o.secret_ids !== undefined,
+    versionStage: o.version_stage,
+    key: o.key,
+    select: o.select,
+    flatten: o.flatten,
+    optional: o.optional === true,
+  };
+}
+
+// ---- values to keys (pure) -----------------------------------------------------------------------------------
+
+/** One secret as fetched: its text, or its bytes for a binary secret. */
+export interface FetchedSecret {
+  id: string;
+  text?: string;
+  binary?: Uint8Array;
+}
+
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The keys one secret gives. Messages name the secret and what to set, never its content. */
+export function secretToEnv(secret: FetchedSecret, opts: Pick<SecretsManagerOptions, 'key' | 'select' | 'flatten' | 'many'>): Record<string, string> {
+  const origin = `secret ${secret.id}`;
+  if (opts.key !== undefined) {
+    if (secret.text !== undefined) return { [opts.key]: secret.text };
+    return { [opts.key]: Buffer.from(secret.binary ?? new Uint8Array()).toString('base64') };
+  }
+  const fix = opts.many ? 'read it with its own layer (`secret_id` and `key: NAME`)' : 'set `key: NAME` to load it as one key';
+  if (secret.text === undefined) throw new SourceError(`${origin} is binary; ${fix} (base64 text, or decoded with \`decode\`)`);
+  const object = jsonObject(secret.text);
+  if (object === undefined) throw new SourceError(`${origin} is not a JSON object; ${fix}`);
+  return structuredToEnv(object, { origin, select: opts.select, flatten: opts.flatten });
+}
+
+/** Merge the secrets' keys in the order of the ids; two secrets giving one key is an error naming both. */
+export function secretsToEnv(secrets: FetchedSecret[], opts: Pick<SecretsManagerOptions, 'key' | 'select' | 'flatten' | 'many'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const originOf = new Map<string, string>();
+  for (const secret of secrets) {
+    for (const [key, value] of Object.entries(secretToEnv(secret, opts))) {
+      const earlier = originOf.get(key);
+      if (earlier !== undefined) throw new SourceError(`secret ${earlier} and secret ${secret.id} both give the key ${key}; use \`select\`, \`only\` or separate layers with \`prefix\``);
+      originOf.set(key, secret.id);
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** Does a BatchGetSecretValue entry answer the requested id (a name, a full ARN, or an ARN without its suffix)? */
+export function answersId(id: string, entry: { Name?: string; ARN?: string }): boolean {
+  if (id === entry.Name || id === entry.ARN) return true;
+  // A partial ARN (without the 6-character random suffix) names the same secret.
+  return id.startsWith('arn:') && entry.ARN !== undefined && entry.ARN.startsWith(`${id}-`) && entry.ARN.length === id.length + 7;
+}
+
+// ---- fetching ------------------------------------------------------------------------------------------------
+
+type SecretsManagerModule = typeof import('@aws-sdk/client-secrets-manager');
+
+interface Fetched {
+  secrets: FetchedSecret[];
+  missing: string[];
+}
+
+interface Call extends AwsCall<SecretsManagerModule, SecretsManagerClient> {
+  opts: SecretsManagerOptions;
+}
+
+const NOT_FOUND = 'ResourceNotFoundException';
+/** Refusals about one secret: the message names it (AWS's own text names the principal and action, never a value). */
+const PER_SECRET_ERRORS = new Set(['AccessDeniedException', 'DecryptionFailure', 'InvalidRequestException', 'InvalidParameterException']);
+
+async function getOne(call: Call, id: string): Promise<FetchedSecret | undefined> {
+  let out: GetSecretValueCommandOutput;
+  try {
+    const command = new call.sdk.GetSecretValueCommand({ SecretId: id, VersionStage: call.opts.versionStage });
+    out = await call.retrying('GetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
+  } catch (err) {
+    const name = awsErrorName(err);
+    if (name === NOT_FOUND) return undefined;
+    if (PER_SECRET_ERRORS.has(name)) throw new SourceError(`${name} reading secret ${id}: ${oneLine(String((err as Error).message))} (region ${call.region})`);
+    throw err;
+  }
+  return { id, text: out.SecretString, binary: out.SecretString === undefined ? out.SecretBinary : undefined };
+}
+
+async function getEach(call: Call, ids: string[]): Promise<Fetched> {
+  const results: Array<FetchedSecret | undefined> = new Array(ids.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < ids.length; i = next++) results[i] = await getOne(call, ids[i]);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
+  return { secrets: results.filter((s): s is FetchedSecret => s !== undefined), missing: ids.filter((_, i) => results[i] === undefined) };
+}
+
+/** Up to 20 ids in one call (following NextToken, though a list of ids normally fits one page). */
+async function getBatch(call: Call, ids: string[]): Promise<Fetched> {
+  const pages: BatchGetSecretValueCommandOutput[] = [];
+  const seenTokens = new Set<string>();
+  let nextToken: string | undefined;
+  try {
+    do {
+      const command = new call.sdk.BatchGetSecretValueCommand({ SecretIdList: ids, NextToken: nextToken });
+      const page = await call.retrying('BatchGetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
+      pages.push(page);
+      nextToken = page.NextToken || undefined;
+      if (nextToken !== undefined) {
+        // A service that hands back a token it already gave would otherwise loop forever.
+        if (seenTokens.has(nextToken)) throw new SourceError('BatchGetSecretValue returned the same NextToken twice');
+        seenTokens.add(nextToken);
+      }
+    } while (nextToken !== undefined);
+  } catch (err) {
+    // No secretsmanager:BatchGetSecretValue permission: GetSecretValue on each secret may still be allowed.
+    if (isAccessDenied(err)) return getEach(call, ids);
+    throw err;
+  }
+  const values = pages.flatMap((p) => p.SecretValues ?? []);
+  const errors = pages.flatMap((p) => p.Errors ?? []);
+  const failed = errors.find((e) => e.ErrorCode !== NOT_FOUND);
+  if (failed) throw new SourceError(`${failed.ErrorCode ?? 'Error'} reading secret ${failed.SecretId ?? '(unnamed)'}: ${oneLine(failed.Message ?? '')} (region ${call.region})`);
+  const secrets: FetchedSecret[] = [];
+  const missing: string[] = [];
+  for (const id of ids) {
+    const entry = values.find((v) => answersId(id, v));
+    if (entry === undefined) missing.push(id);
+    else secrets.push({ id, text: entry.SecretString, binary: entry.SecretString === undefined ? entry.SecretBinary : undefined });
+  }
+  return { secrets, missing };
+}
+
+async function fetchSecrets(call: Call): Promise<Fetched> {
+  const { ids, versionStage } = call.opts;
+  // The batch call has no version stage: it always reads AWSCURRENT.
+  if (ids.length === 1 || versionStage !== DEFAULT_VERSION_STAGE) return getEach(call, ids);
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += BATCH_SIZE) chunks.push(ids.slice(i, i + BATCH_SIZE));
+  const parts = await Promise.all(chunks.map((chunk) => getBatch(call, chunk)));
+  return { secrets: parts.flatMap((p) => p.secrets), missing: parts.flatMap((p) => p.missing) };
+}
+
+// ---- the source ----------------------------------------------------------------------------------------------
+
+const SECRETS_MANAGER: AwsService<SecretsManagerModule, SecretsManagerClient> = {
+  packageName: '@aws-sdk/client-secrets-manager',
+  title: 'Secrets Manager',
+  endpointVariable: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  hostPrefix: 'secretsmanager',
+  createClient: (sdk, config) => new sdk.SecretsManagerClient(config),
+};
+
+const OPTIONS = {
+  secret_id: { type: 'string', nonEmpty: true, description: 'Name or ARN of one secret.' },
+  secret_ids: {
+    type: 'list',
+    items: { type: 'string', nonEmpty: true, description: 'A secret name or ARN.' },
+    minItems: 1,
+    description: 'Names or ARNs of several secrets, fetched concurrently; each must hold a JSON object.',
+  },
+  version_stage: { type: 'string', nonEmpty: true, default: DEFAULT_VERSION_STAGE, description: 'Staging label of the version to read (default `AWSCURRENT`), e.g. `AWSPREVIOUS`.' },
+  key: {
+    type: 'string',
+    pattern: { regex: '^[A-Za-z_][A-Za-z0-9_]*$', is: 'an environment variable name for the whole secret (letters, digits and _, not starting with a digit)' },
+    description: 'Load the whole secret (text, or binary as base64) as this one key; needed for a secret that is not a JSON object. Only with `secret_id`.',
+  },
+  ...STRUCTURED_OPTIONS,
+  ...awsOptionSpecs(SECRETS_MANAGER),
+} as const;
+
+/** `secretsmanager prod/api`, or `secretsmanager prod/db (+2)` for a list. */
+function label(o: SourceOptions, fill: Fill): string | undefined {
+  if (typeof o.secret_id === 'string') return fill(o.secret_id);
+  if (Array.isArray(o.secret_ids) && o.secret_ids.length > 0) {
+    return o.secret_ids.length === 1 ? fill(String(o.secret_ids[0])) : `${fill(String(o.secret_ids[0]))} (+${o.secret_ids.length - 1})`;
+  }
+  return undefined;
+}
+
+export default defineSource({
+  type: 'secretsmanager',
+  description: 'AWS Secrets Manager, through the AWS SDK and its standard credential chain.',
+  options: OPTIONS,
+  exclusive: [{ keys: ['secret_id', 'secret_ids'], exactlyOne: true }],
+  remote: true,
+  label,
+  async load(layerOptions, context) {
+    const opts = secretsManagerOptions(layerOptions);
+    const { fetched, region } = await withAwsClient(SECRETS_MANAGER, opts, context, async (call) => ({
+      region: call.region,
+      fetched: await fetchSecrets({ ...call, opts }),
+    }));
+    if (fetched.missing.length > 0 && !(opts.optional && opts.many)) {
+      const what = fetched.missing.length === 1 ? 'secret' : `${fetched.missing.length} secrets`;
+      const stage = opts.versionStage === DEFAULT_VERSION_STAGE ? '' : ` at version stage ${opts.versionStage}`;
+      // With a single secret_id and `optional: true` the core turns this into an empty layer.
+      throw new NotFoundError(`${NOT_FOUND}: ${what} not found${stage}: ${fetched.missing.join(', ')} (region ${region})`);
+    }
+    return secretsToEnv(fetched.secrets, opts);
+  },
+});

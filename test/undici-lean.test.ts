@@ -1,0 +1,28 @@
+/**
+ * A remote layer loads only the part of undici it uses (src/sources/net/undici.ts), not the package's index.js:
+ * the CLI is run against a real loopback server, with a preload that reports at exit which undici files loaded.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, CLI_NODE, runCommand, useTmpProjects } from './helpers/cli.js';
+import { useServers } from './helpers/http-server.js';
+
+const project = useTmpProjects(afterEach);
+const serve = useServers(afterEach);
+
+const REPORT = `process.on('exit', () => process.stderr.write('undici: ' + JSON.stringify(Object.keys(require.cache).filter((f) => /[\\\\/]node_modules[\\\\/]undici[\\\\/]/.test(f)).map((f) => f.replace(/^.*[\\\\/]node_modules[\\\\/]undici[\\\\/]/, ''))) + '\\n'))`;
+
+describe('undici, the lean way', () => {
+  it('an http layer fetches through undici’s request API without loading the whole package', async () => {
+    const s = await serve(() => ({ json: { TOKEN: 'from-server', N: 'x' } }));
+    const { dir, write } = project({ 'secretrun.yaml': `sources:\n  - type: http\n    url: ${s.origin}/secrets\n` });
+    const preload = write('report.cjs', REPORT);
+    const r = await runCommand(CLI_NODE, ['-r', preload, BIN, 'export', '--format', 'json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ TOKEN: 'from-server', N: 'x' });
+    expect(s.requests.map((q) => `${q.method} ${q.url}`)).toEqual(['GET /secrets']);
+    const loaded: string[] = JSON.parse(/undici: (.*)/.exec(r.stderr)![1]);
+    expect(loaded).toContain('lib/api/api-request.js');
+    expect(loaded).not.toContain('index.js');
+    expect(loaded.filter((f) => f.startsWith('lib/web/'))).toEqual([]);
+  });
+});
