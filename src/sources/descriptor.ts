@@ -16,7 +16,7 @@ import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.
 /** A local file read by the layer. */
 export const FILE_OPTIONS = {
   path: { type: 'string', required: true, nonEmpty: true, description: 'File path, relative to the directory of the sources file.' },
-  allow_world_readable: { type: 'boolean', description: 'Silence the warning for a file readable by group or others.' },
+  allow_world_readable: { type: 'boolean', description: 'Accept a file readable by group or others: `secretrun check` stops reporting it (and `check --strict` stops failing on it).' },
 } as const satisfies OptionSpecs;
 
 /** Picking keys out of structured content (JSON, YAML). */
