@@ -109,7 +109,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     return { file, plan, resolution: { environment: plan.name, entries: new Map(), layers: [] }, findings };
   }
   findings.missingRequired = plan.require.filter((k) => !resolution.entries.has(k));
-  findings.riskyNames = riskyNames(resolution);
+  findings.riskyNames = riskyNames(resolution, plan);
   return { file, plan, resolution, findings };
 }
 
@@ -144,11 +144,12 @@ export const RISKY_NAMES = [
   'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
 ];
 
-/** Risky names set by a layer other than `env` (which only repeats the parent environment). */
-export function riskyNames(resolution: Resolution): RiskyName[] {
+/** Risky names set by a layer, except one that only repeats the parent environment (its descriptor says so). */
+export function riskyNames(resolution: Resolution, plan: Pick<EnvironmentPlan, 'layers'>): RiskyName[] {
   const found: RiskyName[] = [];
-  for (const layer of resolution.layers) {
-    if (layer.type === 'env') continue;
+  // One outcome per layer of the plan, in file order.
+  for (const [i, layer] of resolution.layers.entries()) {
+    if (plan.layers[i]?.source.passesParentEnvironment) continue;
     for (const key of RISKY_NAMES) if (key in layer.keys) found.push({ key, layer: layer.name });
   }
   return found;

@@ -22,11 +22,27 @@ interface OptionBase {
   description: string;
   /** The layer is invalid without it. */
   required?: boolean;
+  /** The value is, or may hold, a credential (see CredentialSpec). */
+  credential?: CredentialSpec;
+}
+
+/**
+ * When an option's value is a credential, and what to call it. The descriptor is the one place that says so:
+ * the transport rule (a credential never goes over plain http:// beyond loopback; `credentialCarried` in
+ * src/sources/descriptor.ts) reads it, and a value that is `always` a credential is marked secret before the
+ * source runs.
+ */
+export interface CredentialSpec {
   /**
-   * The value may hold a credential (a token, a password, request headers): what a rule about credentials (never
-   * over plain http) must consider. The source still marks each credential it sends with `context.secret`.
+   * `always`: the value is a credential (a token, a password; for a map, every entry). `filled`: the parts that
+   * `${...}` filled in are (a header, a request body). `url`: the URL's userinfo or query, where `${...}` filled
+   * part of them.
    */
-  credential?: boolean;
+  when: 'always' | 'filled' | 'url';
+  /** Its name in messages (`the Doppler token`, `the request body`); for a map, the noun before an entry's name (`header`). */
+  is: string;
+  /** Of a map: entries that are credentials even when written literally (matched case-insensitively), e.g. `Authorization`. */
+  literalKeys?: readonly string[];
 }
 
 export interface StringOption extends OptionBase {
