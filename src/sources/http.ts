@@ -6,7 +6,8 @@
  * secret. Credentials written into the URL (`https://user:pass@host`, `?token=`) are marked too, and userinfo
  * is sent as a Basic Authorization header because undici does not send it.
  */
-import { credentialsInUrl, displayUrl, fetchKeys } from './net/fetch.js';
+import { SourceError } from '../core/errors.js';
+import { credentialsInUrl, displayUrl, fetchKeys, mediaType, statusText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { debugChannel } from './net/retry.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, credentialCarried, defineSource, labelByUrl } from './descriptor.js';
@@ -55,19 +56,24 @@ export default defineSource({
       allowInsecureHttp: options.allow_insecure_http,
       cache: context.cache,
     };
-    return fetchKeys({ url, method, headers, body }, fetchOptions, (response) =>
-      parseContent(response.text, options.format ?? formatFromContentType(response.headers['content-type']), {
+    return fetchKeys({ url, method, headers, body }, fetchOptions, (response) => {
+      // A login or error page served with 200 (a proxy, a captive portal) is not parsed as data: its text would
+      // only produce a confusing parse error, or worse, keys.
+      if (options.format === undefined && mediaType(response.headers['content-type']) === 'text/html') {
+        throw new SourceError(`${statusText(response)} from ${displayUrl(url)}: an HTML page, not JSON, dotenv or YAML (set \`format\` to read it anyway)`);
+      }
+      return parseContent(response.text, options.format ?? formatFromContentType(response.headers['content-type']), {
         select: options.select,
         flatten: options.flatten,
         origin: displayUrl(url),
-      }),
-    );
+      });
+    });
   },
 });
 
 /** json for application/json and any `+json`; yaml for any yaml type; dotenv for text/plain and dotenv types; else json. */
 export function formatFromContentType(contentType: string | undefined): ContentFormat {
-  const mime = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  const mime = mediaType(contentType) ?? '';
   if (mime === 'application/json' || mime.endsWith('+json')) return 'json';
   if (mime.includes('yaml')) return 'yaml';
   if (mime === 'text/plain' || mime.includes('dotenv') || mime.endsWith('/x-env')) return 'dotenv';
