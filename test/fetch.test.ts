@@ -160,9 +160,15 @@ describe('fetchText against a real local server', () => {
   });
 
   it('honours Retry-After as an HTTP date on 503', async () => {
-    const s = await serve(sequence({ status: 503, headers: { 'retry-after': new Date(Date.now() + 2000).toUTCString() } }, { body: 'ok' }));
+    // The date is made when the 503 is answered (not when the test starts, which a loaded machine can delay by a
+    // second): two seconds ahead, at whole-second precision, so the pause is somewhere in (1 s, 2 s].
+    let first = true;
+    const s = await serve(() => {
+      if (!first) return { body: 'ok' };
+      first = false;
+      return { status: 503, headers: { 'retry-after': new Date(Date.now() + 2000).toUTCString() } };
+    });
     await fetchText({ url: s.origin }, { retries: 1 });
-    // HTTP dates have whole-second precision, so the pause is somewhere in (1 s, 2 s].
     expect(s.requests[1].at - s.requests[0].at).toBeGreaterThanOrEqual(900);
   });
 
