@@ -77,6 +77,34 @@ for (const name of VENDORED) {
     footer: { js: `0&&(module.exports={${names.join(',')}});` },
   });
 }
+// The AWS clients the CLI uses, as one tree-shaken file (dist/vendor/aws.cjs) that bin/secretrun.cjs loads with a
+// V8 code cache instead of `require('@aws-sdk/client-ssm')`. Built from the SDK's ES module builds
+// (`mainFields: module`), so esbuild keeps only what the imported clients and commands reach; the packages' CommonJS
+// builds are one file per package and cannot be shaken. Measured on Node 20 (medians of 15 alternating runs): `require`
+// of client-ssm 123 ms, its CommonJS build bundled 129 ms (90 ms with a code cache), the shaken ESM build 94 ms
+// (76 ms with a code cache); `node -e 0` 60 ms. The ssm and secretsmanager clients share @aws-sdk/core and
+// @smithy/core (most of the file), so one file serves both. The library (dist/index.js) imports the packages as usual.
+const AWS_EXPORTS = {
+  '@aws-sdk/client-ssm': ['SSMClient', 'GetParametersByPathCommand', 'GetParametersCommand'],
+  '@aws-sdk/client-secrets-manager': ['SecretsManagerClient', 'GetSecretValueCommand', 'BatchGetSecretValueCommand'],
+};
+await build({
+  ...common,
+  external: [],
+  mainFields: ['module', 'main'],
+  stdin: {
+    contents: Object.entries(AWS_EXPORTS)
+      .map(([pkg, names]) => `export { ${names.join(', ')} } from ${JSON.stringify(pkg)};`)
+      .join('\n'),
+    resolveDir: '.',
+    loader: 'js',
+  },
+  outfile: `${next}/vendor/aws.cjs`,
+  format: 'cjs',
+  // The SDK's `import('node:http')` and the like become requires: an import() compiled by bin/secretrun.cjs's
+  // vm.Script has no module loader to call on Node 20 (and require does not start the ESM loader).
+  supported: { 'dynamic-import': false },
+});
 // The library: ESM, as `import { loadSecrets } from 'secretrun'` expects.
 await build({
   ...common,
