@@ -143,6 +143,9 @@ await build({
   alias: { yaml: './node_modules/yaml/browser/index.js' },
   // The library imports execa from the user's node_modules like any ESM dependency.
   external: [...external, 'execa'],
+  // Class and function names survive minification, so `LayerError.name` (and a stack's frames) read as written.
+  // The error classes also name themselves on their prototypes (src/core/errors.ts), which serves the CLI bundle.
+  keepNames: true,
   // CommonJS dependencies bundled into ESM call require() for node built-ins.
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
 });

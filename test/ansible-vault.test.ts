@@ -116,10 +116,10 @@ describe('ansible-vault: password files and plain files', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(
       'secretrun: warning: secretrun.yaml:2:5: password_file pw/shared is readable by other users (mode 0644); run "chmod 600 pw/shared", or set allow_world_readable: true on the layer\n' +
-        'secretrun: secretrun.yaml: OK (1 layer, 0 environments)\n',
+        'secretrun: secretrun.yaml: OK (1 layer, 1 environment: default)\n',
     );
     project.write('secretrun.yaml', 'sources:\n  - type: ansible-vault\n    path: secrets.yml.vault\n    password_file: pw/shared\n    allow_world_readable: true\n');
-    expect((await runCli(['check', '--strict'], { cwd: project.dir })).stderr).toBe('secretrun: secretrun.yaml: OK (1 layer, 0 environments)\n');
+    expect((await runCli(['check', '--strict'], { cwd: project.dir })).stderr).toBe('secretrun: secretrun.yaml: OK (1 layer, 1 environment: default)\n');
   });
 
   it('never runs an executable password script (ansible would): it refuses it with advice', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseArgv, plainArgs } from '../src/cli/argv.js';
+import { normaliseArgv, plainArgs, suggestOption } from '../src/cli/argv.js';
 import { UsageError } from '../src/core/errors.js';
 
 /** The fast path's answer as plain data: the command's name, its arguments and options. */
@@ -55,6 +55,34 @@ describe('plainArgs: the export and get fast paths', () => {
   });
 });
 
+describe('--dotenv on the fast path', () => {
+  it('keeps --dotenv and --dotenv-optional in one list, in the order given, before or after the command', () => {
+    const plain = plainArgs(['--dotenv', '.env', '--dotenv-optional=.env.local', '--dotenv', 'b.env', '--', 'node', 'server.js']);
+    expect(plain?.command.name).toBe('run');
+    expect(plain?.opts.dotenv).toEqual([
+      { path: '.env', optional: false },
+      { path: '.env.local', optional: true },
+      { path: 'b.env', optional: false },
+    ]);
+    expect(plainArgs(['--dotenv', '.env', 'export', '-f', 'json'])?.opts).toMatchObject({ format: 'json', dotenv: [{ path: '.env', optional: false }] });
+    expect(plainArgs(['get', 'KEY', '--dotenv-optional', 'x.env'])?.opts.dotenv).toEqual([{ path: 'x.env', optional: true }]);
+  });
+});
+
+describe('suggestOption', () => {
+  const known = ['-c', '--config', '-e', '--env', '--dotenv', '--dotenv-optional', '-f', '--format', '--reveal'];
+  it('maps habits, then prefixes, then small edits', () => {
+    expect(suggestOption('--env-file', known)).toBe('--dotenv');
+    expect(suggestOption('--env-file-if-exists', known)).toBe('--dotenv-optional');
+    expect(suggestOption('--enviroment', known)).toBe('--env');
+    expect(suggestOption('--dotenv-optionl', known)).toBe('--dotenv-optional');
+    expect(suggestOption('--dotenvfile', known)).toBe('--dotenv');
+    expect(suggestOption('--fromat', known)).toBe('--format');
+    expect(suggestOption('--revael', known)).toBe('--reveal');
+    expect(suggestOption('--frobnicate', known)).toBeUndefined();
+  });
+});
+
 describe('normaliseArgv', () => {
   it('makes run the default command, only with --', () => {
     expect(normaliseArgv(['--', 'x'])).toEqual(['run', '--', 'x']);
@@ -91,6 +119,6 @@ describe('help that teaches (built CLI)', () => {
     const { runCli } = await import('./helpers/cli.js');
     const r = await runCli(['export', '--fromat', 'json']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("secretrun: unknown option '--fromat'\nsecretrun: (Did you mean --format?)\n");
+    expect(r.stderr).toBe('secretrun: unknown option "--fromat" (did you mean "--format"?)\n');
   });
 });

@@ -12,14 +12,14 @@ describe('check: valid files', () => {
     const r = await runCli(['check', '-c', join(ROOT, 'fixtures/inspect/secretrun.yaml')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('secretrun: fixtures/inspect/secretrun.yaml: OK (5 layers, 3 environments)\n');
+    expect(r.stderr).toBe('secretrun: fixtures/inspect/secretrun.yaml: OK (5 layers, 3 environments: dev, prod, staging)\n');
   });
 
   it('the demo is OK, and resolves with every required key present', async () => {
     const r = await runCli(['check', '--resolve', '-e', 'prod', '-c', 'fixtures/demo/secretrun.yaml']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(
-      'secretrun: environment "prod": 3 layers loaded, 8 keys, all 3 required present\n' + 'secretrun: fixtures/demo/secretrun.yaml: OK (4 layers, 2 environments)\n',
+      'secretrun: environment "prod": 3 layers loaded, 8 keys, all 3 required present\n' + 'secretrun: fixtures/demo/secretrun.yaml: OK (4 layers, 2 environments: dev, prod)\n',
     );
   });
 
@@ -27,7 +27,7 @@ describe('check: valid files', () => {
     const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: does-not-exist.json }\n  - { type: http, url: "http://127.0.0.1:9/never" }\n' });
     const r = await runCli(['check'], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe('secretrun: secretrun.yaml: OK (2 layers, 0 environments)\n');
+    expect(r.stderr).toBe('secretrun: secretrun.yaml: OK (2 layers, 1 environment: default)\n');
   });
 
   it('-q prints nothing on success', async () => {
@@ -95,7 +95,7 @@ describe('check: every problem at once, each with file:line:col', () => {
   it('a variable set in the process environment satisfies vars', async () => {
     const { dir } = project({ 'secretrun.yaml': 'environments:\n  a:\n    vars: { TWO: "${CHECK_TEST_VAR}" }\n' });
     const r = await runCli(['check'], { cwd: dir, env: { CHECK_TEST_VAR: 'x' } });
-    expect(r.stderr).toBe('secretrun: secretrun.yaml: OK (0 layers, 1 environment)\n');
+    expect(r.stderr).toBe('secretrun: secretrun.yaml: OK (0 layers, 1 environment: a)\n');
     expect(r.code).toBe(0);
   });
 
@@ -117,14 +117,14 @@ describe('check: every problem at once, each with file:line:col', () => {
   it('-e with an unknown environment', async () => {
     const r = await runCli(['check', '-e', 'prodd', '-c', 'fixtures/inspect/secretrun.yaml']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('secretrun: unknown environment "prodd" (defined: dev, prod, staging); did you mean "prod"?\n');
+    expect(r.stderr).toContain('secretrun: unknown environment "prodd" (did you mean "prod"?) (defined: dev, prod, staging)\n');
   });
 
   it('no sources file at all', async () => {
     const { dir } = project({});
     const r = await runCli(['check'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE\)\n$/);
+    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE or --dotenv PATH\)\n$/);
   });
 });
 
@@ -166,6 +166,6 @@ require: [PRESENT_KEY, NEEDED_KEY, OTHER_NEEDED]
     const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: dotenv, path: a.env }\n', 'a.env': 'A=value-aaaa-1\nB=value-bbbb-2\n' });
     const r = await runCli(['check', '--resolve'], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe('secretrun: 1 layer loaded, 2 keys\nsecretrun: secretrun.yaml: OK (1 layer, 0 environments)\n');
+    expect(r.stderr).toBe('secretrun: environment "default": 1 layer loaded, 2 keys\nsecretrun: secretrun.yaml: OK (1 layer, 1 environment: default)\n');
   });
 });

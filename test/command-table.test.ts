@@ -89,7 +89,7 @@ describe('every command and option of the table', () => {
   });
 
   it('the failure exit codes come from the table: run 125, diff 2, the others 1', () => {
-    expect(Object.fromEntries(COMMANDS.map((c) => [c.name, failureExit(c.name)]))).toEqual({ run: 125, export: 1, diff: 2, ls: 1, get: 1, init: 1, check: 1, completion: 1 });
+    expect(Object.fromEntries(COMMANDS.map((c) => [c.name, failureExit(c.name)]))).toEqual({ run: 125, export: 1, diff: 2, ls: 1, get: 1, init: 1, check: 1, completion: 1, version: 1 });
   });
 });
 

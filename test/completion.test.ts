@@ -12,7 +12,7 @@ import { BIN, ROOT, baseEnv, runCli, useTmpProjects } from './helpers/cli.js';
 const project = useTmpProjects(afterEach);
 const INSPECT = join(ROOT, 'fixtures/inspect');
 const FORMATS = ['dotenv', 'json', 'yaml', 'shell'];
-const COMMANDS = ['run', 'export', 'diff', 'ls', 'get', 'init', 'check', 'completion'];
+const COMMANDS = ['run', 'export', 'diff', 'ls', 'get', 'init', 'check', 'completion', 'version'];
 
 function has(program: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;

@@ -38,7 +38,7 @@ describe('check reports file permissions', () => {
     const { dir } = sharedDotenv();
     const r = await runCli(['check'], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe(`secretrun: warning: ${SHARED}\nsecretrun: secretrun.yaml: OK (1 layer, 0 environments)\n`);
+    expect(r.stderr).toBe(`secretrun: warning: ${SHARED}\nsecretrun: secretrun.yaml: OK (1 layer, 1 environment: default)\n`);
     const strict = await runCli(['check', '--strict'], { cwd: dir });
     expect(strict.code).toBe(1);
     expect(strict.stderr).toBe(`secretrun: ${SHARED}\nsecretrun: secretrun.yaml: 1 problem\n`);
@@ -81,7 +81,7 @@ describe('check reports file permissions', () => {
     expect((await runCli(['check', '-e', 'prod'], { cwd: p.dir })).stderr).not.toContain('dev.env');
     chmodSync(join(p.dir, 'group.json'), 0o600);
     chmodSync(join(p.dir, 'dev.env'), 0o600);
-    expect(await runCli(['check', '--strict'], { cwd: p.dir })).toMatchObject({ code: 0, stderr: 'secretrun: secretrun.yaml: OK (3 layers, 2 environments)\n' });
+    expect(await runCli(['check', '--strict'], { cwd: p.dir })).toMatchObject({ code: 0, stderr: 'secretrun: secretrun.yaml: OK (3 layers, 2 environments: dev, prod)\n' });
   });
 
   it('check --resolve reports them from the resolution (paths filled in from earlier layers)', async () => {

@@ -27,7 +27,7 @@ describe('init in an empty directory', () => {
     expect(text).toMatch(/^default_environment: dev\b/m);
 
     const check = await runCli(['check'], { cwd: dir });
-    expect(check.stderr).toBe('secretrun: secretrun.yaml: OK (1 layer, 2 environments)\n');
+    expect(check.stderr).toBe('secretrun: secretrun.yaml: OK (1 layer, 2 environments: dev, prod)\n');
     expect(check.code).toBe(0);
     const ls = await runCli(['ls'], { cwd: dir });
     expect(ls.code).toBe(0);

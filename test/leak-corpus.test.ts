@@ -5,15 +5,18 @@
  *   - it names the layer (or the sources file) and a position (file:line or file:line:col);
  *   - it holds no 6-character piece of the secret, verbatim, JSON-escaped or URL-encoded.
  * Secrets are random and share no 6-character substring with secretrun's own source text, so a match can only
- * be a leak. Vault cases encrypt with the real `ansible-vault` (CI installs it).
+ * be a leak. Vault cases encrypt with the real `ansible-vault` (CI installs it). AWS cases run against the real
+ * moto_server (test/setup/moto.ts), seeded with the SDK, some through a loopback proxy whose error bodies quote the
+ * secret, as AWS's own messages may quote input.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { startServer, type FakeServer } from './helpers/http-server.js';
+import { dummyAwsEnv, seedParameters, seedSecrets, startAwsProxy, type AwsProxy } from './helpers/moto.js';
 
 /** Every file of secretrun's own source: a secret sharing no 6-character piece with it cannot be quoted by chance. */
 function ownText(): string {
@@ -58,7 +61,8 @@ interface Case {
   at: RegExp;
   args?: string[];
   code?: number;
-  needs?: 'ansible';
+  /** `moto`: the case runs the AWS SDK against moto_server (env: MOTO_URL, and the proxies' DENIED_URL, THROTTLED_URL, INVALID_URL). */
+  needs?: 'ansible' | 'moto';
 }
 
 const hasAnsible = spawnSync('ansible-vault', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -72,6 +76,13 @@ const served = new Map<string, { type: string; body: string }>();
 const layer = (type: string, rest: string) => `sources:\n  - type: ${type}\n${rest}`;
 const LAYER_AT = /\(secretrun\.yaml:\d+:\d+\)/;
 
+const moto = inject('motoEndpoint');
+if (!moto) console.warn('\n*** leak corpus: moto_server is NOT installed: skipping the AWS cases (pip install "moto[server]>=5") ***\n');
+/** Its own namespace in the shared moto_server. */
+const NS = `LeakCorpus${process.pid}x${Date.now().toString(36)}`;
+/** Proxies in front of moto whose error answers quote the case's secret (started in beforeAll). */
+const proxies: Record<string, AwsProxy> = {};
+
 const CASES: Case[] = [
   // -- yaml layers: the yaml package quotes the offending text in its messages
   { name: 'yaml: a bad escape in a double-quoted value', files: (s) => ({ 'secretrun.yaml': layer('yaml', '    path: data.yaml\n'), 'data.yaml': `A: ok\nKEY: "\\U${s}"\n` }), names: 'layer "yaml data.yaml"', at: /data\.yaml:2:\d+/ },
@@ -84,7 +95,7 @@ const CASES: Case[] = [
   { name: 'json: truncated inside a value', files: (s) => ({ 'secretrun.yaml': layer('json', '    path: data.json\n'), 'data.json': `{"A": "x",\n "KEY": "${s}` }), names: 'layer "json data.json"', at: /data\.json:2:\d+/ },
   { name: 'json: an invalid escape', files: (s) => ({ 'secretrun.yaml': layer('json', '    path: data.json\n'), 'data.json': `{"KEY": "\\q${s}"}` }), names: 'layer "json data.json"', at: /data\.json:1:\d+/ },
   { name: 'json: single quotes', files: (s) => ({ 'secretrun.yaml': layer('json', '    path: data.json\n'), 'data.json': `{'KEY': '${s}'}` }), names: 'layer "json data.json"', at: /data\.json:1:2/ },
-  { name: 'json: a bare word as a value', files: (s) => ({ 'secretrun.yaml': layer('json', '    path: data.json\n'), 'data.json': `{"KEY": ${s}}` }), names: 'layer "json data.json"', at: /data\.json:1:9/ },
+  { name: 'json: a bare word as a value', files: (s) => ({ 'secretrun.yaml': layer('json', '    path: data.json\n'), 'data.json': `{"KEY": ${s}}` }), names: 'layer "json data.json"', at: /data\.json:1:(9|10):/ }, // 10 when the secret starts like `true`, `false` or `null`
 
   // -- dotenv with expand: the text after a `$` is part of the value
   { name: 'dotenv expand: an unset "variable" that is part of a password', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    expand: true\n'), '.env': `A=1\nPASSWORD=pa$${s}\n` }), names: 'layer "dotenv .env"', at: /\.env:2: PASSWORD:/ },
@@ -176,6 +187,71 @@ const CASES: Case[] = [
 
   // -- ansible-vault: real encrypted files that decrypt to broken documents
   { name: 'ansible-vault: decrypts to YAML with a bad escape', files: () => ({ 'secretrun.yaml': layer('ansible-vault', '    path: secrets.vault\n    password_file: pw.txt\n') }), names: 'layer "ansible-vault secrets.vault"', at: /secrets\.vault:2:\d+/, needs: 'ansible' },
+  // -- AWS (moto_server through the real SDK): secret content, and error bodies that quote input
+  {
+    name: 'secretsmanager: a SecretString that is broken JSON',
+    files: () => ({ 'secretrun.yaml': layer('secretsmanager', `    secret_id: ${NS}/broken\n    endpoint: "\${MOTO_URL}"\n`) }),
+    names: `layer "secretsmanager ${NS}/broken"`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'secretsmanager: a text secret taken with key and decode, that is not base64',
+    files: () => ({ 'secretrun.yaml': layer('secretsmanager', `    secret_id: ${NS}/notb64\n    key: KEY\n    decode: { KEY: base64 }\n    endpoint: "\${MOTO_URL}"\n`) }),
+    names: `layer "secretsmanager ${NS}/notb64"`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'secretsmanager: a SecretBinary read without key',
+    files: () => ({ 'secretrun.yaml': layer('secretsmanager', `    secret_id: ${NS}/binary\n    endpoint: "\${MOTO_URL}"\n`) }),
+    names: `layer "secretsmanager ${NS}/binary"`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'ssm: a parameter filled into a later layer\'s path that does not exist',
+    files: () => ({ 'secretrun.yaml': `sources:\n  - type: ssm\n    names: [/${NS}/pathtok]\n    endpoint: "\${MOTO_URL}"\n  - type: json\n    path: cfg/\${pathtok}.json\n` }),
+    names: /layer "json cfg\/[^"]*\.json"/,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'ssm: a parameter filled into a later layer\'s URL that answers 404',
+    files: () => ({ 'secretrun.yaml': `sources:\n  - type: ssm\n    names: [/${NS}/urltok]\n    endpoint: "\${MOTO_URL}"\n  - type: http\n    url: "http://127.0.0.1:\${PORT}/cfg/\${urltok}"\n    retries: 0\n` }),
+    names: 'layer "http http://127.0.0.1:${PORT}/cfg/${urltok}"',
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'ssm: an AccessDeniedException whose message quotes a secret-looking value',
+    files: () => ({ 'secretrun.yaml': layer('ssm', `    path: /${NS}/denied\n    endpoint: "\${DENIED_URL}"\n`) }),
+    names: `layer "ssm /${NS}/denied"`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'ssm: a ValidationException whose message quotes the value it rejected',
+    files: () => ({ 'secretrun.yaml': layer('ssm', `    path: /${NS}/invalid\n    endpoint: "\${INVALID_URL}"\n`) }),
+    names: `layer "ssm /${NS}/invalid"`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'secretsmanager: throttling until the deadline, each answer quoting a secret-looking value',
+    files: () => ({ 'secretrun.yaml': layer('secretsmanager', `    secret_id: ${NS}/throttled\n    deadline: 1\n    endpoint: "\${THROTTLED_URL}"\n`) }),
+    names: `layer "secretsmanager ${NS}/throttled"`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'secretsmanager: access denied on the secret, the message quoting a secret-looking value',
+    files: () => ({ 'secretrun.yaml': layer('secretsmanager', `    secret_id: ${NS}/denied\n    endpoint: "\${DENIED_URL}"\n`) }),
+    names: `layer "secretsmanager ${NS}/denied" (secretrun.yaml:2:5): AccessDeniedException reading secret ${NS}/denied`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+
   { name: 'ansible-vault: decrypts to a truncated YAML document', files: () => ({ 'secretrun.yaml': layer('ansible-vault', '    path: truncated.vault\n    password_file: pw.txt\n') }), names: 'layer "ansible-vault truncated.vault"', at: /truncated\.vault:\d+:\d+/, needs: 'ansible' },
 ];
 
@@ -207,16 +283,50 @@ beforeAll(async () => {
     }
     vaultFiles['pw.txt'] = VAULT_PASSWORD;
   }
+  if (moto) {
+    const secret = (name: string) => secrets.get(name)!;
+    await seedSecrets(moto, [
+      { name: `${NS}/broken`, value: `{"A": "x", "KEY": "${secret('secretsmanager: a SecretString that is broken JSON')}` },
+      { name: `${NS}/notb64`, value: `${secret('secretsmanager: a text secret taken with key and decode, that is not base64')}!!` },
+      { name: `${NS}/binary`, value: new TextEncoder().encode(secret('secretsmanager: a SecretBinary read without key')) },
+    ]);
+    await seedParameters(moto, [
+      { name: `/${NS}/pathtok`, value: secret("ssm: a parameter filled into a later layer's path that does not exist"), type: 'SecureString' },
+      { name: `/${NS}/urltok`, value: secret("ssm: a parameter filled into a later layer's URL that answers 404"), type: 'SecureString' },
+    ]);
+    // Error answers that quote the secret, as AWS's messages quote the resource or the rejected value.
+    const quoting = (type: string, name: string) => ({ status: 400, type, message: `User: arn:aws:iam::1:user/ci is not authorized: value '${secret(name)}' rejected` });
+    const deniedSsm = quoting('AccessDeniedException', 'ssm: an AccessDeniedException whose message quotes a secret-looking value');
+    const deniedSm = quoting('AccessDeniedException', 'secretsmanager: access denied on the secret, the message quoting a secret-looking value');
+    // One proxy serves both denied cases: the answer quotes the secret of the layer's own service.
+    proxies.denied = await startAwsProxy(moto, {
+      intercept: (_n, body) => {
+        const reply = body.includes('SecretId') ? deniedSm : deniedSsm;
+        return { status: reply.status, json: { __type: reply.type, message: reply.message } };
+      },
+    });
+    proxies.invalid = await startAwsProxy(moto, { failFirst: 1e9, failWith: quoting('ValidationException', 'ssm: a ValidationException whose message quotes the value it rejected') });
+    proxies.throttled = await startAwsProxy(moto, {
+      failFirst: 1e9,
+      failWith: { ...quoting('ThrottlingException', 'secretsmanager: throttling until the deadline, each answer quoting a secret-looking value'), status: 400 },
+    });
+  }
 });
-afterAll(() => server?.close());
+afterAll(async () => {
+  server?.close();
+  await Promise.all(Object.values(proxies).map((p) => p.close()));
+});
 
 describe('leak corpus: one line, the layer and the position, no piece of the secret', () => {
   for (const c of CASES) {
-    const test = c.needs === 'ansible' && !hasAnsible ? it.skip : it;
+    const test = (c.needs === 'ansible' && !hasAnsible) || (c.needs === 'moto' && !moto) ? it.skip : it;
     test(c.name, async () => {
       const secret = secrets.get(c.name)!;
       const { dir } = project({ ...c.files(secret), ...(c.needs === 'ansible' ? vaultFiles : {}) });
-      const r = await runCli(c.args ?? ['--', 'true'], { cwd: dir, env: { PORT: String(server.port), ...c.env?.(secret) } });
+      const aws = c.needs === 'moto'
+        ? dummyAwsEnv({ MOTO_URL: moto, DENIED_URL: proxies.denied.url, INVALID_URL: proxies.invalid.url, THROTTLED_URL: proxies.throttled.url })
+        : {};
+      const r = await runCli(c.args ?? ['--', 'true'], { cwd: dir, env: { ...aws, PORT: String(server.port), ...c.env?.(secret) } });
       expect(r.code, r.stderr).toBe(c.code ?? 125);
       expect(r.stderr, 'exactly one line').toMatch(/^secretrun: [^\n]*\n$/);
       if (typeof c.names === 'string') expect(r.stderr).toContain(c.names);

@@ -8,7 +8,9 @@ import { describeError, escapedForms, isRedactable, MIN_REDACT_LENGTH, redact, r
 import { interpolate, interpolateTracked, InterpolationError, references } from '../src/core/interpolate.js';
 import { isLoopbackHost, urlForDisplay } from '../src/core/urls.js';
 import { jsonDuplicateKeys, parseJson, parseYaml, yamlMessage } from '../src/formats/parse.js';
-import { credentialCarried } from '../src/sources/http.js';
+import http from '../src/sources/http.js';
+import doppler from '../src/sources/doppler.js';
+import { credentialCarried } from '../src/sources/descriptor.js';
 
 describe('the one redaction rule', () => {
   it('blanks values of 8 or more characters, verbatim, JSON-escaped and URL-encoded', () => {
@@ -78,9 +80,10 @@ describe('URLs in messages and labels', () => {
   });
 });
 
-describe('what an http layer counts as a credential', () => {
+describe('what an http layer counts as a credential (its descriptor\'s `credential` specs)', () => {
   /** Options as interpolated, with the ranges `${...}` filled in per option path. */
-  const carried = (options: Parameters<typeof credentialCarried>[0], filled: Record<string, [number, number][]> = {}) => credentialCarried(options, { filled: (path) => filled[path.join('.')] ?? [] });
+  const carried = (options: { url: string; headers?: Record<string, string>; body?: string }, filled: Record<string, [number, number][]> = {}) =>
+    credentialCarried(http.options, options, { filled: (path) => filled[path.join('.')] ?? [] });
 
   it('a literal Authorization or X-Vault-Token header, whatever its case', () => {
     expect(carried({ url: 'http://h/x', headers: { authorization: 'Basic abc' } })).toBe('header authorization');
@@ -98,6 +101,10 @@ describe('what an http layer counts as a credential', () => {
     expect(carried({ url: 'http://h/x?page=1', headers: { Accept: 'application/json', 'X-Team': 'web' }, body: 'literal' })).toBeUndefined();
     // url: ${ORIGIN}/bot${PATH_PART}/x?page=1 — the origin and a path segment came from ${...}, the query did not.
     expect(carried({ url: 'http://vault.internal/botabc/x?page=1' }, { url: [[0, 20], [24, 27]] })).toBeUndefined();
+  });
+
+  it('a doppler layer always carries its token, written literally or not; the words come from the descriptor', () => {
+    expect(credentialCarried(doppler.options, { token: 'dp.st.literal', api_host: 'http://h' }, {})).toBe('the Doppler token');
   });
 });
 

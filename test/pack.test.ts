@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRINT_ENV, ROOT, baseEnv } from './helpers/cli.js';
@@ -58,11 +58,12 @@ let work: string;
 let consumer: string;
 let tarball: string;
 let packedFiles: string[];
+let install: Run;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'secretrun-pack-'));
   consumer = join(work, 'consumer');
-  // `npm pack` runs `prepare`, the full build with type declarations.
+  // `npm pack` runs `prepack`, the full build with type declarations (a fresh clone's `npm install` builds nothing).
   const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack');
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, info[0].filename);
@@ -71,7 +72,8 @@ beforeAll(async () => {
   // An empty project that depends on nothing but the tarball.
   ok(await exec('mkdir', ['-p', consumer], work), 'mkdir');
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  ok(await exec(NPM, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], consumer), 'npm install <tarball>');
+  // No update notice from npm itself: what stderr holds then is about the package.
+  install = ok(await exec(NPM, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], consumer, { npm_config_update_notifier: 'false' }), 'npm install <tarball>');
 
   writeFileSync(join(consumer, 'secretrun.yaml'), '# yaml-language-server: $schema=./node_modules/secretrun/schema.json\ndefault_environment: dev\nenvironments:\n  dev:\n    sources:\n      - type: dotenv\n        path: .env\nrequire: [PACKED_SECRET]\n');
   writeFileSync(join(consumer, '.env'), 'PACKED_SECRET=from-the-tarball-7e1f\nGREETING="hello world"\n', { mode: 0o600 });
@@ -103,6 +105,41 @@ describe('npm pack', () => {
 });
 
 describe('installed from the tarball into an empty project', () => {
+  it('installs without a warning on stderr (no lifecycle script refers to files that are not shipped)', () => {
+    expect(install.stderr).toBe('');
+    const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules/secretrun/package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(Object.keys(manifest.scripts).filter((s) => ['preinstall', 'install', 'postinstall', 'prepare'].includes(s))).toEqual([]);
+  });
+
+  it('the error classes keep their names in the bundle, work with instanceof, and name no CLI flag', async () => {
+    const script = `
+      const { loadSecrets, LayerError, ConfigError, ConfigErrors, NotFoundError, SecretrunError, SourceError, UsageError } = await import('secretrun');
+      const caught = async (options) => { try { await loadSecrets(options); return undefined; } catch (e) { return e; } };
+      const layer = await caught({ dotenv: ['missing.env'] });
+      const config = await caught({ config: 'nope.yaml' });
+      const noFile = await caught({ cwd: '/' });
+      console.log(JSON.stringify({
+        classes: [LayerError, ConfigError, ConfigErrors, NotFoundError, SecretrunError, SourceError, UsageError].map((c) => c.name),
+        layer: { name: layer.name, isLayerError: layer instanceof LayerError, isBase: layer instanceof SecretrunError, message: layer.message, stackHead: layer.stack.split('\\n')[0] },
+        config: { name: config.name, isConfigError: config instanceof ConfigError, message: config.message },
+        noFile: { name: noFile.name, message: noFile.message },
+      }));
+    `;
+    const r = ok(await exec(process.execPath, ['--input-type=module', '-e', script], consumer), 'node import');
+    const out = JSON.parse(r.stdout);
+    expect(out.classes).toEqual(['LayerError', 'ConfigError', 'ConfigErrors', 'NotFoundError', 'SecretrunError', 'SourceError', 'UsageError']);
+    expect(out.layer).toEqual({
+      name: 'LayerError',
+      isLayerError: true,
+      isBase: true,
+      message: 'layer "dotenv missing.env": missing.env: file not found',
+      stackHead: 'LayerError: layer "dotenv missing.env": missing.env: file not found',
+    });
+    expect(out.config).toEqual({ name: 'ConfigError', isConfigError: true, message: 'sources file nope.yaml (from the "config" option) not found' });
+    expect(out.noFile.name).toBe('ConfigError');
+    for (const message of [out.layer.message, out.config.message, out.noFile.message]) expect(message).not.toMatch(/(^|[\s(])--?[a-z]/);
+  });
+
   it('npx secretrun --version prints the version', async () => {
     const r = ok(await npx(['--version']), 'npx secretrun --version');
     expect(r.stdout.trim()).toBe(pkg.version);
@@ -173,4 +210,45 @@ describe('installed from the tarball into an empty project', () => {
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
   }, 60_000);
+});
+
+/**
+ * The README's user commands, as written there, against the installed tarball: the three-step start, export, and
+ * --dotenv without a sources file. `secretrun` is on PATH as after a global install (`npx secretrun` resolves to
+ * the same bin).
+ */
+describe("the README's first steps", () => {
+  const inDir = (dir: string, args: string[]) => exec('secretrun', args, dir, { PATH: `${join(consumer, 'node_modules/.bin')}:${process.env.PATH}` });
+  const SERVER = "console.log(`db=${process.env.DATABASE_URL} env=${process.env.SECRETRUN_ENV}`)\n";
+
+  it('secretrun init -> put values in .env -> secretrun -- node server.js; then export and ls', async () => {
+    const app = join(work, 'app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'server.js'), SERVER);
+    ok(await inDir(app, ['init']), 'secretrun init');
+    expect(readFileSync(join(app, 'secretrun.yaml'), 'utf8')).toContain('type: dotenv');
+    // echo 'DATABASE_URL=postgres://localhost/app' >> .env, with the usual umask: a 0644 file, and still a quiet run
+    appendFileSync(join(app, '.env'), 'DATABASE_URL=postgres://localhost/app\n', { mode: 0o644 });
+    const run = ok(await inDir(app, ['--', 'node', 'server.js']), 'secretrun -- node server.js');
+    expect(run.stdout).toBe('db=postgres://localhost/app env=dev\n');
+    expect(run.stderr).toBe('');
+    const exported = ok(await inDir(app, ['export', '--format', 'json']), 'secretrun export');
+    expect(JSON.parse(exported.stdout)).toEqual({ DATABASE_URL: 'postgres://localhost/app' });
+    const ls = ok(await inDir(app, ['ls']), 'secretrun ls');
+    expect(ls.stdout).toMatch(/DATABASE_URL\s+dotenv \.env/);
+    expect(ls.stdout).not.toContain('postgres://localhost/app');
+    ok(await inDir(app, ['check']), 'secretrun check');
+  });
+
+  it('secretrun --dotenv .env --dotenv-optional .env.local -- node server.js needs no sources file', async () => {
+    const quick = join(work, 'quick');
+    mkdirSync(quick);
+    writeFileSync(join(quick, 'server.js'), SERVER);
+    writeFileSync(join(quick, '.env'), 'DATABASE_URL=postgres://localhost/quick\n', { mode: 0o600 });
+    const run = ok(await inDir(quick, ['--dotenv', '.env', '--dotenv-optional', '.env.local', '--', 'node', 'server.js']), 'secretrun --dotenv');
+    expect(run.stdout).toBe('db=postgres://localhost/quick env=default\n');
+    expect(run.stderr).toBe('');
+    const exported = ok(await inDir(quick, ['export', '--dotenv', '.env', '--format', 'json']), 'secretrun export --dotenv');
+    expect(JSON.parse(exported.stdout)).toEqual({ DATABASE_URL: 'postgres://localhost/quick' });
+  });
 });

@@ -57,7 +57,7 @@ describe.skipIf(!moto)('remote layers under throttling (built CLI)', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     const match = new RegExp(
-      `^secretrun: layer "ssm ${NS}" \\(secretrun\\.yaml:2:5\\): ThrottlingException: Rate exceeded \\(region us-east-1; still throttled after (\\d+) attempts in (\\d\\.\\d) s: \`deadline\` reached\\)\\n$`,
+      `^secretrun: layer "ssm ${NS}" \\(secretrun\\.yaml:2:5\\): ThrottlingException: SSM throttled the requests \\(HTTP 400, region us-east-1; still throttled after (\\d+) attempts in (\\d\\.\\d) s: \`deadline\` reached\\)\\n$`,
     ).exec(r.stderr);
     expect(match, r.stderr).not.toBeNull();
     expect(Number(match![1])).toBe(proxy.targets.length);

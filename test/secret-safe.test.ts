@@ -134,9 +134,11 @@ describe('the crash handler', () => {
     expect(r.code).toBe(125);
   });
 
+  // Only a relaying parent can crash after the child starts: on the execve path (Node >= 22.15) secretrun's process
+  // has become the child by then, so this pins the spawn path with --no-exec.
   it('run, once the child runs: secretrun keeps waiting and exits with the child\'s code', async () => {
     const { dir } = project(crashing('after'));
-    const r = await runCli(['-e', 'a', '--', process.execPath, '-e', 'setTimeout(() => { console.log("child done"); process.exit(7); }, 1500)'], { cwd: dir });
+    const r = await runCli(['-e', 'a', '--no-exec', '--', process.execPath, '-e', 'setTimeout(() => { console.log("child done"); process.exit(7); }, 1500)'], { cwd: dir });
     expect(r.stderr).toBe('secretrun: internal error: late failure (rerun with SECRETRUN_DEBUG=1 for details)\n');
     expect(r.stdout).toBe('child done\n');
     expect(r.code).toBe(7);

@@ -80,6 +80,16 @@ describe('a throwaway source type, added to an in-memory registry only', () => {
     expect(load).toHaveBeenLastCalledWith({ type: 'throwaway', item: 'books', uppercase: true }, expect.anything());
   });
 
+  it('its risky names are findings unless its descriptor says it passes the parent environment through (as `env` does)', async () => {
+    const parentLike = (passesParentEnvironment: boolean) =>
+      defineSource({ type: 'parentlike', description: 'Repeats a PATH.', options: {}, passesParentEnvironment, load: async () => ({ PATH: '/opt/bin' }) });
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: parentlike\n' });
+    const risky = async (passes: boolean) => (await resolveSecrets({ cwd: dir, processEnv: {}, sources: [...SOURCES, parentLike(passes)] })).findings.riskyNames;
+    expect(await risky(false)).toEqual([{ key: 'PATH', layer: 'parentlike' }]);
+    expect(await risky(true)).toEqual([]);
+    expect(SOURCES.filter((d) => d.passesParentEnvironment).map((d) => d.type)).toEqual(['env']);
+  });
+
   it('appears in the generated schema', () => {
     const schema = generateSchema(registry) as { $defs: Record<string, { properties: Record<string, { description?: string; default?: unknown }>; required: string[] }> };
     const def = schema.$defs.source_throwaway;

@@ -52,7 +52,7 @@ describe.skipIf(!moto)('ssm layer under throttling', () => {
       (e: unknown) => e as Error,
     );
     expect(err).toBeInstanceOf(SourceError);
-    const match = /^ThrottlingException: Rate exceeded \(region us-east-1; still throttled after (\d+) attempts in (\d\.\d) s: `deadline` reached\)$/.exec(err!.message);
+    const match = /^ThrottlingException: SSM throttled the requests \(HTTP 400, region us-east-1; still throttled after (\d+) attempts in (\d\.\d) s: `deadline` reached\)$/.exec(err!.message);
     expect(match, err!.message).not.toBeNull();
     expect(Number(match![1])).toBe(proxy.targets.length);
     expect(proxy.targets.length).toBeGreaterThan(3); // more than 1 + retries
@@ -68,7 +68,7 @@ describe.skipIf(!moto)('ssm layer under throttling', () => {
     await proxy.close();
     proxy = await startAwsProxy(moto, { failFirst: 1000, failWith: { status: 500, type: 'InternalServerError', message: 'oops' } });
     const err = await ssm.load({ type: 'ssm', names: [`${NS}/P01`], endpoint: proxy.url, retries: 0 }, makeContext()).catch((e: Error) => e);
-    expect((err as Error).message).toBe('InternalServerError: oops (region us-east-1)');
+    expect((err as Error).message).toBe('InternalServerError from SSM (HTTP 500, region us-east-1)');
     expect(proxy.targets).toEqual(['AmazonSSM.GetParameters']);
   });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runCli, alive } from './helpers/cli.js';
 import { replaceFile, signals, sleep, starts, until, watchPlumbing } from './helpers/watch.js';
 import { compareFingerprints, describeChanges, fingerprint, retryDelay, watchFiles } from '../src/process/watch-engine.js';
-import { watchSettings } from '../src/process/watch.js';
+import { watchSettings } from '../src/cli/watch-flags.js';
 import { UsageError } from '../src/core/errors.js';
 
 const { cleanup, project, server, startWatched } = watchPlumbing();

@@ -63,7 +63,8 @@ function fastOptions(argv: string[], from: number, row: CommandDef): { opts: Opt
     const value = inline ?? argv[++i];
     if (value === undefined || (inline === undefined && value.startsWith('-'))) return undefined;
     if (def.choices && !def.choices.includes(value)) return undefined;
-    opts[flags.key] = def.repeatable ? [...((opts[flags.key] as string[] | undefined) ?? []), value] : value;
+    if (def.collect) ((opts[def.collect.key] ??= []) as unknown[]).push(def.collect.item(value));
+    else opts[flags.key] = def.repeatable ? [...((opts[flags.key] as string[] | undefined) ?? []), value] : value;
   }
   for (const { def, flags } of known.values()) {
     if (opts[flags.key] !== undefined) continue;
@@ -152,4 +153,23 @@ function hoistLeadingOptions(args: string[]): string[] {
   }
   if (i === 0 || next === undefined || !COMMAND_NAMES.includes(next)) return args;
   return [next, ...args.slice(0, i), ...args.slice(i + 1)];
+}
+
+/**
+ * Options people type from habit, mapped to ours. `--env-file` is what Node, Docker and Bun call it; secretrun
+ * cannot use that name because Node itself acts on `--env-file` anywhere in a script's arguments.
+ */
+const OPTION_ALIASES: Record<string, string> = { '--env-file': '--dotenv', '--env-file-if-exists': '--dotenv-optional' };
+
+/**
+ * The option an unknown one most likely meant: a habitual alias (`--env-file` -> `--dotenv`), else the closest
+ * by a small edit distance (`--fromat` -> `--format`), else the longest known option it begins with
+ * (`--enviroment` -> `--env`).
+ */
+export function suggestOption(flag: string, known: readonly string[]): string | undefined {
+  const alias = OPTION_ALIASES[flag];
+  if (alias && known.includes(alias)) return alias;
+  const longs = known.filter((k) => k.startsWith('--'));
+  const near = closest(flag, flag.startsWith('--') ? longs : [...known]);
+  return near ?? (flag.startsWith('--') ? longs.filter((k) => flag.startsWith(k)).sort((a, b) => b.length - a.length)[0] : undefined);
 }

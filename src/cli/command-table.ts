@@ -9,6 +9,7 @@
  * plain `secretrun -- cmd` path reads it without loading commander.
  */
 import { EXPORT_FORMATS } from '../formats/write.js';
+import pkg from '../../package.json' with { type: 'json' };
 
 export type Outcome = number | { code: number } | { signal: NodeJS.Signals };
 
@@ -23,6 +24,11 @@ export interface OptionDef {
   default?: string;
   /** Given several times, the values collect into an array in order (`--dotenv a --dotenv b`). */
   repeatable?: boolean;
+  /**
+   * Several options that fill one list, in the order given across them: `--dotenv a --dotenv-optional b` gives
+   * `dotenv: [{ path: 'a', optional: false }, { path: 'b', optional: true }]`. `key` is the list's option key.
+   */
+  collect?: { key: string; item: (value: string) => unknown };
   /** Accepted but not shown in help or offered by completion (the completion scripts' own callback). */
   hidden?: boolean;
   complete?: CompleteAs;
@@ -56,6 +62,18 @@ export interface CommandDef {
 export const COMMON_OPTIONS: OptionDef[] = [
   { flags: '-c, --config <file>', description: 'sources file (default: nearest secretrun.yaml, or SECRETRUN_CONFIG)', complete: 'files' },
   { flags: '-e, --env <name>', description: 'environment to use (default: SECRETRUN_ENV, then default_environment)', complete: 'environments' },
+  {
+    flags: '--dotenv <path>',
+    description: "add a dotenv file as a layer after the sources file's (repeatable); no sources file needed",
+    collect: { key: 'dotenv', item: (path) => ({ path, optional: false }) },
+    complete: 'files',
+  },
+  {
+    flags: '--dotenv-optional <path>',
+    description: 'as --dotenv, but a missing file is skipped',
+    collect: { key: 'dotenv', item: (path) => ({ path, optional: true }) },
+    complete: 'files',
+  },
   { flags: '-q, --quiet', description: 'no progress or warnings on stderr' },
 ];
 
@@ -64,7 +82,10 @@ const strict = (description: string): OptionDef => ({ flags: '--strict', descrip
 const RISKY_STRICT = strict('treat risky names set by a layer (PATH, LD_PRELOAD, NODE_OPTIONS, ...) as errors');
 
 /** The program's own options (besides --help); the default command's options are accepted at the top level too. */
-export const PROGRAM_OPTIONS: OptionDef[] = [{ flags: '-V, --version', description: 'print the version' }];
+export const PROGRAM_OPTIONS: OptionDef[] = [{ flags: '-V, --version', description: 'print the version (also -v, secretrun version)' }];
+
+/** Every way to ask for the version on its own: `-v`, `-V`, `--version`, `secretrun version`. */
+export const VERSION_WORDS = ['-v', '-V', '--version', 'version'];
 
 /** The command that runs when the line starts with options and has `--` (`secretrun -e prod -- cmd`). */
 export const DEFAULT_COMMAND = 'run';
@@ -208,6 +229,19 @@ export const COMMANDS: CommandDef[] = [
       ['secretrun completion fish > ~/.config/fish/completions/secretrun.fish', ''],
     ],
     action: async ([shell], opts) => (await import('./commands/completion.js')).completion(shell as string | undefined, opts),
+  },
+  {
+    name: 'version',
+    description: 'print the version (also -v, -V, --version)',
+    arguments: [],
+    options: [],
+    failureExit: 1,
+    fastPath: true,
+    examples: [['secretrun version', '']],
+    action: async () => {
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    },
   },
 ];
 

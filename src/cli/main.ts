@@ -4,11 +4,11 @@
  * / `fail` below are the only places that end the process.
  */
 import type { Command } from 'commander';
-import { ConfigErrors, SecretrunError, describeError, redact } from '../core/errors.js';
+import { ConfigErrors, SecretrunError, UsageError, describeError, redact } from '../core/errors.js';
 import { liveChildren } from '../process/live-children.js';
 import { whenStdioFlushed } from '../process/stdio.js';
-import { normaliseArgv, plainArgs } from './argv.js';
-import { COMMANDS, DEFAULT_COMMAND, PROGRAM_OPTIONS, failureExit, parseFlags, type CommandDef, type OptionDef, type Outcome } from './command-table.js';
+import { normaliseArgv, plainArgs, suggestOption } from './argv.js';
+import { COMMANDS, DEFAULT_COMMAND, PROGRAM_OPTIONS, VERSION_WORDS, commandNamed, failureExit, parseFlags, type CommandDef, type OptionDef, type Outcome } from './command-table.js';
 import pkg from '../../package.json' with { type: 'json' };
 
 /** The command running, for the exit code of a failure (the table's `failureExit`). */
@@ -16,14 +16,16 @@ let current = DEFAULT_COMMAND;
 
 /** The commander program, built from the command table. */
 function buildProgram(commander: typeof import('commander'), outcome: (o: Promise<Outcome>) => void): Command {
-  const program = new commander.Command('secretrun')
+  const program: Command = withUsageMessages(new commander.Command('secretrun'))
     .description('Resolve layered secrets and run a command with them as environment variables. Nothing is written to disk.')
+    .usage(`[options] -- <command> [args...]\n       secretrun <command> [options]`)
     .enablePositionalOptions()
-    .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: () => {} })
-    .addHelpText('after', examples([
+    // run is the default command: its options belong on the first screen, with the three steps to a first run.
+    .addHelpText('after', () => runOptionsHelp(program) + GET_STARTED + examples([
       ['secretrun -- node server.js', 'resolve the layers, then run the command with them as env vars'],
+      ['secretrun --dotenv .env -- node server.js', 'no sources file: just a dotenv file'],
       ['secretrun export --format dotenv', 'print the merged result in a standard format'],
       ['secretrun diff dev prod', 'compare two environments, values masked'],
     ]));
@@ -37,17 +39,19 @@ function buildProgram(commander: typeof import('commander'), outcome: (o: Promis
 }
 
 function defineCommand(commander: typeof import('commander'), cmd: Command, row: CommandDef, outcome: (o: Promise<Outcome>) => void): Command {
-  cmd.description(row.description);
+  withUsageMessages(cmd).description(row.description);
   for (const a of row.arguments) {
     const arg = new commander.Argument(a.name, a.description);
     cmd.addArgument(a.choices ? arg.choices(a.choices) : arg);
   }
-  for (const def of row.options) cmd.addOption(commanderOption(commander, def));
+  const collected = new Map<string, unknown[]>();
+  for (const def of row.options) cmd.addOption(commanderOption(commander, def, collected));
   if (row.passThrough) cmd.passThroughOptions();
   return cmd
     .addHelpText('after', examples(row.examples))
-    .hook('preAction', () => {
+    .hook('preAction', (_, action) => {
       current = row.name;
+      for (const [key, list] of collected) action.setOptionValue(key, list);
     })
     .action((...params: unknown[]) => {
       // commander passes each argument, then the options, then the command itself.
@@ -57,13 +61,71 @@ function defineCommand(commander: typeof import('commander'), cmd: Command, row:
     });
 }
 
-function commanderOption(commander: typeof import('commander'), def: OptionDef) {
+/** `collected`: the lists that `collect` options of one command fill together, by key (set before the action). */
+function commanderOption(commander: typeof import('commander'), def: OptionDef, collected = new Map<string, unknown[]>()) {
   const option = new commander.Option(def.flags, def.description);
   if (def.choices) option.choices(def.choices);
   if (def.default !== undefined) option.default(def.default);
   if (def.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  const collect = def.collect;
+  if (collect) {
+    option.argParser((value: string) => {
+      const list = collected.get(collect.key) ?? [];
+      collected.set(collect.key, list);
+      list.push(collect.item(value));
+      return list;
+    });
+  }
   if (def.hidden) option.hideHelp();
   return option;
+}
+
+/**
+ * commander's usage errors in secretrun's words: an unknown option gets the same `(did you mean "--env"?)` as an
+ * unknown command, environment or key; a variadic option that swallowed the arguments (`diff --only A dev prod`)
+ * is named as the cause rather than the argument it left missing.
+ */
+function withUsageMessages(cmd: Command): Command {
+  // unknownOption and missingArgument are the methods commander calls for these errors; replacing them on the
+  // instance is the only hook it offers (its own messages and suggestions cannot be reworded otherwise).
+  const known = (c: Command) => c.options.filter((o) => !o.hidden).flatMap((o) => [o.long, o.short]).filter((f): f is string => !!f);
+  return Object.assign(cmd, {
+    unknownOption(flag: string): never {
+      // The top level has few options of its own; `secretrun --enviroment prod` most likely meant run's --env.
+      const run = cmd.parent ? undefined : cmd.commands.find((c) => c.name() === DEFAULT_COMMAND);
+      const word = flag.split('=')[0];
+      const hint = suggestOption(word, [...known(cmd), ...(run ? known(run) : [])]);
+      throw new UsageError(`unknown option "${word}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    },
+    missingArgument(name: string): never {
+      const usage = `secretrun ${cmd.name()} ${cmd.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)).join(' ')}`;
+      const greedy = cmd.options.find((o) => o.variadic && Array.isArray(cmd.getOptionValue(o.attributeName())));
+      if (greedy) {
+        const words = (cmd.getOptionValue(greedy.attributeName()) as string[]).join(' ');
+        throw new UsageError(`${cmd.name()}: ${greedy.long} takes every word after it (${words}), which left no <${name}>; put the arguments first: ${usage} ${greedy.long} ...`);
+      }
+      throw new UsageError(`${cmd.name()}: missing <${name}>: ${usage}`);
+    },
+  });
+}
+
+const GET_STARTED = `
+Get started:
+  1. secretrun init                 write a commented starter secretrun.yaml that reads .env
+  2. put your values in .env        KEY=value lines, as dotenv reads them
+  3. secretrun -- node server.js    run your program with them as environment variables
+`;
+
+/** The default command's options, as `secretrun run --help` lists them (without its --help). */
+function runOptionsHelp(program: Command): string {
+  const text = program.commands.find((c) => c.name() === DEFAULT_COMMAND)?.helpInformation() ?? '';
+  const start = text.indexOf('Options:\n');
+  if (start < 0) return '';
+  const end = text.indexOf('\n\n', start);
+  const lines = text.slice(start + 'Options:\n'.length, end < 0 ? undefined : end).trimEnd().split('\n');
+  const help = lines.findIndex((l) => l.trimStart().startsWith('-h, --help'));
+  if (help >= 0) lines.splice(help, 1);
+  return `\nRun options (secretrun [options] -- <command> [args...]):\n${lines.join('\n')}\n`;
 }
 
 function examples(rows: [string, string][]): string {
@@ -74,12 +136,21 @@ function examples(rows: [string, string][]): string {
 export async function main(argv: string[]): Promise<void> {
   let pending: Promise<Outcome> | undefined;
   try {
+    if (argv.length === 1 && VERSION_WORDS.includes(argv[0])) {
+      current = 'version';
+      return await finish(await commandNamed('version')!.action([], {}));
+    }
     const plain = plainArgs(argv);
     if (plain) {
       current = plain.command.name;
       return await finish(await plain.command.action(plain.args, plain.opts));
     }
     const program = buildProgram(await import('commander'), (o) => (pending = o));
+    if (argv.length === 0) {
+      // Bare `secretrun`: the help, as a usage error (exit 2), on stderr so that nothing lands in a pipe.
+      program.outputHelp({ error: true });
+      return exit(2);
+    }
     await program.parseAsync(normaliseArgv(argv), { from: 'user' });
     await finish(pending ? await pending : 0);
   } catch (err) {

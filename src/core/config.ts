@@ -8,7 +8,7 @@ import { ConfigError, ConfigErrors, SourceError, type Location } from './errors.
 import { readTextFile } from './files.js';
 import { yamlMessage, yamlToJs } from '../formats/parse.js';
 import { parseSimpleYaml } from '../formats/simple-yaml.js';
-import { closest, formatPath, sourcesFileIssues, type Path } from './validate.js';
+import { formatPath, sourcesFileIssues, suggest, type Path } from './validate.js';
 import { interpolate, InterpolationError } from './interpolate.js';
 import type { SourceDescriptor } from '../sources/descriptor.js';
 
@@ -26,12 +26,12 @@ export interface RawLayer {
 export interface RawConfig {
   default_environment?: string;
   sources?: RawLayer[];
-  environments?: Record<string, { vars?: Record<string, string>; sources?: RawLayer[]; require?: string[] }>;
+  environments?: Record<string, { vars?: Record<string, string | number | boolean>; sources?: RawLayer[]; require?: string[] }>;
   require?: string[];
 }
 
 export interface SourcesFile {
-  /** Absolute path. */
+  /** Absolute path; '' when there is no sources file (only layers given on the command line). */
   path: string;
   /** Path as shown in messages (relative to the cwd when below it). */
   shown: string;
@@ -50,8 +50,18 @@ export interface LayerSpec {
   source: SourceDescriptor;
   /** Options as written (not yet interpolated), including the common keys. */
   options: Record<string, unknown>;
-  location: Location;
-  locate(sub: Path): Location;
+  /** Where the layer is written in the sources file; none for a layer given on the command line. */
+  location?: Location;
+  locate(sub: Path): Location | undefined;
+  /** Directory its relative paths resolve from, when not the sources file's (command-line layers: the cwd). */
+  dir?: string;
+}
+
+/** A dotenv layer given outside the sources file (`--dotenv PATH`, `--dotenv-optional PATH`). */
+export interface ExtraDotenv {
+  path: string;
+  /** A missing file gives an empty layer, as `optional: true` does. */
+  optional?: boolean;
 }
 
 export interface EnvironmentPlan {
@@ -65,18 +75,42 @@ export interface EnvironmentPlan {
   implicit: boolean;
 }
 
+/**
+ * How messages name the caller's options: the CLI's flags, or the library's option names. The core knows
+ * neither; a library user should never be told to "pass -c".
+ */
+export interface OptionNames {
+  /** e.g. `-c` or `the "config" option` */
+  config: string;
+  /** e.g. `pass -c FILE` */
+  configHint: string;
+  /** e.g. `pass -e NAME` */
+  envHint: string;
+}
+
+export const LIBRARY_OPTION_NAMES: OptionNames = { config: 'the "config" option', configHint: 'pass the "config" option', envHint: 'pass the "env" option' };
+
 export interface FindOptions {
   config?: string;
   cwd: string;
   env: Readonly<Record<string, string | undefined>>;
+  names?: OptionNames;
 }
 
 /** `-c`, else SECRETRUN_CONFIG, else the nearest secretrun.yaml in the cwd or a parent directory. */
-export function findSourcesFile({ config, cwd, env }: FindOptions): string {
+export function findSourcesFile(options: FindOptions): string {
+  const found = locateSourcesFile(options);
+  if (found) return found;
+  const { cwd, names = LIBRARY_OPTION_NAMES } = options;
+  throw new ConfigError(`no secretrun.yaml in ${cwd} or any parent directory (create one with "secretrun init", or ${names.configHint})`);
+}
+
+/** As `findSourcesFile`, but undefined instead of an error when no file is named and none is found. */
+export function locateSourcesFile({ config, cwd, env, names = LIBRARY_OPTION_NAMES }: FindOptions): string | undefined {
   const explicit = config ?? env.SECRETRUN_CONFIG;
   if (explicit) {
     const p = resolve(cwd, explicit);
-    const how = config ? '-c' : 'SECRETRUN_CONFIG';
+    const how = config ? names.config : 'SECRETRUN_CONFIG';
     const kind = fileKind(p);
     if (kind === 'missing') throw new ConfigError(`sources file ${explicit} (from ${how}) not found`);
     if (kind === 'directory') throw new ConfigError(`sources file ${explicit} (from ${how}) is a directory, expected a file`);
@@ -89,7 +123,15 @@ export function findSourcesFile({ config, cwd, env }: FindOptions): string {
     }
     if (dirname(dir) === dir) break;
   }
-  throw new ConfigError(`no secretrun.yaml in ${cwd} or any parent directory (create one with "secretrun init", or pass -c FILE)`);
+  return undefined;
+}
+
+/**
+ * Standing in for a sources file when there is none and the layers all come from the command line
+ * (`secretrun --dotenv .env -- cmd`): no layers of its own, no `require`, the implicit `default` environment.
+ */
+export function noSourcesFile(cwd: string, sources: SourceTypes): SourcesFile {
+  return { path: '', shown: '(no sources file)', dir: cwd, data: {}, sources, locate: () => ({ file: '(no sources file)', line: 1, col: 1 }) };
 }
 
 /** One stat call, and no exception for the usual miss while walking up the directories. */
@@ -228,7 +270,9 @@ export function environmentVars(
 ): { vars: Record<string, string>; problems: ConfigError[] } {
   const vars: Record<string, string> = { SECRETRUN_ENV: name };
   const problems: ConfigError[] = [];
-  for (const [k, v] of Object.entries(file.data.environments?.[name]?.vars ?? {})) {
+  for (const [k, raw] of Object.entries(file.data.environments?.[name]?.vars ?? {})) {
+    // `PORT: 8080` and `DEBUG: true` mean their text, as numbers and booleans do in json and yaml layers.
+    const v = typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : raw;
     if (typeof v !== 'string') continue;
     try {
       vars[k] = interpolate(v, (n) => vars[n] ?? processEnv[n]);
@@ -244,10 +288,14 @@ export function environmentVars(
 export interface SelectOptions {
   env?: string;
   processEnv: Readonly<Record<string, string | undefined>>;
+  names?: OptionNames;
+  /** Dotenv layers appended after the file's own, in order, resolved from `cwd`. */
+  dotenv?: readonly ExtraDotenv[];
+  cwd?: string;
 }
 
 /** Pick the environment (`-e`, SECRETRUN_ENV, default_environment) and lay out its layers in order. */
-export function selectEnvironment(file: SourcesFile, { env, processEnv }: SelectOptions): EnvironmentPlan {
+export function selectEnvironment(file: SourcesFile, { env, processEnv, names = LIBRARY_OPTION_NAMES, dotenv = [], cwd = file.dir }: SelectOptions): EnvironmentPlan {
   const data = file.data;
   const defined = data.environments ? Object.keys(data.environments) : undefined;
   const requested = env ?? processEnv.SECRETRUN_ENV ?? data.default_environment;
@@ -255,15 +303,13 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv }: Select
   let name: string;
   if (!defined) {
     if (requested !== undefined && requested !== 'default') {
-      throw new ConfigError(`unknown environment "${requested}": ${file.shown} defines no environments (only the implicit "default")`);
+      const where = file.path ? `${file.shown} defines no environments` : 'there is no sources file';
+      throw new ConfigError(`unknown environment "${requested}"${suggest(requested, ['default'])}: ${where} (only the implicit "default")`);
     }
     name = 'default';
   } else {
-    if (requested === undefined) throw new ConfigError(`no environment selected: pass -e NAME, set SECRETRUN_ENV or default_environment (defined: ${listing(defined)})`);
-    if (!defined.includes(requested)) {
-      const hint = closest(requested, defined);
-      throw new ConfigError(`unknown environment "${requested}" (defined: ${listing(defined)})${hint ? `; did you mean "${hint}"?` : ''}`);
-    }
+    if (requested === undefined) throw new ConfigError(`no environment selected: ${names.envHint}, set SECRETRUN_ENV or default_environment (defined: ${listing(defined)})`);
+    if (!defined.includes(requested)) throw new ConfigError(`unknown environment "${requested}"${suggest(requested, defined)} (defined: ${listing(defined)})`);
     name = requested;
   }
   const envDef = data.environments?.[name] ?? {};
@@ -287,6 +333,13 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv }: Select
   };
   add(data.sources, ['sources']);
   add(envDef.sources, ['environments', name, 'sources']);
+  const dotenvSource = file.sources.find((d) => d.type === 'dotenv');
+  for (const extra of dotenv) {
+    if (!dotenvSource) throw new ConfigError('dotenv files were given, but the "dotenv" source type is not available');
+    // A path typed on the command line is taken literally: the shell has already expanded what it meant to.
+    const options = { type: 'dotenv', path: extra.path.replaceAll('${', '$${'), ...(extra.optional ? { optional: true } : {}) };
+    layers.push({ index: layers.length, type: 'dotenv', source: dotenvSource, options, locate: () => undefined, dir: cwd });
+  }
   const require = [...new Set([...(data.require ?? []), ...(envDef.require ?? [])])];
   return { name, vars, layers, require, file, implicit: !defined };
 }

@@ -7,18 +7,29 @@
  * reaches the user (`redact`).
  */
 
-/** Base class. `exitCode` overrides the command's own failure code (125 for run, 1 for most, 2 for diff). */
+/**
+ * Base class. `exitCode` overrides the command's own failure code (125 for run, 1 for most, 2 for diff).
+ *
+ * Every class names itself on its prototype, in a literal: the bundles are minified, so the class's own name is
+ * a letter there, and `err.name` must stay `LayerError` for the code that catches it. Set before `super()`
+ * runs, the name is also the one at the head of `err.stack`.
+ */
 export class SecretrunError extends Error {
+  static {
+    this.prototype.name = 'SecretrunError';
+  }
   readonly exitCode?: number;
   constructor(message: string, options: { exitCode?: number; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
     this.exitCode = options.exitCode;
   }
 }
 
 /** Wrong command line: always exit 2. */
 export class UsageError extends SecretrunError {
+  static {
+    this.prototype.name = 'UsageError';
+  }
   constructor(message: string) {
     super(message, { exitCode: 2 });
   }
@@ -41,6 +52,9 @@ export function formatLocation(loc: Location | undefined): string {
 
 /** A problem in the sources file (or a data file), with its position. */
 export class ConfigError extends SecretrunError {
+  static {
+    this.prototype.name = 'ConfigError';
+  }
   readonly location?: Location;
   readonly detail: string;
   constructor(detail: string, location?: Location, options: { exitCode?: number } = {}) {
@@ -52,6 +66,9 @@ export class ConfigError extends SecretrunError {
 
 /** Several config problems at once (`check` prints them all; other commands print them all too). */
 export class ConfigErrors extends SecretrunError {
+  static {
+    this.prototype.name = 'ConfigErrors';
+  }
   readonly errors: ConfigError[];
   constructor(errors: ConfigError[]) {
     super(errors.map((e) => e.message).join('\n'));
@@ -60,16 +77,27 @@ export class ConfigErrors extends SecretrunError {
 }
 
 /** A source failed. Raised by a source with a bare cause; the core wraps it with the layer name. */
-export class SourceError extends SecretrunError {}
+export class SourceError extends SecretrunError {
+  static {
+    this.prototype.name = 'SourceError';
+  }
+}
 
 /** The thing a layer reads does not exist (missing file, HTTP 404, missing parameter). `optional: true` turns it into an empty layer. */
-export class NotFoundError extends SourceError {}
+export class NotFoundError extends SourceError {
+  static {
+    this.prototype.name = 'NotFoundError';
+  }
+}
 
 /**
  * Failure inside a named layer: `layer "dotenv .env" (secretrun.yaml:4:5): reason`. The position is where the
  * layer is defined in the sources file; the core adds it (a source only knows its own name).
  */
 export class LayerError extends SecretrunError {
+  static {
+    this.prototype.name = 'LayerError';
+  }
   readonly layer: string;
   readonly reason: string;
   readonly definedAt?: Location;

@@ -21,6 +21,9 @@ type Operator = ':-' | '-' | ':+' | '+';
  * text of the template: in a dotenv file with `expand: true` the template is a value, often a password.
  */
 export class InterpolationError extends SecretrunError {
+  static {
+    this.prototype.name = 'InterpolationError';
+  }
   readonly variable?: string;
   /** 1-based column in the template of the reference or the malformed text. */
   readonly column?: number;

@@ -5,7 +5,7 @@
  * and chooses what is an error, a warning or nothing (`run` refuses a missing required key, `get` does not; only
  * `check` reports file permissions). Nothing here reads `process.env` or `process.cwd()` either: they are passed in.
  */
-import { findSourcesFile, loadSourcesFile, selectEnvironment, type EnvironmentPlan, type SourcesFile, type SourceTypes } from './config.js';
+import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, selectEnvironment, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile, type SourceTypes } from './config.js';
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
 import { interpolate, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
@@ -24,6 +24,10 @@ export interface LocateOptions {
   processEnv: ProcessEnv;
   /** The source types (default: the built-in registry, src/sources/index.ts). */
   sources?: SourceTypes;
+  /** Dotenv layers after the sources file's own (relative to `cwd`); with them, no sources file is needed. */
+  dotenv?: readonly ExtraDotenv[];
+  /** How messages name the caller's options (the CLI's flags); default: the library's option names. */
+  names?: OptionNames;
 }
 
 export interface PipelineOptions extends LocateOptions {
@@ -72,14 +76,18 @@ export interface Resolved {
   findings: Findings;
 }
 
-export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES }: LocateOptions): Promise<SourcesFile> {
-  return loadSourcesFile(findSourcesFile({ config, cwd, env: processEnv }), cwd, sources);
+/** The sources file; with `dotenv` layers and no file named or found, the stand-in for none. */
+export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES, dotenv, names }: LocateOptions): Promise<SourcesFile> {
+  const find = { config, cwd, env: processEnv, names };
+  if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd, sources);
+  const path = locateSourcesFile(find);
+  return path ? loadSourcesFile(path, cwd, sources) : noSourcesFile(cwd, sources);
 }
 
 /** Sources file → selected environment → merged layers with provenance, and what was found on the way. */
 export async function resolveSecrets(options: PipelineOptions): Promise<Resolved> {
   const file = options.file ?? (await findAndLoadSourcesFile(options));
-  const selected = selectEnvironment(file, { env: options.env, processEnv: options.processEnv });
+  const selected = selectEnvironment(file, { env: options.env, processEnv: options.processEnv, names: options.names, dotenv: options.dotenv, cwd: options.cwd });
   const findings: Findings = { missingRequired: [], riskyNames: [], permissions: [], warnings: [], failures: [] };
   const plan = options.keepGoing ? recordingFailures(selected, findings.failures) : selected;
   const hooks = {
@@ -101,7 +109,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     return { file, plan, resolution: { environment: plan.name, entries: new Map(), layers: [] }, findings };
   }
   findings.missingRequired = plan.require.filter((k) => !resolution.entries.has(k));
-  findings.riskyNames = riskyNames(resolution);
+  findings.riskyNames = riskyNames(resolution, plan);
   return { file, plan, resolution, findings };
 }
 
@@ -136,11 +144,12 @@ export const RISKY_NAMES = [
   'GIT_SSH_COMMAND', 'GIT_EXEC_PATH',
 ];
 
-/** Risky names set by a layer other than `env` (which only repeats the parent environment). */
-export function riskyNames(resolution: Resolution): RiskyName[] {
+/** Risky names set by a layer, except one that only repeats the parent environment (its descriptor says so). */
+export function riskyNames(resolution: Resolution, plan: Pick<EnvironmentPlan, 'layers'>): RiskyName[] {
   const found: RiskyName[] = [];
-  for (const layer of resolution.layers) {
-    if (layer.type === 'env') continue;
+  // One outcome per layer of the plan, in file order.
+  for (const [i, layer] of resolution.layers.entries()) {
+    if (plan.layers[i]?.source.passesParentEnvironment) continue;
     for (const key of RISKY_NAMES) if (key in layer.keys) found.push({ key, layer: layer.name });
   }
   return found;
@@ -158,7 +167,7 @@ export async function offlinePermissionFindings(plan: EnvironmentPlan, processEn
     if (spec.options.allow_world_readable === true || !source.privateFiles) continue;
     try {
       const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
-      found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), plan.file.dir, spec.location));
+      found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), spec.dir ?? plan.file.dir, spec.location));
     } catch {
       continue; // a path that needs an earlier layer's value, or that only interpolation made invalid: left to --resolve
     }

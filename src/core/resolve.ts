@@ -124,7 +124,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const { options, filled } = interpolateOptions(spec, name, lookup);
     const context = {
       layer: name,
-      configDir: plan.file.dir,
+      configDir: spec.dir ?? plan.file.dir,
       keys: Object.freeze(barrier ? merged : found),
       env: hooks.processEnv,
       signal: controller.signal,
@@ -146,7 +146,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     } finally {
       hooks.onLayerDone?.(name);
     }
-    if (!missing && hooks.onPermissions) for (const found of filePermissionFindings(source, options, name, plan.file.dir, spec.location)) hooks.onPermissions(found);
+    if (!missing && hooks.onPermissions) for (const found of filePermissionFindings(source, options, name, spec.dir ?? plan.file.dir, spec.location)) hooks.onPermissions(found);
     let listed: string[];
     try {
       ({ keys, names: listed } = postProcess(keys, options, name));
@@ -383,7 +383,7 @@ function safeKey(key: string): string {
   return JSON.stringify(key.length > 60 ? key.slice(0, 60) + '…' : key);
 }
 
-function wrapLayerError(err: unknown, layer: string, signal: AbortSignal, definedAt: Location): unknown {
+function wrapLayerError(err: unknown, layer: string, signal: AbortSignal, definedAt: Location | undefined): unknown {
   if (err instanceof LayerError) return err.definedAt ? err : new LayerError(err.layer, err.reason, { exitCode: err.exitCode, cause: err.cause, definedAt });
   if (err instanceof ConfigError) return err;
   if (signal.aborted && (err as Error)?.name === 'AbortError') return err;

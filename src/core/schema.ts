@@ -73,7 +73,7 @@ function optionSchema(spec: OptionSpec, interpolated = false, withDescription = 
   const out: Json = {};
   switch (spec.type) {
     case 'string':
-      out.type = 'string';
+      out.type = spec.scalars ? ['string', 'number', 'boolean'] : 'string';
       if (spec.nonEmpty) out.minLength = 1;
       if (spec.pattern) out.pattern = interpolated ? `${spec.pattern.regex}|\\$\\{` : spec.pattern.regex;
       break;

@@ -8,8 +8,9 @@
  * key gives a plain value.
  */
 import { inspect, type InspectOptions } from 'node:util';
+import type { ExtraDotenv } from './config.js';
 import { ConfigErrors, SecretrunError, redact } from './errors.js';
-import { maskValue } from '../process/mask.js';
+import { maskValue } from './mask-value.js';
 import { missingRequiredMessage, permissionMessage, resolveSecrets, type PipelineOptions, type Resolved } from './pipeline.js';
 import type { Resolution, ResolvedEntry } from './resolve.js';
 
@@ -24,6 +25,11 @@ export interface LoadSecretsOptions {
   cwd?: string;
   /** The parent environment seen by `env` layers and `${...}`. Default: `process.env`. */
   processEnv?: Record<string, string | undefined>;
+  /**
+   * Dotenv files read after the sources file's layers, in order, relative to `cwd` (the CLI's `--dotenv`).
+   * With them, no sources file is needed. `{ path, optional: true }` skips a missing file.
+   */
+  dotenv?: readonly (string | ExtraDotenv)[];
   /** Check the file's `require` lists, as `secretrun run` does. Default true. */
   checkRequire?: boolean;
   /** Abort the resolution (in-flight remote layers are cancelled). */
@@ -66,6 +72,7 @@ export async function resolveForLibrary(
       config: options.config,
       cwd: options.cwd ?? process.cwd(),
       processEnv,
+      dotenv: options.dotenv?.map((d) => (typeof d === 'string' ? { path: d } : d)),
       signal,
       cache: extra.cache,
     });
@@ -114,7 +121,7 @@ const REVEAL_HINT = 'call toJSON({ reveal: true }) to get the plain values, or J
 export class Secrets implements ReadonlyMap<string, string> {
   /** The environment that was resolved (`default` for a file without `environments`). */
   readonly environment: string;
-  /** Absolute path of the sources file. */
+  /** Absolute path of the sources file; '' when there is none (only `dotenv` files were given). */
   readonly file: string;
   readonly #values: ReadonlyMap<string, string>;
   readonly #entries: ReadonlyMap<string, ResolvedEntry>;

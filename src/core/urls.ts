@@ -39,3 +39,24 @@ export function isLoopbackHost(hostname: string): boolean {
   if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
+
+/**
+ * Where the userinfo and the query sit in `url` (as the WHATWG parser splits it: the userinfo ends at the last
+ * `@` of the authority), as `[start, end)` ranges.
+ */
+export function urlCredentialParts(url: string): { userinfo?: [number, number]; query?: [number, number] } {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
+  if (!scheme) return {};
+  const authStart = scheme[0].length;
+  const authEnd = url.slice(authStart).search(/[/?#\\]/);
+  const end = authEnd < 0 ? url.length : authStart + authEnd;
+  const at = url.lastIndexOf('@', end - 1);
+  const out: { userinfo?: [number, number]; query?: [number, number] } = {};
+  if (at >= authStart) out.userinfo = [authStart, at];
+  const q = url.indexOf('?', end);
+  if (q >= 0) {
+    const hash = url.indexOf('#', q);
+    out.query = [q + 1, hash < 0 ? url.length : hash];
+  }
+  return out;
+}

@@ -22,11 +22,27 @@ interface OptionBase {
   description: string;
   /** The layer is invalid without it. */
   required?: boolean;
+  /** The value is, or may hold, a credential (see CredentialSpec). */
+  credential?: CredentialSpec;
+}
+
+/**
+ * When an option's value is a credential, and what to call it. The descriptor is the one place that says so:
+ * the transport rule (a credential never goes over plain http:// beyond loopback; `credentialCarried` in
+ * src/sources/descriptor.ts) reads it, and a value that is `always` a credential is marked secret before the
+ * source runs.
+ */
+export interface CredentialSpec {
   /**
-   * The value may hold a credential (a token, a password, request headers): what a rule about credentials (never
-   * over plain http) must consider. The source still marks each credential it sends with `context.secret`.
+   * `always`: the value is a credential (a token, a password; for a map, every entry). `filled`: the parts that
+   * `${...}` filled in are (a header, a request body). `url`: the URL's userinfo or query, where `${...}` filled
+   * part of them.
    */
-  credential?: boolean;
+  when: 'always' | 'filled' | 'url';
+  /** Its name in messages (`the Doppler token`, `the request body`); for a map, the noun before an entry's name (`header`). */
+  is: string;
+  /** Of a map: entries that are credentials even when written literally (matched case-insensitively), e.g. `Authorization`. */
+  literalKeys?: readonly string[];
 }
 
 export interface StringOption extends OptionBase {
@@ -37,6 +53,8 @@ export interface StringOption extends OptionBase {
   nonEmpty?: boolean;
   /** A regular expression the value must match, and what a matching value is, for the message. */
   pattern?: { regex: string; is: string };
+  /** Numbers and booleans are accepted too, and taken as their text (`PORT: 8080` in `vars`). */
+  scalars?: boolean;
 }
 export interface BooleanOption extends OptionBase {
   type: 'boolean';
@@ -167,7 +185,8 @@ export function checkOption(value: unknown, spec: OptionSpec, path: Path, issues
   const wrongType = (expected: string) => issues.push({ path, message: `expected ${expected}, got ${article(got)}` });
   switch (spec.type) {
     case 'string': {
-      if (typeof value !== 'string') return void wrongType('a string');
+      if (spec.scalars && (typeof value === 'number' || typeof value === 'boolean')) return;
+      if (typeof value !== 'string') return void wrongType(spec.scalars ? 'a string, a number or a boolean' : 'a string');
       if (written && value.includes('${')) return;
       if (spec.nonEmpty && value === '') issues.push({ path, message: 'must not be empty' });
       else if (spec.pattern && !regex(spec.pattern.regex).test(value)) issues.push({ path, message: `${spec.credential ? 'the value' : showWord(value)} is not ${spec.pattern.is}` });
@@ -288,16 +307,18 @@ export function closest(input: string, candidates: readonly string[]): string | 
   return bestDistance <= limit ? best : undefined;
 }
 
+/** Edit distance counting a swap of two neighbours as one edit (`prdo` -> `prod`), as people mistype. */
 function levenshtein(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  let before = Array.from({ length: b.length + 1 }, () => 0);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
+      let d = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
+      row.push(d);
     }
+    [before, prev] = [prev, row];
   }
   return prev[b.length];
 }
@@ -317,7 +338,11 @@ export const TOP_LEVEL_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 export const ENVIRONMENT_OPTIONS = {
-  vars: { type: 'map', values: { type: 'string', description: 'The value, interpolated.' }, description: 'Names visible to `${...}` in this environment only.' },
+  vars: {
+    type: 'map',
+    values: { type: 'string', scalars: true, description: 'The value, interpolated; a number or boolean is taken as its text.' },
+    description: 'Names visible to `${...}` in this environment only. Numbers and booleans are taken as their text (8080, true).',
+  },
   require: TOP_LEVEL_OPTIONS.require,
 } as const satisfies OptionSpecs;
 

@@ -1,21 +1,12 @@
 /**
- * Masking, in one place: how `ls`, `diff` and logs show a value (`maskValue`), and the streaming redactor behind
- * `run --mask`, which replaces secret values in the child's output as it flows (`createRedactor`,
- * `createMaskStream`).
+ * The streaming redactor behind `run --mask`, which replaces secret values in the child's output as it flows
+ * (`createRedactor`, `createMaskStream`). How `ls`, `diff` and the library show a whole value (`maskValue`) is the
+ * core's (src/core/mask-value.ts), re-exported here beside it.
  */
 import type { Transform } from 'node:stream';
 import { streamModule } from './builtins.js';
 
-/**
- * The masked form of a value. It reveals nothing of the value but its length: no prefix, even for long values,
- * because a prefix of a short secret (a PIN, a password) is most of it, and one rule for all lengths is one
- * less thing to get wrong. The length is kept so `diff` can still hint that two values differ.
- */
-export function maskValue(value: string): string {
-  if (value.length === 0) return '(empty)';
-  const chars = [...value].length;
-  return `****** (${chars} char${chars === 1 ? '' : 's'})`;
-}
+export { maskValue } from '../core/mask-value.js';
 
 /**
  * Shortest value the redactor replaces. Shorter ones (`1`, `true`, `dev`) occur in ordinary output by chance,

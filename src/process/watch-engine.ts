@@ -432,13 +432,13 @@ export async function localFilesOf(resolved: Resolved, processEnv: Readonly<Reco
   const { plan, resolution } = resolved;
   const values = valuesOf(resolution);
   const lookup = (n: string) => plan.vars[n] ?? values[n] ?? processEnv[n];
-  const paths = new Set([resolved.file.path]);
+  const paths = new Set(resolved.file.path ? [resolved.file.path] : []);
   for (const spec of plan.layers) {
     try {
       const { watchPaths } = spec.source;
       if (!watchPaths) continue;
       const options = mapStrings(spec.options, (s) => interpolate(s, lookup)) as Record<string, unknown>;
-      for (const p of watchPaths(options, { configDir: plan.file.dir })) paths.add(p);
+      for (const p of watchPaths(options, { configDir: spec.dir ?? plan.file.dir })) paths.add(p);
     } catch {
       /* left to the poll */
     }

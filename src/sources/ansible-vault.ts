@@ -19,7 +19,7 @@ import type { SourceContext } from './types.js';
 
 const OPTIONS = {
   ...FILE_OPTIONS,
-  password: { type: 'string', credential: true, description: 'Vault password (interpolated, e.g. `${ANSIBLE_VAULT_PASSWORD}`).' },
+  password: { type: 'string', credential: { when: 'always', is: 'the vault password' }, description: 'Vault password (interpolated, e.g. `${ANSIBLE_VAULT_PASSWORD}`).' },
   password_file: {
     type: 'string',
     nonEmpty: true,
@@ -41,7 +41,6 @@ async function readPassword(opts: VaultOptions, context: SourceContext): Promise
   const { password_file: passwordFile } = opts;
   if (opts.password !== undefined) {
     if (opts.password === '') throw new SourceError('"password" is empty');
-    context.secret(opts.password);
     return opts.password;
   }
   const file = resolve(context.configDir, passwordFile!);

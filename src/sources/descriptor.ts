@@ -8,7 +8,7 @@
  * undici, node:crypto for vaults) are imported inside `load`, so a run with only local layers never loads them.
  */
 import { readOptions, withDefaults, type COMMON_OPTIONS, type OptionShape, type OptionSpecs, type OptionsOf } from '../core/validate.js';
-import { urlForDisplay } from '../core/urls.js';
+import { urlCredentialParts, urlForDisplay } from '../core/urls.js';
 import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.js';
 
 // ---- option groups several types share -----------------------------------------------------------------------
@@ -16,7 +16,7 @@ import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.
 /** A local file read by the layer. */
 export const FILE_OPTIONS = {
   path: { type: 'string', required: true, nonEmpty: true, description: 'File path, relative to the directory of the sources file.' },
-  allow_world_readable: { type: 'boolean', description: 'Silence the warning for a file readable by group or others.' },
+  allow_world_readable: { type: 'boolean', description: 'Accept a file readable by group or others: `secretrun check` stops reporting it (and `check --strict` stops failing on it).' },
 } as const satisfies OptionSpecs;
 
 /** Picking keys out of structured content (JSON, YAML). */
@@ -75,6 +75,11 @@ export interface SourceDescriptor extends Source, OptionShape {
   readonly description: string;
   /** Reaches the network (progress spinner; `timeout`/`retries`). */
   readonly remote: boolean;
+  /**
+   * Its keys repeat the parent environment (`env`): a risky name there (PATH, NODE_OPTIONS) is what the child
+   * would inherit anyway, not something the sources file set, so it is not reported.
+   */
+  readonly passesParentEnvironment: boolean;
   /** What follows the type in the layer's default label (`dotenv .env`), from the options as written. */
   label?(options: SourceOptions, fill: Fill): string | undefined;
 }
@@ -89,6 +94,7 @@ export interface SourceDefinition<O extends OptionSpecs> {
   exclusive?: SourceDescriptor['exclusive'];
   openOptions?: boolean;
   remote?: boolean;
+  passesParentEnvironment?: boolean;
   label?: SourceDescriptor['label'];
   /** Local files holding plain secrets, from its interpolated options: `check` reports any that others can read. */
   privateFiles?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): PrivateFile[];
@@ -114,13 +120,65 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     exclusive: def.exclusive,
     openOptions: def.openOptions,
     remote: def.remote ?? false,
+    passesParentEnvironment: def.passesParentEnvironment ?? false,
     label: def.label,
     privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
     watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),
     // Asked before interpolation, of the options as written: defaults only, no checks (the file was checked).
     usesEarlierKeys: typeof usesEarlierKeys === 'function' ? (raw: SourceOptions) => usesEarlierKeys(withDefaults(def, raw) as LayerOptions<O>) : usesEarlierKeys,
-    load: async (raw: SourceOptions, context: SourceContext) => def.load(read(raw), context),
+    load: async (raw: SourceOptions, context: SourceContext) => {
+      const options = read(raw);
+      for (const value of alwaysCredentials(def.options, options)) context.secret(value);
+      return def.load(options, context);
+    },
   });
+}
+
+// ---- credentials (what the option specs' `credential` says) -----------------------------------------------------
+
+/** The values of the options that are always credentials (a token, a password, each entry of such a map). */
+function alwaysCredentials(specs: OptionSpecs, options: SourceOptions): string[] {
+  const out: string[] = [];
+  for (const [name, spec] of Object.entries(specs)) {
+    const value = options[name];
+    if (spec.credential?.when !== 'always') continue;
+    if (typeof value === 'string') out.push(value);
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) for (const v of Object.values(value)) if (typeof v === 'string') out.push(v);
+  }
+  return out;
+}
+
+type Ranges = readonly (readonly [number, number])[];
+
+/**
+ * The first credential a request built from these options would carry, in words for the transport refusal
+ * (never its value), as the option specs declare them; undefined when it carries none (contract, remote layers).
+ */
+export function credentialCarried(specs: OptionSpecs, options: SourceOptions, context: Pick<SourceContext, 'filled'>): string | undefined {
+  const filled = (path: string[]): Ranges => context.filled?.(path) ?? [];
+  for (const [name, spec] of Object.entries(specs)) {
+    const credential = spec.credential;
+    const value = options[name];
+    if (!credential || value === undefined || value === '') continue;
+    if (typeof value === 'string') {
+      if (credential.when === 'always' || (credential.when === 'filled' && filled([name]).length > 0)) return credential.is;
+      if (credential.when === 'url') {
+        const parts = urlCredentialParts(value);
+        if (parts.userinfo && overlaps(filled([name]), parts.userinfo)) return `the user and password of ${credential.is}`;
+        if (parts.query && overlaps(filled([name]), parts.query)) return `the query of ${credential.is}`;
+      }
+    } else if (value !== null && typeof value === 'object') {
+      const literal = new Set(credential.literalKeys?.map((k) => k.toLowerCase()));
+      for (const key of Object.keys(value)) {
+        if (credential.when === 'always' || literal.has(key.toLowerCase()) || filled([name, key]).length > 0) return `${credential.is} ${key}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+function overlaps(ranges: Ranges, [start, end]: [number, number]): boolean {
+  return ranges.some(([a, b]) => a < end && b > start);
 }
 
 // ---- labels ----------------------------------------------------------------------------------------------------

@@ -12,34 +12,36 @@
 import { SourceError } from '../core/errors.js';
 import { fetchKeys } from './net/fetch.js';
 import { parseJson } from '../formats/parse.js';
-import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource } from './descriptor.js';
+import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, credentialCarried, defineSource } from './descriptor.js';
+import type { OptionSpecs } from '../core/validate.js';
 import { debugChannel } from './net/retry.js';
 
 export const DEFAULT_DOPPLER_API_HOST = 'https://api.doppler.com';
 const DOWNLOAD_PATH = '/v3/configs/config/secrets/download';
 
+const OPTIONS = {
+  project: { type: 'string', description: 'Doppler project (a service token may omit it).' },
+  config: { type: 'string', description: 'Doppler config (a service token may omit it).' },
+  token: { type: 'string', default: '${DOPPLER_TOKEN}', credential: { when: 'always', is: 'the Doppler token' }, description: 'API token (default `${DOPPLER_TOKEN}`).' },
+  api_host: {
+    type: 'string',
+    default: `\${DOPPLER_API_HOST:-${DEFAULT_DOPPLER_API_HOST}}`,
+    description: `API base URL (default DOPPLER_API_HOST, else ${DEFAULT_DOPPLER_API_HOST}).`,
+  },
+  allow_insecure_http: ALLOW_INSECURE_HTTP,
+  ...REMOTE_OPTIONS,
+} as const satisfies OptionSpecs;
+
 export default defineSource({
   type: 'doppler',
   description: 'Doppler (or a Doppler-compatible API).',
-  options: {
-    project: { type: 'string', description: 'Doppler project (a service token may omit it).' },
-    config: { type: 'string', description: 'Doppler config (a service token may omit it).' },
-    token: { type: 'string', default: '${DOPPLER_TOKEN}', credential: true, description: 'API token (default `${DOPPLER_TOKEN}`).' },
-    api_host: {
-      type: 'string',
-      default: `\${DOPPLER_API_HOST:-${DEFAULT_DOPPLER_API_HOST}}`,
-      description: `API base URL (default DOPPLER_API_HOST, else ${DEFAULT_DOPPLER_API_HOST}).`,
-    },
-    allow_insecure_http: ALLOW_INSECURE_HTTP,
-    ...REMOTE_OPTIONS,
-  },
+  options: OPTIONS,
   remote: true,
   /** `doppler openedx/prd` */
   label: (o, fill) => (o.project || o.config ? [o.project, o.config].filter(Boolean).map((s) => fill(String(s))).join('/') : undefined),
   async load(options, context) {
     const { token } = options;
     if (!token) throw new SourceError('no Doppler token: set DOPPLER_TOKEN or the layer\'s `token:`');
-    context.secret(token);
     const url = downloadUrl(options.api_host || DEFAULT_DOPPLER_API_HOST, { project: options.project, config: options.config, only: options.only });
     return fetchKeys(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
@@ -49,8 +51,8 @@ export default defineSource({
         deadline: options.deadline,
         signal: context.signal,
         debug: debugChannel(context.env, context.layer),
-        credentialsName: 'the Doppler token',
-        carries: 'the Doppler token',
+        credentialsName: OPTIONS.token.credential.is,
+        carries: credentialCarried(OPTIONS, options, context),
         allowInsecureHttp: options.allow_insecure_http,
         cache: context.cache,
       },

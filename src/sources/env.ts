@@ -10,6 +10,7 @@ export default defineSource({
   type: 'env',
   description: 'The parent process environment, as a layer at this position.',
   options: {},
+  passesParentEnvironment: true,
   async load(_options, context) {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(context.env)) {

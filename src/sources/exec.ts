@@ -53,7 +53,7 @@ const OPTIONS = {
   env: {
     type: 'map',
     values: { type: 'string', description: 'The value, interpolated.' },
-    credential: true,
+    credential: { when: 'always', is: 'variable' },
     description: 'Extra environment variables for the command, e.g. `OP_SERVICE_ACCOUNT_TOKEN: ${OP_TOKEN}`. Pass tokens here, never in `command` (argv is visible to every user in `ps`).',
   },
 } as const;
@@ -162,7 +162,6 @@ export default defineSource({
   label: (o) => (Array.isArray(o.command) && o.command.length > 0 ? String(o.command[0]) : undefined),
   async load(options, context) {
     const opts = execOptions(options);
-    for (const value of Object.values(opts.env)) context.secret(value);
     const { stdout } = await runCommand(opts, context);
     let text: string;
     try {

@@ -15,7 +15,7 @@ import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, Sec
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
 import { awsOptions, awsOptionSpecs, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
-import { awsErrorName, isAccessDenied, oneLine } from './aws/errors.js';
+import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';
 import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { SourceOptions } from './types.js';
 
@@ -123,7 +123,7 @@ interface Call extends AwsCall<SecretsManagerModule, SecretsManagerClient> {
 }
 
 const NOT_FOUND = 'ResourceNotFoundException';
-/** Refusals about one secret: the message names it (AWS's own text names the principal and action, never a value). */
+/** Refusals about one secret: the message names it, and not AWS's own text (a validation error may quote input). */
 const PER_SECRET_ERRORS = new Set(['AccessDeniedException', 'DecryptionFailure', 'InvalidRequestException', 'InvalidParameterException']);
 
 async function getOne(call: Call, id: string): Promise<FetchedSecret | undefined> {
@@ -134,7 +134,7 @@ async function getOne(call: Call, id: string): Promise<FetchedSecret | undefined
   } catch (err) {
     const name = awsErrorName(err);
     if (name === NOT_FOUND) return undefined;
-    if (PER_SECRET_ERRORS.has(name)) throw new SourceError(`${name} reading secret ${id}: ${oneLine(String((err as Error).message))} (region ${call.region})`);
+    if (PER_SECRET_ERRORS.has(name)) throw new SourceError(`${name} reading secret ${id} (${httpStatus(err)}region ${call.region})`);
     throw err;
   }
   return { id, text: out.SecretString, binary: out.SecretString === undefined ? out.SecretBinary : undefined };
@@ -175,7 +175,7 @@ async function getBatch(call: Call, ids: string[]): Promise<Fetched> {
   const values = pages.flatMap((p) => p.SecretValues ?? []);
   const errors = pages.flatMap((p) => p.Errors ?? []);
   const failed = errors.find((e) => e.ErrorCode !== NOT_FOUND);
-  if (failed) throw new SourceError(`${failed.ErrorCode ?? 'Error'} reading secret ${failed.SecretId ?? '(unnamed)'}: ${oneLine(failed.Message ?? '')} (region ${call.region})`);
+  if (failed) throw new SourceError(`${failed.ErrorCode ?? 'Error'} reading secret ${failed.SecretId ?? '(unnamed)'} (region ${call.region})`);
   const secrets: FetchedSecret[] = [];
   const missing: string[] = [];
   for (const id of ids) {

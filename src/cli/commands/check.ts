@@ -4,7 +4,7 @@
  * environment and report each unreachable layer and the missing `require` keys. Layer files that other users can
  * read are reported here (and only here): a warning, or with `--strict` an error. Values are never printed.
  */
-import { environmentVars, findSourcesFile, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
+import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -14,7 +14,7 @@ import { ConfigError, ConfigErrors, SecretrunError, positionText } from '../../c
 import { missingRequiredMessage, offlinePermissionFindings, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
 import { info, warn } from '../output.js';
 import { SOURCES, type SourceRegistry } from '../../sources/index.js';
-import { parentEnv, resolveEnvironment, type CommonOptions } from './common.js';
+import { CLI_OPTION_NAMES, parentEnv, resolveEnvironment, type CommonOptions } from './common.js';
 
 export interface CheckOptions extends CommonOptions {
   resolve?: boolean;
@@ -26,7 +26,26 @@ export interface CheckOptions extends CommonOptions {
 
 export async function check(opts: CheckOptions): Promise<number> {
   const cwd = process.cwd();
-  const path = findSourcesFile({ config: opts.config, cwd, env: parentEnv });
+  const find = { config: opts.config, cwd, env: parentEnv, names: CLI_OPTION_NAMES };
+  // With --dotenv layers a sources file is optional, as for every other command.
+  const path = opts.dotenv?.length ? locateSourcesFile(find) : findSourcesFile(find);
+  const valid = path ? await validFile(path, cwd, opts) : noSourcesFile(cwd, opts.sources ?? SOURCES);
+  let permissions: PermissionFinding[];
+  let loaded: string | undefined;
+  if (opts.resolve) {
+    const outcome = await resolveProblems(valid, opts);
+    if (outcome.failures.length > 0) throw new ConfigErrors(outcome.failures.map((e) => (e instanceof ConfigError ? e : new ConfigError(e.message))));
+    ({ permissions, loaded } = outcome);
+  } else {
+    permissions = await offlinePermissions(valid, opts);
+  }
+  reportPermissions(permissions, valid.shown, opts);
+  if (loaded) info(loaded, opts.quiet);
+  info(summary(valid, opts.dotenv?.length ?? 0), opts.quiet);
+  return 0;
+}
+
+async function validFile(path: string, cwd: string, opts: CheckOptions): Promise<SourcesFile> {
   const { file, problems } = await parseSourcesFile(path, cwd, opts.sources ?? SOURCES);
   if (file) {
     problems.push(...templateProblems(file));
@@ -36,21 +55,16 @@ export async function check(opts: CheckOptions): Promise<number> {
     if (problems.length === 0 && opts.env !== undefined) problems.push(...selectionProblems(file, opts.env, parentEnv));
   }
   if (problems.length > 0) throw withSummary(byLocation(problems), file?.shown ?? showPath(path, cwd));
-  const valid = file!;
-  let permissions: PermissionFinding[];
-  let loaded: string | undefined;
-  if (opts.resolve) {
-    const outcome = await resolveProblems(valid, opts);
-    if (outcome.failures.length > 0) throw new ConfigErrors(outcome.failures.map((e) => (e instanceof ConfigError ? e : new ConfigError(e.message))));
-    ({ permissions, loaded } = outcome);
-  } else {
-    permissions = await offlinePermissions(valid, opts.env);
-  }
-  reportPermissions(permissions, valid.shown, opts);
-  if (loaded) info(loaded, opts.quiet);
-  const envCount = Object.keys(valid.data.environments ?? {}).length;
-  info(`${valid.shown}: OK (${plural(countLayers(valid), 'layer')}, ${plural(envCount, 'environment')})`, opts.quiet);
-  return 0;
+  return file!;
+}
+
+/** `secretrun.yaml: OK (4 layers, 2 environments: dev, prod)`; a file without `environments` has the implicit `default`. */
+function summary(file: SourcesFile, extraLayers: number): string {
+  const defined = Object.keys(file.data.environments ?? {});
+  const envs = defined.length > 0 ? defined : ['default'];
+  const layers = plural(countLayers(file), 'layer') + (extraLayers > 0 ? ` + ${extraLayers} from --dotenv` : '');
+  const what = `${layers}, ${plural(envs.length, 'environment')}: ${envs.join(', ')}`;
+  return file.path ? `${file.shown}: OK (${what})` : `OK: no sources file (${what})`;
 }
 
 /** Each finding as `file:line:col: .env is readable by ...`, at the layer that reads it: warnings, or errors with --strict. */
@@ -65,14 +79,14 @@ function reportPermissions(found: PermissionFinding[], shown: string, opts: Chec
  * layers (or the one named with -e) whose paths need no layer's value. A layer shared by every environment is
  * reported once.
  */
-async function offlinePermissions(file: SourcesFile, env: string | undefined): Promise<PermissionFinding[]> {
+async function offlinePermissions(file: SourcesFile, { env, dotenv }: CheckOptions): Promise<PermissionFinding[]> {
   const names = env !== undefined ? [env] : file.data.environments ? Object.keys(file.data.environments) : ['default'];
   const seen = new Set<string>();
   const found: PermissionFinding[] = [];
   for (const name of names) {
     let plan;
     try {
-      plan = selectEnvironment(file, { env: name, processEnv: parentEnv });
+      plan = selectEnvironment(file, { env: name, processEnv: parentEnv, names: CLI_OPTION_NAMES, dotenv, cwd: process.cwd() });
     } catch {
       continue; // reported above as a problem of the file
     }
@@ -178,7 +192,7 @@ export function varsProblems(file: SourcesFile, processEnv: Readonly<Record<stri
 
 function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.ProcessEnv): ConfigError[] {
   try {
-    selectEnvironment(file, { env, processEnv });
+    selectEnvironment(file, { env, processEnv, names: CLI_OPTION_NAMES });
     return [];
   } catch (err) {
     if (err instanceof ConfigError) return [err];
@@ -203,7 +217,7 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<{
   for (const message of findings.warnings) warn(message, opts.quiet);
   const failures = [...findings.failures];
   if (findings.missingRequired.length > 0) failures.push(new SecretrunError(missingRequiredMessage(plan, findings.missingRequired)));
-  const where = plan.implicit ? '' : `environment "${plan.name}": `;
+  const where = `environment "${plan.name}": `;
   const required = plan.require.length > 0 ? `, all ${plan.require.length} required present` : '';
   const loaded = `${where}${plural(resolution.layers.length, 'layer')} loaded, ${plural(resolution.entries.size, 'key')}${required}`;
   return { failures, permissions: findings.permissions, loaded };

@@ -4,7 +4,7 @@
  * `actOnFindings`, where a command's policy turns the pipeline's findings into warnings, errors or nothing.
  * The pipeline itself prints nothing.
  */
-import type { SourcesFile } from '../../core/config.js';
+import type { ExtraDotenv, OptionNames, SourcesFile } from '../../core/config.js';
 import { SecretrunError } from '../../core/errors.js';
 import { findAndLoadSourcesFile, missingRequiredMessage, resolveSecrets, riskyNameMessage, type Resolved } from '../../core/pipeline.js';
 import { ttyModule } from '../../process/builtins.js';
@@ -19,14 +19,19 @@ export type { Resolved };
  */
 export const parentEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
 
+/** How core messages name the CLI's options. */
+export const CLI_OPTION_NAMES: OptionNames = { config: '-c', configHint: 'pass -c FILE or --dotenv PATH', envHint: 'pass -e NAME' };
+
 export interface CommonOptions {
   config?: string;
   env?: string;
   quiet?: boolean;
+  /** `--dotenv PATH` and `--dotenv-optional PATH`, in the order given. */
+  dotenv?: ExtraDotenv[];
 }
 
 export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
-  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv });
+  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv, dotenv: opts.dotenv, names: CLI_OPTION_NAMES });
 }
 
 export interface ResolveExtras {
@@ -47,6 +52,8 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       config: opts.config,
       env: envName,
       file,
+      dotenv: opts.dotenv,
+      names: CLI_OPTION_NAMES,
       cwd: process.cwd(),
       processEnv: parentEnv,
       signal,

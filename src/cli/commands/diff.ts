@@ -56,7 +56,7 @@ export async function diff(envA: string, envB: string, opts: DiffOptions): Promi
   const comparison = compareEntries(a.resolution.entries, b.resolution.entries, only);
   const reveal = !!opts.reveal;
   if (opts.json) process.stdout.write(JSON.stringify(diffJson(comparison, a.resolution, b.resolution, file.shown, reveal), null, 2) + '\n');
-  else process.stdout.write(diffReport(comparison, a.resolution, b.resolution, reveal));
+  else process.stdout.write(diffReport(comparison, a.resolution, b.resolution, reveal, !!only));
   return isIdentical(comparison) ? 0 : 1;
 }
 
@@ -106,7 +106,7 @@ export function diffJson(c: EnvironmentComparison, a: Resolution, b: Resolution,
  * The human report: one block per non-empty group, each row `marker KEY  layer  value`, columns aligned across
  * all groups, then the summary line. `-` only in A, `+` only in B, `~` changed (layer and value shown as A → B).
  */
-export function diffReport(c: EnvironmentComparison, a: Resolution, b: Resolution, reveal: boolean): string {
+export function diffReport(c: EnvironmentComparison, a: Resolution, b: Resolution, reveal: boolean, filtered = false): string {
   const show = (r: Resolution, key: string) => displayValue(r.entries.get(key)!.value, reveal, isPublic(r, key));
   const layer = (r: Resolution, key: string) => r.entries.get(key)!.layer;
   const groups: { title: string; rows: string[][] }[] = [
@@ -129,5 +129,11 @@ export function diffReport(c: EnvironmentComparison, a: Resolution, b: Resolutio
     for (let i = 0; i < g.rows.length; i++) out += aligned[next++] + '\n';
     out += '\n';
   }
-  return out + summaryLine(c, a.environment, b.environment) + '\n';
+  return out + (isIdentical(c) ? identicalLine(c, a.environment, b.environment, filtered) : summaryLine(c, a.environment, b.environment)) + '\n';
+}
+
+/** `dev and prod are identical (12 keys)`, which is also what `diff dev dev` says; with --only, for the chosen keys. */
+export function identicalLine(c: EnvironmentComparison, nameA: string, nameB: string, filtered = false): string {
+  const keys = `${c.same.length} key${c.same.length === 1 ? '' : 's'}`;
+  return filtered ? `${nameA} and ${nameB} are identical in the ${keys} chosen by --only` : `${nameA} and ${nameB} are identical (${keys})`;
 }

@@ -5,7 +5,7 @@
  * Also home to the small display helpers `diff` shares (how a value is shown, column alignment), so both
  * commands show values the same way.
  */
-import { maskValue } from '../../process/mask.js';
+import { maskValue } from '../../core/mask-value.js';
 import { info } from '../output.js';
 import type { Resolution } from '../../core/resolve.js';
 import { actOnFindings, resolveEnvironment, type CommonOptions } from './common.js';

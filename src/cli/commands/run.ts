@@ -8,7 +8,7 @@ import { execChild, findExecutable, spawnChild, startChild, type ChildEnd, type 
 import { ttyModule } from '../../process/builtins.js';
 import { UsageError } from '../../core/errors.js';
 import { valuesOf, type Resolution } from '../../core/resolve.js';
-import type { WatchFlags } from '../../process/watch.js';
+import type { WatchFlags } from '../watch-flags.js';
 import { actOnFindings, handOnPolicy, parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
 import { info, warn } from '../output.js';
 
@@ -27,10 +27,11 @@ export type MaskMode = 'stars' | 'names';
 export async function run(command: string[], opts: RunOptions): Promise<ChildEnd> {
   if (command.length === 0) throw new UsageError('run: no command given (usage: secretrun [options] -- <command> [args...])');
   const maskMode = parseMaskMode(opts.mask);
-  // Load the watch code only when a watch flag is present; it validates them before anything is resolved.
+  // Load the watch code only when a watch flag is present; the flags are checked before anything is resolved.
   const watchFlags = [opts.watch, opts.onChange, opts.restartSignal, opts.grace, opts.listen, opts.jitter];
-  const watchMod = watchFlags.some((f) => f !== undefined) ? await import('../../process/watch.js') : undefined;
-  const watch = watchMod?.watchSettings(opts);
+  const watching = watchFlags.some((f) => f !== undefined);
+  const watch = watching ? (await import('../watch-flags.js')).watchSettings(opts) : undefined;
+  const watchMod = watch ? await import('../../process/watch.js') : undefined;
   // Watch mode keeps what lets a poll ask "changed since?" (ETags) from one resolution to the next.
   const cache = watch ? new Map<string, Map<string, unknown>>() : undefined;
 

@@ -139,8 +139,8 @@ async function resolveRegion(client: AwsClient, opts: AwsOptions, context: Sourc
   try {
     region = await client.config.region();
   } catch (err) {
-    // The SDK's "Region is missing" does not say where to set one; anything else (an invalid name) is shown as is.
-    if (!/region is missing/i.test(String((err as Error)?.message))) throw new SourceError(`AWS region: ${oneLine(String((err as Error)?.message ?? err))}`);
+    // The SDK's "Region is missing" does not say where to set one; anything else is an invalid name (not quoted).
+    if (!/region is missing/i.test(String((err as Error)?.message))) throw new SourceError('AWS region: the region is not a valid region name (such as eu-west-1)');
   }
   if (region) return region;
   throw new SourceError(`no AWS region: set \`region\` on the layer, AWS_REGION, or \`region\` in profile "${profileInUse(opts, context)}" of ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`);

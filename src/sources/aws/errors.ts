@@ -1,6 +1,6 @@
 /**
  * AWS SDK failures: what the retry loop makes of them (`classifyAwsError`), and one-line messages naming the error,
- * its message, the region and the attempts; never a value, never a stack.
+ * its HTTP status, the region and the attempts; never AWS's own text (it may quote input), never a stack.
  */
 import type { AttemptOutcome, GaveUp } from '../net/retry.js';
 
@@ -76,32 +76,43 @@ function credentialSources(scene: ErrorScene): string {
 }
 
 /**
- * One line for the user: the AWS error name, its message, the region, and how the retries ended (never a value,
- * never a stack).
+ * One line for the user: the AWS error name, the HTTP status, the region, and how the retries ended. Built from
+ * names and codes only: AWS's own message is never shown, since it may quote the request (a validation error
+ * quotes the value it rejected, an access-denied error the resource name) or whatever a proxy put in its body.
  */
 export function describeAwsError(err: unknown, scene: ErrorScene, gaveUp?: GaveUp): string {
   const e = (err ?? {}) as SdkError;
   const name = e.name ?? 'Error';
-  const message = oneLine(String(e.message ?? err));
   const where = `region ${scene.region}`;
   const tries = !gaveUp ? '' : gaveUp.reason === 'deadline' ? `; ${gaveUp.suffix}` : gaveUp.attempts > 1 ? `, ${gaveUp.suffix.replace(/^gave up after /, '')}` : '';
   if (name === 'CredentialsProviderError') {
-    const expired = /expired|refresh/i.test(message);
-    return expired
-      ? `AWS credentials have expired (${message}); sign in again, e.g. \`aws sso login --profile ${scene.profile}\` (${where})`
+    // The provider's message is read (never shown) to tell an expired session from no credentials at all.
+    return /expired|refresh/i.test(String(e.message))
+      ? `AWS credentials have expired; sign in again, e.g. \`aws sso login --profile ${scene.profile}\` (${where})`
       : `no AWS credentials found: looked at ${credentialSources(scene)} (${where})`;
   }
-  if (EXPIRED_NAMES.has(name)) return `${name}: AWS credentials have expired: ${message}; refresh them for profile "${scene.profile}" or renew AWS_SESSION_TOKEN (${where})`;
-  if (BAD_CREDENTIAL_NAMES.has(name)) return `${name}: ${message} (the credentials were rejected; looked at ${credentialSources(scene)}) (${where})`;
+  if (EXPIRED_NAMES.has(name)) return `${name}: AWS credentials have expired: refresh them for profile "${scene.profile}" or renew AWS_SESSION_TOKEN (${where})`;
+  if (BAD_CREDENTIAL_NAMES.has(name)) return `${name}: the credentials were rejected (looked at ${credentialSources(scene)}) (${where})`;
   if (name === 'AttemptTimeout') {
     return `cannot reach ${scene.service} at ${scene.endpoint}: no answer within ${e.timeoutMs} ms (options \`timeout\` and \`retries\`) (${where}${tries})`;
   }
   if (name === 'TimeoutError') {
-    const phase = /establish a connection/.test(message) ? 'no connection' : 'no answer';
+    const phase = /establish a connection/.test(String(e.message)) ? 'no connection' : 'no answer';
     return `cannot reach ${scene.service} at ${scene.endpoint}: ${phase} within ${scene.timeoutMs} ms (option \`timeout\`) (${where}${tries})`;
   }
-  if (e.code !== undefined && NETWORK_CODES.has(e.code)) {
-    return `cannot reach ${scene.service} at ${scene.endpoint}: ${message.includes(e.code) ? message : `${e.code} ${message}`} (${where}${tries})`;
-  }
-  return `${name}: ${message} (${where}${tries})`;
+  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return `cannot reach ${scene.service} at ${scene.endpoint}: ${e.code} (${where}${tries})`;
+  return `${name}${awsErrorMeaning(name, scene.service)} (${httpStatus(err)}${where}${tries})`;
+}
+
+/** `HTTP 400, ` when the service answered. */
+export function httpStatus(err: unknown): string {
+  const status = ((err ?? {}) as SdkError).$metadata?.httpStatusCode;
+  return status === undefined ? '' : `HTTP ${status}, `;
+}
+
+/** A few words on what a common error name means, since AWS's own message is not shown. */
+export function awsErrorMeaning(name: string, service: string): string {
+  if (ACCESS_DENIED_NAMES.has(name)) return `: the credentials in use may not make this ${service} call`;
+  if (THROTTLING_NAMES.has(name)) return `: ${service} throttled the requests`;
+  return ` from ${service}`;
 }

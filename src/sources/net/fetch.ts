@@ -85,10 +85,10 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
         current = next;
         continue;
       }
-      if (!isRetryableStatus(status)) return { ok: false, kind: 'final', error: finalStatusError(status, current.url, opts.credentialsName), describe: `HTTP ${status}` };
+      if (!isRetryableStatus(status)) return { ok: false, kind: 'final', error: finalStatusError(outcome.response, current.url, opts.credentialsName), describe: statusText(outcome.response) };
       const retryAfterMs = parseRetryAfter(headers['retry-after']);
       const throttled = status === 429 || (status === 503 && retryAfterMs !== undefined);
-      const describe = `HTTP ${status} from ${displayUrl(current.url)}`;
+      const describe = `${statusText(outcome.response)} from ${displayUrl(current.url)}`;
       return { ok: false, kind: throttled ? 'throttled' : 'transient', error: new SourceError(describe), describe, retryAfterMs };
     }
   };
@@ -292,13 +292,29 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
-function finalStatusError(status: number, url: string, credentialsName = 'the credentials'): SourceError {
+function finalStatusError(response: FetchResponse, url: string, credentialsName = 'the credentials'): SourceError {
+  const { status } = response;
   if (status === 401 || status === 403) {
     return new SourceError(`${credentialsName} ${credentialsName.endsWith('s') ? 'were' : 'was'} rejected (HTTP ${status} from ${new URL(url).host})`);
   }
   if (status === 404) return new NotFoundError(`not found (HTTP 404 from ${displayUrl(url)})`);
   if (status >= 300 && status < 400) return new SourceError(`unexpected redirect (HTTP ${status}) from ${displayUrl(url)}`);
-  return new SourceError(`HTTP ${status} from ${displayUrl(url)}`);
+  return new SourceError(`${statusText(response)} from ${displayUrl(url)}`);
+}
+
+/**
+ * `HTTP 502, text/html`: the status and the media type, never the body. A proxy's HTML error page is told apart
+ * from the API's own answer without quoting it. The type is shown only when it is a plain `type/subtype` token.
+ */
+export function statusText(response: Pick<FetchResponse, 'status' | 'headers'>): string {
+  const mime = mediaType(response.headers['content-type']);
+  return `HTTP ${response.status}${mime ? `, ${mime}` : ''}`;
+}
+
+/** The `type/subtype` of a Content-Type header, lower-case, or undefined when absent or not well-formed. */
+export function mediaType(contentType: string | undefined): string | undefined {
+  const mime = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(mime) ? mime : undefined;
 }
 
 /** `Retry-After` wins over the backoff when it parses; it is capped so a server cannot stall a run for long. */
