@@ -30,6 +30,17 @@ describe('undici, the lean way', () => {
     expect(r.stderr).toContain('http2: false');
   });
 
+  it('a run with only local layers loads neither undici nor the AWS SDK (nor node:http, which both need)', async () => {
+    const { dir, write } = project({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n', '.env': 'A=1\n' });
+    const preload = write(
+      'report.cjs',
+      "process.on('exit', () => process.stderr.write(JSON.stringify({ files: Object.keys(require.cache).filter((f) => /undici|@aws-sdk|vendor[\\\\/]aws/.test(f)), http: process.moduleLoadList.includes('NativeModule http') })))",
+    );
+    const r = await runCommand(CLI_NODE, ['-r', preload, BIN, '--no-exec', '--', 'true'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stderr)).toEqual({ files: [], http: false });
+  });
+
   it('the HTTP/2 constants undici reads when it loads are node:http2’s own', () => {
     const { HTTP2_CONSTANTS } = createRequire(import.meta.url)('../bin/secretrun.cjs') as { HTTP2_CONSTANTS: Record<string, unknown> };
     const real = http2.constants as unknown as Record<string, unknown>;
