@@ -14,7 +14,7 @@
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { awsOptions, awsOptionSpecs, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { awsOptions, awsOptionSpecs, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';
 import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { SourceOptions } from './types.js';
@@ -225,13 +225,7 @@ const OPTIONS = {
 } as const;
 
 /** `secretsmanager prod/api`, or `secretsmanager prod/db (+2)` for a list. */
-function label(o: SourceOptions, fill: Fill): string | undefined {
-  if (typeof o.secret_id === 'string') return fill(o.secret_id);
-  if (Array.isArray(o.secret_ids) && o.secret_ids.length > 0) {
-    return o.secret_ids.length === 1 ? fill(String(o.secret_ids[0])) : `${fill(String(o.secret_ids[0]))} (+${o.secret_ids.length - 1})`;
-  }
-  return undefined;
-}
+const label = (o: SourceOptions, fill: Fill) => resourceLabel(o.secret_id, o.secret_ids, fill);
 
 export default defineSource({
   type: 'secretsmanager',

@@ -7,7 +7,7 @@
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { awsOptions, awsOptionSpecs, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { awsOptions, awsOptionSpecs, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { SourceOptions } from './types.js';
 
@@ -203,11 +203,7 @@ const OPTIONS = {
 } as const;
 
 /** `ssm /Dev/WebServer`, or `ssm /Named/P1 (+2)` for a list of names. */
-function label(o: SourceOptions, fill: Fill): string | undefined {
-  if (typeof o.path === 'string') return fill(o.path);
-  if (Array.isArray(o.names) && o.names.length > 0) return o.names.length === 1 ? fill(String(o.names[0])) : `${fill(String(o.names[0]))} (+${o.names.length - 1})`;
-  return undefined;
-}
+const label = (o: SourceOptions, fill: Fill) => resourceLabel(o.path, o.names, fill);
 
 export default defineSource({
   type: 'ssm',

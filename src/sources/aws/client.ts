@@ -235,3 +235,14 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
     client.destroy();
   }
 }
+
+/**
+ * The label of an AWS layer that names one resource or a list of them: `ssm /Dev/WebServer`, or
+ * `secretsmanager prod/db (+2)` for a list (the first name and how many more).
+ */
+export function resourceLabel(one: unknown, many: unknown, fill: (text: string) => string): string | undefined {
+  if (typeof one === 'string') return fill(one);
+  if (!Array.isArray(many) || many.length === 0) return undefined;
+  const first = fill(String(many[0]));
+  return many.length === 1 ? first : `${first} (+${many.length - 1})`;
+}
