@@ -12,7 +12,8 @@
  * B1N repeats B1 on every Node that scripts/node-versions.mjs has installed (22, 24, 26) besides this one, with
  * both of `run`'s paths where Node has process.execve (the handover, and the spawning parent of `--no-exec`).
  * B6 is the start-up of a run with one remote layer (ssm against moto_server, doppler against a loopback
- * server) next to `node -e 0`, the bare load of the layer's library, and one round trip of a warm client.
+ * server) next to `node -e 0`, the bare load of the layer's library, the load of what the CLI uses instead (the
+ * vendored AWS clients with their code cache, undici's request API alone), and one round trip of a warm client.
  * B7 is the fleet: N concurrent starts against moto behind a throttling proxy (bench/fleet.mjs).
  */
 import { createRequire } from 'node:module';
@@ -172,6 +173,15 @@ if (wanted('B6')) {
       const onNewest = (c, label) => nodeOn(newest.bin, `${label} on Node ${newest.version}`, c.args);
       cmds.push(onNewest(floor, '`node -e 0`'), onNewest(cmds[2], '**secretrun**, one ssm layer, execve path'), onNewest(cmds[4], '**secretrun**, one doppler layer, execve path'));
     }
+    // What a remote layer loads instead of the packages (rows after the table's first five): the vendored AWS
+    // clients with their code cache, and undici's request API alone, each as bin/secretrun.cjs loads it.
+    const shim = JSON.stringify(join(REPO, 'bin/secretrun.cjs'));
+    const loadOnly = [
+      node('AWS clients as the CLI loads them: `dist/vendor/aws.cjs` + code cache', ['-e', `require(${shim}).requireVendored('aws')`]),
+      node("undici as the CLI loads it: `lib/global.js` + `lib/api/api-request.js`", ['-e', `${requireIn('undici/lib/global.js')};${requireIn('undici/lib/api/api-request.js')}`]),
+    ];
+    const loadOnlyAt = cmds.length;
+    cmds.push(...loadOnly);
     for (const c of [cmds[2], cmds[4]]) {
       const r = await capture({ ...c, args: [...c.args.slice(0, -2), '--', process.execPath, '-p', 'Object.keys(process.env).filter(k=>/^(R1|DOPPLER)_/.test(k)).length'] }, { cwd: project.dir, env });
       if (r.code !== 0 || r.stdout.trim() !== '10') throw new Error(`B6: ${c.label} did not resolve 10 keys: ${r.stderr.trim()}`);
@@ -188,7 +198,7 @@ if (wanted('B6')) {
     console.log(
       table(
         ['command', 'median wall', 'vs `node -e 0`', 'minus one round trip, vs `node -e 0`'],
-        [row(floor, floorMs), row(cmds[1], ssmLibMs), row(cmds[2], ssmMs, ssmTrip), row(cmds[3], undiciLibMs), row(cmds[4], dopplerMs, dopplerTrip)],
+        [row(floor, floorMs), row(cmds[1], ssmLibMs), row(loadOnly[0], med[loadOnlyAt]), row(cmds[2], ssmMs, ssmTrip), row(cmds[3], undiciLibMs), row(loadOnly[1], med[loadOnlyAt + 1]), row(cmds[4], dopplerMs, dopplerTrip)],
       ),
     );
     if (newest) {

@@ -13,31 +13,97 @@ const vm = require('node:vm');
 // Node's ESM loader and source-map support, about 0.5 ms of every start.
 const Module = module.constructor;
 
-const file = path.join(__dirname, '..', 'dist', 'cli.cjs');
+const dist = path.join(__dirname, '..', 'dist');
+const file = path.join(dist, 'cli.cjs');
 /** The code cache for this V8 (a version string holds only digits, dots, dashes and letters). */
-const cacheFile = path.join(__dirname, '..', 'dist', 'code-cache', `${process.versions.v8}.bin`);
+const cacheFile = path.join(dist, 'code-cache', `${process.versions.v8}.bin`);
+
+/**
+ * Packages the build bundles into one file of dist/vendor/ with a code cache per V8 (scripts/build.mjs): the AWS
+ * clients, whose `require` is the largest part of an AWS layer's start-up.
+ */
+const VENDORED = { '@aws-sdk/client-ssm': 'aws', '@aws-sdk/client-secrets-manager': 'aws' };
+const vendorFile = (name) => path.join(dist, 'vendor', `${name}.cjs`);
+const vendorCacheFile = (name) => path.join(dist, 'vendor', 'code-cache', name, `${process.versions.v8}.bin`);
+
+/** Run a CommonJS file compiled with the code cache `cache` (when there is one and V8 takes it); its exports. */
+function runCached(filename, cache, wrapped, onScript) {
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(cache);
+  } catch {
+    /* no cache: compile as usual */
+  }
+  const text = fs.readFileSync(filename, 'utf8');
+  const script = new vm.Script(wrapped ? text : Module.wrap(text), { filename, cachedData });
+  if (onScript) onScript(script);
+  const mod = new Module(filename, module);
+  mod.filename = filename;
+  mod.paths = Module._nodeModulePaths(path.dirname(filename));
+  script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, path.dirname(filename));
+  mod.loaded = true;
+  return mod.exports;
+}
+
+const vendoredExports = new Map();
+/** A vendored bundle's exports, loaded once; `onScript` (the build's cache step) gets its compiled script. */
+function requireVendored(name, onScript) {
+  if (!vendoredExports.has(name)) vendoredExports.set(name, runCached(vendorFile(name), vendorCacheFile(name), false, onScript));
+  return vendoredExports.get(name);
+}
+
+/**
+ * What undici's HTTP/2 client reads from node:http2 when it loads (protocol constants, fixed by RFC 9113); the
+ * module itself is loaded only when an HTTP/2 session is opened, which secretrun never asks for. Loading node:http2
+ * (and node:tls with it) costs 2.4 ms on Node 20 and 6-11 ms on Node 26 of every http/doppler layer.
+ */
+const HTTP2_CONSTANTS = {
+  HTTP2_HEADER_AUTHORITY: ':authority',
+  HTTP2_HEADER_METHOD: ':method',
+  HTTP2_HEADER_PATH: ':path',
+  HTTP2_HEADER_SCHEME: ':scheme',
+  HTTP2_HEADER_CONTENT_LENGTH: 'content-length',
+  HTTP2_HEADER_EXPECT: 'expect',
+  HTTP2_HEADER_STATUS: ':status',
+  HTTP2_HEADER_PROTOCOL: ':protocol',
+  NGHTTP2_REFUSED_STREAM: 7,
+  NGHTTP2_CANCEL: 8,
+};
+let http2;
+const lazyHttp2 = new Proxy(
+  {},
+  { get: (_, key) => (key === 'constants' && !http2 ? HTTP2_CONSTANTS : (http2 ??= require('node:http2'))[key]) },
+);
+const UNDICI_H2 = /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/;
+
+/** `require` of a package: its vendored bundle when the build made one, else the installed package. */
+function requirePackage(specifier) {
+  const name = VENDORED[specifier];
+  if (name && fs.existsSync(vendorFile(name))) return requireVendored(name);
+  if (!specifier.startsWith('undici')) return require(specifier);
+  // While undici loads, its HTTP/2 client gets node:http2 lazily (above); nothing else changes.
+  const load = Module._load;
+  Module._load = function (request, parent, ...rest) {
+    if ((request === 'node:http2' || request === 'http2') && parent && UNDICI_H2.test(parent.filename ?? '')) return lazyHttp2;
+    return load.call(this, request, parent, ...rest);
+  };
+  try {
+    return require(specifier);
+  } finally {
+    Module._load = load;
+  }
+}
 
 function boot(onScript) {
   // import() compiled inside a vm.Script has no loader to call; the bundle imports external modules (undici,
   // the AWS SDK, ora, user modules) through this one instead (src/core/import-external.ts).
   globalThis[Symbol.for('secretrun.import')] = (specifier) => import(specifier);
   // Packages with a CommonJS build (undici, the AWS SDK) load faster through require (src/core/import-external.ts).
-  globalThis[Symbol.for('secretrun.require')] = (specifier) => require(specifier);
-  let cachedData;
-  try {
-    cachedData = fs.readFileSync(cacheFile);
-  } catch {
-    /* no cache: compile as usual */
-  }
+  globalThis[Symbol.for('secretrun.require')] = requirePackage;
   // The build writes the bundle already wrapped in the CommonJS module function (scripts/build.mjs), so the
   // source is used as read: no second 130 KB copy of it on the heap.
-  const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData });
-  if (onScript) onScript(script);
-  const mod = new Module(file, module);
-  mod.filename = file;
-  mod.paths = Module._nodeModulePaths(path.dirname(file));
-  script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
+  runCached(file, cacheFile, true, onScript);
 }
 
-module.exports = { boot, file, cacheFile };
+module.exports = { boot, file, cacheFile, requireVendored, vendorCacheFile, VENDORED, HTTP2_CONSTANTS };
 if (require.main === module) boot();

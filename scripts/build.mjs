@@ -77,6 +77,59 @@ for (const name of VENDORED) {
     footer: { js: `0&&(module.exports={${names.join(',')}});` },
   });
 }
+// The AWS clients the CLI uses, as one tree-shaken file (dist/vendor/aws.cjs) that bin/secretrun.cjs loads with a
+// V8 code cache instead of `require('@aws-sdk/client-ssm')`. Built from the SDK's ES module builds
+// (`mainFields: module`), so esbuild keeps only what the imported clients and commands reach; the packages' CommonJS
+// builds are one file per package and cannot be shaken. Measured on Node 20 (medians of 15 alternating runs): `require`
+// of client-ssm 123 ms, its CommonJS build bundled 129 ms (90 ms with a code cache), the shaken ESM build 94 ms
+// (76 ms with a code cache); `node -e 0` 60 ms. The ssm and secretsmanager clients share @aws-sdk/core and
+// @smithy/core (most of the file), so one file serves both. The library (dist/index.js) imports the packages as usual.
+const AWS_EXPORTS = {
+  '@aws-sdk/client-ssm': ['SSMClient', 'GetParametersByPathCommand', 'GetParametersCommand'],
+  '@aws-sdk/client-secrets-manager': ['SecretsManagerClient', 'GetSecretValueCommand', 'BatchGetSecretValueCommand'],
+};
+// Two load-time costs of the SDK that no SSM or Secrets Manager call needs, cut from the vendored copy (each is a
+// few milliseconds on Node 26, where these builtins load outside the start-up snapshot; under 1 ms on Node 20):
+// - @smithy/core's checksum module reads `zlib.crc32` when it loads, which loads node:zlib; CRC32 checksums are
+//   for S3-style flexible checksums only. zlib there becomes an object whose crc32 loads zlib on first call
+//   (every supported Node, >= 20.15, has zlib.crc32).
+// - the SDK's UUID (each request's amz-sdk-invocation-id) calls the global `crypto.randomUUID()`, and touching
+//   the global `crypto` loads Node's WebCrypto; node:crypto's randomUUID is the same function without it.
+const leanAwsSdk = {
+  name: 'lean-aws-sdk',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?zlib$/ }, (args) => (/[\\/]@smithy[\\/]core[\\/].*checksum/.test(args.importer) ? { path: 'zlib', namespace: 'lazy-zlib' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-zlib' }, () => ({
+      contents: "let z; module.exports = { crc32: (data, value) => (z ??= require('node:zlib')).crc32(data, value) };",
+      loader: 'js',
+    }));
+    b.onLoad({ filter: /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]uuid[\\/]v4\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const test = 'typeof crypto !== "undefined" && typeof crypto.randomUUID === "function"';
+      const call = '() => crypto.randomUUID()';
+      if (!text.includes(test) || !text.includes(call)) return undefined; // the SDK changed: keep it as it is
+      return { contents: `import { randomUUID as nodeRandomUUID } from "node:crypto";\n${text.replace(test, 'true').replace(call, '() => nodeRandomUUID()')}`, loader: 'js' };
+    });
+  },
+};
+await build({
+  ...common,
+  external: [],
+  plugins: [leanAwsSdk],
+  mainFields: ['module', 'main'],
+  stdin: {
+    contents: Object.entries(AWS_EXPORTS)
+      .map(([pkg, names]) => `export { ${names.join(', ')} } from ${JSON.stringify(pkg)};`)
+      .join('\n'),
+    resolveDir: '.',
+    loader: 'js',
+  },
+  outfile: `${next}/vendor/aws.cjs`,
+  format: 'cjs',
+  // The SDK's `import('node:http')` and the like become requires: an import() compiled by bin/secretrun.cjs's
+  // vm.Script has no module loader to call on Node 20 (and require does not start the ESM loader).
+  supported: { 'dynamic-import': false },
+});
 // The library: ESM, as `import { loadSecrets } from 'secretrun'` expects.
 await build({
   ...common,

@@ -24,6 +24,21 @@ describe('per-Node V8 code cache', () => {
   });
 
   it('one file per V8 version, nothing else', () => {
-    for (const name of readdirSync(join(ROOT, 'dist/code-cache'))) expect(name).toMatch(/^\d+\.\d+\.\d+\.\d+(-node\.\d+)?\.bin$/);
+    for (const dir of ['dist/code-cache', 'dist/vendor/code-cache/aws']) for (const name of readdirSync(join(ROOT, dir))) expect(name).toMatch(/^\d+\.\d+\.\d+\.\d+(-node\.\d+)?\.bin$/);
+  });
+});
+
+// The vendored AWS clients (dist/vendor/aws.cjs) are loaded by the shim with their own cache.
+const VENDOR_PROBE = `
+const shim = require(${JSON.stringify(join(ROOT, 'bin/secretrun.cjs'))});
+let script;
+const sdk = shim.requireVendored('aws', (s) => (script = s));
+process.stdout.write(JSON.stringify({ rejected: script.cachedDataRejected, ssm: typeof sdk.SSMClient, sm: typeof sdk.BatchGetSecretValueCommand }));`;
+
+describe('vendored AWS clients', () => {
+  it.each([CLI_NODE, ...(installedNodes() as { bin: string }[]).map((n) => n.bin)])('%s finds a cache for the AWS bundle and V8 accepts it', (node) => {
+    const r = spawnSync(node, ['-e', VENDOR_PROBE], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ rejected: false, ssm: 'function', sm: 'function' });
   });
 });

@@ -2,6 +2,9 @@
  * `type: ssm` against a real SSM API emulator (moto_server, started by test/setup/moto.ts) through the real
  * AWS SDK. Every request goes to 127.0.0.1; the environment holds dummy credentials only.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NotFoundError } from '../src/core/errors.js';
 import ssm, { normalizePath, parametersToEnv, relativeName, toEnvKey } from '../src/sources/ssm.js';
@@ -320,6 +323,20 @@ describe.skipIf(!moto)('secretrun with an ssm layer (built CLI)', () => {
     const env = JSON.parse(r.stdout) as Record<string, string | null>;
     expect(keys.filter((k) => env[k] !== `value-${k.slice(1)}`)).toEqual([]);
     expect(env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).toBeNull();
+  });
+
+  it('the CLI takes the SDK from its vendored bundle (dist/vendor/aws.cjs), not from node_modules/@aws-sdk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretrun-ssm-trace-'));
+    try {
+      // Preloaded into the CLI: at exit, every package file Node's CommonJS loader loaded from node_modules.
+      writeFileSync(join(dir, 'trace.cjs'), "process.on('exit', () => process.stderr.write(JSON.stringify(Object.keys(require.cache).filter((f) => f.includes('node_modules')))))");
+      const yaml = `sources:\n  - type: ssm\n    path: ${NS}/Hundred\n    endpoint: ${moto}\n`;
+      const r = await secretrun(yaml, ['--no-exec', '--', 'true'], { NODE_OPTIONS: `--require ${join(dir, 'trace.cjs')}` });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stderr)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('interpolates path: ${NS}/${STAGE}/ApiServer from the environment vars, with AWS_ENDPOINT_URL_SSM as the endpoint', async () => {

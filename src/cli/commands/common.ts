@@ -7,6 +7,7 @@
 import type { ExtraDotenv, OptionNames, SourcesFile } from '../../core/config.js';
 import { SecretrunError } from '../../core/errors.js';
 import { findAndLoadSourcesFile, missingRequiredMessage, resolveSecrets, riskyNameMessage, type Resolved } from '../../core/pipeline.js';
+import { ttyModule } from '../../process/builtins.js';
 import { warn } from '../output.js';
 
 export type { Resolved };
@@ -59,7 +60,9 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       keepGoing,
       cache,
       onRemoteStart: async (names) => {
-        if (!process.stderr.isTTY || opts.quiet) return;
+        // isatty(2), not process.stderr.isTTY: the getter builds the stderr stream (a socket for a pipe), about
+        // 1 ms that a run with nobody watching never needs.
+        if (opts.quiet || !ttyModule().isatty(2)) return;
         for (const n of names) pending.add(n);
         const { startProgress } = await import('../progress.js');
         if (!finished) progress = startProgress([...pending], { stream: process.stderr, quiet: !!opts.quiet });
