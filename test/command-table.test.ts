@@ -86,6 +86,12 @@ describe('every command and option of the table', () => {
     expect(parseFlags('--on-change <action>')).toMatchObject({ key: 'onChange', value: 'required', valueName: 'action' });
     expect(parseFlags('--only <keys...>')).toMatchObject({ key: 'only', variadic: true });
     expect(parseFlags('--watch [seconds]')).toMatchObject({ key: 'watch', value: 'optional' });
+    expect(parseFlags('-c, --config <file>')).toEqual({ short: '-c', long: '--config', key: 'config', negated: false, value: 'required', variadic: false, valueName: 'file' });
+    expect(parseFlags('-f, <format>')).toMatchObject({ short: '-f', long: undefined, key: 'f', valueName: 'format' });
+    expect(parseFlags('--restart-signal-2 <signal>')).toMatchObject({ key: 'restartSignal2' });
+    for (const bad of ['', '-c', '-c,<file>', '--config<file>', '--config <file', '--config <>', '--config <file..>', '--1x', '-1, --x', '--x <a> y']) {
+      expect(() => parseFlags(bad), JSON.stringify(bad)).toThrow(/cannot read the flags/);
+    }
   });
 
   it('the failure exit codes come from the table: run 125, diff 2, the others 1', () => {
