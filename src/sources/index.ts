@@ -22,8 +22,3 @@ import ansibleVault from './ansible-vault.js';
 export type SourceRegistry = readonly SourceDescriptor[];
 
 export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, secretsmanager, doppler, http, exec, module, ansibleVault];
-
-/** The descriptor of a `type:`, or undefined. */
-export function findSource(registry: SourceRegistry, type: unknown): SourceDescriptor | undefined {
-  return registry.find((d) => d.type === type);
-}
