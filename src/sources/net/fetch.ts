@@ -13,8 +13,8 @@
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { loadUndiciRequest } from './undici.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
-import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
-import { backoffMs, DEFAULT_DEADLINE_SECONDS, GaveUp, pacerFor, RETRY_AFTER_CAP_MS, withRetries, type AttemptOutcome } from './retry.js';
+import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
+import { backoffMs, GaveUp, pacerFor, RETRY_AFTER_CAP_MS, throwIfCancelled, withRetries, type AttemptOutcome } from './retry.js';
 
 export interface FetchRequest {
   url: string;
@@ -167,7 +167,7 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
     const bytes = await readCapped(res.body, headers['content-length'], opts.maxBytes ?? MAX_BODY_BYTES, where);
     return { kind: 'response', response: { status: res.statusCode, headers, text: decodeUtf8(bytes, where) } };
   } catch (err) {
-    if (opts.signal?.aborted) throw opts.signal.reason ?? new SourceError('cancelled');
+    throwIfCancelled(opts.signal);
     // Abandoned by the retry policy: nobody reads this outcome.
     if (signal.aborted) return { kind: 'failure', retryable: false, message: 'abandoned' };
     if (err instanceof SourceError) return { kind: 'failure', retryable: false, message: err.message };

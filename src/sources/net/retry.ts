@@ -12,9 +12,6 @@
  * - Giving up names the attempts and the seconds spent; with SECRETRUN_DEBUG=1 each retry is printed on stderr.
  */
 import { SourceError } from '../../core/errors.js';
-import { DEFAULT_DEADLINE_SECONDS } from '../descriptor.js';
-
-export { DEFAULT_DEADLINE_SECONDS };
 
 export type FailureKind = 'throttled' | 'timeout' | 'transient' | 'final';
 
