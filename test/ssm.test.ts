@@ -227,6 +227,15 @@ describe.skipIf(!moto)('ssm layer against moto_server', () => {
     expect(err.message).toMatch(new RegExp(`^cannot reach SSM at ${url}: .*ECONNREFUSED.*\\(region eu-west-1, 4 attempts in \\d+\\.\\d s\\)$`));
   });
 
+  it('an endpoint URL carrying a token or userinfo is shown as scheme, host and port only', async () => {
+    const url = await closedPortUrl();
+    const endpoint = `${url.replace('://', '://bob:hunter22@')}/gw?token=t0ps3cret`;
+    const err = await failure(load({ path: API, endpoint, region: 'eu-west-1', retries: 0 }));
+    expectOneLine(err);
+    expect(err.message).toContain(`cannot reach SSM at ${url}: `);
+    expect(err.message).not.toMatch(/hunter22|t0ps3cret|bob/);
+  });
+
   it('an endpoint that accepts but never answers: the request is waited for twice as long once more (retries: 1), not sent again, then given up', async () => {
     const silent = await startSilentServer();
     try {

@@ -14,6 +14,7 @@
  */
 import { SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
+import { urlForDisplay } from '../../core/urls.js';
 import { debugChannel, GaveUp, pacerFor, withRetries, type AttemptOutcome } from '../net/retry.js';
 import type { OptionSpecs } from '../../core/validate.js';
 import { REMOTE_OPTIONS } from '../descriptor.js';
@@ -224,7 +225,8 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
         region,
         timeoutMs: opts.timeoutMs,
         files: `${context.env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'} and ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`,
-        endpoint,
+        // AWS_ENDPOINT_URL may carry userinfo or a `?token=`: messages show scheme, host and port only.
+        endpoint: urlForDisplay(endpoint),
         profile: profileInUse(opts, context),
         profileFromOption: opts.profile !== undefined,
       };
