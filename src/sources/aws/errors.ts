@@ -2,7 +2,7 @@
  * AWS SDK failures: what the retry loop makes of them (`classifyAwsError`), and one-line messages naming the error,
  * its HTTP status, the region and the attempts; never AWS's own text (it may quote input), never a stack.
  */
-import type { AttemptOutcome, GaveUp } from '../net/retry.js';
+import { parseRetryAfter, type AttemptOutcome, type GaveUp } from '../net/retry.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
 const EXPIRED_NAMES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired']);
@@ -50,8 +50,7 @@ export function classifyAwsError(err: unknown): AttemptOutcome<never> & { ok: fa
   const e = (err ?? {}) as SdkError;
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
-  const retryAfter = e.$response?.headers?.['retry-after'];
-  const retryAfterMs = retryAfter !== undefined && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) * 1000 : undefined;
+  const retryAfterMs = parseRetryAfter(e.$response?.headers?.['retry-after']);
   const describe = e.code !== undefined && NETWORK_CODES.has(e.code) ? e.code : name;
   if (THROTTLING_NAMES.has(name) || status === 429 || (status === 503 && retryAfterMs !== undefined)) return { ok: false, kind: 'throttled', error: err, describe, retryAfterMs };
   if (name === 'TimeoutError') return { ok: false, kind: 'timeout', error: err, describe };

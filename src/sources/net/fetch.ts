@@ -14,7 +14,7 @@ import { NotFoundError, SourceError } from '../../core/errors.js';
 import { loadUndiciRequest } from './undici.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
-import { backoffMs, GaveUp, pacerFor, RETRY_AFTER_CAP_MS, throwIfCancelled, withRetries, type AttemptOutcome } from './retry.js';
+import { backoffMs, GaveUp, pacerFor, parseRetryAfter, RETRY_AFTER_CAP_MS, throwIfCancelled, withRetries, type AttemptOutcome } from './retry.js';
 
 export interface FetchRequest {
   url: string;
@@ -318,21 +318,11 @@ export function mediaType(contentType: string | undefined): string | undefined {
 }
 
 /** `Retry-After` wins over the backoff when it parses; it is capped so a server cannot stall a run for long. */
-export { backoffMs, RETRY_AFTER_CAP_MS };
+export { backoffMs, parseRetryAfter, RETRY_AFTER_CAP_MS };
 
 export function retryDelayMs(attempt: number, retryAfter: string | undefined, baseMs?: number, now = Date.now()): number {
   const asked = parseRetryAfter(retryAfter, now);
   return asked === undefined ? backoffMs(attempt, baseMs) : Math.min(asked, RETRY_AFTER_CAP_MS);
-}
-
-/** `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`, in ms from now; undefined if unparseable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date) || !/[a-z]/i.test(trimmed)) return undefined;
-  return Math.max(0, date - now);
 }
 
 // ---- network errors ---------------------------------------------------------------------------------------

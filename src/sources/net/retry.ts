@@ -89,6 +89,16 @@ export function backoffMs(n: number, baseMs = BACKOFF_BASE_MS, random: () => num
   return Math.round(random() * Math.min(capMs, baseMs * 2 ** (n - 1)));
 }
 
+/** `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`, in ms from now; undefined if unparseable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date) || !/[a-z]/i.test(trimmed)) return undefined;
+  return Math.max(0, date - now);
+}
+
 const TIMED_OUT = Symbol('timed out');
 
 /** `p`, or TIMED_OUT if it has not settled within `ms`. */
