@@ -10,7 +10,6 @@
  *
  * Node caches a module by URL, so a module is evaluated once per process even when it backs several layers.
  */
-import { resolve } from 'node:path';
 import { statOrUndefined } from '../core/files.js';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError, SourceError, describeError } from '../core/errors.js';
@@ -18,16 +17,13 @@ import type { Source, SourceOptions } from './types.js';
 import { importExternal } from '../core/import-external.js';
 import { COMMON_OPTION_NAMES } from '../core/validate.js';
 import { defineSource, labelByPath } from './descriptor.js';
+import { filePath, watchFile } from './local-file.js';
 
 /** Layer keys consumed by the core (the common keys) or by this loader (`path`): a user module never sees them. */
 export const CORE_KEYS: readonly string[] = [...COMMON_OPTION_NAMES, 'allow_world_readable', 'path'];
 
 export function moduleOptions(options: SourceOptions): SourceOptions {
   return Object.fromEntries(Object.entries(options).filter(([key]) => !CORE_KEYS.includes(key)));
-}
-
-export function modulePath(options: { path: string }, configDir: string): string {
-  return resolve(configDir, options.path);
 }
 
 /** Import the module and check that its default export is a source. */
@@ -78,9 +74,9 @@ export default defineSource({
   // The contract promises modules the resolved keys of all earlier layers, so wait for them.
   usesEarlierKeys: true,
   label: labelByPath,
-  watchPaths: (options, context) => [modulePath(options, context.configDir)],
+  watchPaths: watchFile,
   async load(options, context) {
-    const absPath = modulePath(options, context.configDir);
+    const absPath = filePath(options, context);
     const shownPath = options.path;
     const source = await importSource(absPath, shownPath);
     let result: unknown;
