@@ -10,11 +10,10 @@
  * provides them.
  */
 import { SourceError } from '../core/errors.js';
-import { fetchKeys } from './net/fetch.js';
+import { fetchKeys, layerFetchOptions } from './net/fetch.js';
 import { parseJson } from '../formats/parse.js';
-import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, credentialCarried, defineSource } from './descriptor.js';
+import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource } from './descriptor.js';
 import type { OptionSpecs } from '../core/validate.js';
-import { debugChannel } from './net/retry.js';
 
 export const DEFAULT_DOPPLER_API_HOST = 'https://api.doppler.com';
 const DOWNLOAD_PATH = '/v3/configs/config/secrets/download';
@@ -45,17 +44,7 @@ export default defineSource({
     const url = downloadUrl(options.api_host || DEFAULT_DOPPLER_API_HOST, { project: options.project, config: options.config, only: options.only });
     return fetchKeys(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-      {
-        timeout: options.timeout,
-        retries: options.retries,
-        deadline: options.deadline,
-        signal: context.signal,
-        debug: debugChannel(context.env, context.layer),
-        credentialsName: OPTIONS.token.credential.is,
-        carries: credentialCarried(OPTIONS, options, context),
-        allowInsecureHttp: options.allow_insecure_http,
-        cache: context.cache,
-      },
+      { ...layerFetchOptions(OPTIONS, options, context), credentialsName: OPTIONS.token.credential.is },
       (response) => flatStringObject(parseJson(response.text, 'Doppler response')),
     );
   },

@@ -7,10 +7,9 @@
  * is sent as a Basic Authorization header because undici does not send it.
  */
 import { SourceError } from '../core/errors.js';
-import { credentialsInUrl, displayUrl, fetchKeys, mediaType, statusText } from './net/fetch.js';
+import { credentialsInUrl, displayUrl, fetchKeys, layerFetchOptions, mediaType, statusText } from './net/fetch.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
-import { debugChannel } from './net/retry.js';
-import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, credentialCarried, defineSource, labelByUrl } from './descriptor.js';
+import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
 import type { OptionSpecs } from '../core/validate.js';
 
 /** Headers that describe the exchange and never hold a credential; redacting them would only garble messages. */
@@ -45,18 +44,7 @@ export default defineSource({
     for (const [name, value] of Object.entries(headers)) if (!PLAIN_HEADERS.has(name.toLowerCase())) context.secret(value);
     const { body, method } = options;
     if (body !== undefined) context.secret(body);
-    const carries = credentialCarried(OPTIONS, options, context);
-    const fetchOptions = {
-      timeout: options.timeout,
-      retries: options.retries,
-      deadline: options.deadline,
-      signal: context.signal,
-      debug: debugChannel(context.env, context.layer),
-      carries,
-      allowInsecureHttp: options.allow_insecure_http,
-      cache: context.cache,
-    };
-    return fetchKeys({ url, method, headers, body }, fetchOptions, (response) => {
+    return fetchKeys({ url, method, headers, body }, layerFetchOptions(OPTIONS, options, context), (response) => {
       // A login or error page served with 200 (a proxy, a captive portal) is not parsed as data: its text would
       // only produce a confusing parse error, or worse, keys.
       if (options.format === undefined && mediaType(response.headers['content-type']) === 'text/html') {

@@ -13,8 +13,10 @@
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { loadUndiciRequest } from './undici.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
-import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
-import { backoffMs, GaveUp, pacerFor, parseRetryAfter, RETRY_AFTER_CAP_MS, throwIfCancelled, withRetries, type AttemptOutcome } from './retry.js';
+import { credentialCarried, DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
+import type { OptionSpecs } from '../../core/validate.js';
+import type { SourceContext, SourceOptions } from '../types.js';
+import { backoffMs, debugChannel, GaveUp, pacerFor, parseRetryAfter, RETRY_AFTER_CAP_MS, throwIfCancelled, withRetries, type AttemptOutcome } from './retry.js';
 
 export interface FetchRequest {
   url: string;
@@ -55,6 +57,28 @@ export interface FetchResponse {
   /** Lower-case names; repeated headers joined with ", ". */
   headers: Record<string, string>;
   text: string;
+}
+
+/**
+ * The fetch options of a layer that talks HTTP (doppler, http): its `timeout`, `retries` and `deadline`, the run's
+ * signal, debug channel and cache, and the transport rule (the credential its options make the request carry, as
+ * `specs` declare them, and `allow_insecure_http`).
+ */
+export function layerFetchOptions(
+  specs: OptionSpecs,
+  options: SourceOptions & { timeout: number; retries: number; deadline: number; allow_insecure_http: boolean },
+  context: SourceContext,
+): FetchOptions & { cache?: Map<string, unknown> } {
+  return {
+    timeout: options.timeout,
+    retries: options.retries,
+    deadline: options.deadline,
+    signal: context.signal,
+    debug: debugChannel(context.env, context.layer),
+    carries: credentialCarried(specs, options, context),
+    allowInsecureHttp: options.allow_insecure_http,
+    cache: context.cache,
+  };
 }
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
