@@ -14,7 +14,7 @@
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { awsOptions, awsOptionSpecs, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { awsOptions, awsOptionSpecs, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';
 import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { SourceOptions } from './types.js';
@@ -61,16 +61,6 @@ export interface FetchedSecret {
   id: string;
   text?: string;
   binary?: Uint8Array;
-}
-
-function jsonObject(text: string): Record<string, unknown> | undefined {
-  if (!text.trimStart().startsWith('{')) return undefined;
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The keys one secret gives. Messages name the secret and what to set, never its content. */

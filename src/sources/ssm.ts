@@ -7,7 +7,7 @@
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { awsOptions, awsOptionSpecs, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { awsOptions, awsOptionSpecs, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { SourceOptions } from './types.js';
 
@@ -77,7 +77,7 @@ interface KeyedValue {
 
 /** Expand a JSON-object value into `KEY__sub__key` entries (`json: flatten`); anything else stays as text. */
 export function flattenJsonValue(key: string, value: string, origin: string): KeyedValue[] {
-  const parsed = parseJsonObject(value);
+  const parsed = jsonObject(value);
   if (parsed === undefined) return [{ key, value, origin }];
   const flat = structuredToEnv(parsed, { flatten: FLATTEN_SEPARATOR, origin });
   return Object.entries(flat).map(([sub, v]) => ({
@@ -85,16 +85,6 @@ export function flattenJsonValue(key: string, value: string, origin: string): Ke
     value: v,
     origin: `${origin} (JSON key ${sub})`,
   }));
-}
-
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  if (!text.trimStart().startsWith('{')) return undefined;
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined; // Text that merely looks like JSON is kept as it is.
-  }
 }
 
 /** Turn parameters into the layer's map; two parameters that give one key are an error naming both. */

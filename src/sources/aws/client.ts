@@ -248,3 +248,14 @@ export function resourceLabel(one: unknown, many: unknown, fill: (text: string) 
   const first = fill(String(many[0]));
   return many.length === 1 ? first : `${first} (+${many.length - 1})`;
 }
+
+/** The object an SSM parameter or a secret holds as JSON text, or undefined: text that merely looks like JSON stays text. */
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
