@@ -14,7 +14,7 @@
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { awsOptions, awsOptionSpecs, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { allPages, awsOptions, awsOptionSpecs, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';
 import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { SourceOptions } from './types.js';
@@ -142,21 +142,12 @@ async function getEach(call: Call, ids: string[]): Promise<Fetched> {
 
 /** Up to 20 ids in one call (following NextToken, though a list of ids normally fits one page). */
 async function getBatch(call: Call, ids: string[]): Promise<Fetched> {
-  const pages: BatchGetSecretValueCommandOutput[] = [];
-  const seenTokens = new Set<string>();
-  let nextToken: string | undefined;
+  let pages: BatchGetSecretValueCommandOutput[];
   try {
-    do {
+    pages = await allPages('BatchGetSecretValue', (nextToken) => {
       const command = new call.sdk.BatchGetSecretValueCommand({ SecretIdList: ids, NextToken: nextToken });
-      const page = await call.retrying('BatchGetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
-      pages.push(page);
-      nextToken = page.NextToken || undefined;
-      if (nextToken !== undefined) {
-        // A service that hands back a token it already gave would otherwise loop forever.
-        if (seenTokens.has(nextToken)) throw new SourceError('BatchGetSecretValue returned the same NextToken twice');
-        seenTokens.add(nextToken);
-      }
-    } while (nextToken !== undefined);
+      return call.retrying('BatchGetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
+    });
   } catch (err) {
     // No secretsmanager:BatchGetSecretValue permission: GetSecretValue on each secret may still be allowed.
     if (isAccessDenied(err)) return getEach(call, ids);

@@ -7,7 +7,7 @@
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { awsOptions, awsOptionSpecs, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { allPages, awsOptions, awsOptionSpecs, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { SourceOptions } from './types.js';
 
@@ -120,12 +120,7 @@ interface Fetched {
 type SsmCall = AwsCall<SsmModule, SSMClient>;
 
 async function fetchByPath({ sdk, client, retrying }: SsmCall, opts: SsmOptions): Promise<Fetched> {
-  const params: Fetched['params'] = [];
-  const seenTokens = new Set<string>();
-  let nextToken: string | undefined;
-  let pages = 0;
-  // A page may be empty while NextToken is still set, so only the absence of a token ends the listing.
-  do {
+  const pages = await allPages('GetParametersByPath', (nextToken): Promise<GetParametersByPathCommandOutput> => {
     const command = new sdk.GetParametersByPathCommand({
       Path: normalizePath(opts.path!),
       Recursive: opts.recursive,
@@ -133,17 +128,9 @@ async function fetchByPath({ sdk, client, retrying }: SsmCall, opts: SsmOptions)
       MaxResults: PAGE_SIZE,
       NextToken: nextToken,
     });
-    const page: GetParametersByPathCommandOutput = await retrying('GetParametersByPath', (abortSignal) => client.send(command, { abortSignal }));
-    pages++;
-    params.push(...collect(page.Parameters));
-    nextToken = page.NextToken || undefined;
-    if (nextToken !== undefined) {
-      // A service that hands back a token it already gave would otherwise loop forever.
-      if (seenTokens.has(nextToken)) throw new SourceError(`GetParametersByPath returned the same NextToken twice after ${pages} pages`);
-      seenTokens.add(nextToken);
-    }
-  } while (nextToken !== undefined);
-  return { params, missing: [] };
+    return retrying('GetParametersByPath', (abortSignal) => client.send(command, { abortSignal }));
+  });
+  return { params: pages.flatMap((page) => collect(page.Parameters)), missing: [] };
 }
 
 async function fetchByNames({ sdk, client, retrying }: SsmCall, opts: SsmOptions): Promise<Fetched> {

@@ -259,3 +259,24 @@ export function jsonObject(text: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/**
+ * Every page of a paged call, following NextToken. A page may be empty while NextToken is still set, so only the
+ * absence of a token ends the listing; a service that hands back a token it already gave would otherwise loop
+ * forever, so that is an error.
+ */
+export async function allPages<P extends { NextToken?: string }>(operation: string, page: (nextToken: string | undefined) => Promise<P>): Promise<P[]> {
+  const pages: P[] = [];
+  const seenTokens = new Set<string>();
+  let nextToken: string | undefined;
+  do {
+    const answer = await page(nextToken);
+    pages.push(answer);
+    nextToken = answer.NextToken || undefined;
+    if (nextToken !== undefined) {
+      if (seenTokens.has(nextToken)) throw new SourceError(`${operation} returned the same NextToken twice after ${pages.length} pages`);
+      seenTokens.add(nextToken);
+    }
+  } while (nextToken !== undefined);
+  return pages;
+}
