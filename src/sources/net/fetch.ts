@@ -11,7 +11,7 @@
  *   userinfo and without the values of query parameters that look like credentials.
  */
 import { NotFoundError, SourceError } from '../../core/errors.js';
-import { loadUndiciRequest } from './undici.js';
+import { loadUndiciRequest, type UndiciRequest } from './undici.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
 import { credentialCarried, DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
 import type { OptionSpecs } from '../../core/validate.js';
@@ -164,8 +164,6 @@ export async function fetchKeys(
 type Attempt =
   | { kind: 'response'; response: FetchResponse }
   | { kind: 'failure'; message: string; retryable: boolean };
-
-type UndiciRequest = typeof import('undici').request;
 
 /**
  * One request, abandoned when `signal` aborts (the retry policy gave up waiting, or the run was cancelled). Network
