@@ -246,3 +246,10 @@ export function resourceLabel(one: unknown, many: unknown, fill: (text: string) 
   const first = fill(String(many[0]));
   return many.length === 1 ? first : `${first} (+${many.length - 1})`;
 }
+
+/** `items` in runs of at most `size`: AWS batch calls take a bounded number of names or ids per request. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
