@@ -94,7 +94,7 @@ async function start(cwd, env, expectedKeys) {
 export async function runFleet({ counts = [100, 200], rate = 40, params = 35, log = () => {} } = {}) {
   const moto = await startMoto();
   const proxy = await startThrottlingProxy(moto.url, rate);
-  const project = tempProject('b6');
+  const project = tempProject('b7');
   const pages = Math.ceil(params / PAGE_SIZE);
   try {
     log(`B7: seeding ${params} parameters (not timed)`);
