@@ -11,7 +11,7 @@ import { interpolate, interpolateTracked, InterpolationError, mapStrings, refere
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
-import { globToRegExp, isGlob, matchesAny } from './glob.js';
+import { matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
 import type { SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
@@ -329,7 +329,7 @@ function mayProduce(spec: LayerSpec, name: string): boolean {
     if (!name.startsWith(prefix as string)) return false;
     rest = name.slice((prefix as string).length);
   }
-  if (Array.isArray(only) && only.every(literal)) return only.some((p: string) => (isGlob(p) ? globToRegExp(p).test(rest) : p === rest));
+  if (Array.isArray(only) && only.every(literal)) return matchesAny(rest, only as string[]);
   return true;
 }
 
