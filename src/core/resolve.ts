@@ -159,15 +159,15 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     return { name, type: spec.type, keys, missing, publicKeys };
   }
 
+  let outcomes: LayerOutcome[];
   try {
-    await Promise.all(results);
+    outcomes = await Promise.all(results);
   } catch {
     await Promise.allSettled(results);
     throw firstError;
   } finally {
     hooks.signal?.removeEventListener('abort', onOuterAbort);
   }
-  const outcomes = await Promise.all(results);
   return { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
 }
 
