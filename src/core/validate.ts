@@ -6,6 +6,7 @@
  * It costs nothing measurable on start-up (no schema to load, compile or walk).
  */
 import { SourceError } from './errors.js';
+import { ENV_NAME_PATTERN } from './names.js';
 
 export type Path = (string | number)[];
 
@@ -328,7 +329,7 @@ function levenshtein(a: string, b: string): number {
 const ENV_NAME: StringOption = {
   type: 'string',
   description: 'An environment variable name.',
-  pattern: { regex: '^[A-Za-z_][A-Za-z0-9_]*$', is: 'a valid environment variable name (letters, digits and _, not starting with a digit)' },
+  pattern: { regex: ENV_NAME_PATTERN, is: 'a valid environment variable name (letters, digits and _, not starting with a digit)' },
 };
 
 /** The keys of the sources file besides `sources` and `environments`, and of an environment besides `sources`. */
