@@ -87,7 +87,7 @@ export interface OptionNames {
   envHint: string;
 }
 
-export const LIBRARY_OPTION_NAMES: OptionNames = { config: 'the "config" option', configHint: 'pass the "config" option', envHint: 'pass the "env" option' };
+const LIBRARY_OPTION_NAMES: OptionNames = { config: 'the "config" option', configHint: 'pass the "config" option', envHint: 'pass the "env" option' };
 
 export interface FindOptions {
   config?: string;

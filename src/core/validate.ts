@@ -166,7 +166,7 @@ export function typeOf(v: unknown): string {
   return typeof v;
 }
 
-export function article(t: string): string {
+function article(t: string): string {
   return ARTICLE[t] ?? t;
 }
 
@@ -181,7 +181,7 @@ function regex(source: string): RegExp {
  * Check one option value against its spec, pushing every problem. `written` is true for the sources file as
  * written: a string holding `${` is not checked beyond its type then, since only interpolation gives its value.
  */
-export function checkOption(value: unknown, spec: OptionSpec, path: Path, issues: OptionIssue[], written = false): void {
+function checkOption(value: unknown, spec: OptionSpec, path: Path, issues: OptionIssue[], written = false): void {
   const got = typeOf(value);
   const wrongType = (expected: string) => issues.push({ path, message: `expected ${expected}, got ${article(got)}` });
   switch (spec.type) {
