@@ -50,9 +50,13 @@ export interface ResolveHooks {
   /** A layer's private file that group or others can read (see permissions.ts). */
   onPermissions?: (finding: PermissionFinding) => void;
   signal?: AbortSignal;
-  /** See PipelineOptions.cache: one map per layer, found by the layer's type and interpolated options. */
+  /**
+   * Kept by a caller that resolves again and again (watch mode, watchSecrets): per layer, what lets a remote
+   * source ask the server "changed since?" (an ETag) and reuse its last answer. One map per layer, found by the
+   * layer's type and interpolated options.
+   */
   cache?: Map<string, Map<string, unknown>>;
-  /** Called when remote layers start and as each finishes (progress display). */
+  /** Called when remote layers start and as each finishes (progress display: the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
 }
