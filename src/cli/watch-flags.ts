@@ -5,13 +5,11 @@
  */
 import { constants } from 'node:os';
 import { UsageError } from '../core/errors.js';
+import { DEFAULT_POLL_SECONDS, MAX_POLL_SECONDS } from '../process/watch-engine.js';
 import { parseListen } from '../process/webhook.js';
 import type { WatchSettings } from '../process/watch.js';
 
-export const DEFAULT_INTERVAL_SECONDS = 30;
 export const MIN_INTERVAL_SECONDS = 2;
-/** One day; also keeps the delay far below setTimeout's 24.8-day limit (beyond it Node fires at once). */
-export const MAX_INTERVAL_SECONDS = 86_400;
 export const DEFAULT_GRACE_SECONDS = 10;
 export const MAX_JITTER_SECONDS = 3600;
 
@@ -35,14 +33,14 @@ export function watchSettings(flags: WatchFlags): WatchSettings | undefined {
     return undefined;
   }
   const intervalMs =
-    flags.watch === undefined ? undefined : parseSeconds(flags.watch === true ? String(DEFAULT_INTERVAL_SECONDS) : flags.watch, '--watch', MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, ' (put the command after --)');
+    flags.watch === undefined ? undefined : parseSeconds(flags.watch === true ? String(DEFAULT_POLL_SECONDS) : flags.watch, '--watch', MIN_INTERVAL_SECONDS, MAX_POLL_SECONDS, ' (put the command after --)');
   const listen = flags.listen === undefined ? undefined : parseListen(flags.listen);
   const jitterMs = flags.jitter === undefined ? undefined : parseSeconds(flags.jitter, '--jitter', 0, MAX_JITTER_SECONDS);
   const common = { intervalMs, ...(listen && { listen }), ...(jitterMs !== undefined && { jitterMs }) };
   const onChange = flags.onChange ?? 'restart';
   if (onChange === 'restart') {
     const signal = flags.restartSignal === undefined ? 'SIGTERM' : parseSignal(flags.restartSignal, '--restart-signal');
-    const graceMs = flags.grace === undefined ? DEFAULT_GRACE_SECONDS * 1000 : parseSeconds(flags.grace, '--grace', 0, MAX_INTERVAL_SECONDS);
+    const graceMs = flags.grace === undefined ? DEFAULT_GRACE_SECONDS * 1000 : parseSeconds(flags.grace, '--grace', 0, MAX_POLL_SECONDS);
     return { ...common, onChange: { action: 'restart', signal, graceMs } };
   }
   const m = /^signal:(.*)$/.exec(onChange);

@@ -2,10 +2,9 @@
  * Find, read, parse and validate the sources file, and select an environment.
  * Every problem carries `file:line:col`. Pure apart from reading the file.
  */
-import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, ConfigErrors, SourceError, type Location } from './errors.js';
-import { readTextFile } from './files.js';
+import { readTextFile, statOrUndefined } from './files.js';
 import { yamlMessage, yamlToJs } from '../formats/parse.js';
 import { parseSimpleYaml } from '../formats/simple-yaml.js';
 import { formatPath, sourcesFileIssues, suggest, type Path } from './validate.js';
@@ -88,7 +87,7 @@ export interface OptionNames {
   envHint: string;
 }
 
-export const LIBRARY_OPTION_NAMES: OptionNames = { config: 'the "config" option', configHint: 'pass the "config" option', envHint: 'pass the "env" option' };
+const LIBRARY_OPTION_NAMES: OptionNames = { config: 'the "config" option', configHint: 'pass the "config" option', envHint: 'pass the "env" option' };
 
 export interface FindOptions {
   config?: string;
@@ -136,12 +135,8 @@ export function noSourcesFile(cwd: string, sources: SourceTypes): SourcesFile {
 
 /** One stat call, and no exception for the usual miss while walking up the directories. */
 function fileKind(p: string): 'missing' | 'directory' | 'file' {
-  let stats;
-  try {
-    stats = statSync(p, { throwIfNoEntry: false });
-  } catch {
-    return 'missing'; // ENOTDIR, EACCES on a parent: no readable file here
-  }
+  // Undefined also for ENOTDIR or EACCES on a parent: no readable file here.
+  const stats = statOrUndefined(p);
   return !stats ? 'missing' : stats.isDirectory() ? 'directory' : 'file';
 }
 

@@ -3,7 +3,9 @@
  * digits and `_`. One definition for every place that checks or scans a name.
  */
 const NAME = '[A-Za-z_][A-Za-z0-9_]*';
-const WHOLE_NAME = new RegExp(`^${NAME}$`);
+/** The whole-string pattern, as text: for option specs (`pattern.regex`) and the schema generated from them. */
+export const ENV_NAME_PATTERN = `^${NAME}$`;
+const WHOLE_NAME = new RegExp(ENV_NAME_PATTERN);
 const NAME_AT = new RegExp(NAME, 'y');
 
 /** Where the name starting at `start` ends; `start` itself when no name starts there. */

@@ -4,7 +4,7 @@
  * does for keys. These are findings, not warnings: `check` reports them (`check --strict` fails on them), and
  * `run`, `export` and `get` stay quiet about them.
  */
-import { statSync } from 'node:fs';
+import { statOrUndefined } from './files.js';
 import type { Location } from './errors.js';
 import type { Source, SourceOptions } from '../sources/types.js';
 
@@ -25,12 +25,9 @@ export function filePermissionFindings(source: Source, options: SourceOptions, l
   if (!source.privateFiles || options.allow_world_readable === true) return [];
   const found: PermissionFinding[] = [];
   for (const file of source.privateFiles(options, { configDir })) {
-    let mode: number;
-    try {
-      mode = statSync(file.path).mode & 0o777;
-    } catch {
-      continue; // missing or unreadable: the layer itself says so, or is optional
-    }
+    const stats = statOrUndefined(file.path);
+    if (!stats) continue; // missing or unreadable: the layer itself says so, or is optional
+    const mode = stats.mode & 0o777;
     if ((mode & 0o044) !== 0) found.push({ layer, shown: file.shown, role: file.role, mode, definedAt });
   }
   return found;

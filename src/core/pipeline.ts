@@ -9,7 +9,7 @@ import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, sel
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
 import { interpolate, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
-import { layerName, resolveLayers, type Resolution } from './resolve.js';
+import { layerName, resolveLayers, type Resolution, type ResolveHooks } from './resolve.js';
 import { withDefaults } from './validate.js';
 import { SOURCES } from '../sources/index.js';
 import type { SourceDescriptor } from '../sources/descriptor.js';
@@ -30,25 +30,17 @@ export interface LocateOptions {
   names?: OptionNames;
 }
 
-export interface PipelineOptions extends LocateOptions {
+/** `signal`, `cache` and the progress hooks are handed to the resolver as they are (see ResolveHooks). */
+export interface PipelineOptions extends LocateOptions, Pick<ResolveHooks, 'signal' | 'cache' | 'onRemoteStart' | 'onLayerDone'> {
   /** The environment (`-e`). Default: `SECRETRUN_ENV`, else `default_environment`. */
   env?: string;
   /** An already-loaded sources file, so `diff` reads the file once for two environments. */
   file?: SourcesFile;
-  signal?: AbortSignal;
   /**
    * `check --resolve`: a failing layer does not stop the others; it is recorded in `findings.failures` and
    * counts as empty, so one run reports every unreachable layer (and those that fail because of it).
    */
   keepGoing?: boolean;
-  /**
-   * Kept by a caller that resolves again and again (watch mode, watchSecrets): per layer, what lets a remote
-   * source ask the server "changed since?" (an ETag) and reuse its last answer.
-   */
-  cache?: Map<string, Map<string, unknown>>;
-  /** Progress display hooks (the CLI's spinner). */
-  onRemoteStart?: (names: string[]) => void;
-  onLayerDone?: (name: string) => void;
 }
 
 export interface RiskyName {

@@ -11,7 +11,7 @@ import { interpolate, interpolateTracked, InterpolationError, mapStrings, refere
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
-import { globToRegExp, isGlob, matchesAny } from './glob.js';
+import { matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
 import type { SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
@@ -50,9 +50,13 @@ export interface ResolveHooks {
   /** A layer's private file that group or others can read (see permissions.ts). */
   onPermissions?: (finding: PermissionFinding) => void;
   signal?: AbortSignal;
-  /** See PipelineOptions.cache: one map per layer, found by the layer's type and interpolated options. */
+  /**
+   * Kept by a caller that resolves again and again (watch mode, watchSecrets): per layer, what lets a remote
+   * source ask the server "changed since?" (an ETag) and reuse its last answer. One map per layer, found by the
+   * layer's type and interpolated options.
+   */
   cache?: Map<string, Map<string, unknown>>;
-  /** Called when remote layers start and as each finishes (progress display). */
+  /** Called when remote layers start and as each finishes (progress display: the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
 }
@@ -159,15 +163,15 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     return { name, type: spec.type, keys, missing, publicKeys };
   }
 
+  let outcomes: LayerOutcome[];
   try {
-    await Promise.all(results);
+    outcomes = await Promise.all(results);
   } catch {
     await Promise.allSettled(results);
     throw firstError;
   } finally {
     hooks.signal?.removeEventListener('abort', onOuterAbort);
   }
-  const outcomes = await Promise.all(results);
   return { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
 }
 
@@ -329,7 +333,7 @@ function mayProduce(spec: LayerSpec, name: string): boolean {
     if (!name.startsWith(prefix as string)) return false;
     rest = name.slice((prefix as string).length);
   }
-  if (Array.isArray(only) && only.every(literal)) return only.some((p: string) => (isGlob(p) ? globToRegExp(p).test(rest) : p === rest));
+  if (Array.isArray(only) && only.every(literal)) return matchesAny(rest, only as string[]);
   return true;
 }
 

@@ -6,6 +6,7 @@
  * It costs nothing measurable on start-up (no schema to load, compile or walk).
  */
 import { SourceError } from './errors.js';
+import { ENV_NAME_PATTERN } from './names.js';
 
 export type Path = (string | number)[];
 
@@ -165,7 +166,7 @@ export function typeOf(v: unknown): string {
   return typeof v;
 }
 
-export function article(t: string): string {
+function article(t: string): string {
   return ARTICLE[t] ?? t;
 }
 
@@ -180,7 +181,7 @@ function regex(source: string): RegExp {
  * Check one option value against its spec, pushing every problem. `written` is true for the sources file as
  * written: a string holding `${` is not checked beyond its type then, since only interpolation gives its value.
  */
-export function checkOption(value: unknown, spec: OptionSpec, path: Path, issues: OptionIssue[], written = false): void {
+function checkOption(value: unknown, spec: OptionSpec, path: Path, issues: OptionIssue[], written = false): void {
   const got = typeOf(value);
   const wrongType = (expected: string) => issues.push({ path, message: `expected ${expected}, got ${article(got)}` });
   switch (spec.type) {
@@ -328,7 +329,7 @@ function levenshtein(a: string, b: string): number {
 const ENV_NAME: StringOption = {
   type: 'string',
   description: 'An environment variable name.',
-  pattern: { regex: '^[A-Za-z_][A-Za-z0-9_]*$', is: 'a valid environment variable name (letters, digits and _, not starting with a digit)' },
+  pattern: { regex: ENV_NAME_PATTERN, is: 'a valid environment variable name (letters, digits and _, not starting with a digit)' },
 };
 
 /** The keys of the sources file besides `sources` and `environments`, and of an environment besides `sources`. */

@@ -90,8 +90,8 @@ export function isOwnMap(map: object): boolean {
 export function parseJson(text: string, origin: string): unknown {
   try {
     return JSON.parse(stripBom(text));
-  } catch (err) {
-    throw new SourceError(`${origin}:${jsonErrorWhere(text, err)}`);
+  } catch {
+    throw new SourceError(`${origin}:${jsonErrorWhere(text)}`);
   }
 }
 
@@ -99,9 +99,10 @@ export function parseJson(text: string, origin: string): unknown {
  * V8's JSON.parse messages quote part of the input (which may be a secret) and, on Node 20, often give no
  * position. So on failure we find the position ourselves with a small scanner and describe it in our own words.
  */
-function jsonErrorWhere(text: string, _err: unknown): string {
-  const { offset, reason } = scanJson(stripBom(text));
-  const { line, col } = lineCol(stripBom(text), offset);
+function jsonErrorWhere(text: string): string {
+  const body = stripBom(text);
+  const { offset, reason } = scanJson(body);
+  const { line, col } = lineCol(body, offset);
   return `${line}:${col}: invalid JSON: ${reason}`;
 }
 

@@ -350,7 +350,7 @@ const LINE_END_AFTER_QUOTE = /\s*(?:#.*)?$/my;
  * (backticks, `$(`) outside single quotes, for an unterminated quote (it swallows the lines after it), and for
  * text after the word (`A=x y` runs `y`; `;`, `|`, `&`, `<`, `>` likewise). Conservative: when unsure, true.
  */
-export function runsInSh(spelling: string): boolean {
+function runsInSh(spelling: string): boolean {
   let quote: "'" | '"' | undefined;
   for (let i = 0; i < spelling.length; i++) {
     const c = spelling[i];

@@ -336,8 +336,6 @@ function nodeExecve(): Execve | undefined {
   return typeof execve === 'function' ? execve : undefined;
 }
 
-export const canExecve = (): boolean => nodeExecve() !== undefined;
-
 /** What Node ignores, and an exec'd program would inherit as ignored (spawn resets them in the child). */
 const IGNORED_BY_NODE: NodeJS.Signals[] = ['SIGPIPE', 'SIGXFSZ'];
 

@@ -30,6 +30,10 @@ export const SETTLE_QUIET_MS = 200;
 export const SETTLE_MAX_MS = 1000;
 /** File events come in bursts (an editor writes a temp file, renames it, touches it): wait for quiet. */
 export const FILE_DEBOUNCE_MS = 250;
+/** The poll interval when none is given: `run --watch` and `watchSecrets()` alike. */
+export const DEFAULT_POLL_SECONDS = 30;
+/** The longest poll interval, one day; also keeps the delay far below setTimeout's 24.8-day limit (beyond it Node fires at once). */
+export const MAX_POLL_SECONDS = 86_400;
 /** With no poll interval (push only), failed checks are retried no less often than this. */
 export const PUSH_RETRY_CAP_MS = 30_000;
 

@@ -12,9 +12,7 @@ import { UsageError } from '../core/errors.js';
 import { valuesOf } from '../core/resolve.js';
 import type { Resolved } from '../core/pipeline.js';
 import { resolveForLibrary, type LoadSecretsOptions, type Secrets } from '../core/secrets.js';
-import { changedNames, fileTrigger, localFilesOf, pollTrigger, WatchEngine, type Trigger } from './watch-engine.js';
-
-export const DEFAULT_WATCH_INTERVAL_SECONDS = 30;
+import { changedNames, DEFAULT_POLL_SECONDS, fileTrigger, localFilesOf, MAX_POLL_SECONDS, pollTrigger, WatchEngine, type Trigger } from './watch-engine.js';
 
 export interface WatchSecretsOptions extends LoadSecretsOptions {
   /**
@@ -105,9 +103,9 @@ export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; erro
  * and 'error', `reload()` and `close()`.
  */
 export async function watchSecrets(options: WatchSecretsOptions = {}): Promise<SecretsWatcher> {
-  const interval = options.interval ?? DEFAULT_WATCH_INTERVAL_SECONDS;
-  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0 || interval > 86_400) {
-    throw new UsageError('watchSecrets: `interval` must be a number of seconds from 0 (no polling) to 86400');
+  const interval = options.interval ?? DEFAULT_POLL_SECONDS;
+  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0 || interval > MAX_POLL_SECONDS) {
+    throw new UsageError(`watchSecrets: \`interval\` must be a number of seconds from 0 (no polling) to ${MAX_POLL_SECONDS}`);
   }
   // Every re-resolve repeats the same warnings (a world-readable file): pass each one on once.
   const warned = new Set<string>();

@@ -11,6 +11,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SecretrunError, UsageError } from '../core/errors.js';
+import { isLoopbackHost } from '../core/urls.js';
 import type { Trigger, TriggerReason } from './watch-engine.js';
 
 export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
@@ -36,9 +37,9 @@ export function parseListen(text: string): ListenAddress {
   return { host, port };
 }
 
-/** 127.0.0.0/8, ::1 and localhost: reachable only from this machine. */
+/** Loopback as the transport rule counts it (core/urls.ts), or 127.0.0.1 IPv4-mapped: reachable only from this machine. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::ffff:127.0.0.1';
+  return isLoopbackHost(host) || host === '::ffff:127.0.0.1';
 }
 
 /** `http://127.0.0.1:8080`, `http://[::1]:8080`. */

@@ -14,7 +14,7 @@
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { allPages, awsOptions, awsOptionSpecs, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { allPages, awsOptions, awsOptionSpecs, chunk, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';
 import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { SourceOptions } from './types.js';
@@ -171,9 +171,7 @@ async function fetchSecrets(call: Call): Promise<Fetched> {
   const { ids, versionStage } = call.opts;
   // The batch call has no version stage: it always reads AWSCURRENT.
   if (ids.length === 1 || versionStage !== DEFAULT_VERSION_STAGE) return getEach(call, ids);
-  const chunks: string[][] = [];
-  for (let i = 0; i < ids.length; i += BATCH_SIZE) chunks.push(ids.slice(i, i + BATCH_SIZE));
-  const parts = await Promise.all(chunks.map((chunk) => getBatch(call, chunk)));
+  const parts = await Promise.all(chunk(ids, BATCH_SIZE).map((batch) => getBatch(call, batch)));
   return { secrets: parts.flatMap((p) => p.secrets), missing: parts.flatMap((p) => p.missing) };
 }
 

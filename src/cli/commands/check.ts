@@ -6,9 +6,9 @@
  */
 import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
-import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { jsonDuplicateKeys } from '../../formats/parse.js';
+import { readTextFile } from '../../core/files.js';
 import { formatPath, type Path } from '../../core/validate.js';
 import { ConfigError, ConfigErrors, SecretrunError, positionText } from '../../core/errors.js';
 import { missingRequiredMessage, offlinePermissionFindings, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
@@ -151,7 +151,7 @@ export function templateProblems(file: SourcesFile): ConfigError[] {
 /**
  * Local `json` layers whose path is written literally: a key repeated within one object is reported where it
  * repeats (JSON.parse keeps the last one silently, so a run uses it; `check` tells the user). A file that is
- * missing or unreadable is left to `check --resolve` and to the run.
+ * missing, unreadable, too large or not UTF-8 is left to `check --resolve` and to the run.
  */
 export function jsonDuplicateProblems(file: SourcesFile): ConfigError[] {
   const problems: ConfigError[] = [];
@@ -164,7 +164,8 @@ export function jsonDuplicateProblems(file: SourcesFile): ConfigError[] {
       seen.add(abs);
       let text: string;
       try {
-        text = readFileSync(abs, 'utf8');
+        // As the json layer reads it (size limit, UTF-8, BOM dropped), so the positions match what the run parses.
+        text = readTextFile(abs, layer.path);
       } catch {
         continue;
       }

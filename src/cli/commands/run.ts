@@ -31,7 +31,6 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   const watchFlags = [opts.watch, opts.onChange, opts.restartSignal, opts.grace, opts.listen, opts.jitter];
   const watching = watchFlags.some((f) => f !== undefined);
   const watch = watching ? (await import('../watch-flags.js')).watchSettings(opts) : undefined;
-  const watchMod = watch ? await import('../../process/watch.js') : undefined;
   // Watch mode keeps what lets a poll ask "changed since?" (ETags) from one resolution to the next.
   const cache = watch ? new Map<string, Map<string, unknown>>() : undefined;
 
@@ -55,8 +54,9 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   });
   const spawnOptions = ({ resolution }: Resolved) => ({ env: envFor(resolution), cwd, mask: maskMode && maskedValues(resolution, maskMode) });
 
-  if (watchMod && watch) {
-    return watchMod.runWatched(initial, {
+  if (watch) {
+    const { runWatched } = await import('../../process/watch.js');
+    return runWatched(initial, {
       ...watch,
       log: { info: (m) => info(m, opts.quiet), warn: (m) => warn(m, opts.quiet) },
       policy: signalPolicy(),
@@ -84,7 +84,6 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   }
 }
 
-/**
 /**
  * Does this run need secretrun to stay, as the child's parent? `--mask` (we copy the output), `--watch` and
  * `--listen` (we restart the child), `--no-exec`, and PID 1: a program exec'd as PID 1 gets no default signal

@@ -280,3 +280,10 @@ export async function allPages<P extends { NextToken?: string }>(operation: stri
   } while (nextToken !== undefined);
   return pages;
 }
+
+/** `items` in runs of at most `size`: AWS batch calls take a bounded number of names or ids per request. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
