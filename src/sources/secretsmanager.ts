@@ -11,6 +11,7 @@
  * - A missing secret is a NotFoundError naming the id (`optional: true`: an empty layer, or with `secret_ids` the
  *   missing ones skipped). Two secrets giving one key is an error naming both.
  */
+import { ENV_NAME_PATTERN } from '../core/names.js';
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
@@ -196,7 +197,7 @@ const OPTIONS = {
   version_stage: { type: 'string', nonEmpty: true, default: DEFAULT_VERSION_STAGE, description: 'Staging label of the version to read (default `AWSCURRENT`), e.g. `AWSPREVIOUS`.' },
   key: {
     type: 'string',
-    pattern: { regex: '^[A-Za-z_][A-Za-z0-9_]*$', is: 'an environment variable name for the whole secret (letters, digits and _, not starting with a digit)' },
+    pattern: { regex: ENV_NAME_PATTERN, is: 'an environment variable name for the whole secret (letters, digits and _, not starting with a digit)' },
     description: 'Load the whole secret (text, or binary as base64) as this one key; needed for a secret that is not a JSON object. Only with `secret_id`.',
   },
   ...STRUCTURED_OPTIONS,
