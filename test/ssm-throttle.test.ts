@@ -56,7 +56,9 @@ describe.skipIf(!moto)('ssm layer under throttling', () => {
     expect(match, err!.message).not.toBeNull();
     expect(Number(match![1])).toBe(proxy.targets.length);
     expect(proxy.targets.length).toBeGreaterThan(3); // more than 1 + retries
-    expect(Number(match![2])).toBeLessThanOrEqual(2);
+    // No attempt starts after the 2 s deadline; the reported time may run a few tenths over it when a loaded machine
+    // delivers the last throttling answer late (seen at 2.2 s in a full-suite run), never by a whole attempt.
+    expect(Number(match![2])).toBeLessThanOrEqual(2.5);
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
