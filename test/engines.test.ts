@@ -20,7 +20,7 @@ const cmp = (a: Version, b: Version) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2
 export function admits(range: string, version: string): boolean {
   const v = parse(version);
   return range.split('||').some((clause) =>
-    clause
+    /^\s*(\*|x)?\s*$/.test(clause) || clause
       .trim()
       .replace(/([<>=^~]+)\s+/g, '$1')
       .split(/\s+/)
