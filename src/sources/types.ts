@@ -35,6 +35,12 @@ export interface SourceContext {
    * resolution to the next, e.g. for an ETag and what its answer parsed to (see `fetchKeys`).
    */
   readonly cache?: Map<string, unknown>;
+  /**
+   * One map per session (one CLI run, one watcher, one `loadSecrets` call), shared by every layer of it: logins
+   * and access tokens that several layers use (a Vault login, a Google or Azure access token). Key it by what
+   * makes the credential distinct (address, namespace, auth settings). Never module state.
+   */
+  readonly session?: Map<string, unknown>;
 }
 
 export type SourceOptions = Record<string, unknown>;

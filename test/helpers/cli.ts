@@ -39,15 +39,38 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
+/**
+ * A HOME of the tests' own (one per test process, empty): no developer's `~/.vault-token`, `~/.aws`, gcloud or Azure
+ * CLI credentials is ever found by a CLI under test.
+ */
+export const TEST_HOME = mkdtempSync(join(tmpdir(), 'secretrun-home-'));
+process.on('exit', () => rmSync(TEST_HOME, { recursive: true, force: true }));
+
+/** Variables that steer a store client or a credential chain: never inherited by a CLI under test. */
+export const CREDENTIAL_ENV = /^(VAULT_|AWS_|GOOGLE_|GCLOUD_|CLOUDSDK_|GCE_METADATA_|AZURE_|IDENTITY_|MSI_|DOPPLER_|DOTENV_PRIVATE_KEY)/;
+
+/**
+ * Shut doors to real metadata services: the AWS SDK's IMDS probe and google-auth-library's metadata detection.
+ * A test that exercises a metadata path sets its own loopback fake over these.
+ */
+export const NO_METADATA = { AWS_EC2_METADATA_DISABLED: 'true', METADATA_SERVER_DETECTION: 'none' };
+
 /** A clean base environment so the developer's own variables never leak into assertions. */
 export function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
-    HOME: process.env.HOME,
+    HOME: TEST_HOME,
     LANG: 'C.UTF-8',
+    ...NO_METADATA,
     ...extra,
   };
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<string, string>;
+}
+
+/** The test process's environment less every credential-steering variable, for tests that inherit it. */
+export function inheritedEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !CREDENTIAL_ENV.test(k)));
+  return { ...env, HOME: TEST_HOME, ...NO_METADATA, ...extra };
 }
 
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
@@ -55,7 +78,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 }
 
 export function runCommand(cmd: string, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const env = opts.inheritEnv ? { ...process.env, ...opts.env } : baseEnv(opts.env);
+  const env = opts.inheritEnv ? inheritedEnv(opts.env) : baseEnv(opts.env);
   const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] } as SpawnOptions);
   let stdout = '';
   let stderr = '';
