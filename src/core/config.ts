@@ -8,7 +8,7 @@ import { readTextFile, statOrUndefined } from './files.js';
 import { yamlMessage, yamlToJs } from '../formats/parse.js';
 import { parseSimpleYaml } from '../formats/simple-yaml.js';
 import { formatPath, sourcesFileIssues, suggest, type Path } from './validate.js';
-import { interpolate, InterpolationError } from './interpolate.js';
+import { interpolate, InterpolationError, lookupIn } from './interpolate.js';
 import type { SourceDescriptor } from '../sources/descriptor.js';
 import type { SourceContext, SourceOptions } from '../sources/types.js';
 
@@ -277,14 +277,15 @@ export function environmentVars(
   processEnv: Readonly<Record<string, string | undefined>>,
   { unresolvedOnly = false } = {},
 ): { vars: Record<string, string>; problems: ConfigError[] } {
-  const vars: Record<string, string> = { SECRETRUN_ENV: name };
+  // Null prototype: a var named `__proto__` or `constructor` is an own key like any other (interpolate.ts `lookupIn`).
+  const vars: Record<string, string> = Object.assign(Object.create(null), { SECRETRUN_ENV: name });
   const problems: ConfigError[] = [];
   for (const [k, raw] of Object.entries(file.data.environments?.[name]?.vars ?? {})) {
     // `PORT: 8080` and `DEBUG: true` mean their text, as numbers and booleans do in json and yaml layers.
     const v = typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : raw;
     if (typeof v !== 'string') continue;
     try {
-      vars[k] = interpolate(v, (n) => vars[n] ?? processEnv[n]);
+      vars[k] = interpolate(v, lookupIn(vars, processEnv));
     } catch (err) {
       if (!(err instanceof InterpolationError)) throw err;
       if (unresolvedOnly && err.variable === undefined) continue;
