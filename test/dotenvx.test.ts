@@ -93,6 +93,12 @@ describe('dotenvx round trips: encrypted by dotenvx, decrypted by secretrun', ()
     // Several keys, comma-separated (a rotation): the matching one is used.
     const r = await runCli(['-e', 'production', ...printed('API_KEY')], { cwd: dir, env: { DOTENV_PRIVATE_KEY_PRODUCTION: `${keys.DOTENV_PRIVATE_KEY_STAGING},${keys.DOTENV_PRIVATE_KEY_PRODUCTION}` } });
     expect(JSON.parse(r.stdout)).toEqual({ API_KEY: PLAIN.production.API_KEY });
+    // A malformed DOTENV_PRIVATE_KEY (another tool's, say) is passed over when the file's own key is there; alone,
+    // it is named.
+    const both = await runCli(['-e', 'production', ...printed('API_KEY')], { cwd: dir, env: { DOTENV_PRIVATE_KEY: 'not-a-key', DOTENV_PRIVATE_KEY_PRODUCTION: keys.DOTENV_PRIVATE_KEY_PRODUCTION } });
+    expect(JSON.parse(both.stdout)).toEqual({ API_KEY: PLAIN.production.API_KEY });
+    const alone = await runCli(['-e', 'production', '--', 'true'], { cwd: dir, env: { DOTENV_PRIVATE_KEY: 'not-a-key' } });
+    expect(alone.stderr).toContain(': API_KEY: encrypted value: DOTENV_PRIVATE_KEY in the environment is not a dotenvx private key (64 hex digits)\n');
   });
 
   it('a wrong key: an error naming the file, the line, the key and the variable; no value, key or ciphertext', async () => {
