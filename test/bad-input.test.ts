@@ -478,6 +478,51 @@ const CASES: Case[] = [
     message: 'invalid JSON: expected "," or "}", found """',
     at: 'data.json:1:43',
   },
+
+  // -- found by fuzzing (issue 26)
+  {
+    name: 'YAML: an alias inside the list it names (only: &a [*a]), in check',
+    sources: `  - type: dotenv\n    path: secrets.env\n    only: &a [*a]\n`,
+    args: ['check'],
+    code: 1,
+    message: 'invalid YAML: an alias inside the node it refers to (a cycle)',
+    at: S(3, 15),
+  },
+  {
+    name: 'YAML: an alias inside the list it names (retries: &cyc [*cyc]), in run',
+    sources: `  - type: http\n    url: "http://127.0.0.1:\${CLOSED_PORT}/"\n    retries: &cyc [*cyc]\n`,
+    code: 125,
+    message: 'invalid YAML: an alias inside the node it refers to (a cycle)',
+    at: S(3, 20),
+  },
+  {
+    name: 'YAML: a key that is a mapping, in the sources file (no Node warning)',
+    sources: `? complex: ["${SECRET.inline}"]\n: 1\n`,
+    args: ['check'],
+    code: 1,
+    message: 'invalid YAML: a key that is a list or a mapping (keys are strings)',
+    at: S(1, 3),
+  },
+  {
+    name: 'YAML: a key that is a list, in a yaml layer (no Node warning)',
+    sources: `  - type: yaml\n    path: data.yaml\n`,
+    files: { 'data.yaml': `A: 1\n? [${SECRET.caseValue}]\n: v\n` },
+    code: 125,
+    message: 'invalid YAML: a key that is a list or a mapping (keys are strings)',
+    at: 'data.yaml:2:3',
+  },
+  {
+    name: 'a layer path naming a character device (/dev/zero) is refused before reading',
+    sources: `  - type: dotenv\n    path: /dev/zero\n`,
+    code: 125,
+    message: '/dev/zero: is a character device, expected a file or a named pipe',
+  },
+  {
+    name: 'a layer path holding terminal escapes is printed escaped',
+    sources: `  - type: dotenv\n    path: "a\\x1b[2Jb\\x07.env"\n`,
+    code: 125,
+    message: 'a\\x1b[2Jb\\x07.env: file not found',
+  },
   { name: 'export with a missing layer file exits 1', sources: `  - type: dotenv\n    path: .env.production\n`, args: ['export', '--format', 'json'], code: 1, message: '.env.production: file not found' },
 ];
 

@@ -5,10 +5,10 @@
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, ConfigErrors, SourceError, UsageError, type Location } from './errors.js';
 import { readTextFile, statOrUndefined } from './files.js';
-import { yamlMessage, yamlToJs } from '../formats/parse.js';
+import { YAML_QUIET, yamlMessage, yamlShapeProblem, yamlToJs } from '../formats/parse.js';
 import { parseSimpleYaml } from '../formats/simple-yaml.js';
 import { formatPath, sourcesFileIssues, suggest, type Path } from './validate.js';
-import { interpolate, InterpolationError } from './interpolate.js';
+import { interpolate, InterpolationError, lookupIn } from './interpolate.js';
 import type { SourceDescriptor } from '../sources/descriptor.js';
 import type { SourceContext, SourceOptions } from '../sources/types.js';
 
@@ -210,9 +210,10 @@ function parseFast(text: string, shown: string): Parsed | undefined {
 }
 
 async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
-  const { parseDocument, LineCounter, isMap, isSeq, isPair, isScalar } = await import('yaml');
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const yaml = await import('yaml');
+  const { isMap, isSeq, isPair, isScalar } = yaml;
+  const lineCounter = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { ...YAML_QUIET, lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   const at = (offset: number): Location => ({ file: shown, ...lineCounter.linePos(offset) });
   if (text.includes('\0')) return { problems: [new ConfigError('contains a NUL byte', at(text.indexOf('\0')))] };
   if (doc.errors.length > 0) {
@@ -222,6 +223,10 @@ async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
     const problems = [new ConfigError(`invalid YAML: ${yamlMessage(first.code)}`, at(first.pos[0]))];
     return { problems };
   }
+  // Before converting: a self-referencing alias would make every walk over the value recurse for ever. Duplicate
+  // keys are found here too, with a Set (yaml's uniqueKeys compares each key with all before it).
+  const shape = yamlShapeProblem(yaml, doc, { duplicateKeys: true });
+  if (shape) return { problems: [new ConfigError(`invalid YAML: ${shape.reason}`, at(shape.offset))] };
   let data: unknown;
   try {
     data = yamlToJs(doc, shown);
@@ -277,14 +282,15 @@ export function environmentVars(
   processEnv: Readonly<Record<string, string | undefined>>,
   { unresolvedOnly = false } = {},
 ): { vars: Record<string, string>; problems: ConfigError[] } {
-  const vars: Record<string, string> = { SECRETRUN_ENV: name };
+  // Null prototype: a var named `__proto__` or `constructor` is an own key like any other (interpolate.ts `lookupIn`).
+  const vars: Record<string, string> = Object.assign(Object.create(null), { SECRETRUN_ENV: name });
   const problems: ConfigError[] = [];
   for (const [k, raw] of Object.entries(file.data.environments?.[name]?.vars ?? {})) {
     // `PORT: 8080` and `DEBUG: true` mean their text, as numbers and booleans do in json and yaml layers.
     const v = typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : raw;
     if (typeof v !== 'string') continue;
     try {
-      vars[k] = interpolate(v, (n) => vars[n] ?? processEnv[n]);
+      vars[k] = interpolate(v, lookupIn(vars, processEnv));
     } catch (err) {
       if (!(err instanceof InterpolationError)) throw err;
       if (unresolvedOnly && err.variable === undefined) continue;

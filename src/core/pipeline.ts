@@ -7,7 +7,7 @@
  */
 import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, overrideProblem, selectEnvironment, showPath, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile, type SourceTypes } from './config.js';
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
-import { interpolate, mapStrings } from './interpolate.js';
+import { interpolate, lookupIn, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
 import { layerName, resolveLayers, type Resolution, type ResolveHooks } from './resolve.js';
 import { withDefaults } from './validate.js';
@@ -181,7 +181,7 @@ export async function offlinePermissionFindings(plan: EnvironmentPlan, processEn
     const { source } = spec;
     if (spec.options.allow_world_readable === true || !source.privateFiles) continue;
     try {
-      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
+      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, lookupIn(plan.vars, processEnv))) as Record<string, unknown>;
       found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), spec.dir ?? plan.file.dir, spec.location));
     } catch {
       continue; // a path that needs an earlier layer's value, or that only interpolation made invalid: left to --resolve
