@@ -285,5 +285,5 @@ describe(`fuzz: hostile sources and layer files (seed ${SEED})`, () => {
     console.log(`fuzz seed ${SEED}: ${runs} CLI runs over ${INPUTS} inputs (${outcomes})`);
     expect(found, found.join('\n\n')).toEqual([]);
     expect(runs).toBeGreaterThanOrEqual(INPUTS);
-  }, 240_000);
+  }, 60_000 + INPUTS * 8_000);
 });
