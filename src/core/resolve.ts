@@ -96,6 +96,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const pending = new Set(refs.filter((n) => !(n in plan.vars)));
     const found: Record<string, string> = {};
     const merged: Record<string, string> = {};
+    /** The earlier layer each of `found`'s and `merged`'s names came from (destination options, descriptor.ts). */
+    const layerOf: Record<string, string> = {};
     /** Names whose value comes from an earlier layer that marks them `public:`. */
     const publicFromLayer = new Set<string>();
     for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
@@ -104,6 +106,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       for (const n of [...pending]) {
         if (n in earlier.keys) {
           found[n] = earlier.keys[n];
+          layerOf[n] = earlier.name;
           pending.delete(n);
           if (earlier.publicKeys.includes(n)) publicFromLayer.add(n);
         }
@@ -112,6 +115,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
         for (const [k, v] of Object.entries(earlier.keys)) {
           if (k in merged) continue;
           merged[k] = v;
+          layerOf[k] ??= earlier.name;
           if (!(k in found) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
         }
       }
@@ -119,13 +123,19 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     // Every value `${...}` fills in joins the redaction net (it may end up in a path or URL shown in a message),
     // unless its name is public here or in the layer that produced it.
     const ownPublic = publicPatterns(spec.options);
+    let filledByLayer: string | undefined;
     const lookup = (n: string) => {
       const fromLayer = found[n] ?? merged[n];
       const value = plan.vars[n] ?? fromLayer ?? hooks.processEnv[n];
       if (value !== undefined && !matchesAny(n, ownPublic) && !(plan.vars[n] === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
+      if (plan.vars[n] === undefined && fromLayer !== undefined && fromLayer !== '') filledByLayer ??= layerOf[n];
       return value;
     };
-    const { options, filled } = interpolateOptions(spec, name, lookup);
+    const { options, filled, fromLayer } = interpolateOptions(spec, name, lookup, () => {
+      const by = filledByLayer;
+      filledByLayer = undefined;
+      return by;
+    });
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -135,6 +145,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
+      filledFrom: (path: (string | number)[]) => fromLayer.get(path.join('\0')),
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
     };
     let keys: Record<string, string>;
@@ -307,20 +318,32 @@ function collectReferences(spec: LayerSpec, name: string): string[] {
   return [...refs];
 }
 
-/** The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in. */
-function interpolateOptions(spec: LayerSpec, name: string, lookup: (n: string) => string | undefined): { options: SourceOptions; filled: Map<string, [number, number][]> } {
+/**
+ * The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in and
+ * the earlier layer that filled one (`takeLayer` reports and forgets the layer the lookups since its last call used).
+ */
+function interpolateOptions(
+  spec: LayerSpec,
+  name: string,
+  lookup: (n: string) => string | undefined,
+  takeLayer: () => string | undefined,
+): { options: SourceOptions; filled: Map<string, [number, number][]>; fromLayer: Map<string, string> } {
   const filled = new Map<string, [number, number][]>();
+  const fromLayer = new Map<string, string>();
   const options = mapStrings(spec.options, (s, path) => {
     try {
+      takeLayer();
       const tracked = interpolateTracked(s, lookup);
       if (tracked.filled.length > 0) filled.set(path.join('\0'), tracked.filled);
+      const layer = takeLayer();
+      if (layer !== undefined) fromLayer.set(path.join('\0'), layer);
       return tracked.text;
     } catch (err) {
       if (err instanceof InterpolationError) throw new ConfigError(`layer "${name}": ${path.join('.')}: ${err.message}`, spec.locate(path));
       throw err;
     }
   }) as SourceOptions;
-  return { options, filled };
+  return { options, filled, fromLayer };
 }
 
 /** Could this layer define `name`? Uses `only` and `prefix` when they are literal; otherwise assumes yes. */
