@@ -9,6 +9,7 @@
  * Library errors (GaxiosError keeps the request, headers included) are reduced to a status and a code on the spot
  * and never kept, printed or chained, even with SECRETRUN_DEBUG=1.
  */
+import { readFile } from 'node:fs/promises';
 import { SourceError } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
 import { sessionValue } from '../session.js';
@@ -37,7 +38,6 @@ const SECRET_FIELDS = ['private_key', 'client_secret', 'refresh_token', 'private
 async function projectFromCredentialsFile(context: SourceContext): Promise<string | undefined> {
   const path = credentialsFilePath(context.env);
   if (!path) return undefined;
-  const { readFile } = await import('node:fs/promises');
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
@@ -93,12 +93,13 @@ export interface GoogleAuthHeaders {
  */
 export async function googleAuthHeaders(project: string, audience: string, context: SourceContext): Promise<GoogleAuthHeaders> {
   const client = await sessionValue(context, 'gcp:client', async () => {
-    const { GoogleAuth } = await loadGoogleAuth();
-    // A service-account key signs its own JWT (no token endpoint): JWT's `useJWTAccessWithScope`.
-    const clientOptions = { useJWTAccessWithScope: true } as Record<string, unknown>;
-    const auth = new GoogleAuth({ projectId: project, scopes: [CLOUD_PLATFORM], clientOptions });
+    const { GoogleAuth, JWT } = await loadGoogleAuth();
+    const auth = new GoogleAuth({ projectId: project, scopes: [CLOUD_PLATFORM] });
     try {
-      return await auth.getClient();
+      const client = await auth.getClient();
+      // A service-account key signs its own JWT for the scope: no token endpoint, no round trip.
+      if (client instanceof JWT) client.useJWTAccessWithScope = true;
+      return client;
     } catch (err) {
       throw credentialsError(err, 'no usable Google credentials');
     }
