@@ -83,6 +83,19 @@ describe('gcp-secret-manager: the metadata server path', () => {
     expect(metadata.tokensIssued()).toBe(1);
   });
 
+  it('loads google-auth-library only when such a layer runs, and no Azure or AWS module with it', async () => {
+    const { sm, env } = await metadataSetup({ secrets: { a: { versions: [{ data: 'A' }] } } });
+    const p = project({ 'secretrun.yaml': layerFile(sm, '    secrets: [a]\n') });
+    const report = p.write(
+      'report.cjs',
+      "process.on('exit', () => process.stderr.write(JSON.stringify([...new Set(Object.keys(require.cache).map((f) => /node_modules[\\\\/]((?:@[^\\\\/]+[\\\\/])?[^\\\\/]+)/.exec(f)?.[1]).filter(Boolean))])))",
+    );
+    const r = await runCli(['export'], { cwd: p.dir, env: { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS} --require ${report}` } });
+    const packages: string[] = JSON.parse(r.stderr);
+    expect(packages).toContain('google-auth-library');
+    expect(packages.filter((name) => /^@azure|^@aws-sdk|^@google-cloud|^google-gax|^@grpc/.test(name))).toEqual([]);
+  });
+
   it('a named secret whose version is disabled is an error; a missing one too, unless optional; 403 always', async () => {
     const { sm, env } = await metadataSetup({
       secrets: { off: { versions: [{ data: 'x', state: 'DISABLED' }] }, locked: { versions: [{ data: 'y' }] } },
