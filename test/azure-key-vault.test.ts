@@ -4,11 +4,13 @@
  * naming the credential under test, under the preload that ends the process on any connection to a real metadata
  * service. The fake itself is proven with @azure/keyvault-secrets.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkChallenge, vaultTarget } from '../src/sources/azure/client.js';
 import { parseVaultRef } from '../src/sources/azure-key-vault.js';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
+import { secretPieces } from './helpers/fake-gcp.js';
 import { fakeAzCli, startFakeKeyVault, type FakeKeyVault, type FakeKeyVaultOptions } from './helpers/fake-azure.js';
 
 const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
@@ -188,5 +190,33 @@ describe('azure-key-vault: the Azure CLI credential', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/could not get an Azure token|no Azure credentials found/);
     expect(r.stderr).not.toContain('wrong-header');
+  });
+});
+
+describe('azure-key-vault: the leak corpus (SECRETRUN_DEBUG=1)', () => {
+  it('no piece of a token, the identity header or a value in anything printed, whatever fails and whatever the server quotes', async () => {
+    const token = `eyJ0.${randomBytes(24).toString('base64url')}`;
+    const header = randomBytes(24).toString('base64url');
+    const value = randomBytes(24).toString('base64url');
+    const secrets = { locked: { value, enabled: false }, notjson: { value } };
+    const quoting = await startFakeKeyVault({ secrets, tokens: [token], managedIdentity: { header, token }, quoteCredentials: true });
+    const otherResource = await startFakeKeyVault({ secrets, tokens: [], managedIdentity: { header, token }, challengeResource: 'https://graph.microsoft.com', quoteCredentials: true });
+    const rejecting = await startFakeKeyVault({ secrets, tokens: [], managedIdentity: { header, token }, quoteCredentials: true });
+    servers.push(quoting, otherResource, rejecting);
+    const env = (fake: FakeKeyVault, identityHeader = header) => ({ ...miEnv(fake, { SECRETRUN_DEBUG: '1' }), IDENTITY_HEADER: identityHeader });
+    const cases: [FakeKeyVault, string, string?][] = [
+      [quoting, '    secrets: [locked]\n'],
+      [quoting, '    secrets: [notjson]\n    format: json\n'],
+      [otherResource, '    secrets: [notjson]\n'],
+      [rejecting, '    secrets: [notjson]\n'],
+      [quoting, '    secrets: [notjson]\n', `${header}x`],
+    ];
+    for (const [fake, body, identityHeader] of cases) {
+      const r = await runCli(['export'], { cwd: project({ 'secretrun.yaml': layer(fake, body) }).dir, env: env(fake, identityHeader) });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^secretrun: layer "azure-key-vault/m);
+      const printed = r.stdout + r.stderr;
+      for (const piece of [...secretPieces(token), ...secretPieces(header), ...secretPieces(value)]) expect(printed).not.toContain(piece);
+    }
   });
 });

@@ -3,7 +3,7 @@
  * from the fake metadata server or a generated service-account key (a self-signed JWT: no token endpoint), under
  * the preload that ends the process on any connection to a real metadata service.
  */
-import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { crc32c } from '../src/sources/gcp/crc32c.js';
 import { parseSecretRef } from '../src/sources/gcp-secret-manager.js';
 import { serviceRoot } from '../src/sources/gcp/client.js';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
-import { startFakeMetadata, startFakeSecretManager, type FakeSecretManagerOptions } from './helpers/fake-gcp.js';
+import { secretPieces, startFakeMetadata, startFakeSecretManager, type FakeSecretManagerOptions } from './helpers/fake-gcp.js';
 import { startServer, type FakeServer } from './helpers/http-server.js';
 
 const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
@@ -269,5 +269,37 @@ describe('gcp-secret-manager: a service-account key (self-signed JWT)', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no Google credentials found/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('gcp-secret-manager: the leak corpus (SECRETRUN_DEBUG=1)', () => {
+  it('no piece of a token or a value in anything printed, whatever fails and whatever the server quotes', async () => {
+    const token = `ya29.${randomBytes(24).toString('base64url')}`;
+    const value = randomBytes(24).toString('base64url');
+    const metadata = await serve(startFakeMetadata({ project: 'proj-meta', token }));
+    const env = gcpEnv({ GCE_METADATA_HOST: metadata.host, METADATA_SERVER_DETECTION: 'ping-only', SECRETRUN_DEBUG: '1' });
+    const secrets = {
+      locked: { versions: [{ data: value }] },
+      bent: { versions: [{ data: value }] },
+      'x-y': { versions: [{ data: value }], labels: { k: 'v' } },
+      'x_y': { versions: [{ data: value }], labels: { k: 'v' } },
+      notjson: { versions: [{ data: value }] },
+    };
+    const quoting = await serve(startFakeSecretManager({ project: 'proj-meta', secrets, forbidden: ['locked'], corrupt: ['bent'], quoteCredentials: true }));
+    const rejecting = await serve(startFakeSecretManager({ project: 'proj-meta', secrets, authorize: () => false, quoteCredentials: true }));
+    const cases = [
+      layerFile(quoting, '    secrets: [locked]\n'),
+      layerFile(quoting, '    secrets: [bent]\n'),
+      layerFile(quoting, '    filter: labels.k=v\n'),
+      layerFile(quoting, '    secrets: [notjson]\n    format: json\n'),
+      layerFile(rejecting, '    secrets: [locked]\n'),
+    ];
+    for (const file of cases) {
+      const r = await runCli(['export'], { cwd: project({ 'secretrun.yaml': file }).dir, env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^secretrun: layer "gcp-secret-manager/m);
+      const printed = r.stdout + r.stderr;
+      for (const piece of [...secretPieces(token), ...secretPieces(value)]) expect(printed).not.toContain(piece);
+    }
   });
 });

@@ -31,6 +31,8 @@ export interface FakeKeyVaultOptions {
   throttleFirst?: number;
   /** The managed-identity endpoint (`/msi/token`): the identity header it requires and the token it issues. */
   managedIdentity?: { header: string; token: string };
+  /** Error messages quote the request's Authorization header, as a careless proxy might (the leak corpus). */
+  quoteCredentials?: boolean;
 }
 
 export interface FakeKeyVault extends FakeServer {
@@ -50,6 +52,13 @@ export async function startFakeKeyVault(opts: FakeKeyVaultOptions): Promise<Fake
   let throttles = opts.throttleFirst ?? 0;
   let origin = '';
   const handler = (req: LoggedRequest): Reply => {
+    const reply = handle(req);
+    if (!opts.quoteCredentials || !('json' in reply) || (reply.status ?? 200) < 400) return reply;
+    const quoted = `denied for ${String(req.headers.authorization)} ${String(req.headers['x-identity-header'])}`;
+    const error = (reply.json as { error?: unknown }).error;
+    return { ...reply, json: { error: { ...(typeof error === 'object' ? error : { code: 'Denied' }), message: quoted }, error_description: quoted } };
+  };
+  const handle = (req: LoggedRequest): Reply => {
     if (req.path === '/msi/token' && opts.managedIdentity) {
       if (req.headers['x-identity-header'] !== opts.managedIdentity.header) return { status: 401, json: { error: 'invalid identity header' } };
       const resource = req.query.get('resource') ?? '';

@@ -30,6 +30,8 @@ export interface FakeSecretManagerOptions {
   throttleFirst?: number;
   /** Decides on the Authorization header; default: any `Bearer ` token. */
   authorize?: (authorization: string | undefined) => boolean;
+  /** Error messages quote the request's Authorization header, as a careless proxy might (the leak corpus). */
+  quoteCredentials?: boolean;
 }
 
 export interface FakeSecretManager extends FakeServer {
@@ -59,6 +61,11 @@ export async function startFakeSecretManager(opts: FakeSecretManagerOptions): Pr
   const accesses: string[] = [];
   let listCalls = 0;
   const handler = (req: LoggedRequest): Reply => {
+    const reply = handle(req);
+    if (!opts.quoteCredentials || !('json' in reply) || (reply.status ?? 200) < 400) return reply;
+    return { ...reply, json: { error: { ...(reply.json as { error: object }).error, message: `denied for ${String(req.headers.authorization)}` } } };
+  };
+  const handle = (req: LoggedRequest): Reply => {
     if (throttles > 0) {
       throttles--;
       return googleError(429, 'RESOURCE_EXHAUSTED', 'Quota exceeded for quota metric');
@@ -131,4 +138,9 @@ export async function startFakeMetadata(opts: { project?: string; token: string 
     return { status: 404, headers: flavor, body: 'not found' };
   });
   return Object.assign(server, { host: `127.0.0.1:${server.port}`, tokensIssued: () => tokensIssued });
+}
+
+/** Every 6-character piece of `secret`: what the leak checks look for in output. */
+export function secretPieces(secret: string): string[] {
+  return Array.from({ length: Math.max(0, secret.length - 5) }, (_, i) => secret.slice(i, i + 6));
 }

@@ -16,6 +16,9 @@ import type { SourceContext } from '../types.js';
 type Identity = typeof import('@azure/identity');
 type TokenCredential = import('@azure/identity').TokenCredential;
 
+/** Variables of the default chain that hold a credential (a client secret, an identity header, a password). */
+const CREDENTIAL_VARIABLES = ['AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_PASSWORD', 'IDENTITY_HEADER', 'MSI_SECRET'];
+
 /** Refresh a shared token this long before it expires. */
 const EXPIRY_MARGIN_MS = 2 * 60_000;
 
@@ -36,6 +39,8 @@ export async function azureToken(resource: string, context: SourceContext, tenan
     if (known && known.expiresOnTimestamp - Date.now() > EXPIRY_MARGIN_MS) return known.token;
     context.session?.delete(key);
   }
+  // The chain reads these itself; they join the redaction net before it does.
+  for (const name of CREDENTIAL_VARIABLES) if (context.env[name]) context.secret(context.env[name]!);
   const fresh = sessionValue(context, key, async () => {
     const credential = await sessionValue(context, 'azure:credential', async () => {
       const { DefaultAzureCredential } = await loadPackage<Identity>('@azure/identity');
