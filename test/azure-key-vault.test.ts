@@ -132,13 +132,18 @@ describe('azure-key-vault: managed identity', () => {
     expect((await exportJson(tagged.dir, miEnv(fake))).keys).toEqual({ api_key: 'key-value' });
   });
 
-  it('named and pinned secrets; a named disabled one is an error, a missing one too unless optional', async () => {
+  it('named and pinned secrets, and format: json', async () => {
     const fake = await vault({
       secrets: { 'db-password': { value: 'new', versions: { '0a1b': 'old' } }, 'cfg': { value: '{"HOST":"db","PORT":5432}', contentType: 'application/json' }, 'off': { value: 'x', enabled: false }, 'tls-cert': { value: 'PEM', managed: true } },
     });
     const run = (body: string) => exportJson(project({ 'secretrun.yaml': layer(fake, body) }).dir, miEnv(fake));
     expect((await run('    secrets: [db-password/0a1b, cfg, tls-cert]\n')).keys).toEqual({ db_password: 'old', cfg: '{"HOST":"db","PORT":5432}', tls_cert: 'PEM' });
     expect((await run('    secrets: [cfg]\n    format: json\n')).keys).toEqual({ HOST: 'db', PORT: '5432' });
+  });
+
+  it('a named disabled secret is an error, a missing one too unless optional', async () => {
+    const fake = await vault({ secrets: { 'db-password': { value: 'new' }, 'off': { value: 'x', enabled: false } } });
+    const run = (body: string) => exportJson(project({ 'secretrun.yaml': layer(fake, body) }).dir, miEnv(fake));
     const off = await run('    secrets: [off]\n');
     expect(off.code).toBe(1);
     expect(off.stderr).toMatch(/secret off is disabled \(HTTP 403 Forbidden\/SecretDisabled\)/);
@@ -218,5 +223,5 @@ describe('azure-key-vault: the leak corpus (SECRETRUN_DEBUG=1)', () => {
       const printed = r.stdout + r.stderr;
       for (const piece of [...secretPieces(token), ...secretPieces(header), ...secretPieces(value)]) expect(printed).not.toContain(piece);
     }
-  });
+  }, 120_000);
 });

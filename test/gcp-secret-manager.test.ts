@@ -301,5 +301,5 @@ describe('gcp-secret-manager: the leak corpus (SECRETRUN_DEBUG=1)', () => {
       const printed = r.stdout + r.stderr;
       for (const piece of [...secretPieces(token), ...secretPieces(value)]) expect(printed).not.toContain(piece);
     }
-  });
+  }, 120_000);
 });
