@@ -115,6 +115,14 @@ describe('gcp-secret-manager: the metadata server path', () => {
     expect(denied.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('reads regional secrets through the location’s path, the project from GOOGLE_CLOUD_PROJECT', async () => {
+    const { sm, env } = await metadataSetup({ project: 'proj-env', location: 'europe-west1', secrets: { a: { versions: [{ data: 'regional' }] } } });
+    const { dir } = project({ 'secretrun.yaml': layerFile(sm, '    location: europe-west1\n    secrets: [a]\n') });
+    const r = await runCli(['export', '--format', 'json'], { cwd: dir, env: { ...env, GOOGLE_CLOUD_PROJECT: 'proj-env' } });
+    expect(JSON.parse(r.stdout)).toEqual({ a: 'regional' });
+    expect(sm.requests.map((q) => q.path)).toEqual(['/v1/projects/proj-env/locations/europe-west1/secrets/a/versions/latest:access']);
+  });
+
   it('refuses a payload whose CRC32C does not match', async () => {
     const { sm, env } = await metadataSetup({ secrets: { bent: { versions: [{ data: 'payload' }] } }, corrupt: ['bent'] });
     const r = await runCli(['export'], { cwd: project({ 'secretrun.yaml': layerFile(sm, '    secrets: [bent]\n') }).dir, env });
