@@ -97,6 +97,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     // Own-property maps (null prototype): `${...}` reads them with the one lookup rule (interpolate.ts `lookupIn`).
     const found: Record<string, string> = Object.create(null);
     const merged: Record<string, string> = Object.create(null);
+    /** The earlier layer each of `found`'s and `merged`'s names came from (destination options, descriptor.ts). */
+    const layerOf: Record<string, string> = Object.create(null);
     /** Names whose value comes from an earlier layer that marks them `public:`. */
     const publicFromLayer = new Set<string>();
     for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
@@ -105,6 +107,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       for (const n of [...pending]) {
         if (Object.hasOwn(earlier.keys, n)) {
           found[n] = earlier.keys[n];
+          layerOf[n] = earlier.name;
           pending.delete(n);
           if (earlier.publicKeys.includes(n)) publicFromLayer.add(n);
         }
@@ -113,6 +116,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
         for (const [k, v] of Object.entries(earlier.keys)) {
           if (Object.hasOwn(merged, k)) continue;
           merged[k] = v;
+          layerOf[k] ??= earlier.name;
           if (!Object.hasOwn(found, k) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
         }
       }
@@ -121,14 +125,20 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     // unless its name is public here or in the layer that produced it.
     const ownPublic = publicPatterns(spec.options);
     const fromLayers = lookupIn(found, merged);
+    let filledByLayer: string | undefined;
     const lookup = (n: string) => {
       const fromVars = ownValue(plan.vars, n);
       const fromLayer = fromLayers(n);
       const value = fromVars ?? fromLayer ?? ownValue(hooks.processEnv, n);
       if (value !== undefined && !matchesAny(n, ownPublic) && !(fromVars === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
+      if (fromVars === undefined && fromLayer !== undefined && fromLayer !== '') filledByLayer ??= layerOf[n];
       return value;
     };
-    const { options, filled } = interpolateOptions(spec, name, lookup);
+    const { options, filled, fromLayer } = interpolateOptions(spec, name, lookup, () => {
+      const by = filledByLayer;
+      filledByLayer = undefined;
+      return by;
+    });
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -138,6 +148,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
+      filledFrom: (path: (string | number)[]) => fromLayer.get(path.join('\0')),
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
     };
     let keys: Record<string, string>;
@@ -311,20 +322,32 @@ function collectReferences(spec: LayerSpec, name: string): string[] {
   return [...refs];
 }
 
-/** The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in. */
-function interpolateOptions(spec: LayerSpec, name: string, lookup: (n: string) => string | undefined): { options: SourceOptions; filled: Map<string, [number, number][]> } {
+/**
+ * The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in and
+ * the earlier layer that filled one (`takeLayer` reports and forgets the layer the lookups since its last call used).
+ */
+function interpolateOptions(
+  spec: LayerSpec,
+  name: string,
+  lookup: (n: string) => string | undefined,
+  takeLayer: () => string | undefined,
+): { options: SourceOptions; filled: Map<string, [number, number][]>; fromLayer: Map<string, string> } {
   const filled = new Map<string, [number, number][]>();
+  const fromLayer = new Map<string, string>();
   const options = mapStrings(spec.options, (s, path) => {
     try {
+      takeLayer();
       const tracked = interpolateTracked(s, lookup);
       if (tracked.filled.length > 0) filled.set(path.join('\0'), tracked.filled);
+      const layer = takeLayer();
+      if (layer !== undefined) fromLayer.set(path.join('\0'), layer);
       return tracked.text;
     } catch (err) {
       if (err instanceof InterpolationError) throw new ConfigError(`layer "${name}": ${path.join('.')}: ${err.message}`, spec.locate(path));
       throw err;
     }
   }) as SourceOptions;
-  return { options, filled };
+  return { options, filled, fromLayer };
 }
 
 /** Could this layer define `name`? Uses `only` and `prefix` when they are literal; otherwise assumes yes. */

@@ -25,6 +25,12 @@ interface OptionBase {
   required?: boolean;
   /** The value is, or may hold, a credential (see CredentialSpec). */
   credential?: CredentialSpec;
+  /**
+   * Where (or how) the layer sends credentials secretrun finds itself (a cloud credential chain's token): such a
+   * value filled from an earlier layer's keys is an error naming the option and that layer (contract, "Where found
+   * credentials go"). Checked by `defineSource` before `load` runs.
+   */
+  destination?: boolean;
 }
 
 /**

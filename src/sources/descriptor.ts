@@ -9,6 +9,7 @@
  */
 import { readOptions, withDefaults, type COMMON_OPTIONS, type OptionShape, type OptionSpecs, type OptionsOf } from '../core/validate.js';
 import { urlCredentialParts, urlForDisplay } from '../core/urls.js';
+import { SourceError } from '../core/errors.js';
 import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.js';
 
 // ---- option groups several types share -----------------------------------------------------------------------
@@ -128,6 +129,7 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     usesEarlierKeys: typeof usesEarlierKeys === 'function' ? (raw: SourceOptions) => usesEarlierKeys(withDefaults(def, raw) as LayerOptions<O>) : usesEarlierKeys,
     load: async (raw: SourceOptions, context: SourceContext) => {
       const options = read(raw);
+      refuseDestinationsFromLayers(def.options, options, context);
       for (const value of alwaysCredentials(def.options, options)) context.secret(value);
       return def.load(options, context);
     },
@@ -146,6 +148,23 @@ function alwaysCredentials(specs: OptionSpecs, options: SourceOptions): string[]
     else if (value !== null && typeof value === 'object' && !Array.isArray(value)) for (const v of Object.values(value)) if (typeof v === 'string') out.push(v);
   }
   return out;
+}
+
+/**
+ * Contract, "Where found credentials go": a credential secretrun finds itself (a cloud credential chain's token)
+ * goes only where the sources file, its vars or the parent environment say. An option marked `destination` that an
+ * earlier layer's key filled in is refused, naming the option and that layer.
+ */
+export function refuseDestinationsFromLayers(specs: OptionSpecs, options: SourceOptions, context: Pick<SourceContext, 'filledFrom'>): void {
+  for (const [name, spec] of Object.entries(specs)) {
+    if (!spec.destination || options[name] === undefined) continue;
+    const layer = context.filledFrom?.([name]);
+    if (layer !== undefined) {
+      throw new SourceError(
+        `\`${name}\` is filled from a key of layer "${layer}": it says where credentials go, so it must come from the sources file, its vars or the environment`,
+      );
+    }
+  }
 }
 
 type Ranges = readonly (readonly [number, number])[];

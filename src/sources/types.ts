@@ -31,6 +31,12 @@ export interface SourceContext {
    */
   filled?(path: (string | number)[]): readonly (readonly [number, number])[];
   /**
+   * The label of the earlier layer whose key `${...}` filled part of the string option at `path`, or undefined
+   * when vars, the parent environment or the text itself filled it. Destination options (`destination: true`)
+   * filled from a layer are refused (src/sources/descriptor.ts).
+   */
+  filledFrom?(path: (string | number)[]): string | undefined;
+  /**
    * Present when the same layer is resolved again and again (watch mode, `watchSecrets`): a map kept from one
    * resolution to the next, e.g. for an ETag and what its answer parsed to (see `fetchKeys`).
    */
