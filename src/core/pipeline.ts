@@ -9,6 +9,7 @@ import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, sel
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
 import { interpolate, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
+import { holdsReference, schemesOf } from './references.js';
 import { layerName, resolveLayers, type Resolution, type ResolveHooks } from './resolve.js';
 import { withDefaults } from './validate.js';
 import { SOURCES } from '../sources/index.js';
@@ -28,6 +29,11 @@ export interface LocateOptions {
   dotenv?: readonly ExtraDotenv[];
   /** How messages name the caller's options (the CLI's flags); default: the library's option names. */
   names?: OptionNames;
+  /**
+   * The inherited environment goes to a child (`run`): with no sources file, a reference in it is enough to run,
+   * and its references are resolved (contract section 3b; see ResolveHooks).
+   */
+  inheritedReferences?: boolean;
 }
 
 /** `signal`, `cache` and the progress hooks are handed to the resolver as they are (see ResolveHooks). */
@@ -69,9 +75,9 @@ export interface Resolved {
 }
 
 /** The sources file; with `dotenv` layers and no file named or found, the stand-in for none. */
-export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES, dotenv, names }: LocateOptions): Promise<SourcesFile> {
+export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES, dotenv, names, inheritedReferences }: LocateOptions): Promise<SourcesFile> {
   const find = { config, cwd, env: processEnv, names };
-  if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd, sources);
+  if (!dotenv?.length && !(inheritedReferences && holdsReference(processEnv, schemesOf(sources)))) return loadSourcesFile(findSourcesFile(find), cwd, sources);
   const path = locateSourcesFile(find);
   return path ? loadSourcesFile(path, cwd, sources) : noSourcesFile(cwd, sources);
 }
@@ -90,6 +96,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     cache: options.cache,
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
+    inheritedReferences: options.inheritedReferences,
   };
   let resolution: Resolution;
   try {

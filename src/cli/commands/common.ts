@@ -20,7 +20,7 @@ export type { Resolved };
 export const parentEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
 
 /** How core messages name the CLI's options. */
-export const CLI_OPTION_NAMES: OptionNames = { config: '-c', configHint: 'pass -c FILE or --dotenv PATH', envHint: 'pass -e NAME' };
+export const CLI_OPTION_NAMES: OptionNames = { config: '-c', configHint: 'pass -c FILE, --dotenv PATH or --dotenv-optional .env', envHint: 'pass -e NAME' };
 
 export interface CommonOptions {
   config?: string;
@@ -40,10 +40,12 @@ export interface ResolveExtras {
   keepGoing?: boolean;
   /** Kept across re-resolves in watch mode (see PipelineOptions.cache). */
   cache?: Map<string, Map<string, unknown>>;
+  /** `run`: the inherited environment goes to the child (its references; see PipelineOptions). */
+  inheritedReferences?: boolean;
 }
 
 /** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, inheritedReferences }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -59,6 +61,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       signal,
       keepGoing,
       cache,
+      inheritedReferences,
       onRemoteStart: async (names) => {
         // isatty(2), not process.stderr.isTTY: the getter builds the stderr stream (a socket for a pipe), about
         // 1 ms that a run with nobody watching never needs.
