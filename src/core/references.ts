@@ -253,10 +253,11 @@ export function dotenvCutReference(text: string): { line: number; key: string } 
 }
 
 /**
- * The references in a layer's values, by key (undefined when there are none). A problem names the key; in a
+ * The references in a layer's values, by key (undefined when there are none). A problem names the key (thrown, or
+ * pushed to `problems` when given); in a
  * layer that repeats the parent environment (`env`) an unknown scheme is left alone, as in the environment itself.
  */
-export function layerReferences(keys: Readonly<Record<string, unknown>>, schemes: Schemes, unknown: 'error' | 'skip'): Map<string, Reference[]> | undefined {
+export function layerReferences(keys: Readonly<Record<string, unknown>>, schemes: Schemes, unknown: 'error' | 'skip', problems?: string[]): Map<string, Reference[]> | undefined {
   let out: Map<string, Reference[]> | undefined;
   for (const key of Object.keys(keys)) {
     const value = keys[key];
@@ -265,8 +266,11 @@ export function layerReferences(keys: Readonly<Record<string, unknown>>, schemes
     try {
       refs = parseReferences(value, schemes, unknown);
     } catch (err) {
-      if (err instanceof ReferenceProblem) throw new ReferenceProblem(`${key}: ${err.message}`);
-      throw err;
+      if (!(err instanceof ReferenceProblem)) throw err;
+      // `check` collects every problem; a resolve stops at the first.
+      if (!problems) throw new ReferenceProblem(`${key}: ${err.message}`);
+      problems.push(`${key}: ${err.message}`);
+      continue;
     }
     if (refs.length > 0) (out ??= new Map()).set(key, refs);
   }

@@ -10,7 +10,7 @@
  */
 import { interpolate, InterpolationError } from '../core/interpolate.js';
 import { SourceError } from '../core/errors.js';
-import { dotenvCutReference } from '../core/references.js';
+import { dotenvCutReference, ReferenceProblem } from '../core/references.js';
 import { ownMap, parseDotenv } from '../formats/parse.js';
 import { FILE_OPTIONS, defineSource, labelByPath } from './descriptor.js';
 import { privateFile, readLayerFile, watchFile } from './local-file.js';
@@ -30,7 +30,7 @@ export default defineSource({
     const { text, shown } = readLayerFile(options, context);
     const parsed = parseDotenv(text, shown);
     const cut = options.references === false ? undefined : dotenvCutReference(text);
-    if (cut) throw new SourceError(`${shown}:${cut.line}: ${cut.key}: an unquoted "#" cuts the reference (dotenv reads it as a comment); quote the value: ${cut.key}="ref+..."`);
+    if (cut) throw new ReferenceProblem(`${shown}:${cut.line}: ${cut.key}: an unquoted "#" cuts the reference (dotenv reads it as a comment); quote the value: ${cut.key}="ref+..."`);
     if (!options.expand) return parsed;
     const out: Record<string, string> = {};
     for (const [key, value] of Object.entries(parsed)) {
