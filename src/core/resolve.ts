@@ -103,7 +103,12 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     return got.map((v, n) => {
       const { i, key } = list[n];
       const options = layers[i].options;
-      const value = finishResolved(v.value, held[i]!.get(key)!.sourceKey, options, names[i]);
+      let value: string;
+      try {
+        value = finishResolved(v.value, held[i]!.get(key)!.sourceKey, options, names[i]);
+      } catch (err) {
+        throw wrapLayerError(err, names[i], controller.signal, layers[i].location);
+      }
       if (!matchesAny(key, publicPatterns(options))) registerSecret(value);
       return { ...v, value };
     });
