@@ -8,6 +8,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { withoutNodeVersionWarning } from '../src/sources/aws/client.js';
 import { BIN, CLI_NODE, PRINT_ENV, runCli, runCommand, useTmpProjects, type CliResult } from './helpers/cli.js';
 import { dummyAwsEnv, seedParameters, seedSecrets, startAwsProxy, type AwsProxy } from './helpers/moto.js';
+import { starts, until, watchPlumbing } from './helpers/watch.js';
 
 const moto = inject('motoEndpoint');
 const NS = `SrRefTest-${process.pid}-${Date.now().toString(36)}`;
@@ -245,6 +246,26 @@ describe.skipIf(!moto)('references against moto_server', () => {
     const masked = await cli(dir, ['-e', 'a', '--mask', '--', process.execPath, '-e', 'console.log("pw=" + process.env.DB_PASSWORD)']);
     expect(masked.code, masked.stderr).toBe(0);
     expect(masked.stdout).toBe('pw=****\n');
+  });
+
+  it('watch mode reads referenced values again on every re-resolve, and restarts the child when one changed', async () => {
+    const plumbing = watchPlumbing();
+    try {
+      await seedParameters(moto, [{ name: `/${NS}/rotating`, value: 'rotating-v1' }, { name: `/${NS}/rotating-env`, value: 'env-v1' }]);
+      const { dir } = plumbing.project({ '.env': `TOKEN=ref+awsssm://${NS}/rotating\n` });
+      const env = dummyAwsEnv({ AWS_ENDPOINT_URL: proxy.url, FROM_ENV: `ref+awsssm://${NS}/rotating-env` }) as Record<string, string>;
+      const w = await plumbing.startWatched(dir, ['--dotenv', '.env', '--watch=2'], ['TOKEN', 'FROM_ENV'], env);
+      expect(w.first.env).toEqual({ TOKEN: 'rotating-v1', FROM_ENV: 'env-v1' });
+      await seedParameters(moto, [{ name: `/${NS}/rotating`, value: 'rotating-v2' }]);
+      const second = await until(() => starts(w.log)[1], 'a restart with the file reference\'s new value', 15_000);
+      expect(second.env).toEqual({ TOKEN: 'rotating-v2', FROM_ENV: 'env-v1' });
+      // A reference in the inherited environment (no sources file) is part of what the child gets, and of the fingerprint.
+      await seedParameters(moto, [{ name: `/${NS}/rotating-env`, value: 'env-v2' }]);
+      const third = await until(() => starts(w.log)[2], 'a restart with the inherited reference\'s new value', 15_000);
+      expect(third.env).toEqual({ TOKEN: 'rotating-v2', FROM_ENV: 'env-v2' });
+    } finally {
+      await plumbing.cleanup();
+    }
   });
 
   it('check validates references in local layer files offline', async () => {

@@ -159,3 +159,13 @@ describe('the resolver', () => {
     await expect(r2.resolve([pending('K', 'ref+a://x', failing)])).rejects.toThrow('K: ref+a://x: boom');
   });
 });
+
+describe('diff and leased values', () => {
+  it('a leased value (new on every read) is compared by presence; any other by value', async () => {
+    const { compareEntries } = await import('../src/cli/commands/diff.js');
+    const entry = (value: string, leased?: boolean) => ({ value, layer: 'l', shadowed: [], ...(leased ? { via: 'ref+vault', leased } : {}) });
+    const a = new Map([['DB_CREDS', entry('user-1', true)], ['PLAIN', entry('x')]]);
+    const b = new Map([['DB_CREDS', entry('user-2', true)], ['PLAIN', entry('y')]]);
+    expect(compareEntries(a, b)).toMatchObject({ changed: ['PLAIN'], same: ['DB_CREDS'] });
+  });
+});
