@@ -133,6 +133,7 @@ export const COMMON_OPTIONS = {
   },
   decode_prefixed: { type: 'boolean', description: 'Decode values written as `base64:<data>`.' },
   public: { type: 'list', items: KEY_LIST, description: 'Keys (names or globs) that are not secret: never masked by `run --mask`.' },
+  references: { type: 'boolean', description: '`false`: values of this layer are never read as references (`ref+awsssm://...`); default true.' },
 } as const satisfies OptionSpecs;
 
 export const COMMON_OPTION_NAMES: readonly string[] = ['type', ...Object.keys(COMMON_OPTIONS)];
@@ -342,6 +343,7 @@ const ENV_NAME: StringOption = {
 export const TOP_LEVEL_OPTIONS = {
   default_environment: { type: 'string', description: 'Environment used when neither --env nor SECRETRUN_ENV is given.' },
   require: { type: 'list', items: ENV_NAME, description: 'Keys that must be present after resolution.' },
+  references: { type: 'boolean', description: '`false`: values of the layers this file defines are never read as references (`ref+awsssm://...`); default true.' },
 } as const satisfies OptionSpecs;
 
 export const ENVIRONMENT_OPTIONS = {

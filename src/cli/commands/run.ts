@@ -34,9 +34,10 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   // Watch mode keeps what lets a poll ask "changed since?" (ETags) from one resolution to the next.
   const cache = watch ? new Map<string, Map<string, unknown>>() : undefined;
 
-  const initial = await resolveEnvironment(opts, opts.env, undefined, { cache });
+  const initial = await resolveEnvironment(opts, opts.env, undefined, { cache, inheritedReferences: true });
   actOnFindings(initial, handOnPolicy(opts), opts.quiet);
-  const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, parentEnv, !!opts.pristine);
+  // With no sources file, the inherited environment's references are resolved too (contract section 3b).
+  const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, r.inherited ? { ...parentEnv, ...r.inherited } : parentEnv, !!opts.pristine);
   const cwd = process.cwd();
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
   // Watch mode keeps this first answer for every restart.
@@ -64,7 +65,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
       // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings. Findings
       // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
       resolve: async (signal) => {
-        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal, cache });
+        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal, cache, inheritedReferences: true });
         actOnFindings(again, handOnPolicy(opts), true);
         return again;
       },
@@ -130,6 +131,7 @@ export function maskedValues(resolution: Resolution, mode: MaskMode): Map<string
     const publicKeys = new Set(layer.publicKeys);
     for (const [key, value] of Object.entries(layer.keys)) winner.set(key, { value, isPublic: publicKeys.has(key) });
   }
+  for (const [key, value] of Object.entries(resolution.inherited ?? {})) winner.set(key, { value, isPublic: false });
   const out = new Map<string, string>();
   for (const key of [...winner.keys()].sort()) {
     const { value, isPublic } = winner.get(key)!;
