@@ -51,3 +51,28 @@ export async function runExitTasks(onProblem: (message: string) => void): Promis
     }
   }
 }
+
+/** Signals whose default action ends the process and that a container runtime or a user may send early. */
+const EARLY_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+
+/**
+ * Between creating something an exit task undoes (secret files) and the moment the child's signal relay is up, a
+ * terminating signal would end secretrun by its default action and skip the exit tasks. Until the returned
+ * function is called, such a signal runs `undo` (synchronous: there is no child to wait for, and nothing else
+ * may start meanwhile) and then ends secretrun by the same signal, as it would have.
+ */
+export function guardEarlySignals(undo: () => void): () => void {
+  const handler = (sig: NodeJS.Signals) => {
+    release();
+    try {
+      undo();
+    } finally {
+      process.kill(process.pid, sig);
+    }
+  };
+  const release = () => {
+    for (const sig of EARLY_SIGNALS) process.removeListener(sig, handler);
+  };
+  for (const sig of EARLY_SIGNALS) process.on(sig, handler);
+  return release;
+}

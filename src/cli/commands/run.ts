@@ -9,7 +9,7 @@
 import { execChild, findExecutable, spawnChild, startChild, type ChildEnd, type SignalPolicy } from '../../process/child.js';
 import { resolve } from 'node:path';
 import { ttyModule } from '../../process/builtins.js';
-import { addExitTask, exitTaskNames, runExitTasks } from '../../process/exit-tasks.js';
+import { addExitTask, exitTaskNames, guardEarlySignals, runExitTasks } from '../../process/exit-tasks.js';
 import { residentParentReason } from '../../process/resident.js';
 import { SecretrunError, UsageError } from '../../core/errors.js';
 import { locateSourcesFile, noSourcesFile, type SourcesFile } from '../../core/config.js';
@@ -67,6 +67,8 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   const cwd = process.cwd();
   const pid1 = process.pid === 1;
 
+  // Until the child's relay is up, a signal removes the files before it ends us (see guardEarlySignals).
+  let releaseEarlySignals = () => {};
   try {
     let files: SecretFiles | undefined;
     if (usesFiles) {
@@ -77,6 +79,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
       addExitTask('removing the secret files', () => opened.close(), 5000);
       // Should the normal way out break, the files still go with the process.
       process.once('exit', () => opened.close());
+      releaseEarlySignals = guardEarlySignals(() => opened.close());
     }
     const envFor = (r: Resolution) => withFiles(childEnvironment(fileFlags.mount ? {} : valuesOf(r), r.environment, parentEnv, !!opts.pristine), files);
     // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
@@ -110,7 +113,11 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
           files?.update(filesContent(again));
           return again;
         },
-        start: (resolved) => spawnChild(file, command.slice(1), spawnOptions(resolved)),
+        // Called once the watch session's relay is up.
+        start: (resolved) => {
+          releaseEarlySignals();
+          return spawnChild(file, command.slice(1), spawnOptions(resolved));
+        },
         maskFor: maskMode ? ({ resolution }) => maskedValues(resolution, maskMode) : undefined,
       });
     }
@@ -121,12 +128,14 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
     if (!reason) await execChild(file, command.slice(1), options.env, cwd);
     // Not spread: that would read the lazy `terminal` now.
     const child = startChild(file, command.slice(1), Object.assign(signalPolicy(), options));
+    releaseEarlySignals();
     try {
       return await child.ended;
     } finally {
       child.release();
     }
   } finally {
+    releaseEarlySignals();
     if (exitTaskNames().length > 0) debug(`exit tasks: ${exitTaskNames().join(', ')}`);
     await runExitTasks((m) => warn(m, opts.quiet));
   }
