@@ -50,7 +50,8 @@ export interface DiffJson {
 export async function diff(envA: string, envB: string, opts: DiffOptions): Promise<number> {
   const file = await loadFile(opts);
   // diff shows what an environment lacks rather than failing on `require`.
-  const [a, b] = await Promise.all([resolveEnvironment(opts, envA, file), resolveEnvironment(opts, envB, file)]);
+  const envFrom = "diff's arguments";
+  const [a, b] = await Promise.all([resolveEnvironment(opts, envA, file, { envFrom }), resolveEnvironment(opts, envB, file, { envFrom })]);
   for (const side of [a, b]) actOnFindings(side, {}, opts.quiet);
   const only = opts.only && opts.only.length > 0 ? opts.only : undefined;
   const comparison = compareEntries(a.resolution.entries, b.resolution.entries, only);
