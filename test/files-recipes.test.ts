@@ -170,7 +170,16 @@ new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }).g
       expect([r.code, r.stdout]).toEqual([3, 'refused: true\n']);
     });
 
-    it('file_kind: tmpfs (or --file-kind tmpfs) loads the key', async () => {
+    it('secretrun --file-kind tmpfs --as-file GOOGLE_APPLICATION_CREDENTIALS loads the key', async () => {
+      const p = project();
+      const r = await secretrun(p.dir, ['--file-kind', 'tmpfs', '--as-file', 'GOOGLE_APPLICATION_CREDENTIALS', '--', process.execPath, '-e', script], {
+        XDG_RUNTIME_DIR: xdg(true),
+        GOOGLE_APPLICATION_CREDENTIALS: secrets.GOOGLE_APPLICATION_CREDENTIALS,
+      });
+      expect([r.code, r.stdout, r.stderr]).toEqual([0, 'JWT deployer@demo-project.iam.gserviceaccount.com\n', '']);
+    });
+
+    it('file_kind: tmpfs in the sources file does the same', async () => {
       const p = recipeProject(['GOOGLE_APPLICATION_CREDENTIALS'], 'file_kind: tmpfs\n');
       const r = await secretrun(p.dir, ['--', process.execPath, '-e', script], { XDG_RUNTIME_DIR: xdg(true) });
       expect([r.code, r.stdout, r.stderr]).toEqual([0, 'JWT deployer@demo-project.iam.gserviceaccount.com\n', '']);
