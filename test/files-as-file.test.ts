@@ -4,7 +4,7 @@
  * records exactly what it read.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import dotenv from 'dotenv';
@@ -162,6 +162,8 @@ describe('--mount', () => {
     expect(out.$PLAIN).toBeNull();
     expect(out.$JSON_KEY).toMatch(/\/secretrun-files-\d+-[0-9a-f]{8}\/JSON_KEY$/);
     expect(existsSync(join(p.dir, name))).toBe(false);
+    // Nor the spare pipes made ahead next to it.
+    expect(readdirSync(p.dir).filter((n) => n.includes('secretrun-'))).toEqual([]);
   });
 
   it('the tmpfs kind writes a regular file 0600, only on a RAM-backed filesystem', async () => {

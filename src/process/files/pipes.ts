@@ -10,6 +10,10 @@
  * - **One copy per open.** Reopening the same pipe while the previous reader still holds it would hand that
  *   reader the content again. So as soon as a reader is found, a fresh pipe is renamed over the path (atomic, same
  *   directory): the next reader opens the new one, and the lingering one gets EOF on the old one when we are done.
+ *   The fresh pipe is a spare made ahead of time (`.NAME.secretrun-PID-N` next to the path; mkfifo in the
+ *   background), so no reader waits for a process to start; only reads in quick succession make one on the spot.
+ *   Measured with a reader every 300 ms on this (heavily loaded) 2-core machine: median open-to-EOF 56 ms with
+ *   spares against 78 ms making each pipe on the spot.
  * - **Only our own pipe.** Every open for writing is checked with fstat against what we created (device, inode,
  *   owner, mode); anything else stops serving that path with an error.
  */
@@ -58,6 +62,14 @@ export function makeFifos(mkfifo: string, paths: string[]): Identity[] {
   });
 }
 
+function removeIfSame(path: string, id: Identity): void {
+  try {
+    if (sameFile(lstatSync(path), id)) unlinkSync(path);
+  } catch {
+    /* gone */
+  }
+}
+
 function safeUnlink(path: string): void {
   try {
     unlinkSync(path);
@@ -70,6 +82,9 @@ interface ServedPipe {
   path: string;
   content: Buffer;
   identity?: Identity;
+  /** A fresh pipe made ahead of time, renamed over `path` as a reader arrives (no mkfifo on the way to the reader). */
+  spare?: { path: string; identity: Identity };
+  refilling: boolean;
   reads: number;
   stopped: boolean;
 }
@@ -98,11 +113,13 @@ export class PipeServer {
 
   /** Create a pipe at each path (replacing a pipe of ours already there) and start serving it. */
   serve(entries: { path: string; content: Buffer }[]): void {
-    const spares = entries.map((e) => spareName(e.path));
-    const ids = makeFifos(this.o.mkfifo, spares);
+    // One mkfifo call for every pipe and its first spare.
+    const names = entries.flatMap((e) => [spareName(e.path), spareName(e.path)]);
+    const ids = makeFifos(this.o.mkfifo, names);
     entries.forEach((e, i) => {
-      renameSync(spares[i], e.path);
-      this.pipes.push({ path: e.path, content: e.content, identity: ids[i], reads: 0, stopped: false });
+      renameSync(names[2 * i], e.path);
+      const spare = { path: names[2 * i + 1], identity: ids[2 * i + 1] };
+      this.pipes.push({ path: e.path, content: e.content, identity: ids[2 * i], spare, refilling: false, reads: 0, stopped: false });
     });
     if (!this.timer) {
       this.timer = setInterval(() => this.poll(), POLL_MS);
@@ -161,16 +178,50 @@ export class PipeServer {
         pipe.stopped = true;
         pipe.identity = undefined;
       } else {
-        const spare = spareName(pipe.path);
-        const [id] = makeFifos(this.o.mkfifo, [spare]);
-        renameSync(spare, pipe.path);
-        pipe.identity = id;
+        // The spare made ahead, or (reads in quick succession) one made now.
+        let spare = pipe.spare;
+        if (!spare) {
+          const name = spareName(pipe.path);
+          spare = { path: name, identity: makeFifos(this.o.mkfifo, [name])[0] };
+        }
+        pipe.spare = undefined;
+        renameSync(spare.path, pipe.path);
+        pipe.identity = spare.identity;
+        this.refill(pipe);
       }
     } catch (err) {
       closeSync(fd);
       return this.stop(pipe, `cannot replace it after a read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     this.write(fd, content);
+  }
+
+  /**
+   * Make the next spare in the background: mkfifo runs as a child process, so neither the event loop nor a
+   * threadpool thread waits for it.
+   */
+  private refill(pipe: ServedPipe): void {
+    if (pipe.refilling || pipe.stopped || this.closed) return;
+    pipe.refilling = true;
+    const name = spareName(pipe.path);
+    const done = (ok: boolean) => {
+      pipe.refilling = false;
+      let st: Stats | undefined;
+      try {
+        st = ok && !this.closed && !pipe.stopped && !pipe.spare ? lstatSync(name) : undefined;
+      } catch {
+        st = undefined;
+      }
+      if (st && st.isFIFO() && st.uid === uid() && (st.mode & 0o077) === 0) pipe.spare = { path: name, identity: identityOf(st) };
+      else safeUnlink(name);
+    };
+    try {
+      childProcessModule()
+        .execFile(this.o.mkfifo, ['-m', '600', '--', name], { env: {} }, (err) => done(!err))
+        .on('error', () => {});
+    } catch {
+      done(false);
+    }
   }
 
   /** Write the whole content to the reader without blocking any thread, then close (the reader sees EOF). */
@@ -195,6 +246,7 @@ export class PipeServer {
     for (const w of this.writers) w.destroy();
     this.writers.clear();
     for (const pipe of this.pipes) {
+      if (pipe.spare) removeIfSame(pipe.spare.path, pipe.spare.identity);
       const id = pipe.identity;
       if (!id) continue;
       try {
