@@ -284,6 +284,21 @@ describe('--mount PATH refusals: examined without following links, nothing touch
   });
 });
 
+describe('resident parent', () => {
+  it('files keep secretrun as the parent; SECRETRUN_DEBUG=1 says why and names the exit task', async () => {
+    const p = project({ 'rec.cjs': RECORDER });
+    const script = 'process.stdout.write(String(process.ppid))';
+    const r = await runCli(['--as-file', 'K', '--', process.execPath, '-e', script], { cwd: p.dir, env: { XDG_RUNTIME_DIR: xdg(), K: 'v', SECRETRUN_DEBUG: '1' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      "secretrun: debug: staying as the command's parent: secret files (as_file, --mount) are served and removed at exit\n" +
+        'secretrun: debug: exit tasks: removing the secret files\n',
+    );
+    // The child's parent is not the test: secretrun stayed (no execve handover), on every Node.
+    expect(Number(r.stdout)).not.toBe(process.pid);
+  });
+});
+
 describe('sources file keys', () => {
   it('check validates as_file names and file_kind values, with positions', async () => {
     const p = project({ 'secretrun.yaml': 'sources: []\nas_file: [1BAD]\nfile_kind: disk\n' });

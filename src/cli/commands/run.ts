@@ -45,6 +45,16 @@ interface FileFlags {
 }
 
 export async function run(command: string[], opts: RunOptions): Promise<ChildEnd> {
+  // The exit tasks run however this ends, even when resolving failed after a task was added (a lease obtained).
+  try {
+    return await resolveAndRun(command, opts);
+  } finally {
+    if (exitTaskNames().length > 0) debug(`exit tasks: ${exitTaskNames().join(', ')}`);
+    await runExitTasks((m) => warn(m, opts.quiet));
+  }
+}
+
+async function resolveAndRun(command: string[], opts: RunOptions): Promise<ChildEnd> {
   if (command.length === 0) throw new UsageError('run: no command given (usage: secretrun [options] -- <command> [args...])');
   const maskMode = parseMaskMode(opts.mask);
   const fileFlags = await parseFileFlags(opts);
@@ -136,8 +146,6 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
     }
   } finally {
     releaseEarlySignals();
-    if (exitTaskNames().length > 0) debug(`exit tasks: ${exitTaskNames().join(', ')}`);
-    await runExitTasks((m) => warn(m, opts.quiet));
   }
 }
 
