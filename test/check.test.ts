@@ -124,7 +124,7 @@ describe('check: every problem at once, each with file:line:col', () => {
     const { dir } = project({});
     const r = await runCli(['check'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE or --dotenv PATH\)\n$/);
+    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE, --dotenv PATH or --dotenv-optional \.env\)\n$/);
   });
 });
 
