@@ -211,7 +211,7 @@ export async function offlineReferenceProblems(plan: EnvironmentPlan, processEnv
     const name = layerName(spec, plan.vars);
     const problems: string[] = [];
     try {
-      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
+      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, lookupIn(plan.vars, processEnv))) as Record<string, unknown>;
       const context = { layer: name, configDir: spec.dir ?? plan.file.dir, keys: {}, env: processEnv, signal: new AbortController().signal, warn: () => {}, secret: registerSecret };
       layerReferences(await source.load(options, context), schemes, source.passesParentEnvironment ? 'skip' : 'error', problems);
     } catch (err) {
