@@ -173,6 +173,11 @@ describe('azure-key-vault: managed identity', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/`vault` is filled from a key of layer "dotenv \.env"/);
     expect(fake.requests).toHaveLength(0);
+    // From the environment's `vars`, the sources file's own text, it is the user's word.
+    const fromVars = project({
+      'secretrun.yaml': `default_environment: prod\nenvironments:\n  prod:\n    vars: { KV: "${fake.origin}" }\n    sources:\n      - type: azure-key-vault\n        vault: \${KV}\n        secrets: [a]\n`,
+    });
+    expect((await exportJson(fromVars.dir, miEnv(fake))).keys).toEqual({ a: '1' });
   });
 });
 
