@@ -10,7 +10,7 @@
 import { readOptions, withDefaults, type COMMON_OPTIONS, type OptionShape, type OptionSpecs, type OptionsOf } from '../core/validate.js';
 import { urlCredentialParts, urlForDisplay } from '../core/urls.js';
 import { SourceError } from '../core/errors.js';
-import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.js';
+import type { PrivateFile, ReferenceHook, Source, SourceContext, SourceOptions } from './types.js';
 
 // ---- option groups several types share -----------------------------------------------------------------------
 
@@ -83,6 +83,8 @@ export interface SourceDescriptor extends Source, OptionShape {
   readonly passesParentEnvironment: boolean;
   /** What follows the type in the layer's default label (`dotenv .env`), from the options as written. */
   label?(options: SourceOptions, fill: Fill): string | undefined;
+  /** `ref+SCHEME://...` values are read through this store (contract section 3b; ../core/references.ts). */
+  readonly reference?: ReferenceHook;
 }
 
 /** What a source's `load` receives: its own options, checked and with defaults, and the common ones. */
@@ -97,6 +99,7 @@ export interface SourceDefinition<O extends OptionSpecs> {
   remote?: boolean;
   passesParentEnvironment?: boolean;
   label?: SourceDescriptor['label'];
+  reference?: ReferenceHook;
   /** Local files holding plain secrets, from its interpolated options: `check` reports any that others can read. */
   privateFiles?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): PrivateFile[];
   /** Local files the layer reads (absolute paths), from its interpolated options; watch mode re-resolves on change. */
@@ -123,6 +126,7 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     remote: def.remote ?? false,
     passesParentEnvironment: def.passesParentEnvironment ?? false,
     label: def.label,
+    reference: def.reference,
     privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
     watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),
     // Asked before interpolation, of the options as written: defaults only, no checks (the file was checked).
