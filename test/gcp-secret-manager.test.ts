@@ -6,7 +6,7 @@
 import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { crc32c } from '../src/sources/gcp/crc32c.js';
 import gcp, { parseSecretRef } from '../src/sources/gcp-secret-manager.js';
 import { payloadText, SecretKeys } from '../src/sources/secret-keys.js';
@@ -16,6 +16,8 @@ import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { secretPieces, startFakeMetadata, startFakeSecretManager, type FakeSecretManagerOptions } from './helpers/fake-gcp.js';
 import { startServer, type FakeServer } from './helpers/http-server.js';
 
+// Several CLI runs per case, each loading a cloud credential library: give a loaded 2-core machine room.
+vi.setConfig({ testTimeout: 90_000 });
 const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
 const project = useTmpProjects(afterEach);
 const servers: { close(): Promise<void> }[] = [];
@@ -311,7 +313,7 @@ describe('gcp-secret-manager: the leak corpus (SECRETRUN_DEBUG=1)', () => {
       const printed = r.stdout + r.stderr;
       for (const piece of [...secretPieces(token), ...secretPieces(value)]) expect(printed).not.toContain(piece);
     }
-  }, 120_000);
+  }, 150_000);
 });
 
 describe('gcp-secret-manager: one credentials client per session', () => {
