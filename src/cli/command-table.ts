@@ -151,14 +151,17 @@ export const COMMANDS: CommandDef[] = [
       { name: '<envA>', description: 'first environment' },
       { name: '<envB>', description: 'second environment' },
     ],
+    // Not -e: the two environments are the arguments.
     options: [
-      ...COMMON_OPTIONS,
+      ...COMMON_OPTIONS.filter((o) => !o.flags.startsWith('-e, --env ')),
       { flags: '--reveal', description: 'show values instead of masks' },
       { flags: '--json', description: 'machine-readable output' },
       { flags: '--only <keys...>', description: 'compare only these keys (names or * globs)', complete: 'none' },
+      { flags: '--keys', description: 'compare the key sets only, not the values: exit 1 only when a key is missing on one side' },
     ],
     failureExit: 2,
     examples: [
+      ["secretrun diff staging prod --keys --only 'API_*'", 'fail when prod lacks a key staging has'],
       ['secretrun diff dev prod', 'masked report; exit 1 if they differ'],
       ["secretrun diff staging prod --only 'DB_*' API_URL", ''],
       ['secretrun diff dev prod --json', 'machine-readable, no values'],
@@ -194,10 +197,14 @@ export const COMMANDS: CommandDef[] = [
     name: 'init',
     description: 'write a commented starter secretrun.yaml in the current directory (never overwrites)',
     arguments: [],
-    options: [{ flags: '-q, --quiet', description: 'print nothing on success' }],
+    options: [
+      { flags: '-q, --quiet', description: 'print nothing on success' },
+      { flags: '--here', description: "write one even though a project's secretrun.yaml above this directory applies here (the new file shadows it below)" },
+    ],
     failureExit: 1,
     examples: [
       ['secretrun init', 'writes secretrun.yaml; adds .env to .gitignore'],
+      ['cd services/api && secretrun init --here', "a file of the subdirectory's own, shadowing the project's"],
       ['secretrun init && secretrun check', 'the starter file validates as written'],
     ],
     action: async (_args, opts) => (await import('./commands/init.js')).init(opts),

@@ -28,6 +28,8 @@ export interface RawConfig {
   sources?: RawLayer[];
   environments?: Record<string, { vars?: Record<string, string | number | boolean>; sources?: RawLayer[]; require?: string[]; as_file?: string[]; file_kind?: FileKindName }>;
   require?: string[];
+  /** `false`: no value of the file's layers is a reference (contract section 3b). */
+  references?: boolean;
   as_file?: string[];
   file_kind?: FileKindName;
 }

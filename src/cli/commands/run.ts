@@ -67,7 +67,7 @@ async function resolveAndRun(command: string[], opts: RunOptions): Promise<Child
   // `--as-file KEY` alone is enough to run without a sources file: the key then comes from our environment.
   const standIn = standInSourcesFile(opts);
 
-  const initial = await resolveEnvironment(opts, opts.env, standIn, { cache });
+  const initial = await resolveEnvironment(opts, opts.env, standIn, { cache, inheritedReferences: true });
   actOnFindings(initial, handOnPolicy(opts), opts.quiet);
   const asFileKeys = [...new Set([...initial.plan.asFile, ...(opts.asFile ?? [])])];
   const fileKind = opts.fileKind ?? initial.plan.fileKind ?? 'pipe';
@@ -91,7 +91,9 @@ async function resolveAndRun(command: string[], opts: RunOptions): Promise<Child
       process.once('exit', () => opened.close());
       releaseEarlySignals = guardEarlySignals(() => opened.close());
     }
-    const envFor = (r: Resolution) => withFiles(childEnvironment(fileFlags.mount ? {} : valuesOf(r), r.environment, parentEnv, !!opts.pristine), files);
+    // With no sources file, the inherited environment's references are resolved too (contract section 3b).
+    const envFor = (r: Resolution) =>
+      withFiles(childEnvironment(fileFlags.mount ? {} : valuesOf(r), r.environment, r.inherited ? { ...parentEnv, ...r.inherited } : parentEnv, !!opts.pristine), files);
     // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
     // Watch mode keeps this first answer for every restart.
     const file = findExecutable(command[0], opts.pristine ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
@@ -118,7 +120,7 @@ async function resolveAndRun(command: string[], opts: RunOptions): Promise<Child
         // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
         // The files take the new values at once: the next read gets them.
         resolve: async (signal) => {
-          const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, standIn, { signal, cache });
+          const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, standIn, { signal, cache, inheritedReferences: true });
           actOnFindings(again, handOnPolicy(opts), true);
           files?.update(filesContent(again));
           return again;
@@ -252,6 +254,7 @@ export function maskedValues(resolution: Resolution, mode: MaskMode): Map<string
     const publicKeys = new Set(layer.publicKeys);
     for (const [key, value] of Object.entries(layer.keys)) winner.set(key, { value, isPublic: publicKeys.has(key) });
   }
+  for (const [key, value] of Object.entries(resolution.inherited ?? {})) winner.set(key, { value, isPublic: false });
   const out = new Map<string, string>();
   for (const key of [...winner.keys()].sort()) {
     const { value, isPublic } = winner.get(key)!;
