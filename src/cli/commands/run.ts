@@ -188,7 +188,8 @@ function standInSourcesFile(opts: RunOptions): SourcesFile | undefined {
 }
 
 /**
- * Each `as_file` key's value (from the merged set; with no sources file, else from the process environment) and
+ * Each `as_file` key's value (from the merged set; with no sources file, else from the process environment, its
+ * reference resolved when it is one) and
  * the merged set for `--mount`. A listed key found nowhere is an error naming it (125).
  */
 function fileContentOf({ resolution, file }: Resolved, keys: readonly string[]): FilesContent {
@@ -197,7 +198,7 @@ function fileContentOf({ resolution, file }: Resolved, keys: readonly string[]):
   const values: Record<string, string> = {};
   const missing: string[] = [];
   for (const key of keys) {
-    const value = resolution.entries.get(key)?.value ?? (file.path ? undefined : parentEnv[key]);
+    const value = resolution.entries.get(key)?.value ?? (file.path ? undefined : (resolution.inherited?.[key] ?? parentEnv[key]));
     if (value === undefined) missing.push(key);
     else values[key] = value;
   }
