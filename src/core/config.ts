@@ -67,6 +67,8 @@ export interface EnvironmentPlan {
   name: string;
   /** `vars` of the environment, interpolated, plus SECRETRUN_ENV. */
   vars: Record<string, string>;
+  /** The values `${...}` filled into `vars` from the process environment: the only part of `vars` that is not the file's own text. */
+  varsFilled?: string[];
   layers: LayerSpec[];
   require: string[];
   file: SourcesFile;
@@ -262,22 +264,28 @@ export function environmentVars(
   name: string,
   processEnv: Readonly<Record<string, string | undefined>>,
   { unresolvedOnly = false } = {},
-): { vars: Record<string, string>; problems: ConfigError[] } {
+): { vars: Record<string, string>; problems: ConfigError[]; filled: string[] } {
   const vars: Record<string, string> = { SECRETRUN_ENV: name };
   const problems: ConfigError[] = [];
+  const filled: string[] = [];
+  const fromEnv = (n: string) => {
+    const value = processEnv[n];
+    if (value !== undefined) filled.push(value);
+    return value;
+  };
   for (const [k, raw] of Object.entries(file.data.environments?.[name]?.vars ?? {})) {
     // `PORT: 8080` and `DEBUG: true` mean their text, as numbers and booleans do in json and yaml layers.
     const v = typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : raw;
     if (typeof v !== 'string') continue;
     try {
-      vars[k] = interpolate(v, (n) => vars[n] ?? processEnv[n]);
+      vars[k] = interpolate(v, (n) => vars[n] ?? fromEnv(n));
     } catch (err) {
       if (!(err instanceof InterpolationError)) throw err;
       if (unresolvedOnly && err.variable === undefined) continue;
       problems.push(new ConfigError(`environments.${name}.vars.${k}: ${err.message.replace('vars, earlier layers and', 'earlier vars and')}`, file.locate(['environments', name, 'vars', k])));
     }
   }
-  return { vars, problems };
+  return { vars, problems, filled };
 }
 
 export interface SelectOptions {
@@ -308,7 +316,7 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv, names = 
     name = requested;
   }
   const envDef = data.environments?.[name] ?? {};
-  const { vars, problems } = environmentVars(file, name, processEnv);
+  const { vars, problems, filled: varsFilled } = environmentVars(file, name, processEnv);
   if (problems.length > 0) throw problems[0];
   const layers: LayerSpec[] = [];
   const add = (list: RawLayer[] | undefined, base: Path) => {
@@ -336,5 +344,5 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv, names = 
     layers.push({ index: layers.length, type: 'dotenv', source: dotenvSource, options, locate: () => undefined, dir: cwd });
   }
   const require = [...new Set([...(data.require ?? []), ...(envDef.require ?? [])])];
-  return { name, vars, layers, require, file, implicit: !defined };
+  return { name, vars, varsFilled, layers, require, file, implicit: !defined };
 }

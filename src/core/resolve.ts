@@ -10,10 +10,10 @@
 import { interpolate, interpolateTracked, InterpolationError, mapStrings, references } from './interpolate.js';
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
-import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
+import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, shown, type Location } from './errors.js';
 import { matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
-import type { SourceOptions } from '../sources/types.js';
+import type { FilledFrom, SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
 import { withDefaults } from './validate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
@@ -67,7 +67,10 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   hooks.signal?.addEventListener('abort', onOuterAbort, { once: true });
   // Defaults first, templates included: a `${DOPPLER_TOKEN}` default takes part in the dependency graph.
   const layers = plan.layers.map((spec) => ({ ...spec, options: withDefaults(spec.source, spec.options) }));
-  const names = layers.map((spec) => layerName(spec, plan.vars));
+  // `vars` are the sources file's own text and are never blanked; what `${...}` filled into them from the
+  // parent environment is (contract, messages).
+  for (const value of plan.varsFilled ?? []) registerSecret(value);
+  const names = layers.map((spec) => layerName(spec, plan.vars, plan.varsFilled));
   const remote = names.filter((_, i) => layers[i].source.remote);
   if (remote.length > 0) hooks.onRemoteStart?.(remote);
 
@@ -96,6 +99,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const pending = new Set(refs.filter((n) => !(n in plan.vars)));
     const found: Record<string, string> = {};
     const merged: Record<string, string> = {};
+    /** Which earlier layer each name in `found` or `merged` came from (credential origins in messages). */
+    const producer = new Map<string, string>();
     /** Names whose value comes from an earlier layer that marks them `public:`. */
     const publicFromLayer = new Set<string>();
     for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
@@ -104,6 +109,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       for (const n of [...pending]) {
         if (n in earlier.keys) {
           found[n] = earlier.keys[n];
+          producer.set(n, earlier.name);
           pending.delete(n);
           if (earlier.publicKeys.includes(n)) publicFromLayer.add(n);
         }
@@ -112,6 +118,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
         for (const [k, v] of Object.entries(earlier.keys)) {
           if (k in merged) continue;
           merged[k] = v;
+          if (!producer.has(k)) producer.set(k, earlier.name);
           if (!(k in found) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
         }
       }
@@ -119,13 +126,15 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     // Every value `${...}` fills in joins the redaction net (it may end up in a path or URL shown in a message),
     // unless its name is public here or in the layer that produced it.
     const ownPublic = publicPatterns(spec.options);
-    const lookup = (n: string) => {
+    const lookup = (n: string): { value: string | undefined; from?: FilledFrom } => {
+      if (plan.vars[n] !== undefined) return { value: plan.vars[n], from: { name: n, from: 'vars' } };
       const fromLayer = found[n] ?? merged[n];
-      const value = plan.vars[n] ?? fromLayer ?? hooks.processEnv[n];
-      if (value !== undefined && !matchesAny(n, ownPublic) && !(plan.vars[n] === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
-      return value;
+      const value = fromLayer ?? hooks.processEnv[n];
+      if (value === undefined) return { value };
+      if (!matchesAny(n, ownPublic) && !(fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
+      return { value, from: fromLayer !== undefined ? { name: n, from: 'layer', layer: producer.get(n) ?? '' } : { name: n, from: 'env' } };
     };
-    const { options, filled } = interpolateOptions(spec, name, lookup);
+    const { options, filled, origins } = interpolateOptions(spec, name, lookup);
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -135,6 +144,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
+      origins: (path: (string | number)[]) => origins.get(path.join('\0')) ?? [],
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
     };
     let keys: Record<string, string>;
@@ -264,24 +274,31 @@ export function keyValueLists(resolution: Resolution): { keys: string[]; values:
  * Built from the text as written, with only the environment's `vars` filled in (those values join the redaction
  * net, and the label is redacted): values loaded from layers never appear in a label.
  */
-export function layerName(spec: Pick<LayerSpec, 'type' | 'source' | 'options'>, vars: Record<string, string>): string {
+export function layerName(spec: Pick<LayerSpec, 'type' | 'source' | 'options'>, vars: Record<string, string>, varsFilled: readonly string[] = []): string {
   const o = spec.options;
-  if (typeof o.name === 'string' && o.name) return o.name;
-  const ownPublic = publicPatterns(o);
+  if (typeof o.name === 'string' && o.name) return shownLabel(o.name);
   const fill = (s: string) => {
     try {
-      return interpolate(s, (n) => {
-        if (vars[n] === undefined) return `\${${n}}`;
-        if (!matchesAny(n, ownPublic)) registerFilled(n, vars[n]);
-        return vars[n];
-      });
+      return interpolate(s, (n) => vars[n] ?? `\${${n}}`);
     } catch {
       return s;
     }
   };
   const what = spec.source.label?.(o, fill);
-  // The label is shown raw by `ls`, `diff`, the spinner and watch logs: blank what `vars` filled in here, once.
-  return what ? redact(`${spec.type} ${what}`) : spec.type;
+  if (!what) return spec.type;
+  // `vars` are the file's own text; only what `${...}` filled into them from the parent environment is blanked,
+  // here, once. The label is then shown by construction (the net never blanks it in a message): it is shown raw
+  // by `ls`, `diff`, the spinner and watch logs too. The part after the type (a path as written, `config/Production.json`)
+  // is what a source's own messages quote.
+  for (const value of varsFilled) registerSecret(value);
+  const blanked = redact(what);
+  shown(blanked);
+  return shownLabel(`${spec.type} ${blanked}`);
+}
+
+/** A label is the sources file's own text: messages show it by construction. */
+function shownLabel(label: string): string {
+  return shown(label);
 }
 
 /** `SECRETRUN_ENV` is the environment's name, chosen on the command line: never a secret. */
@@ -307,20 +324,34 @@ function collectReferences(spec: LayerSpec, name: string): string[] {
   return [...refs];
 }
 
-/** The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in. */
-function interpolateOptions(spec: LayerSpec, name: string, lookup: (n: string) => string | undefined): { options: SourceOptions; filled: Map<string, [number, number][]> } {
+/**
+ * The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in and
+ * where each filled name came from.
+ */
+function interpolateOptions(
+  spec: LayerSpec,
+  name: string,
+  lookup: (n: string) => { value: string | undefined; from?: FilledFrom },
+): { options: SourceOptions; filled: Map<string, [number, number][]>; origins: Map<string, FilledFrom[]> } {
   const filled = new Map<string, [number, number][]>();
+  const origins = new Map<string, FilledFrom[]>();
   const options = mapStrings(spec.options, (s, path) => {
     try {
-      const tracked = interpolateTracked(s, lookup);
+      const from: FilledFrom[] = [];
+      const tracked = interpolateTracked(s, (n) => {
+        const found = lookup(n);
+        if (found.from) from.push(found.from);
+        return found.value;
+      });
       if (tracked.filled.length > 0) filled.set(path.join('\0'), tracked.filled);
+      if (from.length > 0) origins.set(path.join('\0'), from);
       return tracked.text;
     } catch (err) {
       if (err instanceof InterpolationError) throw new ConfigError(`layer "${name}": ${path.join('.')}: ${err.message}`, spec.locate(path));
       throw err;
     }
   }) as SourceOptions;
-  return { options, filled };
+  return { options, filled, origins };
 }
 
 /** Could this layer define `name`? Uses `only` and `prefix` when they are literal; otherwise assumes yes. */
