@@ -231,7 +231,7 @@ const CASES: Case[] = [
     sources: `  - type: json\n    path: data.json\n`,
     files: { 'data.json': `{\n  "API_KEY": "${SECRET.caseValue}",\n  "OTHER": ${SECRET.caseOther}\n}\n` },
     code: 125,
-    message: 'invalid JSON: unexpected a letter',
+    message: 'invalid JSON: found a letter where a JSON value was expected (strings need double quotes)',
     at: 'data.json:3:12',
   },
   {

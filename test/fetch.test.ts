@@ -13,6 +13,7 @@ import { Pacer } from '../src/sources/net/retry.js';
 import { readOptions } from '../src/core/validate.js';
 import { REMOTE_OPTIONS } from '../src/sources/descriptor.js';
 import { rejection, sequence, useServers } from './helpers/http-server.js';
+import { startBlackhole } from './helpers/blackhole.js';
 
 const serve = useServers(afterEach);
 
@@ -230,6 +231,27 @@ describe('fetchText against a real local server', () => {
     expect(s.requests).toHaveLength(1);
     expect(elapsed).toBeGreaterThanOrEqual(1450);
     expect(elapsed).toBeLessThan(3000);
+  });
+
+  it('a host that never accepts the connection is tried again at `timeout` each, without doubling (3 × 0.3 s with retries: 2)', async () => {
+    const hole = await startBlackhole();
+    try {
+      const started = Date.now();
+      const err = await rejection(fetchText({ url: `${hole.origin}/never?token=abc` }, { timeout: 0.3, retries: 2 }));
+      const elapsed = Date.now() - started;
+      // Doubling waits would have been 0.3 + 0.6 + 1.2 s for one request; these are three connections of 0.3 s.
+      expect(err.message).toMatch(new RegExp(`^no connection to ${hole.origin} within 0\\.3 s \\(gave up after 3 attempts in [\\d.]+ s\\)$`));
+      expect(elapsed).toBeGreaterThanOrEqual(850);
+    } finally {
+      await hole.close();
+    }
+  });
+
+  it('a server that accepted the connection but never answers still gets the doubling waits (the connection is told apart)', async () => {
+    const s = await serve(() => ({ hang: true }));
+    const err = await rejection(fetchText({ url: `${s.origin}/slow` }, { timeout: 0.3, retries: 2 }));
+    expect(err.message).toBe(`no complete response from ${s.origin} within 2.1 s`);
+    expect(s.requests).toHaveLength(1);
   });
 
   it('the timeout covers the whole attempt, including a body that trickles in', async () => {

@@ -124,7 +124,7 @@ describe('parser errors in our own words', () => {
   });
 
   it.each([
-    ['{"KEY": hunter2hunter2}', 'data.json:1:9: invalid JSON: unexpected a letter'],
+    ['{"KEY": hunter2hunter2}', 'data.json:1:9: invalid JSON: found a letter where a JSON value was expected (strings need double quotes)'],
     ["{'KEY': 'hunter2hunter2'}", 'data.json:1:2: invalid JSON: expected a key in double quotes, found a single quote (JSON strings use double quotes)'],
     ['{"KEY": "\\qhunter2hunter2"}', 'data.json:1:11: invalid JSON: invalid escape in a string'],
     ['{"KEY": "hunter2hunter2', 'data.json:1:24: invalid JSON: unexpected end of input'],

@@ -84,7 +84,7 @@ const SCENARIOS: Scenario[] = [
   { name: 'http: 403 echoing the headers in JSON', layer: http('/forbidden'), message: /HTTP 403/ },
   { name: 'http: 404 shows only the origin of a URL holding a query token', layer: http('/missing'), message: /not found \(HTTP 404 from http:\/\/127\.0\.0\.1:\d+\)/ },
   { name: 'http: 503 with the tokens echoed in a header', layer: http('/unavailable', '    deadline: 1\n'), message: /HTTP 503 from http:\/\/127\.0\.0\.1:\d+ \(still throttled after \d+ attempts in [\d.]+ s: `deadline` reached\)/ },
-  { name: 'http: 200 with a body that is not JSON and echoes the tokens', layer: http('/not-json'), message: /invalid JSON: unexpected a letter/ },
+  { name: 'http: 200 with a body that is not JSON and echoes the tokens', layer: http('/not-json'), message: /invalid JSON: found a letter where a JSON value was expected/ },
   { name: 'http: a JSON array holding the tokens', layer: http('/array'), message: /the top level is an array/ },
   { name: 'http: an invalid key is refused by its name only', layer: http('/bad-names'), message: /invalid environment variable name "db-password"/ },
   { name: 'http: a redirect to another origin carrying the tokens', layer: http('/redirect-away'), message: /redirected to another origin \(http:\/\/localhost:1\); use that URL directly/ },

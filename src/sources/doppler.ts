@@ -46,7 +46,7 @@ export default defineSource({
     if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(apiHost)) {
       // `DOPPLER_API_HOST=api.example.com`: say which setting, not a URL parser's complaint. The text is not quoted.
       const from = credentialOrigin(context, ['api_host'], 'api_host') ?? 'api_host';
-      throw new SourceError(`${from}: the API host needs a scheme, e.g. https://api.example.com`);
+      throw new SourceError(`${from}: the API host needs a scheme: write https://HOST[:PORT]`);
     }
     const url = downloadUrl(apiHost, { project: options.project, config: options.config, only: options.only });
     return fetchKeys(
