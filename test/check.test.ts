@@ -24,8 +24,8 @@ describe('check: valid files', () => {
     );
   });
 
-  it('is offline: layers are not read without --resolve', async () => {
-    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: does-not-exist.json }\n  - { type: http, url: "http://127.0.0.1:9/never" }\n' });
+  it('is offline: layers are not read without --resolve (a missing file that is not optional is reported: test/check-local.test.ts)', async () => {
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: does-not-exist.json, optional: true }\n  - { type: http, url: "http://127.0.0.1:9/never" }\n' });
     const r = await runCli(['check'], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('secretrun: secretrun.yaml: OK (2 layers, 1 environment: default)\n');
