@@ -63,7 +63,7 @@ describe('check: every problem at once, each with file:line:col', () => {
     expect(r.stderr.split('\n')).toEqual([
       'secretrun: secretrun.yaml:5:5: sources[0].optionl: unknown key "optionl" (did you mean "optional"?)',
       'secretrun: secretrun.yaml:6:11: sources[1].type: unknown source type "jsn" (expected one of env, dotenv, json, yaml, ssm, secretsmanager, doppler, http, exec, module, ansible-vault) (did you mean "json"?)',
-      'secretrun: secretrun.yaml:12:15: environments.dev.sources[0].path: unterminated "${" at column 2: expected "}" or ":-", found unsupported character',
+      'secretrun: secretrun.yaml:12:15: environments.dev.sources[0].path: unterminated "${" at column 2: the text ends before its "}"; write $${ for a literal ${',
       'secretrun: secretrun.yaml: 3 problems',
       '',
     ]);
@@ -117,15 +117,15 @@ describe('check: every problem at once, each with file:line:col', () => {
 
   it('-e with an unknown environment', async () => {
     const r = await runCli(['check', '-e', 'prodd', '-c', 'fixtures/inspect/secretrun.yaml']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('secretrun: unknown environment "prodd" (did you mean "prod"?) (defined: dev, prod, staging)\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('secretrun: unknown environment "prodd" given by -e (did you mean "prod"?) (defined: dev, prod, staging)\n');
   });
 
   it('no sources file at all', async () => {
     const { dir } = project({});
     const r = await runCli(['check'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE or --dotenv PATH\)\n$/);
+    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE, --dotenv PATH or --dotenv-optional \.env\)\n$/);
   });
 });
 

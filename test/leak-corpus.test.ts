@@ -12,6 +12,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
@@ -69,6 +70,16 @@ const hasAnsible = spawnSync('ansible-vault', ['--version'], { stdio: 'ignore' }
 if (!hasAnsible) console.warn('\n*** leak corpus: ansible-vault is NOT installed: skipping the vault cases (apt-get install -y ansible-core) ***\n');
 
 const VAULT_PASSWORD = 'corpus vault password 7';
+/** dotenvx's own primitives (a dependency of the @dotenvx/dotenvx dev dependency): key pairs and `encrypted:` values. */
+const dotenvx = createRequire(import.meta.url)('@dotenvx/primitives') as { keypair(): { publicKey: string; privateKey: string }; encrypt(publicKey: string, value: string): string };
+const DOTENVX = dotenvx.keypair();
+const OTHER_DOTENVX = dotenvx.keypair();
+const dotenvxEncrypt = (value: string) => dotenvx.encrypt(DOTENVX.publicKey, value);
+/** A dotenvx ciphertext with the secret (base64 letters and digits, 28 of them) spliced in at a 4-character boundary: still base64, no longer decryptable. */
+const spliced = (secret: string) => {
+  const c = dotenvxEncrypt('x');
+  return `${c.slice(0, 'encrypted:'.length + 40)}${secret}${c.slice('encrypted:'.length + 40)}`;
+};
 let server: FakeServer;
 /** Body served per path, so http cases can serve broken documents holding the secret. */
 const served = new Map<string, { type: string; body: string }>();
@@ -100,6 +111,13 @@ const CASES: Case[] = [
   // -- dotenv with expand: the text after a `$` is part of the value
   { name: 'dotenv expand: an unset "variable" that is part of a password', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    expand: true\n'), '.env': `A=1\nPASSWORD=pa$Z${s}\n` }), names: 'layer "dotenv .env"', at: /\.env:2: PASSWORD:/ }, // $Z: a name even when the secret starts with a digit
   { name: 'dotenv expand: an unterminated ${', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    expand: true\n'), '.env': `PASSWORD="x\${${s}"\n` }), names: 'layer "dotenv .env"', at: /\.env:1: PASSWORD:/ },
+
+  // -- dotenvx-encrypted values: neither the plain text, nor the ciphertext, nor a private key is shown
+  { name: 'dotenvx: a tampered ciphertext (the secret spliced into it), with the matching key', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `DOTENV_PUBLIC_KEY="${DOTENVX.publicKey}"\nKEY="${spliced(s)}"\n` }), env: () => ({ DOTENV_PRIVATE_KEY: DOTENVX.privateKey }), names: 'layer "dotenv .env"', at: /\.env:2: KEY: encrypted value: damaged/ },
+  { name: 'dotenvx: a ciphertext (the secret spliced into it) and no private key', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `A=1\nKEY=${spliced(s)}\n` }), names: 'layer "dotenv .env"', at: /\.env:2: KEY: encrypted value: no private key/ },
+  { name: 'dotenvx: a private key that is not one (the secret)', files: () => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `KEY="${dotenvxEncrypt('x')}"\n` }), env: (s) => ({ DOTENV_PRIVATE_KEY: s }), names: 'layer "dotenv .env"', at: /\.env:1: KEY: encrypted value: DOTENV_PRIVATE_KEY in the environment is not/ },
+  { name: 'dotenvx: the secret encrypted, a wrong key', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `DOTENV_PUBLIC_KEY="${DOTENVX.publicKey}"\nKEY="${dotenvxEncrypt(s)}"\n` }), env: () => ({ DOTENV_PRIVATE_KEY: OTHER_DOTENVX.privateKey }), names: 'layer "dotenv .env"', at: /\.env:2: KEY: encrypted value: wrong private key/ },
+  { name: 'dotenvx: a decrypted password whose "$" starts an unset name', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    expand: true\n'), '.env': `KEY="${dotenvxEncrypt(`pa$Z${s}`)}"\n` }), env: () => ({ DOTENV_PRIVATE_KEY: DOTENVX.privateKey }), names: 'layer "dotenv .env"', at: /\.env:1: KEY: expand:/ },
 
   // -- the sources file itself (a token written inline)
   { name: 'the sources file: a bad escape next to an inline token', files: (s) => ({ 'secretrun.yaml': `sources:\n  - type: http\n    url: https://vault.example/v1/x\n    headers: { X-Vault-Token: "\\U${s}" }\n` }), names: 'secretrun.yaml', at: /secretrun\.yaml:4:\d+/ },
@@ -252,6 +270,40 @@ const CASES: Case[] = [
     needs: 'moto',
   },
 
+  // -- references (contract section 3b): what a store returns, and the value an embedded reference sits in
+  {
+    name: 'reference: #/ into a secret that is broken JSON',
+    files: () => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `K="ref+awssecrets://${NS}/refbroken#/KEY"\n` }),
+    env: () => ({ AWS_ENDPOINT_URL: moto }),
+    names: `layer "dotenv .env" (secretrun.yaml:2:5): K: ref+awssecrets://${NS}/refbroken#/KEY: the value is not JSON`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'reference: the value around an embedded reference that is missing',
+    files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `URL=https://app:${s}@db/ref+awsssm://${NS}/refmissing+\n` }),
+    env: () => ({ AWS_ENDPOINT_URL: moto }),
+    names: `layer "dotenv .env" (secretrun.yaml:2:5): URL: ref+awsssm://${NS}/refmissing: not found`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'reference: a resolved value that decode refuses',
+    files: () => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    decode: { K: base64 }\n'), '.env': `K=ref+awssecrets://${NS}/refnotb64\n` }),
+    env: () => ({ AWS_ENDPOINT_URL: moto }),
+    names: 'layer "dotenv .env" (secretrun.yaml:2:5): decode',
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'reference: an AccessDeniedException quoting a secret-looking value, in the inherited environment',
+    files: () => ({}),
+    env: () => ({ AWS_ENDPOINT_URL: proxies.denied.url, DB_PASSWORD: `ref+awsssm://${NS}/refdenied` }),
+    names: `inherited variable DB_PASSWORD: ref+awsssm://${NS}/refdenied: `,
+    at: /AccessDenied/,
+    needs: 'moto',
+  },
+
   { name: 'ansible-vault: decrypts to a truncated YAML document', files: () => ({ 'secretrun.yaml': layer('ansible-vault', '    path: truncated.vault\n    password_file: pw.txt\n') }), names: 'layer "ansible-vault truncated.vault"', at: /truncated\.vault:\d+:\d+/, needs: 'ansible' },
 ];
 
@@ -289,6 +341,8 @@ beforeAll(async () => {
       { name: `${NS}/broken`, value: `{"A": "x", "KEY": "${secret('secretsmanager: a SecretString that is broken JSON')}` },
       { name: `${NS}/notb64`, value: `${secret('secretsmanager: a text secret taken with key and decode, that is not base64')}!!` },
       { name: `${NS}/binary`, value: new TextEncoder().encode(secret('secretsmanager: a SecretBinary read without key')) },
+      { name: `${NS}/refbroken`, value: `{"KEY": "${secret('reference: #/ into a secret that is broken JSON')}` },
+      { name: `${NS}/refnotb64`, value: `${secret('reference: a resolved value that decode refuses')}!!` },
     ]);
     await seedParameters(moto, [
       { name: `/${NS}/pathtok`, value: secret("ssm: a parameter filled into a later layer's path that does not exist"), type: 'SecureString' },
@@ -297,11 +351,12 @@ beforeAll(async () => {
     // Error answers that quote the secret, as AWS's messages quote the resource or the rejected value.
     const quoting = (type: string, name: string) => ({ status: 400, type, message: `User: arn:aws:iam::1:user/ci is not authorized: value '${secret(name)}' rejected` });
     const deniedSsm = quoting('AccessDeniedException', 'ssm: an AccessDeniedException whose message quotes a secret-looking value');
+    const deniedRef = quoting('AccessDeniedException', 'reference: an AccessDeniedException quoting a secret-looking value, in the inherited environment');
     const deniedSm = quoting('AccessDeniedException', 'secretsmanager: access denied on the secret, the message quoting a secret-looking value');
     // One proxy serves both denied cases: the answer quotes the secret of the layer's own service.
     proxies.denied = await startAwsProxy(moto, {
       intercept: (_n, body) => {
-        const reply = body.includes('SecretId') ? deniedSm : deniedSsm;
+        const reply = body.includes('SecretId') ? deniedSm : body.includes('refdenied') ? deniedRef : deniedSsm;
         return { status: reply.status, json: { __type: reply.type, message: reply.message } };
       },
     });
@@ -335,6 +390,18 @@ describe('leak corpus: one line, the layer and the position, no piece of the sec
       expectNoPieceOf(secret, r.stderr + r.stdout);
       // The escaped forms of a secret holding quotes, a slash and non-ASCII text are blanked too.
       expect(r.stderr).not.toMatch(/\\u00e9|%C3%A9|%2F/i);
+    });
+  }
+
+  // With SECRETRUN_DEBUG=1 a failure may print its stack and causes: still no piece of a secret a reference read.
+  for (const c of CASES.filter((c) => c.name.startsWith('reference: '))) {
+    (moto ? it : it.skip)(`${c.name}, with SECRETRUN_DEBUG=1`, async () => {
+      const secret = secrets.get(c.name)!;
+      const { dir } = project(c.files(secret));
+      const aws = dummyAwsEnv({ MOTO_URL: moto, DENIED_URL: proxies.denied.url });
+      const r = await runCli(['--', 'true'], { cwd: dir, env: { ...aws, ...c.env?.(secret), SECRETRUN_DEBUG: '1' } });
+      expect(r.code, r.stderr).toBe(125);
+      expectNoPieceOf(secret, r.stderr + r.stdout);
     });
   }
 

@@ -74,6 +74,7 @@ export const COMMON_OPTIONS: OptionDef[] = [
     collect: { key: 'dotenv', item: (path) => ({ path, optional: true }) },
     complete: 'files',
   },
+  { flags: '--override', description: 'with --dotenv and no sources file: the files win over variables already set in the environment (by default those win, as with dotenv run)' },
   { flags: '-q, --quiet', description: 'no progress or warnings on stderr' },
 ];
 
@@ -107,6 +108,11 @@ export const COMMANDS: CommandDef[] = [
       { flags: '--jitter <seconds>', description: 'with --watch/--listen: wait a random time up to SECONDS before a webhook- or poll-triggered re-resolve (spreads a fleet)' },
       { flags: '--mask [names]', description: "replace secret values in the command's stdout and stderr with **** (or <KEY> with --mask=names); they become pipes, not a terminal" },
       { flags: '--no-exec', description: "keep secretrun as the command's parent, relaying signals, even where it could hand its process over with execve (Node >= 22.15)" },
+      { flags: '--as-file <key>', description: "give the command KEY as a file: the variable holds the file's path (repeatable; adds to as_file; without a sources file, from the environment)", repeatable: true, complete: 'none' },
+      { flags: '--mount <path>', description: 'serve the whole merged set as one file at PATH (the command gets SECRETRUN_MOUNT, not the variables)', complete: 'files' },
+      { flags: '--mount-format <format>', description: 'format of --mount (default from the name: .json, .yaml/.yml, .env)', choices: ['dotenv', 'json', 'yaml'] },
+      { flags: '--mount-max-reads <n>', description: 'remove each pipe after N reads (pipes only)', complete: 'none' },
+      { flags: '--file-kind <kind>', description: 'named pipes (default), or tmpfs: regular files on a RAM-backed filesystem, for programs that refuse a pipe', choices: ['pipe', 'tmpfs'] },
     ],
     failureExit: 125,
     passThrough: true,
@@ -116,6 +122,7 @@ export const COMMANDS: CommandDef[] = [
       ['secretrun run -e prod --pristine -- ./manage.py migrate', 'only the layers, not the parent env'],
       ['secretrun --watch=10 --mask -- node server.js', 'restart on change; redact output'],
       ['secretrun --listen 9000 --jitter 5 -- node server.js', 'restart when a signed webhook says a secret changed'],
+      ['secretrun --as-file TLS_KEY -- nginx', "TLS_KEY holds a pipe's path; reading it gives the key"],
     ],
     action: async ([command], opts) => (await import('./commands/run.js')).run(command as string[], opts),
   },
@@ -144,14 +151,17 @@ export const COMMANDS: CommandDef[] = [
       { name: '<envA>', description: 'first environment' },
       { name: '<envB>', description: 'second environment' },
     ],
+    // Not -e: the two environments are the arguments.
     options: [
-      ...COMMON_OPTIONS,
+      ...COMMON_OPTIONS.filter((o) => !o.flags.startsWith('-e, --env ')),
       { flags: '--reveal', description: 'show values instead of masks' },
       { flags: '--json', description: 'machine-readable output' },
       { flags: '--only <keys...>', description: 'compare only these keys (names or * globs)', complete: 'none' },
+      { flags: '--keys', description: 'compare the key sets only, not the values: exit 1 only when a key is missing on one side' },
     ],
     failureExit: 2,
     examples: [
+      ["secretrun diff staging prod --keys --only 'API_*'", 'fail when prod lacks a key staging has'],
       ['secretrun diff dev prod', 'masked report; exit 1 if they differ'],
       ["secretrun diff staging prod --only 'DB_*' API_URL", ''],
       ['secretrun diff dev prod --json', 'machine-readable, no values'],
@@ -187,10 +197,14 @@ export const COMMANDS: CommandDef[] = [
     name: 'init',
     description: 'write a commented starter secretrun.yaml in the current directory (never overwrites)',
     arguments: [],
-    options: [{ flags: '-q, --quiet', description: 'print nothing on success' }],
+    options: [
+      { flags: '-q, --quiet', description: 'print nothing on success' },
+      { flags: '--here', description: "write one even though a project's secretrun.yaml above this directory applies here (the new file shadows it below)" },
+    ],
     failureExit: 1,
     examples: [
       ['secretrun init', 'writes secretrun.yaml; adds .env to .gitignore'],
+      ['cd services/api && secretrun init --here', "a file of the subdirectory's own, shadowing the project's"],
       ['secretrun init && secretrun check', 'the starter file validates as written'],
     ],
     action: async (_args, opts) => (await import('./commands/init.js')).init(opts),

@@ -7,7 +7,7 @@
  * only the doppler layer wait, and the merge still happens in file order. The first failure aborts the layers
  * still in flight and is the one reported.
  */
-import { interpolate, interpolateTracked, InterpolationError, mapStrings, references } from './interpolate.js';
+import { interpolate, interpolateTracked, InterpolationError, lookupIn, mapStrings, ownValue, references } from './interpolate.js';
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, shown, type Location } from './errors.js';
@@ -17,6 +17,7 @@ import type { FilledFrom, SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
 import { withDefaults } from './validate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
+import { layerReferences, literalParts, mayHoldReference, parseReferences, ReferenceProblem, ReferenceResolver, schemesOf, type Reference, type ResolvedValue } from './references.js';
 
 export interface ResolvedEntry {
   value: string;
@@ -24,6 +25,10 @@ export interface ResolvedEntry {
   layer: string;
   /** Earlier layers that defined the key too, in file order (a shared frozen array when there are none). */
   shadowed: string[];
+  /** The value was read through a reference: `ref+awsssm` (contract section 3b). */
+  via?: string;
+  /** ... and at least one of them was leased (new on every read): `diff` compares such values by presence. */
+  leased?: boolean;
 }
 
 export interface LayerOutcome {
@@ -41,6 +46,8 @@ export interface Resolution {
   /** Keys in sorted order. */
   entries: Map<string, ResolvedEntry>;
   layers: LayerOutcome[];
+  /** `inheritedReferences` with no sources file: the inherited variables whose references were resolved. */
+  inherited?: Record<string, string>;
 }
 
 export interface ResolveHooks {
@@ -59,6 +66,11 @@ export interface ResolveHooks {
   /** Called when remote layers start and as each finishes (progress display: the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
+  /**
+   * The inherited environment reaches a child (`run`): with no sources file its references are resolved
+   * (`Resolution.inherited`); with one, an inherited reference no `env` layer reads is a warning.
+   */
+  inheritedReferences?: boolean;
 }
 
 export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks): Promise<Resolution> {
@@ -73,6 +85,37 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   const names = layers.map((spec) => layerName(spec, plan.vars, plan.varsFilled));
   const remote = names.filter((_, i) => layers[i].source.remote);
   if (remote.length > 0) hooks.onRemoteStart?.(remote);
+
+  // References (contract section 3b): per layer, its values holding references by key, resolved when used.
+  const schemes = schemesOf(plan.file.sources);
+  const held: (Map<string, HeldReference> | undefined)[] = [];
+  const resolver = new ReferenceResolver(schemes, {
+    layer: 'references',
+    configDir: plan.file.dir,
+    keys: {},
+    env: hooks.processEnv,
+    signal: controller.signal,
+    warn: hooks.warn,
+    secret: registerSecret,
+    session: new Map(),
+  });
+  /** Resolve layer values holding references (layer index, key) and finish them as their layer would have. */
+  const resolveHeld = async (list: { i: number; key: string }[]): Promise<ResolvedValue[]> => {
+    const fail = (i: number) => (reason: string) => new LayerError(names[i], reason, { definedAt: layers[i].location });
+    const got = await resolver.resolve(list.map(({ i, key }) => ({ key, ...held[i]!.get(key)!, fail: fail(i) })));
+    return got.map((v, n) => {
+      const { i, key } = list[n];
+      const options = layers[i].options;
+      let value: string;
+      try {
+        value = finishResolved(v.value, held[i]!.get(key)!.sourceKey, options, names[i]);
+      } catch (err) {
+        throw wrapLayerError(err, names[i], controller.signal, layers[i].location);
+      }
+      if (!matchesAny(key, publicPatterns(options))) registerSecret(value);
+      return { ...v, value };
+    });
+  };
 
   let firstError: unknown;
   const results: Promise<LayerOutcome>[] = [];
@@ -96,45 +139,74 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const name = names[i];
     const refs = collectReferences(spec, name);
     const barrier = typeof source.usesEarlierKeys === 'function' ? source.usesEarlierKeys(spec.options) : !!source.usesEarlierKeys;
-    const pending = new Set(refs.filter((n) => !(n in plan.vars)));
-    const found: Record<string, string> = {};
-    const merged: Record<string, string> = {};
-    /** Which earlier layer each name in `found` or `merged` came from (credential origins in messages). */
-    const producer = new Map<string, string>();
+    const pending = new Set(refs.filter((n) => !Object.hasOwn(plan.vars, n)));
+    // Own-property maps (null prototype): `${...}` reads them with the one lookup rule (interpolate.ts `lookupIn`).
+    const found: Record<string, string> = Object.create(null);
+    /** Names `${...}` reads whose value holds references: resolved before this layer loads. */
+    const readHeld: { i: number; key: string }[] = [];
+    const merged: Record<string, string> = Object.create(null);
+    /** The earlier layer each of `found`'s and `merged`'s names came from (destination options, descriptor.ts). */
+    const layerOf: Record<string, string> = Object.create(null);
     /** Names whose value comes from an earlier layer that marks them `public:`. */
     const publicFromLayer = new Set<string>();
     for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
       if (!barrier && ![...pending].some((n) => mayProduce(layers[j], n))) continue;
       const earlier = await results[j];
       for (const n of [...pending]) {
-        if (n in earlier.keys) {
+        if (Object.hasOwn(earlier.keys, n)) {
           found[n] = earlier.keys[n];
-          producer.set(n, earlier.name);
+          layerOf[n] = earlier.name;
+          if (held[j]?.has(n)) readHeld.push({ i: j, key: n });
           pending.delete(n);
           if (earlier.publicKeys.includes(n)) publicFromLayer.add(n);
         }
       }
       if (barrier) {
         for (const [k, v] of Object.entries(earlier.keys)) {
-          if (k in merged) continue;
+          if (Object.hasOwn(merged, k)) continue;
           merged[k] = v;
-          if (!producer.has(k)) producer.set(k, earlier.name);
-          if (!(k in found) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
+          layerOf[k] ??= earlier.name;
+          if (!Object.hasOwn(found, k) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
         }
       }
     }
+    if (readHeld.length > 0) (await resolveHeld(readHeld)).forEach((v, n) => (found[readHeld[n].key] = v.value));
     // Every value `${...}` fills in joins the redaction net (it may end up in a path or URL shown in a message),
     // unless its name is public here or in the layer that produced it.
     const ownPublic = publicPatterns(spec.options);
-    const lookup = (n: string): { value: string | undefined; from?: FilledFrom } => {
-      if (plan.vars[n] !== undefined) return { value: plan.vars[n], from: { name: n, from: 'vars' } };
-      const fromLayer = found[n] ?? merged[n];
-      const value = fromLayer ?? hooks.processEnv[n];
-      if (value === undefined) return { value };
-      if (!matchesAny(n, ownPublic) && !(fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
-      return { value, from: fromLayer !== undefined ? { name: n, from: 'layer', layer: producer.get(n) ?? '' } : { name: n, from: 'env' } };
+    const fromLayers = lookupIn(found, merged);
+    let filledByLayer: string | undefined;
+    /** Where the names the lookups since the last `takeOrigins` read came from (credential origins in messages). */
+    let filledFrom: FilledFrom[] = [];
+    const lookup = (n: string) => {
+      const fromVars = ownValue(plan.vars, n);
+      const fromLayer = fromLayers(n);
+      const fromEnv = fromVars === undefined && fromLayer === undefined ? ownValue(hooks.processEnv, n) : undefined;
+      const value = fromVars ?? fromLayer ?? fromEnv;
+      // `vars` are the sources file's own text: never blanked (what `${...}` filled into them from the parent
+      // environment is registered once, in resolveLayers).
+      if (fromVars === undefined && value !== undefined && !matchesAny(n, ownPublic) && !(fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
+      if (fromVars === undefined && fromLayer !== undefined && fromLayer !== '') filledByLayer ??= layerOf[n];
+      if (fromVars !== undefined) filledFrom.push({ name: n, from: 'vars' });
+      else if (fromLayer !== undefined) filledFrom.push({ name: n, from: 'layer', layer: layerOf[n] ?? '' });
+      else if (fromEnv !== undefined) filledFrom.push({ name: n, from: 'env' });
+      return value;
     };
-    const { options, filled, origins } = interpolateOptions(spec, name, lookup);
+    const { options, filled, fromLayer, origins } = interpolateOptions(
+      spec,
+      name,
+      lookup,
+      () => {
+        const by = filledByLayer;
+        filledByLayer = undefined;
+        return by;
+      },
+      () => {
+        const from = filledFrom;
+        filledFrom = [];
+        return from;
+      },
+    );
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -144,6 +216,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
+      filledFrom: (path: (string | number)[]) => fromLayer.get(path.join('\0')),
       origins: (path: (string | number)[]) => origins.get(path.join('\0')) ?? [],
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
     };
@@ -163,13 +236,19 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     if (!missing && hooks.onPermissions) for (const found of filePermissionFindings(source, options, name, spec.dir ?? plan.file.dir, spec.location)) hooks.onPermissions(found);
     let listed: string[];
     try {
-      ({ keys, names: listed } = postProcess(keys, options, name));
+      const refs = options.references !== false && !(spec.location && plan.file.data.references === false) ? layerReferences(keys, schemes, source.passesParentEnvironment ? 'skip' : 'error') : undefined;
+      ({ keys, names: listed } = postProcess(keys, options, name, refs));
+      if (refs) held[i] = heldByKey(refs, keys, options, name);
     } catch (err) {
-      throw wrapLayerError(err, name, controller.signal, spec.location);
+      throw wrapLayerError(err instanceof ReferenceProblem ? new LayerError(name, err.message) : err, name, controller.signal, spec.location);
     }
     keyNames[i] = listed;
     const publicKeys = Array.isArray(options.public) ? listed.filter((k) => matchesAny(k, options.public as string[])) : [];
-    for (let j = 0; j < listed.length; j++) if (publicKeys.length === 0 || !publicKeys.includes(listed[j])) registerSecret(keys[listed[j]]);
+    for (let j = 0; j < listed.length; j++) {
+      const own = held[i]?.get(listed[j]);
+      // A reference's text is not secret (messages show its path); the value around an embedded one is.
+      if (publicKeys.length === 0 || !publicKeys.includes(listed[j])) for (const part of own ? literalParts(own.value, own.refs) : [keys[listed[j]]]) registerSecret(part);
+    }
     return { name, type: spec.type, keys, missing, publicKeys };
   }
 
@@ -178,11 +257,85 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     outcomes = await Promise.all(results);
   } catch {
     await Promise.allSettled(results);
+    hooks.signal?.removeEventListener('abort', onOuterAbort);
     throw firstError;
+  }
+  try {
+    const resolution: Resolution = { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
+    // The winners of the merge that hold references: resolved together, so each scheme is asked once.
+    const winners: { i: number; key: string }[] = [];
+    held.forEach((own, i) => own?.forEach((_, key) => void (!outcomes.slice(i + 1).some((o) => key in o.keys) && winners.push({ i, key }))));
+    (await resolveHeld(winners)).forEach((v, n) => {
+      const { i, key } = winners[n];
+      const entry = resolution.entries.get(key)!;
+      outcomes[i].keys[key] = entry.value = v.value;
+      entry.via = v.via;
+      if (v.leased) entry.leased = true;
+    });
+    if (hooks.inheritedReferences) await inheritedReferences(resolution, plan, layers, schemes, resolver, hooks);
+    return resolution;
   } finally {
     hooks.signal?.removeEventListener('abort', onOuterAbort);
   }
-  return { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
+}
+
+/** A layer value holding references, under its output key; `sourceKey` is the source's own name (for `decode`). */
+interface HeldReference {
+  value: string;
+  refs: Reference[];
+  sourceKey: string;
+}
+
+/** The layer's references by output key: the key shaping of `postProcess`, run on the names themselves. */
+function heldByKey(refs: Map<string, Reference[]>, keys: Record<string, string>, options: SourceOptions, layer: string): Map<string, HeldReference> | undefined {
+  const names = Object.fromEntries([...refs.keys()].map((k) => [k, k]));
+  const shaped = postProcess(names, { ...options, decode: undefined, decode_prefixed: undefined }, layer).keys;
+  const out = new Map<string, HeldReference>();
+  for (const [key, sourceKey] of Object.entries(shaped)) out.set(key, { value: keys[key], refs: refs.get(sourceKey)!, sourceKey });
+  return out.size > 0 ? out : undefined;
+}
+
+/** `decode` and the NUL check, on the resolved value (contract section 3b, order). */
+function finishResolved(value: string, sourceKey: string, options: SourceOptions, layer: string): string {
+  let out = value;
+  if (options.decode !== undefined || options.decode_prefixed === true) {
+    out = applyDecode({ [sourceKey]: value }, { decode: options.decode as Record<string, 'base64'> | undefined, decode_prefixed: options.decode_prefixed === true }, layer)[sourceKey];
+  }
+  if (out.includes('\0')) throw new LayerError(layer, `value of ${sourceKey} contains a NUL byte once decoded; environment variables cannot hold NUL`);
+  return out;
+}
+
+/**
+ * The inherited environment's references (contract section 3b): resolved for the child with no sources file;
+ * with one, a warning for each that no `env` layer reads (the child would get the text). Unknown schemes are
+ * left alone: they may be another tool's.
+ */
+async function inheritedReferences(resolution: Resolution, plan: EnvironmentPlan, layers: LayerSpec[], schemes: ReturnType<typeof schemesOf>, resolver: ReferenceResolver, hooks: ResolveHooks): Promise<void> {
+  const pending: { key: string; value: string; refs: Reference[]; fail: (reason: string) => Error }[] = [];
+  for (const [key, value] of Object.entries(hooks.processEnv)) {
+    if (value === undefined || !mayHoldReference(value) || resolution.entries.has(key) || key.startsWith('SECRETRUN_')) continue;
+    const fail = (reason: string) => new SecretrunError(`inherited variable ${reason}`);
+    let refs: Reference[];
+    try {
+      refs = parseReferences(value, schemes, 'skip');
+    } catch (err) {
+      if (err instanceof ReferenceProblem) throw fail(`${key}: ${err.message}`);
+      throw err;
+    }
+    if (refs.length > 0) pending.push({ key, value, refs, fail });
+  }
+  if (pending.length === 0) return;
+  if (plan.file.path !== '') {
+    for (const { key, refs } of pending) {
+      const read = layers.some((spec, i) => spec.source.passesParentEnvironment && `${typeof spec.options.prefix === 'string' ? spec.options.prefix : ''}${key}` in resolution.layers[i].keys);
+      if (!read) hooks.warn(`the inherited variable ${key} holds a reference (${refs.map((r) => r.shown).join(', ')}) that no "env" layer reads: the child gets its text (add \`- type: env\` to the sources)`);
+    }
+    return;
+  }
+  for (const { value, refs } of pending) for (const part of literalParts(value, refs)) registerSecret(part);
+  const got = await resolver.resolve(pending);
+  resolution.inherited = Object.fromEntries(got.map((v, n) => [pending[n].key, v.value]));
+  for (const v of got) registerSecret(v.value);
 }
 
 /** A layer's own cache: a changed option (another `select`, a rotated token) is another layer. */
@@ -279,7 +432,7 @@ export function layerName(spec: Pick<LayerSpec, 'type' | 'source' | 'options'>, 
   if (typeof o.name === 'string' && o.name) return shownLabel(o.name);
   const fill = (s: string) => {
     try {
-      return interpolate(s, (n) => vars[n] ?? `\${${n}}`);
+      return interpolate(s, (n) => ownValue(vars, n) ?? `\${${n}}`);
     } catch {
       return s;
     }
@@ -326,24 +479,28 @@ function collectReferences(spec: LayerSpec, name: string): string[] {
 
 /**
  * The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in and
- * where each filled name came from.
+ * the earlier layer that filled one (`takeLayer` reports and forgets the layer the lookups since its last call used),
+ * and where each filled name came from (`takeOrigins`, likewise).
  */
 function interpolateOptions(
   spec: LayerSpec,
   name: string,
-  lookup: (n: string) => { value: string | undefined; from?: FilledFrom },
-): { options: SourceOptions; filled: Map<string, [number, number][]>; origins: Map<string, FilledFrom[]> } {
+  lookup: (n: string) => string | undefined,
+  takeLayer: () => string | undefined,
+  takeOrigins: () => FilledFrom[],
+): { options: SourceOptions; filled: Map<string, [number, number][]>; fromLayer: Map<string, string>; origins: Map<string, FilledFrom[]> } {
   const filled = new Map<string, [number, number][]>();
+  const fromLayer = new Map<string, string>();
   const origins = new Map<string, FilledFrom[]>();
   const options = mapStrings(spec.options, (s, path) => {
     try {
-      const from: FilledFrom[] = [];
-      const tracked = interpolateTracked(s, (n) => {
-        const found = lookup(n);
-        if (found.from) from.push(found.from);
-        return found.value;
-      });
+      takeLayer();
+      takeOrigins();
+      const tracked = interpolateTracked(s, lookup);
       if (tracked.filled.length > 0) filled.set(path.join('\0'), tracked.filled);
+      const layer = takeLayer();
+      if (layer !== undefined) fromLayer.set(path.join('\0'), layer);
+      const from = takeOrigins();
       if (from.length > 0) origins.set(path.join('\0'), from);
       return tracked.text;
     } catch (err) {
@@ -351,7 +508,7 @@ function interpolateOptions(
       throw err;
     }
   }) as SourceOptions;
-  return { options, filled, origins };
+  return { options, filled, fromLayer, origins };
 }
 
 /** Could this layer define `name`? Uses `only` and `prefix` when they are literal; otherwise assumes yes. */
@@ -368,12 +525,16 @@ function mayProduce(spec: LayerSpec, name: string): boolean {
   return true;
 }
 
-/** decode → only → prefix → validate names and values. Returns the layer's map and `Object.keys` of it. */
-function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string): { keys: Record<string, string>; names: string[] } {
+/**
+ * decode → only → prefix → validate names and values. Returns the layer's map and `Object.keys` of it. Values
+ * holding references (`refs`) are decoded once resolved, not here.
+ */
+function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string, refs?: Map<string, unknown>): { keys: Record<string, string>; names: string[] } {
   let keys = keysIn;
   let own = isOwnMap(keysIn);
   if (options.decode !== undefined || options.decode_prefixed === true) {
-    keys = applyDecode(keys, { decode: options.decode as Record<string, 'base64'> | undefined, decode_prefixed: options.decode_prefixed === true }, layer);
+    const decoded = applyDecode(refs ? Object.fromEntries(Object.entries(keys).filter(([k]) => !refs.has(k))) : keys, { decode: options.decode as Record<string, 'base64'> | undefined, decode_prefixed: options.decode_prefixed === true }, layer);
+    keys = refs ? { ...keys, ...decoded } : decoded;
     own = true;
   }
   const only = Array.isArray(options.only) ? (options.only as string[]) : undefined;

@@ -4,14 +4,14 @@
  * environment and report each unreachable layer and the missing `require` keys. Layer files that other users can
  * read are reported here (and only here): a warning, or with `--strict` an error. Values are never printed.
  */
-import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
+import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, overrideProblem, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
 import { resolve as resolvePath } from 'node:path';
 import { jsonDuplicateKeys } from '../../formats/parse.js';
 import { readTextFile } from '../../core/files.js';
 import { formatPath, type Path } from '../../core/validate.js';
 import { ConfigError, ConfigErrors, SecretrunError, positionText } from '../../core/errors.js';
-import { missingRequiredMessage, offlinePermissionFindings, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
+import { missingRequiredMessage, offlinePermissionFindings, offlineReferenceProblems, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
 import { info, warn } from '../output.js';
 import { SOURCES, type SourceRegistry } from '../../sources/index.js';
 import { CLI_OPTION_NAMES, parentEnv, resolveEnvironment, type CommonOptions } from './common.js';
@@ -29,8 +29,14 @@ export async function check(opts: CheckOptions): Promise<number> {
   const cwd = process.cwd();
   const find = { config: opts.config, cwd, env: parentEnv, names: CLI_OPTION_NAMES };
   // With --dotenv layers a sources file is optional, as for every other command.
+  const early = overrideProblem(opts.override, opts.dotenv, undefined, CLI_OPTION_NAMES);
+  if (early) throw early;
   const path = opts.dotenv?.length ? locateSourcesFile(find) : findSourcesFile(find);
+  const misused = path === undefined ? undefined : overrideProblem(opts.override, opts.dotenv, showPath(path, cwd), CLI_OPTION_NAMES);
+  if (misused) throw misused;
   const valid = path ? await validFile(path, cwd, opts) : noSourcesFile(cwd, opts.sources ?? SOURCES);
+  const references = await eachPlan(valid, opts, (plan) => offlineReferenceProblems(plan, parentEnv), (p) => p.message);
+  if (references.length > 0) throw withSummary(references, valid.shown);
   let permissions: PermissionFinding[];
   let loaded: string | undefined;
   if (opts.resolve) {
@@ -54,7 +60,8 @@ async function validFile(path: string, cwd: string, opts: CheckOptions): Promise
     problems.push(...varsProblems(file, parentEnv));
     problems.push(...jsonDuplicateProblems(file));
     // Selecting an environment assumes the file has the schema's shape; only try once it does.
-    if (problems.length === 0 && opts.env !== undefined) problems.push(...selectionProblems(file, opts.env, parentEnv));
+    // An unknown name from -e or SECRETRUN_ENV is a usage error (2), thrown from there; default_environment's is located.
+    if (problems.length === 0 && (opts.env ?? parentEnv.SECRETRUN_ENV) !== undefined) problems.push(...selectionProblems(file, opts.env, parentEnv));
   }
   if (problems.length > 0) throw withSummary(byLocation(problems), file?.shown ?? showPath(path, cwd));
   return file!;
@@ -95,10 +102,15 @@ function reportPermissions(found: PermissionFinding[], shown: string, opts: Chec
  * layers (or the one named with -e) whose paths need no layer's value. A layer shared by every environment is
  * reported once.
  */
-async function offlinePermissions(file: SourcesFile, { env, dotenv }: CheckOptions): Promise<PermissionFinding[]> {
+async function offlinePermissions(file: SourcesFile, opts: CheckOptions): Promise<PermissionFinding[]> {
+  return eachPlan(file, opts, (plan) => offlinePermissionFindings(plan, parentEnv), (p) => `${p.definedAt ? positionText(p.definedAt) : p.layer}|${p.role ?? ''}|${p.shown}`);
+}
+
+/** What `find` reports for every environment (or the one named with -e), once for a layer every environment shares. */
+async function eachPlan<T>(file: SourcesFile, { env, dotenv }: CheckOptions, find: (plan: EnvironmentPlan) => Promise<T[]>, idOf: (found: T) => string): Promise<T[]> {
   const names = env !== undefined ? [env] : file.data.environments ? Object.keys(file.data.environments) : ['default'];
   const seen = new Set<string>();
-  const found: PermissionFinding[] = [];
+  const found: T[] = [];
   for (const name of names) {
     let plan;
     try {
@@ -106,10 +118,7 @@ async function offlinePermissions(file: SourcesFile, { env, dotenv }: CheckOptio
     } catch {
       continue; // reported above as a problem of the file
     }
-    for (const p of await offlinePermissionFindings(plan, parentEnv)) {
-      const id = `${p.definedAt ? positionText(p.definedAt) : p.layer}|${p.role ?? ''}|${p.shown}`;
-      if (!seen.has(id) && seen.add(id)) found.push(p);
-    }
+    for (const p of await find(plan)) if (!seen.has(idOf(p)) && seen.add(idOf(p))) found.push(p);
   }
   return found;
 }
@@ -207,12 +216,12 @@ export function varsProblems(file: SourcesFile, processEnv: Readonly<Record<stri
     .flatMap(([name]) => environmentVars(file, name, processEnv, { unresolvedOnly: true }).problems);
 }
 
-function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.ProcessEnv): ConfigError[] {
+function selectionProblems(file: SourcesFile, env: string | undefined, processEnv: NodeJS.ProcessEnv): ConfigError[] {
   try {
     selectEnvironment(file, { env, processEnv, names: CLI_OPTION_NAMES });
     return [];
   } catch (err) {
-    if (err instanceof ConfigError) return [err];
+    if (err instanceof ConfigError && err.exitCode === undefined) return [err];
     throw err;
   }
 }
@@ -227,7 +236,7 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<{
   try {
     resolved = await resolveEnvironment({ ...opts, quiet: true }, opts.env, file, { keepGoing: true });
   } catch (err) {
-    if (err instanceof ConfigError) return { failures: [err], permissions: [] };
+    if (err instanceof ConfigError && err.exitCode === undefined) return { failures: [err], permissions: [] };
     throw err;
   }
   const { plan, resolution, findings } = resolved;

@@ -20,7 +20,14 @@ export type { Resolved };
 export const parentEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
 
 /** How core messages name the CLI's options. */
-export const CLI_OPTION_NAMES: OptionNames = { config: '-c', configHint: 'pass -c FILE or --dotenv PATH', envHint: 'pass -e NAME' };
+export const CLI_OPTION_NAMES: OptionNames = {
+  config: '-c',
+  configHint: 'pass -c FILE, --dotenv PATH or --dotenv-optional .env',
+  envHint: 'pass -e NAME',
+  env: '-e',
+  dotenv: '--dotenv',
+  override: '--override',
+};
 
 export interface CommonOptions {
   config?: string;
@@ -28,10 +35,12 @@ export interface CommonOptions {
   quiet?: boolean;
   /** `--dotenv PATH` and `--dotenv-optional PATH`, in the order given. */
   dotenv?: ExtraDotenv[];
+  /** `--override`: with no sources file, the `--dotenv` files win over the environment. */
+  override?: boolean;
 }
 
 export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
-  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv, dotenv: opts.dotenv, names: CLI_OPTION_NAMES });
+  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv, dotenv: opts.dotenv, override: opts.override, names: CLI_OPTION_NAMES });
 }
 
 export interface ResolveExtras {
@@ -40,10 +49,14 @@ export interface ResolveExtras {
   keepGoing?: boolean;
   /** Kept across re-resolves in watch mode (see PipelineOptions.cache). */
   cache?: Map<string, Map<string, unknown>>;
+  /** Where `envName` came from, for messages (default: -e). */
+  envFrom?: string;
+  /** `run`: the inherited environment goes to the child (its references; see PipelineOptions). */
+  inheritedReferences?: boolean;
 }
 
 /** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, envFrom, inheritedReferences }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -51,14 +64,17 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
     return await resolveSecrets({
       config: opts.config,
       env: envName,
+      envFrom,
       file,
       dotenv: opts.dotenv,
+      override: opts.override,
       names: CLI_OPTION_NAMES,
       cwd: process.cwd(),
       processEnv: parentEnv,
       signal,
       keepGoing,
       cache,
+      inheritedReferences,
       onRemoteStart: async (names) => {
         // isatty(2), not process.stderr.isTTY: the getter builds the stderr stream (a socket for a pipe), about
         // 1 ms that a run with nobody watching never needs.
