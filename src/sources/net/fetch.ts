@@ -4,11 +4,12 @@
  * - undici is loaded lazily: it is external to the bundle and costs ~140 ms, paid only when a remote layer runs.
  * - `timeout` covers a whole request (connect, headers and body); the retry policy is ./retry.ts: 429 and 503
  *   with `Retry-After` are throttling, retried until `deadline`; connection errors, 408 and other 5xx are retried
- *   at most `retries` times; a request without an answer in time is waited for again (twice as long, one retry). `Retry-After` (seconds or an HTTP date)
+ *   at most `retries` times; a request without an answer in time on an accepted connection is waited for again
+ *   (twice as long, one retry), a connection never established is tried again at `timeout`. `Retry-After` (seconds or an HTTP date)
  *   replaces the backoff, capped at RETRY_AFTER_CAP_MS. Requests to an origin that throttled are paced.
  * - 400, 401, 403, 404 and every other 4xx are final. 404 is a NotFoundError so `optional: true` can make it empty.
- * - Errors never quote a response body or a header value (either may hold a secret), and show the URL without
- *   userinfo and without the values of query parameters that look like credentials.
+ * - Errors never quote a response body or a header value (either may hold a secret), and show a destination as
+ *   `scheme://host:port` only (`displayUrl`, shown by construction).
  */
 import { NotFoundError, SourceError, shown } from '../../core/errors.js';
 import { loadUndiciRequest, type UndiciRequest } from './undici.js';
