@@ -23,6 +23,7 @@ import {
   type SeedParameter,
 } from './helpers/moto.js';
 import { PRINT_ENV } from './helpers/cli.js';
+import { startBlackhole } from './helpers/blackhole.js';
 
 const moto = inject('motoEndpoint');
 // Its own namespace, so other files can use the same moto_server in parallel (and re-runs start clean).
@@ -246,6 +247,18 @@ describe.skipIf(!moto)('ssm layer against moto_server', () => {
       expect(err.message).toMatch(/^cannot reach SSM at http:\/\/127\.0\.0\.1:\d+: no answer within 0\.9 s \(options `timeout` and `retries`\) \(region us-east-1\)$/);
     } finally {
       await silent.close();
+    }
+  });
+
+  it('an endpoint that never accepts the connection is tried again at `timeout` each, without doubling (retries: 2)', async () => {
+    const hole = await startBlackhole();
+    try {
+      const err = await failure(load({ path: API, endpoint: hole.origin, timeout: 0.3, retries: 2 }));
+      expectOneLine(err);
+      // Doubling waits (0.3 + 0.6 + 1.2 s) would report "no answer within 2.1 s"; these are three connections of 0.3 s.
+      expect(err.message).toMatch(/^cannot reach SSM at http:\/\/127\.0\.0\.1:\d+: no connection within 0\.3 s \(options? `timeout`(?: and `retries`)?\) \(region us-east-1, 3 attempts in [\d.]+ s\)$/);
+    } finally {
+      await hole.close();
     }
   });
 
