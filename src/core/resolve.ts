@@ -82,6 +82,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   // `vars` are the sources file's own text and are never blanked; what `${...}` filled into them from the
   // parent environment is (contract, messages).
   for (const value of plan.varsFilled ?? []) registerSecret(value);
+  // The environment's name is the command line's or the file's own text (`SECRETRUN_ENV`): shown as it is.
+  shown(plan.name);
   const names = layers.map((spec) => layerName(spec, plan.vars, plan.varsFilled));
   const remote = names.filter((_, i) => layers[i].source.remote);
   if (remote.length > 0) hooks.onRemoteStart?.(remote);
