@@ -135,7 +135,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
 /** The plan with each layer's source wrapped so a failure is recorded and the layer counts as empty (for `keepGoing`). */
 function recordingFailures(plan: EnvironmentPlan, failures: SecretrunError[]): EnvironmentPlan {
   // Where each layer is defined, by the label the core gives it (the label is all a source's context carries).
-  const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars), spec.location]));
+  const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars, plan.varsFilled), spec.location]));
   const recording = (source: SourceDescriptor): SourceDescriptor => ({
     ...source,
     async load(options, context) {
@@ -189,7 +189,7 @@ export async function offlinePermissionFindings(plan: EnvironmentPlan, processEn
     if (spec.options.allow_world_readable === true || !source.privateFiles) continue;
     try {
       const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, lookupIn(plan.vars, processEnv))) as Record<string, unknown>;
-      found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), spec.dir ?? plan.file.dir, spec.location));
+      found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars, plan.varsFilled), spec.dir ?? plan.file.dir, spec.location));
     } catch {
       continue; // a path that needs an earlier layer's value, or that only interpolation made invalid: left to --resolve
     }
