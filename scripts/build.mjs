@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { installedNodes } from './node-versions.mjs';
+import { SUPPORTED_MAJORS, installNewest, installedNodes } from './node-versions.mjs';
 import { generatedSchemaText } from './schema.mjs';
 
 // schema.json (for editors) is generated from the source descriptors; the CLI never reads it.
@@ -159,15 +159,58 @@ try {
 }
 renameSync(next, 'dist');
 rmSync(old, { recursive: true, force: true });
-// The V8 code caches for the CLI bundle (see bin/secretrun.cjs): one made by this Node, and one by each Node that
-// scripts/node-versions.mjs has installed (skipped quietly when there are none). Best effort: the CLI works
-// without them, it just compiles on each start.
-for (const bin of [process.execPath, ...installedNodes().map((n) => n.bin)]) {
+// The V8 code caches for the CLI bundle and the vendored AWS clients (see bin/secretrun.cjs), one per Node.
+// - A plain build (tests, bench): one made by this Node, and one by each Node that scripts/node-versions.mjs has
+//   installed (skipped quietly when there are none). Best effort: the CLI works without them, it just compiles on
+//   each start.
+// - `--release` (prepack): the newest release of every supported major (20, 22, 24, 26), installed from the registry
+//   when the cache holds an older one, each cache checked to be accepted by the Node that made it; the build stops,
+//   naming the major, when one cannot be made. A release's users on that exact release then start from the cache
+//   (users on another release of a major compile as without one). SECRETRUN_PACK_INSTALLED_NODES=1 (the test
+//   switch of test/pack.test.ts) makes a partial release from this Node and the installed ones, with no download.
+const release = process.argv.includes('--release');
+const partial = release && process.env.SECRETRUN_PACK_INSTALLED_NODES === '1';
+/** Whether `bin` accepts the caches it just made (the CLI bundle's and the AWS clients'). */
+function cachesAccepted(bin) {
+  const probe = `const shim = require('./bin/secretrun.cjs'), fs = require('node:fs'), vm = require('node:vm');
+let aws; shim.requireVendored('aws', (s) => (aws = s));
+const cli = new vm.Script(fs.readFileSync(shim.file, 'utf8'), { cachedData: fs.readFileSync(shim.cacheFile) });
+process.stdout.write(String(!cli.cachedDataRejected && aws.cachedDataRejected === false));`;
+  try {
+    return execFileSync(bin, ['-e', probe], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }) === 'true';
+  } catch {
+    return false;
+  }
+}
+/** The Nodes to make caches with, as { major, version, bin } (major and version only where known). */
+function cacheNodes() {
+  const own = { major: Number(process.versions.node.split('.')[0]), version: process.versions.node, bin: process.execPath };
+  if (!release) return [own, ...installedNodes()];
+  if (partial) return [own, ...installedNodes(SUPPORTED_MAJORS.filter((m) => m !== own.major))];
+  const nodes = [];
+  for (const major of SUPPORTED_MAJORS) {
+    try {
+      nodes.push(installNewest(major));
+    } catch (e) {
+      console.error(`build: no code cache for Node ${major}: could not install its newest release (${e.message.split('\n')[0]})`);
+      process.exit(1);
+    }
+  }
+  return nodes;
+}
+for (const { major, version, bin } of cacheNodes()) {
+  let made = true;
   try {
     execFileSync(bin, ['scripts/code-cache.cjs'], { stdio: 'ignore' });
   } catch {
-    console.warn(`build: no V8 code cache from ${bin} (the CLI still works, it just compiles on each start)`);
+    made = false;
   }
+  if (!release && !made) console.warn(`build: no V8 code cache from ${bin} (the CLI still works, it just compiles on each start)`);
+  if (release && !(made && cachesAccepted(bin))) {
+    console.error(`build: no code cache for Node ${major} (${version}, ${bin}): ${made ? 'V8 rejects the cache it made' : 'scripts/code-cache.cjs failed'}`);
+    process.exit(1);
+  }
+  if (release) console.log(`build: code cache for Node ${version} (V8 ${execFileSync(bin, ['-p', 'process.versions.v8'], { encoding: 'utf8' }).trim()})`);
 }
 
 if (!process.argv.includes('--no-types')) {

@@ -60,3 +60,14 @@ describe('the caches do not depend on where the package was built', () => {
     expect(r.stderr).not.toContain(join(ROOT, 'dist'));
   });
 });
+
+// prepack (scripts/build.mjs --release) picks the newest release of each major from the registry's list.
+describe('the newest release of a major', () => {
+  it('compares releases by number, not as text', async () => {
+    // @ts-expect-error: a plain .mjs script without types
+    const { compareVersions } = await import('../scripts/node-versions.mjs');
+    expect(['24.9.0', '24.22.3', '24.10.0', '24.22.1', '24.0.0'].sort(compareVersions).at(-1)).toBe('24.22.3');
+    expect(compareVersions('26.12.1', '26.12.1')).toBe(0);
+    expect(compareVersions('20.9.0', '20.20.2')).toBeLessThan(0);
+  });
+});

@@ -12,6 +12,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRINT_ENV, ROOT, baseEnv } from './helpers/cli.js';
+// @ts-expect-error: a plain .mjs script without types
+import { CACHE_DIR, installedNodes } from '../scripts/node-versions.mjs';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -64,7 +66,10 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'secretrun-pack-'));
   consumer = join(work, 'consumer');
   // `npm pack` runs `prepack`, the full build with type declarations (a fresh clone's `npm install` builds nothing).
-  const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack');
+  // prepack makes a release's code caches (scripts/build.mjs --release): the newest release of each supported major,
+  // downloaded when missing. The test switch makes them from this Node and the installed ones only, no download
+  // (the cache directory named, as the test's HOME is not this one's).
+  const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT, { SECRETRUN_PACK_INSTALLED_NODES: '1', SECRETRUN_NODE_CACHE: CACHE_DIR }), 'npm pack');
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, info[0].filename);
   packedFiles = info[0].files.map((f) => f.path).sort();
@@ -101,6 +106,41 @@ describe('npm pack', () => {
     expect(manifest.license).toBe('MIT');
     expect(readFileSync(join(consumer, 'node_modules/secretrun/LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 secretrun contributors\n/);
     expect(manifest.engines.node).toBe('>=20');
+  });
+});
+
+/**
+ * The Nodes the partial release was made with (this one and the installed ones of the other majors), one per major,
+ * as prepack picks them under the test switch.
+ */
+function packingNodes(): { major: number; bin: string }[] {
+  const own = { major: Number(process.versions.node.split('.')[0]), bin: process.execPath };
+  return [own, ...(installedNodes() as { major: number; bin: string }[]).filter((n) => n.major !== own.major)];
+}
+
+// What a user's Node does with the installed package's caches: the file it looks for, and whether V8 takes it.
+const CACHE_PROBE = `
+const shim = require(process.argv[1]), fs = require('node:fs'), vm = require('node:vm');
+let aws; shim.requireVendored('aws', (s) => (aws = s));
+const cli = new vm.Script(fs.readFileSync(shim.file, 'utf8'), { cachedData: fs.readFileSync(shim.cacheFile) });
+process.stdout.write(JSON.stringify({ v8: process.versions.v8, cli: cli.cachedDataRejected, aws: aws.cachedDataRejected }));`;
+
+describe('the code caches in the tarball', () => {
+  it('one cache per major it was packed with, for the CLI and for the AWS clients, and nothing else', () => {
+    const caches = (dir: string) => packedFiles.filter((p) => p.startsWith(dir) && p.endsWith('.bin')).map((p) => p.slice(dir.length));
+    const nodes = packingNodes();
+    expect(caches('dist/code-cache/')).toHaveLength(nodes.length);
+    expect(caches('dist/vendor/code-cache/aws/')).toEqual(caches('dist/code-cache/'));
+  });
+
+  it('each is accepted by the Node that made it, as installed in a project', async () => {
+    const installedBin = join(consumer, 'node_modules/secretrun/bin/secretrun.cjs');
+    for (const { bin } of packingNodes()) {
+      const r = ok(await exec(bin, ['-e', CACHE_PROBE, installedBin], consumer), `${bin} cache probe`);
+      const out = JSON.parse(r.stdout) as { v8: string; cli: boolean; aws: boolean };
+      expect(packedFiles).toContain(`dist/code-cache/${out.v8}.bin`);
+      expect(out, bin).toMatchObject({ cli: false, aws: false });
+    }
   });
 });
 
