@@ -7,7 +7,7 @@
  * load from other work on the machine spreads evenly over them instead of biasing whichever ran during a spike.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { createRequire } from 'node:module';
@@ -302,4 +302,37 @@ export async function seedSsm(endpoint, params) {
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * The package as a user installs it: a clean clone of this repository's HEAD (`git clone`, `npm ci`), `npm pack`
+ * (its prepack makes the release's code caches: the newest release of each supported major), and the tarball
+ * installed into an empty project. Uncommitted changes are not in it, on purpose. Made once per commit under the
+ * temp dir and reused (BENCH_PACKAGE_DIR names another place); returns { bin, commit, caches }.
+ */
+export function installedPackage() {
+  const commit = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim();
+  const dir = process.env.BENCH_PACKAGE_DIR || join(tmpdir(), `secretrun-bench-package-${commit.slice(0, 12)}`);
+  const consumer = join(dir, 'consumer');
+  const pkgDir = join(consumer, 'node_modules', 'secretrun');
+  const done = join(dir, 'installed');
+  const caches = () => readdirSync(join(pkgDir, 'dist', 'code-cache')).map((f) => f.replace(/\.bin$/, ''));
+  if (existsSync(done)) return { bin: join(pkgDir, 'bin', 'secretrun.cjs'), commit, caches: caches() };
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(consumer, { recursive: true });
+  const run = (file, args, cwd) => {
+    const r = spawnSync(file, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+    if (r.status !== 0) throw new Error(`bench: ${file} ${args.join(' ')} failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    return r.stdout;
+  };
+  const clone = join(dir, 'clone');
+  run('git', ['clone', '--quiet', '--no-hardlinks', REPO, clone], dir);
+  run('git', ['checkout', '--quiet', commit], clone);
+  run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], clone);
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', dir], clone).replace(/^[^[]*/s, ''));
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  run('npm', ['install', join(dir, packed[0].filename), '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], consumer);
+  rmSync(clone, { recursive: true, force: true });
+  writeFileSync(done, `${commit}\n`);
+  return { bin: join(pkgDir, 'bin', 'secretrun.cjs'), commit, caches: caches() };
 }
