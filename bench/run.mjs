@@ -197,13 +197,20 @@ if (wanted('B6')) {
       node('`node -e "require(\'undici\')"`', ['-e', requireIn('undici')]),
       secretrun('**secretrun** `-- true`, one doppler layer (10 keys)', ['-c', 'doppler.yaml', '--', 'true']),
     ];
-    // The same runs on the newest installed Node, where the execve handover means no exit of a process that
-    // loaded the SDK or undici (on the spawn path that exit waits for V8's background work, e.g. tiering up
-    // undici's WebAssembly HTTP parser).
-    const newest = installedNodes().filter((n) => n.version !== process.versions.node).at(-1);
-    if (newest) {
-      const onNewest = (c, label) => nodeOn(newest.bin, `${label} on Node ${newest.version}`, c.args);
-      cmds.push(onNewest(floor, '`node -e 0`'), onNewest(cmds[2], '**secretrun**, one ssm layer, execve path'), onNewest(cmds[4], '**secretrun**, one doppler layer, execve path'));
+    // The same runs on Node 24 and 26 (the execve handover: no exit of a process that loaded the SDK or undici, where
+    // the spawn path's exit waits for V8's background work), from the working tree and from the installed package.
+    const pkg = userPackage();
+    const onNodes = benchNodes().filter((n) => n.major === 24 || n.major === 26);
+    const perNode = [];
+    for (const n of onNodes) {
+      const on = (c, label, entry) => nodeOn(n.bin, `${label} on Node ${n.version}`, entry ? [entry, ...c.args.slice(1)] : c.args);
+      const rows = [on(floor, '`node -e 0`')];
+      for (const [c, layer] of [[cmds[2], 'ssm'], [cmds[4], 'doppler']]) {
+        rows.push(on(c, `**secretrun** (working tree), one ${layer} layer`));
+        if (pkg) rows.push(on(c, `**secretrun** (installed package), one ${layer} layer`, pkg.bin));
+      }
+      perNode.push({ at: cmds.length, rows });
+      cmds.push(...rows);
     }
     // What a remote layer loads instead of the packages (rows after the table's first five): the vendored AWS
     // clients with their code cache, and undici's request API alone, each as bin/secretrun.cjs loads it.
@@ -214,7 +221,7 @@ if (wanted('B6')) {
     ];
     const loadOnlyAt = cmds.length;
     cmds.push(...loadOnly);
-    for (const c of [cmds[2], cmds[4]]) {
+    for (const c of [cmds[2], cmds[4], ...perNode.flatMap((p) => p.rows.slice(1))]) {
       const r = await capture({ ...c, args: [...c.args.slice(0, -2), '--', process.execPath, '-p', 'Object.keys(process.env).filter(k=>/^(R1|DOPPLER)_/.test(k)).length'] }, { cwd: project.dir, env });
       if (r.code !== 0 || r.stdout.trim() !== '10') throw new Error(`B6: ${c.label} did not resolve 10 keys: ${r.stderr.trim()}`);
     }
@@ -233,13 +240,16 @@ if (wanted('B6')) {
         [row(floor, floorMs), row(cmds[1], ssmLibMs), row(loadOnly[0], med[loadOnlyAt]), row(cmds[2], ssmMs, ssmTrip), row(cmds[3], undiciLibMs), row(loadOnly[1], med[loadOnlyAt + 1]), row(cmds[4], dopplerMs, dopplerTrip)],
       ),
     );
-    if (newest) {
-      const [nFloor, nSsm, nDoppler] = med.slice(5);
+    for (const { at, rows } of perNode) {
+      const nFloor = med[at];
       const nRow = (c, ms, trip) => [c.label, fmtMs(ms), fmtRatio(ms / nFloor), trip === undefined ? '' : `${fmtMs(ms - trip)} → ${fmtRatio((ms - trip) / nFloor)}`];
       console.log('');
-      console.log(table(['command', 'median wall', 'vs its `node -e 0`', 'minus one round trip'], [nRow(cmds[5], nFloor), nRow(cmds[6], nSsm, ssmTrip), nRow(cmds[7], nDoppler, dopplerTrip)]));
-      target(`B6: Node ${newest.version}, one ssm layer ≤ 1.6× \`node -e 0\` + one round trip`, `${fmtMs(nSsm)} vs ${fmtMs(1.6 * nFloor + ssmTrip)}`, nSsm <= 1.6 * nFloor + ssmTrip);
-      target(`B6: Node ${newest.version}, one doppler layer ≤ 1.6× \`node -e 0\` + one round trip`, `${fmtMs(nDoppler)} vs ${fmtMs(1.6 * nFloor + dopplerTrip)}`, nDoppler <= 1.6 * nFloor + dopplerTrip);
+      console.log(table(['command', 'median wall', 'vs its `node -e 0`', 'minus one round trip'], rows.map((c, i) => nRow(c, med[at + i], i === 0 ? undefined : /ssm/.test(c.label) ? ssmTrip : dopplerTrip))));
+      for (let i = 1; i < rows.length; i++) {
+        const ms = med[at + i];
+        const trip = /ssm/.test(rows[i].label) ? ssmTrip : dopplerTrip;
+        target(`B6: ${rows[i].label} ≤ 1.6× \`node -e 0\` + one round trip`, `${fmtMs(ms)} vs ${fmtMs(1.6 * nFloor + trip)}`, ms <= 1.6 * nFloor + trip);
+      }
     }
     console.log(`\nOne round trip of a warm client: ssm GetParametersByPath to moto_server ${ssmTrip.toFixed(1)} ms, doppler download from the loopback server ${dopplerTrip.toFixed(1)} ms (medians of ${rounds}).\n`);
     target('B6: one ssm layer ≤ 1.6× `node -e 0` + one round trip', `${fmtMs(ssmMs)} vs ${fmtMs(1.6 * floorMs + ssmTrip)}`, ssmMs <= 1.6 * floorMs + ssmTrip);
@@ -277,7 +287,7 @@ if (wanted('B6') || wanted('B6C')) {
       node('`node -e "require(\'@azure/identity\')"`', ['-e', requireIn('@azure/identity')]),
       secretrun('**secretrun** `-- true`, one azure-key-vault layer (10 secrets, managed identity)', ['-c', 'azure.yaml', '--', 'true']),
     ];
-    for (const c of [cmds[2], cmds[4]]) {
+    for (const c of [cmds[2], cmds[4], ...perNode.flatMap((p) => p.rows.slice(1))]) {
       const r = await capture({ ...c, args: [...c.args.slice(0, -2), '--', process.execPath, '-p', 'Object.keys(process.env).filter(k=>/^s\\d$/.test(k)).length'] }, { cwd: project.dir, env });
       if (r.code !== 0 || r.stdout.trim() !== '10') throw new Error(`B6: ${c.label} did not resolve 10 keys: ${r.stderr.trim()}`);
     }

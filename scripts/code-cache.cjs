@@ -2,8 +2,11 @@
 // function that run compiled, as dist/code-cache/<V8 version>.bin. scripts/build.mjs runs it once with each Node
 // it finds (a cache is valid for one V8 only); the CLI itself never writes it.
 //
-// On a Node with process.execve the run takes the execve path, so that path's functions are what gets cached;
-// but the call itself is replaced by an exit here: the process must live on to write the cache.
+// On a Node with process.execve the run takes the execve path up to the call, which is replaced here by one that
+// does not happen (as when Node refuses it): the run then spawns `true` and relays signals as the relaying parent
+// does (`--no-exec`, PID 1, --mask, watch), so the cache holds both paths' functions, and the process lives on to
+// write it. (With the execve path alone in the cache, the relaying parent compiled its spawn and relay code on
+// every start.)
 //
 // The run uses a throwaway project with the common local layers (env, dotenv, json, yaml) and an environment
 // with vars, require and public, so the functions a typical start needs are all in the cache. Every value is fake.
@@ -92,7 +95,7 @@ async function vendorAwsCache() {
 
 (async () => {
   if (fs.existsSync(path.join(__dirname, '..', 'dist', 'vendor', 'aws.cjs'))) await vendorAwsCache();
-  if (typeof process.execve === 'function') process.execve = () => process.exit(0);
+  if (typeof process.execve === 'function') process.execve = () => {};
   process.argv.splice(2, process.argv.length, '-q', '-c', path.join(dir, 'secretrun.yaml'), '--', 'true');
   boot((s) => (script = s));
 })();
