@@ -7,7 +7,7 @@
  * load from other work on the machine spreads evenly over them instead of biasing whichever ran during a spike.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { createRequire } from 'node:module';
@@ -335,4 +335,22 @@ export function installedPackage() {
   rmSync(clone, { recursive: true, force: true });
   writeFileSync(done, `${commit}\n`);
   return { bin: join(pkgDir, 'bin', 'secretrun.cjs'), commit, caches: caches() };
+}
+
+/**
+ * A copy of the installed package (installedPackage) whose every code cache is another V8's under this V8's name,
+ * so each Node finds a cache and V8 rejects it: what a user on another release of a major gets (there the file is
+ * usually not found at all, which costs the same compile without the read). Returns { bin, remove }.
+ */
+export function rejectedCachePackage(pkg) {
+  const from = join(dirname(pkg.bin), '..');
+  const dir = mkdtempSync(join(tmpdir(), 'secretrun-bench-rejected-'));
+  const to = join(dir, 'node_modules', 'secretrun');
+  cpSync(from, to, { recursive: true });
+  for (const sub of ['dist/code-cache', 'dist/vendor/code-cache/aws']) {
+    const names = readdirSync(join(to, sub)).sort();
+    const bytes = names.map((n) => readFileSync(join(to, sub, n)));
+    names.forEach((n, i) => writeFileSync(join(to, sub, n), bytes[(i + 1) % bytes.length]));
+  }
+  return { bin: join(to, 'bin', 'secretrun.cjs'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
