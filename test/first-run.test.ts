@@ -87,7 +87,7 @@ describe('--dotenv: no sources file needed', () => {
     const { dir } = project({});
     const r = await runCli(['--', 'true'], { cwd: dir });
     expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE or --dotenv PATH\)\n$/);
+    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE, --dotenv PATH or --dotenv-optional \.env\)\n$/);
   });
 
   it('check, ls, get and diff take it too', async () => {

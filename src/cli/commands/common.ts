@@ -22,7 +22,7 @@ export const parentEnv: Readonly<Record<string, string | undefined>> = { ...proc
 /** How core messages name the CLI's options. */
 export const CLI_OPTION_NAMES: OptionNames = {
   config: '-c',
-  configHint: 'pass -c FILE or --dotenv PATH',
+  configHint: 'pass -c FILE, --dotenv PATH or --dotenv-optional .env',
   envHint: 'pass -e NAME',
   env: '-e',
   dotenv: '--dotenv',
@@ -51,10 +51,12 @@ export interface ResolveExtras {
   cache?: Map<string, Map<string, unknown>>;
   /** Where `envName` came from, for messages (default: -e). */
   envFrom?: string;
+  /** `run`: the inherited environment goes to the child (its references; see PipelineOptions). */
+  inheritedReferences?: boolean;
 }
 
 /** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, envFrom }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, envFrom, inheritedReferences }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -72,6 +74,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       signal,
       keepGoing,
       cache,
+      inheritedReferences,
       onRemoteStart: async (names) => {
         // isatty(2), not process.stderr.isTTY: the getter builds the stderr stream (a socket for a pipe), about
         // 1 ms that a run with nobody watching never needs.

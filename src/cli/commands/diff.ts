@@ -76,7 +76,8 @@ export function compareEntries(a: ReadonlyMap<string, ResolvedEntry>, b: Readonl
     const inB = b.get(key);
     if (!inB) result.onlyInA.push(key);
     else if (!inA) result.onlyInB.push(key);
-    else if (!keysOnly && inA.value !== inB.value) result.changed.push(key);
+    // A leased value (a Vault lease) is new on every read: present on both sides is the same.
+    else if (!keysOnly && inA.value !== inB.value && !(inA.leased && inB.leased)) result.changed.push(key);
     else result.same.push(key);
   }
   return result;
