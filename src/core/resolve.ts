@@ -323,9 +323,12 @@ function interpolateOptions(spec: LayerSpec, name: string, lookup: (n: string) =
   return { options, filled };
 }
 
-/** Could this layer define `name`? Uses `only` and `prefix` when they are literal; otherwise assumes yes. */
-function mayProduce(spec: LayerSpec, name: string): boolean {
-  const { only, prefix } = spec.options;
+/**
+ * Could this layer define `name`? Reads `only`, `rename`, `case` and `prefix` when they are literal (the layer's
+ * keys become `prefix + case(rename(key))` for the keys `only` keeps); otherwise assumes yes.
+ */
+export function mayProduce(spec: Pick<LayerSpec, 'options'>, name: string): boolean {
+  const { only, prefix, rename, case: keyCase } = spec.options;
   const literal = (v: unknown) => typeof v === 'string' && !v.includes('$');
   let rest = name;
   if (prefix !== undefined) {
@@ -333,11 +336,31 @@ function mayProduce(spec: LayerSpec, name: string): boolean {
     if (!name.startsWith(prefix as string)) return false;
     rest = name.slice((prefix as string).length);
   }
-  if (Array.isArray(only) && only.every(literal)) return matchesAny(rest, only as string[]);
-  return true;
+  const convert = caseConversion(keyCase);
+  if (keyCase !== undefined && !convert) return true;
+  if (convert && convert(rest) !== rest) return false;
+  const onlyLiteral = Array.isArray(only) && only.every(literal);
+  const kept = (k: string) => !onlyLiteral || matchesAny(k, only as string[]);
+  let renamed: [string, string][] = [];
+  if (rename !== undefined) {
+    if (rename === null || typeof rename !== 'object' || !Object.entries(rename as object).every(([from, to]) => literal(from) && literal(to))) return true;
+    renamed = Object.entries(rename as Record<string, string>);
+    if (renamed.some(([from, to]) => (convert ? convert(to) : to) === rest && kept(from))) return true;
+  }
+  // A key of the layer's own that keeps its name: with a case conversion, any spelling of `rest` could be it.
+  // (`only` matches the layer's own spelling; a key a pattern keeps, converted, matches the converted pattern.)
+  if (convert) return !onlyLiteral || matchesAny(rest, (only as string[]).map(convert));
+  if (renamed.some(([from]) => from === rest)) return false;
+  return kept(rest);
 }
 
-/** decode → only → prefix → validate names and values. Returns the layer's map and `Object.keys` of it. */
+function caseConversion(value: unknown): ((key: string) => string) | undefined {
+  if (value === 'upper') return (k) => k.toUpperCase();
+  if (value === 'lower') return (k) => k.toLowerCase();
+  return undefined;
+}
+
+/** decode → only → rename → case → prefix → validate names and values. Returns the layer's map and `Object.keys` of it. */
 function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string): { keys: Record<string, string>; names: string[] } {
   let keys = keysIn;
   let own = isOwnMap(keysIn);
@@ -347,10 +370,12 @@ function postProcess(keysIn: Record<string, string>, options: SourceOptions, lay
   }
   const only = Array.isArray(options.only) ? (options.only as string[]) : undefined;
   const prefix = typeof options.prefix === 'string' ? options.prefix : '';
+  const rename = options.rename !== null && typeof options.rename === 'object' ? (options.rename as Record<string, string>) : undefined;
+  const convert = caseConversion(options.case);
   let out: Record<string, string>;
   let names: string[] | undefined;
   const bad: string[] = [];
-  if (own && !only && prefix === '') {
+  if (own && !only && prefix === '' && !rename && !convert) {
     // Written for speed: a fresh map from our own parsers that renames and drops nothing is checked and kept;
     // copying a 10,000-key object was most of this function's cost. (A plain data object with no `__proto__`
     // key, which is what the copy would be.)
@@ -359,14 +384,23 @@ function postProcess(keysIn: Record<string, string>, options: SourceOptions, lay
     out = keys;
   } else {
     out = {};
+    /** The layer's own name behind each shaped name, for a collision message. */
+    const from = rename || convert ? new Map<string, string>() : undefined;
     for (const [k, v] of Object.entries(keys)) {
       if (only && !matchesAny(k, only)) continue;
-      const key = prefix + k;
+      let shaped = rename && Object.hasOwn(rename, k) ? rename[k] : k;
+      if (convert) shaped = convert(shaped);
+      if (from) {
+        const earlier = from.get(shaped);
+        if (earlier !== undefined) throw new LayerError(layer, `keys ${safeKey(earlier)} and ${safeKey(k)} both become ${safeKey(prefix + shaped)} (after ${rename && convert ? '"rename" and "case"' : rename ? '"rename"' : '"case"'}); keep one of them with "only" or rename it`);
+        from.set(shaped, k);
+      }
+      const key = prefix + shaped;
       if (checkEntry(key, v, layer, bad)) out[key] = v;
     }
   }
   if (bad.length > 0) {
-    throw new LayerError(layer, `invalid environment variable name${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).map(safeKey).join(', ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''} (allowed: letters, digits and _, not starting with a digit; use "prefix", "only" or "flatten")`);
+    throw new LayerError(layer, `invalid environment variable name${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).map(safeKey).join(', ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''} (allowed: letters, digits and _, not starting with a digit; use "prefix", "only", "rename" or "flatten")`);
   }
   return { keys: out, names: names ?? Object.keys(out) };
 }

@@ -120,6 +120,16 @@ export const COMMON_OPTIONS = {
   optional: { type: 'boolean', description: 'A missing file, missing parameter or HTTP 404 gives an empty layer instead of an error.' },
   only: { type: 'list', items: KEY_LIST, description: 'Keep only these keys (names or `*` globs), matched before `prefix` is added.' },
   prefix: { type: 'string', description: 'String prepended to every key of the layer.' },
+  rename: {
+    type: 'map',
+    values: { type: 'string', nonEmpty: true, description: 'The new name of the key.' },
+    description: 'Rename keys, `{ FROM: TO }`, after `only` and before `case` and `prefix`; a `FROM` the layer lacks is ignored, and two keys given one name is an error.',
+  },
+  case: {
+    type: 'enum',
+    values: ['upper', 'lower'],
+    description: 'Convert the key names to upper or lower case, after `rename` and before `prefix`; two keys that become one name is an error.',
+  },
   decode: {
     type: 'map',
     values: { type: 'enum', values: ['base64'], description: 'The encoding of the matching values.' },
