@@ -31,7 +31,7 @@ export interface LocateOptions {
 }
 
 /** `signal`, `cache` and the progress hooks are handed to the resolver as they are (see ResolveHooks). */
-export interface PipelineOptions extends LocateOptions, Pick<ResolveHooks, 'signal' | 'cache' | 'onRemoteStart' | 'onLayerDone'> {
+export interface PipelineOptions extends LocateOptions, Pick<ResolveHooks, 'signal' | 'cache' | 'session' | 'onRemoteStart' | 'onLayerDone'> {
   /** The environment (`-e`). Default: `SECRETRUN_ENV`, else `default_environment`. */
   env?: string;
   /** An already-loaded sources file, so `diff` reads the file once for two environments. */
@@ -88,6 +88,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     onPermissions: (found: PermissionFinding) => void findings.permissions.push(found),
     signal: options.signal,
     cache: options.cache,
+    session: options.session,
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
   };

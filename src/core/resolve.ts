@@ -13,10 +13,11 @@ import { applyDecode } from '../formats/decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
 import { matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
-import type { SourceOptions } from '../sources/types.js';
+import type { Source, SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
 import { withDefaults } from './validate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
+import { RELEASE_TIMEOUT_MS, releaseHeld } from './leases.js';
 
 export interface ResolvedEntry {
   value: string;
@@ -32,8 +33,19 @@ export interface LayerOutcome {
   keys: Record<string, string>;
   /** True when an `optional` layer found nothing to read. */
   missing: boolean;
+  /** What the layer holds beyond its values (leases, login tokens), as its source reported it (`context.hold`). */
+  held?: HeldState[];
   /** Keys the layer marks as not secret (`public:`). */
   publicKeys: string[];
+}
+
+/** One thing a layer holds (a lease, a login token), opaque to the core; its source's hooks act on it. */
+export interface HeldState {
+  layer: string;
+  source: Source;
+  state: unknown;
+  /** Belongs to the session (a shared login, a reused lease): not released with a thrown-away resolution. */
+  session?: boolean;
 }
 
 export interface Resolution {
@@ -56,6 +68,11 @@ export interface ResolveHooks {
    * layer's type and interpolated options.
    */
   cache?: Map<string, Map<string, unknown>>;
+  /**
+   * One map per session (one CLI run, one watcher, one `loadSecrets` call), handed to every layer as
+   * `context.session` (logins shared by layers). Default: a new map for this resolution.
+   */
+  session?: Map<string, unknown>;
   /** Called when remote layers start and as each finishes (progress display: the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
@@ -68,6 +85,9 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   // Defaults first, templates included: a `${DOPPLER_TOKEN}` default takes part in the dependency graph.
   const layers = plan.layers.map((spec) => ({ ...spec, options: withDefaults(spec.source, spec.options) }));
   const names = layers.map((spec) => layerName(spec, plan.vars));
+  const session = hooks.session ?? new Map<string, unknown>();
+  /** Everything the layers reported holding, failed ones included (a thrown-away resolution releases it). */
+  const heldAll: HeldState[] = [];
   const remote = names.filter((_, i) => layers[i].source.remote);
   if (remote.length > 0) hooks.onRemoteStart?.(remote);
 
@@ -96,6 +116,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const pending = new Set(refs.filter((n) => !(n in plan.vars)));
     const found: Record<string, string> = {};
     const merged: Record<string, string> = {};
+    /** The earlier layer each name in `found`/`merged` came from. */
+    const foundIn: Record<string, string> = {};
     /** Names whose value comes from an earlier layer that marks them `public:`. */
     const publicFromLayer = new Set<string>();
     for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
@@ -104,6 +126,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       for (const n of [...pending]) {
         if (n in earlier.keys) {
           found[n] = earlier.keys[n];
+          foundIn[n] = earlier.name;
           pending.delete(n);
           if (earlier.publicKeys.includes(n)) publicFromLayer.add(n);
         }
@@ -112,6 +135,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
         for (const [k, v] of Object.entries(earlier.keys)) {
           if (k in merged) continue;
           merged[k] = v;
+          foundIn[k] ??= earlier.name;
           if (!(k in found) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
         }
       }
@@ -125,7 +149,20 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       if (value !== undefined && !matchesAny(n, ownPublic) && !(plan.vars[n] === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
       return value;
     };
-    const { options, filled } = interpolateOptions(spec, name, lookup);
+    /** Per option (path joined by NUL), the names `${...}` took from earlier layers' keys, with those layers. */
+    const fromLayers = new Map<string, { name: string; layer: string }[]>();
+    let atPath = '';
+    const lookupTracked = (n: string) => {
+      const value = lookup(n);
+      if (value !== undefined && plan.vars[n] === undefined && (found[n] ?? merged[n]) !== undefined) {
+        const list = fromLayers.get(atPath) ?? [];
+        list.push({ name: n, layer: foundIn[n] });
+        fromLayers.set(atPath, list);
+      }
+      return value;
+    };
+    const { options, filled } = interpolateOptions(spec, name, lookupTracked, (path) => (atPath = path));
+    const held: HeldState[] = [];
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -135,7 +172,14 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
+      filledFromLayers: (path: (string | number)[]) => fromLayers.get(path.join('\0')) ?? [],
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
+      session,
+      hold: (state: unknown, holdOptions?: { session?: boolean }) => {
+        const entry: HeldState = holdOptions?.session ? { layer: name, source, state, session: true } : { layer: name, source, state };
+        held.push(entry);
+        heldAll.push(entry);
+      },
     };
     let keys: Record<string, string>;
     let missing = false;
@@ -160,7 +204,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     keyNames[i] = listed;
     const publicKeys = Array.isArray(options.public) ? listed.filter((k) => matchesAny(k, options.public as string[])) : [];
     for (let j = 0; j < listed.length; j++) if (publicKeys.length === 0 || !publicKeys.includes(listed[j])) registerSecret(keys[listed[j]]);
-    return { name, type: spec.type, keys, missing, publicKeys };
+    return held.length > 0 ? { name, type: spec.type, keys, missing, publicKeys, held } : { name, type: spec.type, keys, missing, publicKeys };
   }
 
   let outcomes: LayerOutcome[];
@@ -168,6 +212,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     outcomes = await Promise.all(results);
   } catch {
     await Promise.allSettled(results);
+    // A failed resolution is thrown away: what its layers obtained (leases, logins) is released before it is reported.
+    await releaseHeld(heldAll.filter((h) => !h.session), { timeoutMs: RELEASE_TIMEOUT_MS });
     throw firstError;
   } finally {
     hooks.signal?.removeEventListener('abort', onOuterAbort);
@@ -308,9 +354,15 @@ function collectReferences(spec: LayerSpec, name: string): string[] {
 }
 
 /** The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in. */
-function interpolateOptions(spec: LayerSpec, name: string, lookup: (n: string) => string | undefined): { options: SourceOptions; filled: Map<string, [number, number][]> } {
+function interpolateOptions(
+  spec: LayerSpec,
+  name: string,
+  lookup: (n: string) => string | undefined,
+  onPath?: (joined: string) => void,
+): { options: SourceOptions; filled: Map<string, [number, number][]> } {
   const filled = new Map<string, [number, number][]>();
   const options = mapStrings(spec.options, (s, path) => {
+    onPath?.(path.join('\0'));
     try {
       const tracked = interpolateTracked(s, lookup);
       if (tracked.filled.length > 0) filled.set(path.join('\0'), tracked.filled);

@@ -44,13 +44,13 @@ export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; erro
   readonly #signal?: AbortSignal;
 
   /** @internal Use `watchSecrets()`. */
-  constructor(initial: Snapshot, options: WatchSecretsOptions, intervalMs: number, cache: Map<string, Map<string, unknown>>) {
+  constructor(initial: Snapshot, options: WatchSecretsOptions, intervalMs: number, cache: Map<string, Map<string, unknown>>, session: Map<string, unknown>) {
     super();
     this.#current = initial.secrets;
     const processEnv = options.processEnv ?? process.env;
     const again: LoadSecretsOptions = { ...options, signal: undefined };
     this.#engine = new WatchEngine<Snapshot>(initial, {
-      resolve: (signal) => resolveForLibrary(again, { signal, cache }),
+      resolve: (signal) => resolveForLibrary(again, { signal, cache, session }),
       values: (s) => valuesOf(s.resolved.resolution),
       onChecked: ({ resolved, changes }) => {
         if (!changes) return;
@@ -112,6 +112,8 @@ export async function watchSecrets(options: WatchSecretsOptions = {}): Promise<S
   const onWarning = options.onWarning ?? ((m: string) => process.emitWarning(m, 'SecretrunWarning'));
   const once: WatchSecretsOptions = { ...options, onWarning: (m) => void (!warned.has(m) && (warned.add(m), onWarning(m))) };
   const cache = new Map<string, Map<string, unknown>>();
-  const initial = await resolveForLibrary(once, { cache });
-  return new SecretsWatcher(initial, once, Math.round(interval * 1000), cache).start();
+  // One session for the watcher's life: a login is shared by its layers and its re-resolves.
+  const session = new Map<string, unknown>();
+  const initial = await resolveForLibrary(once, { cache, session });
+  return new SecretsWatcher(initial, once, Math.round(interval * 1000), cache, session).start();
 }

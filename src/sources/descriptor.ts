@@ -103,6 +103,13 @@ export interface SourceDefinition<O extends OptionSpecs> {
   usesEarlierKeys?: boolean | ((options: LayerOptions<O>) => boolean);
   /** Fetch and parse the layer; `options` are interpolated, checked and have their defaults. */
   load(options: LayerOptions<O>, context: SourceContext): Promise<Record<string, string>>;
+  /** The lease hooks (see Source in ./types.ts), for a type whose values or logins expire. */
+  release?: Source['release'];
+  renewAt?: Source['renewAt'];
+  renew?: Source['renew'];
+  refreshAt?: Source['refreshAt'];
+  parentReason?: Source['parentReason'];
+  releaseAtExit?: Source['releaseAtExit'];
 }
 
 /**
@@ -122,6 +129,12 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     remote: def.remote ?? false,
     passesParentEnvironment: def.passesParentEnvironment ?? false,
     label: def.label,
+    release: def.release,
+    renewAt: def.renewAt,
+    renew: def.renew,
+    refreshAt: def.refreshAt,
+    parentReason: def.parentReason,
+    releaseAtExit: def.releaseAtExit,
     privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
     watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),
     // Asked before interpolation, of the options as written: defaults only, no checks (the file was checked).

@@ -18,7 +18,8 @@ import http from './http.js';
 import exec from './exec.js';
 import module from './module.js';
 import ansibleVault from './ansible-vault.js';
+import vault from './vault.js';
 
 export type SourceRegistry = readonly SourceDescriptor[];
 
-export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, secretsmanager, doppler, http, exec, module, ansibleVault];
+export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, secretsmanager, vault, doppler, http, exec, module, ansibleVault];

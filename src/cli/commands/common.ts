@@ -40,10 +40,12 @@ export interface ResolveExtras {
   keepGoing?: boolean;
   /** Kept across re-resolves in watch mode (see PipelineOptions.cache). */
   cache?: Map<string, Map<string, unknown>>;
+  /** One per CLI run: logins shared by layers and by re-resolves (see PipelineOptions.session). */
+  session?: Map<string, unknown>;
 }
 
 /** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, session }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -59,6 +61,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       signal,
       keepGoing,
       cache,
+      session,
       onRemoteStart: async (names) => {
         // isatty(2), not process.stderr.isTTY: the getter builds the stderr stream (a socket for a pipe), about
         // 1 ms that a run with nobody watching never needs.

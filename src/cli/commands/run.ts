@@ -33,8 +33,10 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   const watch = watching ? (await import('../watch-flags.js')).watchSettings(opts) : undefined;
   // Watch mode keeps what lets a poll ask "changed since?" (ETags) from one resolution to the next.
   const cache = watch ? new Map<string, Map<string, unknown>>() : undefined;
+  // One session per run: a login is shared by the layers and by every re-resolve.
+  const session = new Map<string, unknown>();
 
-  const initial = await resolveEnvironment(opts, opts.env, undefined, { cache });
+  const initial = await resolveEnvironment(opts, opts.env, undefined, { cache, session });
   actOnFindings(initial, handOnPolicy(opts), opts.quiet);
   const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, parentEnv, !!opts.pristine);
   const cwd = process.cwd();
@@ -64,7 +66,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
       // Later resolutions are quiet: no spinner over the child's output, no repeated layer warnings. Findings
       // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
       resolve: async (signal) => {
-        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal, cache });
+        const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, undefined, { signal, cache, session });
         actOnFindings(again, handOnPolicy(opts), true);
         return again;
       },

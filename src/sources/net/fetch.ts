@@ -50,6 +50,13 @@ export interface FetchOptions {
    */
   carries?: string;
   allowInsecureHttp?: boolean;
+  /** An undici dispatcher of the layer's own (an Agent with TLS options); default: the global one. */
+  dispatcher?: unknown;
+  /**
+   * Final statuses the caller reads itself (an API's own error answers, e.g. Vault's 403/404): returned as a
+   * response, body included, instead of thrown. The caller still never quotes the body.
+   */
+  answerStatuses?: readonly number[];
 }
 
 export interface FetchResponse {
@@ -99,7 +106,7 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
         return { ok: false, kind: outcome.retryable ? 'transient' : 'final', error: failure, describe: outcome.message };
       }
       const { status, headers } = outcome.response;
-      if (status >= 200 && status < 300) return { ok: true, value: outcome.response };
+      if ((status >= 200 && status < 300) || opts.answerStatuses?.includes(status)) return { ok: true, value: outcome.response };
       // The answer to our If-None-Match (fetchKeys): unchanged since the ETag we sent.
       if (status === 304 && current.headers['if-none-match'] !== undefined) return { ok: true, value: outcome.response };
       const next = status >= 300 && status < 400 ? redirectTarget(current, outcome.response) : undefined;
@@ -178,9 +185,10 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
       headers: req.headers,
       body: req.body === '' ? undefined : req.body,
       signal,
+      ...(opts.dispatcher ? { dispatcher: opts.dispatcher as never } : {}),
     });
     const headers = flattenHeaders(res.headers);
-    if (res.statusCode < 200 || res.statusCode >= 300) {
+    if ((res.statusCode < 200 || res.statusCode >= 300) && !opts.answerStatuses?.includes(res.statusCode)) {
       // Never read an error body into a message; drain a little so the connection can be reused.
       await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
       return { kind: 'response', response: { status: res.statusCode, headers, text: '' } };

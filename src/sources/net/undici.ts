@@ -26,7 +26,7 @@ async function loadLean(): Promise<UndiciRequest> {
   if (typeof getGlobalDispatcher !== 'function' || typeof apiRequest !== 'function') throw new Error('undici layout changed');
   const request = (url: string | URL, opts: Record<string, unknown> = {}) => {
     const parsed = new URL(url);
-    return apiRequest.call(getGlobalDispatcher(), { ...opts, origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: opts.method ?? 'GET' });
+    return apiRequest.call(opts.dispatcher ?? getGlobalDispatcher(), { ...opts, origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: opts.method ?? 'GET' });
   };
   return request as unknown as UndiciRequest;
 }
