@@ -25,16 +25,18 @@ export async function releaseHeld(held: readonly HeldState[], { timeoutMs = RELE
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   timer.unref?.();
+  const timedOut = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), { once: true }));
+  timedOut.catch(() => {});
+  const warnings: string[] = [];
+  const releaseAll = async (group: HeldState[]) => {
+    const outcomes = await Promise.allSettled(group.map((h) => Promise.race([h.source.release!(h.state, controller.signal), timedOut])));
+    outcomes.forEach((o, i) => o.status === 'rejected' && warnings.push(`layer "${group[i].layer}": could not revoke: ${describeError(o.reason)}`));
+  };
   try {
-    const outcomes = await Promise.allSettled(
-      releasable.map((h) =>
-        Promise.race([
-          h.source.release!(h.state, controller.signal),
-          new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), { once: true })),
-        ]),
-      ),
-    );
-    return outcomes.flatMap((o, i) => (o.status === 'rejected' ? [`layer "${releasable[i].layer}": could not revoke: ${describeError(o.reason)}`] : []));
+    // A resolution's own states (leases) first, then the session's (logins): a lease is revoked with its token.
+    await releaseAll(releasable.filter((h) => !h.session));
+    await releaseAll(releasable.filter((h) => h.session));
+    return warnings;
   } finally {
     clearTimeout(timer);
   }

@@ -115,7 +115,7 @@ export default defineSource({
     context.cache?.set('vault-leases', leasesKept);
     const reuse = (path: string) => {
       const lease = leasesKept.get(path);
-      if (!lease || lease.kind !== 'lease' || lease.revoked || lease.token !== token) return undefined;
+      if (!lease || lease.kind !== 'lease' || lease.revoked || lease.token.token !== token.token) return undefined;
       const due = lease.renewable && !lease.capped ? lease.endsAt - 1000 : (lease.endsAt - Math.max(1000, Math.round(lease.ttlMs / 3)));
       return Date.now() < due ? lease : undefined;
     };

@@ -9,6 +9,7 @@ import { SecretrunError } from '../../core/errors.js';
 import { findAndLoadSourcesFile, missingRequiredMessage, resolveSecrets, riskyNameMessage, type Resolved } from '../../core/pipeline.js';
 import { ttyModule } from '../../process/builtins.js';
 import { warn } from '../output.js';
+import { releaseResolution } from '../../core/leases.js';
 
 export type { Resolved };
 
@@ -79,6 +80,14 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
     finished = true;
     progress?.stop();
   }
+}
+
+/**
+ * A resolution the command shows and throws away (`ls`, `diff`): revoke the leases and logins it obtained before
+ * secretrun exits; a failure is a warning.
+ */
+export async function throwAway(resolved: readonly Resolved[], quiet?: boolean): Promise<void> {
+  for (const r of resolved) for (const message of await releaseResolution(r.resolution, { session: true })) warn(message, quiet);
 }
 
 /**

@@ -11,6 +11,7 @@ import { valuesOf, type Resolution } from '../../core/resolve.js';
 import type { WatchFlags } from '../watch-flags.js';
 import { actOnFindings, handOnPolicy, parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
 import { info, warn } from '../output.js';
+import { heldStates, leaseParentReason, releaseAtExit, releaseResolution, startRenewals } from '../../core/leases.js';
 
 export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
@@ -37,12 +38,24 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   const session = new Map<string, unknown>();
 
   const initial = await resolveEnvironment(opts, opts.env, undefined, { cache, session });
-  actOnFindings(initial, handOnPolicy(opts), opts.quiet);
+  try {
+    actOnFindings(initial, handOnPolicy(opts), opts.quiet);
+  } catch (err) {
+    // A failed start throws its resolution away: what it obtained (leases, logins) is revoked first.
+    for (const m of await releaseResolution(initial.resolution, { session: true })) warn(m, opts.quiet);
+    throw err;
+  }
   const envFor = (r: Resolution) => childEnvironment(valuesOf(r), r.environment, parentEnv, !!opts.pristine);
   const cwd = process.cwd();
   // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
   // Watch mode keeps this first answer for every restart.
-  const file = findExecutable(command[0], opts.pristine ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
+  let file: string;
+  try {
+    file = findExecutable(command[0], opts.pristine ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
+  } catch (err) {
+    for (const m of await releaseResolution(initial.resolution, { session: true })) warn(m, opts.quiet);
+    throw err;
+  }
   // Whether a terminal delivers Ctrl-C matters only when a SIGINT arrives, so it is asked then (our stdio does not
   // change while we run), and node:tty is not loaded at start-up. isatty() answers the same question as
   // process.stdin.isTTY without building stdin's stream machinery (~4 ms).
@@ -75,14 +88,25 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
     });
   }
   const options = spawnOptions(initial);
+  // What the resolution holds may need us to stay (a lease read with a login token, revoke_on_exit).
+  const leaseReason = leaseParentReason(initial.resolution);
+  if (leaseReason && parentEnv.SECRETRUN_DEBUG === '1') process.stderr.write(`secretrun: debug: staying the parent: ${leaseReason}\n`);
   // Returns only if the handover did not happen; then spawn as usual.
-  if (!keepsParent(opts, pid1)) await execChild(file, command.slice(1), options.env, cwd);
+  if (!keepsParent(opts, pid1) && !leaseReason) await execChild(file, command.slice(1), options.env, cwd);
   // Not spread: that would read the lazy `terminal` now.
   const child = startChild(file, command.slice(1), Object.assign(signalPolicy(), options));
+  // We stay the parent: renew the login token and leases at about two thirds of their TTL for the child's life.
+  const renewals = startRenewals(heldStates(initial.resolution), (m) => warn(m, opts.quiet));
   try {
     return await child.ended;
+  } catch (err) {
+    // The command could not be started: its resolution is thrown away.
+    for (const m of await releaseResolution(initial.resolution, { session: true })) warn(m, opts.quiet);
+    throw err;
   } finally {
+    renewals.stop();
     child.release();
+    for (const m of await releaseAtExit(initial.resolution)) warn(m, opts.quiet);
   }
 }
 
