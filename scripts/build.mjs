@@ -31,7 +31,9 @@ const common = {
 // (dist/vendor/*.cjs) and required only when needed: the start-up file stays small to compile. execa (used only by
 // exec layers) ships as ESM only; its prebuilt CommonJS copy loads without starting Node's ESM loader, and
 // `require` of ESM needs Node >= 20.19.
-const VENDORED = ['yaml', 'commander', 'execa'];
+// eciesjs (dotenvx-encrypted values only) is CommonJS with its @noble dependencies: vendored the same way, so a run
+// without an encrypted value never compiles it.
+const VENDORED = ['yaml', 'commander', 'execa', 'eciesjs'];
 const vendored = {
   name: 'vendored',
   setup(b) {
@@ -141,8 +143,8 @@ await build({
   // yaml's "node" export is CommonJS, which esbuild cannot split into a lazily imported chunk with named
   // exports; its ESM build is the same code.
   alias: { yaml: './node_modules/yaml/browser/index.js' },
-  // The library imports execa from the user's node_modules like any ESM dependency.
-  external: [...external, 'execa'],
+  // The library imports execa and eciesjs from the user's node_modules like any dependency.
+  external: [...external, 'execa', 'eciesjs'],
   // Class and function names survive minification, so `LayerError.name` (and a stack's frames) read as written.
   // The error classes also name themselves on their prototypes (src/core/errors.ts), which serves the CLI bundle.
   keepNames: true,

@@ -202,10 +202,10 @@ sources:
 });
 
 describe('loadSecrets: errors are the CLI typed errors', () => {
-  it('unknown environment: ConfigError listing the defined ones', async () => {
+  it('unknown environment: ConfigError naming the option and listing the defined ones', async () => {
     const err = await loadSecrets(fixtureOptions({ env: 'qa' })).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect(err.message).toBe('unknown environment "qa" (defined: dev, prod, staging)');
+    expect(err.message).toBe('unknown environment "qa" given by the "env" option (defined: dev, prod, staging)');
   });
 
   it('no sources file: ConfigError', async () => {

@@ -411,10 +411,10 @@ const CASES: Case[] = [
   },
 
   // -- environments and require
-  { name: 'an unknown environment lists the defined ones', sources: `environments:\n  dev: {}\n  staging: {}\n`, args: ['-e', 'stagin', '--', 'true'], code: 125, message: 'unknown environment "stagin" (did you mean "staging"?) (defined: dev, staging)' },
-  { name: 'SECRETRUN_ENV names an unknown environment', sources: `environments:\n  dev: {}\n`, env: { SECRETRUN_ENV: 'prod' }, code: 125, message: 'unknown environment "prod" (defined: dev)' },
+  { name: 'an unknown environment lists the defined ones', sources: `environments:\n  dev: {}\n  staging: {}\n`, args: ['-e', 'stagin', '--', 'true'], code: 2, message: 'unknown environment "stagin" given by -e (did you mean "staging"?) (defined: dev, staging)' },
+  { name: 'SECRETRUN_ENV names an unknown environment', sources: `environments:\n  dev: {}\n`, env: { SECRETRUN_ENV: 'prod' }, code: 2, message: 'unknown environment "prod" given by SECRETRUN_ENV (defined: dev)' },
   { name: 'no environment selected', sources: `environments:\n  dev: {}\n  prod: {}\n`, code: 125, message: 'no environment selected: pass -e NAME, set SECRETRUN_ENV or default_environment (defined: dev, prod)' },
-  { name: '-e with a file that defines no environments', sources: '', args: ['-e', 'prod', '--', 'true'], code: 125, message: 'unknown environment "prod": secretrun.yaml defines no environments' },
+  { name: '-e with a file that defines no environments', sources: '', args: ['-e', 'prod', '--', 'true'], code: 2, message: 'unknown environment "prod" given by -e: secretrun.yaml defines no environments' },
   { name: 'default_environment names an undefined environment', sources: `default_environment: prd\nenvironments:\n  dev: {}\n  prod: {}\n`, code: 125, message: 'default_environment: "prd" is not defined (defined: dev, prod)', at: S(1, 22) },
   { name: 'require lists every missing key', sources: `require: [API_KEY, STRIPE_KEY, SENTRY_DSN]\n`, code: 125, message: 'missing required keys: STRIPE_KEY, SENTRY_DSN' },
 
@@ -467,7 +467,7 @@ const CASES: Case[] = [
     code: 2,
     message: /secretrun -e prod -- <command>|no command/,
   },
-  { name: 'diff with an unknown environment exits 2', sources: `environments:\n  dev: {}\n`, args: ['diff', 'dev', 'nope'], code: 2, message: 'unknown environment "nope" (defined: dev)' },
+  { name: 'diff with an unknown environment exits 2', sources: `environments:\n  dev: {}\n`, args: ['diff', 'dev', 'nope'], code: 2, message: 'unknown environment "nope" given by diff\'s arguments (defined: dev)' },
   { name: 'get of an undefined key exits 1', sources: '', args: ['get', 'NO_SUCH_KEY'], code: 1, message: 'key "NO_SUCH_KEY" is not defined' },
   {
     name: 'ls with a broken layer exits 1',
@@ -477,6 +477,51 @@ const CASES: Case[] = [
     code: 1,
     message: 'invalid JSON: expected "," or "}", found """',
     at: 'data.json:1:43',
+  },
+
+  // -- found by fuzzing (issue 26)
+  {
+    name: 'YAML: an alias inside the list it names (only: &a [*a]), in check',
+    sources: `  - type: dotenv\n    path: secrets.env\n    only: &a [*a]\n`,
+    args: ['check'],
+    code: 1,
+    message: 'invalid YAML: an alias inside the node it refers to (a cycle)',
+    at: S(3, 15),
+  },
+  {
+    name: 'YAML: an alias inside the list it names (retries: &cyc [*cyc]), in run',
+    sources: `  - type: http\n    url: "http://127.0.0.1:\${CLOSED_PORT}/"\n    retries: &cyc [*cyc]\n`,
+    code: 125,
+    message: 'invalid YAML: an alias inside the node it refers to (a cycle)',
+    at: S(3, 20),
+  },
+  {
+    name: 'YAML: a key that is a mapping, in the sources file (no Node warning)',
+    sources: `? complex: ["${SECRET.inline}"]\n: 1\n`,
+    args: ['check'],
+    code: 1,
+    message: 'invalid YAML: a key that is a list or a mapping (keys are strings)',
+    at: S(1, 3),
+  },
+  {
+    name: 'YAML: a key that is a list, in a yaml layer (no Node warning)',
+    sources: `  - type: yaml\n    path: data.yaml\n`,
+    files: { 'data.yaml': `A: 1\n? [${SECRET.caseValue}]\n: v\n` },
+    code: 125,
+    message: 'invalid YAML: a key that is a list or a mapping (keys are strings)',
+    at: 'data.yaml:2:3',
+  },
+  {
+    name: 'a layer path naming a character device (/dev/zero) is refused before reading',
+    sources: `  - type: dotenv\n    path: /dev/zero\n`,
+    code: 125,
+    message: '/dev/zero: is a character device, expected a file or a named pipe',
+  },
+  {
+    name: 'a layer path holding terminal escapes is printed escaped',
+    sources: `  - type: dotenv\n    path: "a\\x1b[2Jb\\x07.env"\n`,
+    code: 125,
+    message: 'a\\x1b[2Jb\\x07.env: file not found',
   },
   { name: 'export with a missing layer file exits 1', sources: `  - type: dotenv\n    path: .env.production\n`, args: ['export', '--format', 'json'], code: 1, message: '.env.production: file not found' },
 ];

@@ -116,8 +116,8 @@ describe('check: every problem at once, each with file:line:col', () => {
 
   it('-e with an unknown environment', async () => {
     const r = await runCli(['check', '-e', 'prodd', '-c', 'fixtures/inspect/secretrun.yaml']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('secretrun: unknown environment "prodd" (did you mean "prod"?) (defined: dev, prod, staging)\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('secretrun: unknown environment "prodd" given by -e (did you mean "prod"?) (defined: dev, prod, staging)\n');
   });
 
   it('no sources file at all', async () => {

@@ -172,7 +172,7 @@ describe('diff: errors exit 2', () => {
     const r = await runCli(['diff', 'dev', 'prodd', ...CONFIG]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('secretrun: unknown environment "prodd" (did you mean "prod"?) (defined: dev, prod, staging)\n');
+    expect(r.stderr).toBe('secretrun: unknown environment "prodd" given by diff\'s arguments (did you mean "prod"?) (defined: dev, prod, staging)\n');
   });
 
   it('a missing sources file', async () => {

@@ -13,6 +13,12 @@ import { startServer, type FakeServer } from './helpers/http-server.js';
 const project = useTmpProjects(afterEach);
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const printEnv = (...keys: string[]) => ['--', process.execPath, '-e', PRINT_ENV, ...keys];
+type LsEntry = { key: string; layer: string; shadowed: string[] };
+/** `ls --json`'s entries (a list, or an object holding it under `keys`). */
+const lsEntries = (stdout: string): LsEntry[] => {
+  const parsed = JSON.parse(stdout) as LsEntry[] | { keys: LsEntry[] };
+  return Array.isArray(parsed) ? parsed : parsed.keys;
+};
 
 describe('--dotenv: no sources file needed', () => {
   it('runs a command with two dotenv files in an empty directory, later files winning, quietly', async () => {
@@ -43,9 +49,7 @@ describe('--dotenv: no sources file needed', () => {
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ A: 'file', B: 'one', C: 'two' });
     const ls = await runCli(['ls', '--json', '--dotenv', 'one.env', '--dotenv-optional', 'two.env'], { cwd: dir });
-    const entries = JSON.parse(ls.stdout) as { keys: { key: string; layer: string; shadowed: string[] }[] } | { key: string; layer: string; shadowed: string[] }[];
-    const list = Array.isArray(entries) ? entries : entries.keys;
-    expect(list.find((e) => e.key === 'C')).toMatchObject({ layer: 'dotenv two.env', shadowed: ['json base.json', 'dotenv one.env'] });
+    expect(lsEntries(ls.stdout).find((e) => e.key === 'C')).toMatchObject({ layer: 'dotenv two.env', shadowed: ['json base.json', 'dotenv one.env'] });
   });
 
   it('resolves relative paths from the current directory, not the sources file\'s', async () => {
@@ -73,8 +77,8 @@ describe('--dotenv: no sources file needed', () => {
   it('without a sources file there is only the implicit "default" environment, and no require', async () => {
     const { dir } = project({ '.env': 'A=1\n' });
     const r = await runCli(['-e', 'prod', '--dotenv', '.env', '--', 'true'], { cwd: dir });
-    expect(r.code).toBe(125);
-    expect(r.stderr).toBe('secretrun: unknown environment "prod": there is no sources file (only the implicit "default")\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('secretrun: unknown environment "prod" given by -e: there is no sources file (only the implicit "default")\n');
     const ok = await runCli(['-e', 'default', '--dotenv', '.env', 'get', 'A'], { cwd: dir });
     expect(ok.stdout).toBe('1');
   });
@@ -90,7 +94,8 @@ describe('--dotenv: no sources file needed', () => {
     const { dir } = project({ '.env': 'A=1\nB=2\n' });
     const check = await runCli(['check', '--resolve', '--dotenv', '.env'], { cwd: dir });
     expect(check.code).toBe(0);
-    expect(check.stderr).toBe('secretrun: environment "default": 1 layer loaded, 2 keys\nsecretrun: OK: no sources file (0 layers + 1 from --dotenv, 1 environment: default)\n');
+    // The second layer is the `env` layer that lets the shell win (none of its keys is set here).
+    expect(check.stderr).toBe('secretrun: environment "default": 2 layers loaded, 2 keys\nsecretrun: OK: no sources file (0 layers + 1 from --dotenv, 1 environment: default)\n');
     expect((await runCli(['get', 'B', '--dotenv', '.env'], { cwd: dir })).stdout).toBe('2');
     expect((await runCli(['ls', '--dotenv', '.env'], { cwd: dir })).stdout).toContain('dotenv .env');
     const diff = await runCli(['diff', 'default', 'default', '--dotenv', '.env'], { cwd: dir });
@@ -105,6 +110,71 @@ describe('--dotenv: no sources file needed', () => {
     const r = await runCli(['--env-file', '.env', '--', 'true'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('secretrun: unknown option "--env-file" (did you mean "--dotenv"?)\n');
+  });
+});
+
+describe('--dotenv without a sources file: the shell wins, as with dotenv run (0.2.0)', () => {
+  const files = { '.env': 'A=from-file\nB=from-file\nC=from-file\n', 'local.env': 'C=from-local\n' };
+
+  it('a variable already set in the environment wins over the files, even set to the empty string', async () => {
+    const { dir } = project(files);
+    const r = await runCli(['--dotenv', '.env', '--dotenv', 'local.env', ...printEnv('A', 'B', 'C', 'UNRELATED')], { cwd: dir, env: { A: 'from-shell', B: '', UNRELATED: 'kept' } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ A: 'from-shell', B: '', C: 'from-local', UNRELATED: 'kept' });
+  });
+
+  it('--override lets the files win, as 0.1 did; before the command or after it', async () => {
+    const { dir } = project(files);
+    const env = { A: 'from-shell', B: '' };
+    const r = await runCli(['--override', '--dotenv', '.env', ...printEnv('A', 'B')], { cwd: dir, env });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ A: 'from-file', B: 'from-file' });
+    const exported = await runCli(['export', '-f', 'json', '--dotenv', '.env', '--override'], { cwd: dir, env });
+    expect(JSON.parse(exported.stdout)).toEqual({ A: 'from-file', B: 'from-file', C: 'from-file' });
+    const ls = await runCli(['ls', '--json', '--dotenv', '.env', '--override'], { cwd: dir, env });
+    expect(lsEntries(ls.stdout).find((e) => e.key === 'A')).toMatchObject({ layer: 'dotenv .env', shadowed: [] });
+  });
+
+  it('ls shows the env layer shadowing the file; export and get agree with run; only the files\' keys appear', async () => {
+    const { dir } = project(files);
+    const env = { A: 'from-shell', B: '', UNRELATED: 'not-a-file-key' };
+    const ls = await runCli(['ls', '--json', '--dotenv', '.env'], { cwd: dir, env });
+    expect(ls.code).toBe(0);
+    expect(lsEntries(ls.stdout).map((e) => [e.key, e.layer, e.shadowed])).toEqual([
+      ['A', 'env', ['dotenv .env']],
+      ['B', 'env', ['dotenv .env']],
+      ['C', 'dotenv .env', []],
+    ]);
+    const exported = await runCli(['export', '-f', 'json', '--dotenv', '.env'], { cwd: dir, env });
+    expect(JSON.parse(exported.stdout)).toEqual({ A: 'from-shell', B: '', C: 'from-file' });
+    const got = await runCli(['get', 'A', '--dotenv', '.env'], { cwd: dir, env });
+    expect(got.stdout).toBe('from-shell');
+    const empty = await runCli(['get', 'B', '--dotenv', '.env'], { cwd: dir, env });
+    expect([empty.code, empty.stdout]).toEqual([0, '']);
+  });
+
+  it('a risky name the file sets but the environment already has is not reported: the child gets the environment\'s', async () => {
+    const { dir } = project({ '.env': `PATH=/nowhere\nPYTHONPATH=/from-file\n` });
+    const r = await runCli(['--dotenv', '.env', ...printEnv('PYTHONPATH')], { cwd: dir });
+    // PATH is set in the environment (the shell's wins, so the program is found); PYTHONPATH is not.
+    expect(r.stderr).toBe('secretrun: warning: layer "dotenv .env" sets PYTHONPATH, which changes which programs or code the child runs; pass --strict to refuse this\n');
+    expect(JSON.parse(r.stdout)).toEqual({ PYTHONPATH: '/from-file' });
+  });
+
+  it('--override is a usage error (2) with a sources file, or without --dotenv, saying why', async () => {
+    const { dir } = project({ '.env': 'A=1\n' });
+    const none = await runCli(['--override', '--', 'true'], { cwd: dir });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe('secretrun: --override needs --dotenv and no sources file (it lets the dotenv files win over the process environment)\n');
+    for (const args of [['--override', '--dotenv', '.env', '--', 'true'], ['export', '--override', '--dotenv', '.env'], ['check', '--override', '--dotenv', '.env'], ['ls', '--override', '--dotenv', '.env']]) {
+      const { dir: withFile } = project({ 'secretrun.yaml': 'sources:\n  - type: env\n', '.env': 'A=1\n' });
+      const r = await runCli(args, { cwd: withFile });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toBe(
+        'secretrun: --override only applies without a sources file, and secretrun.yaml is used: there, --dotenv layers already come after all of its layers (its env layer included)\n',
+      );
+    }
   });
 });
 
@@ -154,8 +224,8 @@ describe('did-you-mean, in one style', () => {
   it('an environment name', async () => {
     const { dir } = project({ 'secretrun.yaml': 'environments:\n  dev: {}\n  prod: {}\n' });
     const r = await runCli(['-e', 'prdo', '--', 'true'], { cwd: dir });
-    expect(r.code).toBe(125);
-    expect(r.stderr).toBe('secretrun: unknown environment "prdo" (did you mean "prod"?) (defined: dev, prod)\n');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('secretrun: unknown environment "prdo" given by -e (did you mean "prod"?) (defined: dev, prod)\n');
   });
 });
 
@@ -231,6 +301,20 @@ describe('the library takes dotenv files too', () => {
     expect(secrets.environment).toBe('default');
     expect(secrets.file).toBe('');
     expect(secrets.source('B')).toEqual({ layer: 'dotenv local.env', shadowed: ['dotenv .env'] });
+  });
+
+  it('loadSecrets({ dotenv }): processEnv wins, even empty; override: true lets the files win; misuse is a UsageError', async () => {
+    const { loadSecrets, UsageError } = await import('../src/index.js');
+    const { dir } = project({ '.env': 'A=file\nB=file\nC=file\n' });
+    const processEnv = { A: 'shell', B: '', OTHER: 'x' };
+    const shellWins = await loadSecrets({ cwd: dir, processEnv, dotenv: ['.env'] });
+    expect(shellWins.toJSON({ reveal: true })).toEqual({ A: 'shell', B: '', C: 'file' });
+    expect(shellWins.source('A')).toEqual({ layer: 'env', shadowed: ['dotenv .env'] });
+    const filesWin = await loadSecrets({ cwd: dir, processEnv, dotenv: ['.env'], override: true });
+    expect(filesWin.toJSON({ reveal: true })).toEqual({ A: 'file', B: 'file', C: 'file' });
+    const noDotenv = await loadSecrets({ cwd: dir, processEnv, override: true }).catch((e: unknown) => e);
+    expect(noDotenv).toBeInstanceOf(UsageError);
+    expect((noDotenv as Error).message).toBe('the "override" option needs the "dotenv" option and no sources file (it lets the dotenv files win over the process environment)');
   });
 
   it('without dotenv files or a sources file, the error names the library option, not -c', async () => {

@@ -12,6 +12,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
@@ -69,6 +70,16 @@ const hasAnsible = spawnSync('ansible-vault', ['--version'], { stdio: 'ignore' }
 if (!hasAnsible) console.warn('\n*** leak corpus: ansible-vault is NOT installed: skipping the vault cases (apt-get install -y ansible-core) ***\n');
 
 const VAULT_PASSWORD = 'corpus vault password 7';
+/** dotenvx's own primitives (a dependency of the @dotenvx/dotenvx dev dependency): key pairs and `encrypted:` values. */
+const dotenvx = createRequire(import.meta.url)('@dotenvx/primitives') as { keypair(): { publicKey: string; privateKey: string }; encrypt(publicKey: string, value: string): string };
+const DOTENVX = dotenvx.keypair();
+const OTHER_DOTENVX = dotenvx.keypair();
+const dotenvxEncrypt = (value: string) => dotenvx.encrypt(DOTENVX.publicKey, value);
+/** A dotenvx ciphertext with the secret (base64 letters and digits, 28 of them) spliced in at a 4-character boundary: still base64, no longer decryptable. */
+const spliced = (secret: string) => {
+  const c = dotenvxEncrypt('x');
+  return `${c.slice(0, 'encrypted:'.length + 40)}${secret}${c.slice('encrypted:'.length + 40)}`;
+};
 let server: FakeServer;
 /** Body served per path, so http cases can serve broken documents holding the secret. */
 const served = new Map<string, { type: string; body: string }>();
@@ -100,6 +111,13 @@ const CASES: Case[] = [
   // -- dotenv with expand: the text after a `$` is part of the value
   { name: 'dotenv expand: an unset "variable" that is part of a password', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    expand: true\n'), '.env': `A=1\nPASSWORD=pa$Z${s}\n` }), names: 'layer "dotenv .env"', at: /\.env:2: PASSWORD:/ }, // $Z: a name even when the secret starts with a digit
   { name: 'dotenv expand: an unterminated ${', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    expand: true\n'), '.env': `PASSWORD="x\${${s}"\n` }), names: 'layer "dotenv .env"', at: /\.env:1: PASSWORD:/ },
+
+  // -- dotenvx-encrypted values: neither the plain text, nor the ciphertext, nor a private key is shown
+  { name: 'dotenvx: a tampered ciphertext (the secret spliced into it), with the matching key', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `DOTENV_PUBLIC_KEY="${DOTENVX.publicKey}"\nKEY="${spliced(s)}"\n` }), env: () => ({ DOTENV_PRIVATE_KEY: DOTENVX.privateKey }), names: 'layer "dotenv .env"', at: /\.env:2: KEY: encrypted value: damaged/ },
+  { name: 'dotenvx: a ciphertext (the secret spliced into it) and no private key', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `A=1\nKEY=${spliced(s)}\n` }), names: 'layer "dotenv .env"', at: /\.env:2: KEY: encrypted value: no private key/ },
+  { name: 'dotenvx: a private key that is not one (the secret)', files: () => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `KEY="${dotenvxEncrypt('x')}"\n` }), env: (s) => ({ DOTENV_PRIVATE_KEY: s }), names: 'layer "dotenv .env"', at: /\.env:1: KEY: encrypted value: DOTENV_PRIVATE_KEY in the environment is not/ },
+  { name: 'dotenvx: the secret encrypted, a wrong key', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `DOTENV_PUBLIC_KEY="${DOTENVX.publicKey}"\nKEY="${dotenvxEncrypt(s)}"\n` }), env: () => ({ DOTENV_PRIVATE_KEY: OTHER_DOTENVX.privateKey }), names: 'layer "dotenv .env"', at: /\.env:2: KEY: encrypted value: wrong private key/ },
+  { name: 'dotenvx: a decrypted password whose "$" starts an unset name', files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    expand: true\n'), '.env': `KEY="${dotenvxEncrypt(`pa$Z${s}`)}"\n` }), env: () => ({ DOTENV_PRIVATE_KEY: DOTENVX.privateKey }), names: 'layer "dotenv .env"', at: /\.env:1: KEY: expand:/ },
 
   // -- the sources file itself (a token written inline)
   { name: 'the sources file: a bad escape next to an inline token', files: (s) => ({ 'secretrun.yaml': `sources:\n  - type: http\n    url: https://vault.example/v1/x\n    headers: { X-Vault-Token: "\\U${s}" }\n` }), names: 'secretrun.yaml', at: /secretrun\.yaml:4:\d+/ },

@@ -155,7 +155,8 @@ describe('${...} errors name a column, never text of the template', () => {
 
   it('an unterminated ${ in a dotenv value', () => {
     const err = throws('x${hunter2', true);
-    expect(err.message).toBe('unterminated "${" at column 2: expected "}" or ":-", found end of text');
+    expect(err.message).toBe('unterminated "${" at column 2: the text ends before its "}"; write \\$ for a literal $');
+    expect(err.code).toBe('unterminated');
     expect(err.column).toBe(2);
   });
 
@@ -170,18 +171,18 @@ describe('${...} errors name a column, never text of the template', () => {
     expect(interpolate('\\${NOT_EXPANDED}', () => 'x', { bare: true })).toBe('${NOT_EXPANDED}');
   });
 
-  it('dotenv expansion: ${V-d}, ${V:+a} and ${V+a} as dotenv-expand reads them', () => {
+  it('dotenv expansion: ${V-d}, ${V:+a} and ${V+a} as sh and dotenv-expand 1000 read them (no colon: "set")', () => {
     const env: Record<string, string> = { SET: 'value', EMPTY: '' };
     const look = (n: string) => env[n];
-    expect(interpolate('${UNSET-dflt}|${EMPTY-dflt}|${SET-dflt}', look, { bare: true })).toBe('dflt|dflt|value');
-    expect(interpolate('${SET:+alt}|${SET+alt}|${EMPTY+alt}|${UNSET:+alt}', look, { bare: true })).toBe('alt|alt||');
+    expect(interpolate('${UNSET-dflt}|${EMPTY-dflt}|${SET-dflt}', look, { bare: true })).toBe('dflt||value');
+    expect(interpolate('${SET:+alt}|${SET+alt}|${EMPTY+alt}|${EMPTY:+alt}|${UNSET:+alt}|${UNSET+alt}', look, { bare: true })).toBe('alt|alt|alt|||');
     expect(references('${A-${B}}', { bare: true })).toEqual(['A', 'B']);
   });
 
   it('the sources file: other operators are "unsupported", not "unterminated"', () => {
     for (const op of ['-', '+', ':+']) {
       const err = throws(`/\${STAGE${op}x}/app`);
-      expect(err.message).toBe(`unsupported operator "${op}" in \${STAGE...} at column 2 (only \${NAME} and \${NAME:-default})`);
+      expect(err.message).toBe(`unsupported operator "${op}" in \${STAGE...} at column 2 (accepted: \${NAME} and \${NAME:-default}; $\${ for a literal \${)`);
     }
   });
 

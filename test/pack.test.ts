@@ -151,9 +151,9 @@ describe('installed from the tarball into an empty project', () => {
   });
 
   it('a failure before the child starts exits 125 with one line on stderr', async () => {
-    const r = await npx(['-e', 'nope', '--', 'node', '-e', '']);
+    const r = await npx(['-c', 'nope.yaml', '--', 'node', '-e', '']);
     expect(r.code).toBe(125);
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('secretrun:'))).toEqual(['secretrun: unknown environment "nope" (defined: dev)']);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('secretrun:'))).toEqual(['secretrun: sources file nope.yaml (from -c) not found']);
   });
 
   it("import('secretrun') gives loadSecrets, and secretrun/schema.json resolves", async () => {

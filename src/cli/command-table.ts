@@ -74,6 +74,7 @@ export const COMMON_OPTIONS: OptionDef[] = [
     collect: { key: 'dotenv', item: (path) => ({ path, optional: true }) },
     complete: 'files',
   },
+  { flags: '--override', description: 'with --dotenv and no sources file: the files win over variables already set in the environment (by default those win, as with dotenv run)' },
   { flags: '-q, --quiet', description: 'no progress or warnings on stderr' },
 ];
 

@@ -4,10 +4,11 @@
  * / `fail` below are the only places that end the process.
  */
 import type { Command } from 'commander';
-import { ConfigErrors, SecretrunError, UsageError, describeError, redact } from '../core/errors.js';
+import { ConfigErrors, SecretrunError, UsageError, describeError, printable, redact } from '../core/errors.js';
 import { liveChildren } from '../process/live-children.js';
 import { whenStdioFlushed } from '../process/stdio.js';
 import { normaliseArgv, plainArgs, suggestOption } from './argv.js';
+import { ownProcessWarnings } from './output.js';
 import { COMMANDS, DEFAULT_COMMAND, PROGRAM_OPTIONS, VERSION_WORDS, commandNamed, failureExit, parseFlags, type CommandDef, type OptionDef, type Outcome } from './command-table.js';
 import pkg from '../../package.json' with { type: 'json' };
 
@@ -208,6 +209,7 @@ function printInternalError(err: unknown): void {
   if (process.env.SECRETRUN_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
 }
 
+ownProcessWarnings();
 process.on('uncaughtException', onCrash);
 process.on('unhandledRejection', onCrash);
 
@@ -223,8 +225,9 @@ function fail(err: unknown): void {
     printInternalError(err);
     return exit(code);
   }
-  const lines = err instanceof ConfigErrors ? err.errors.map((e) => e.message) : err.message.split('\n');
-  for (const line of lines) process.stderr.write(`secretrun: ${redact(line)}\n`);
+  // One line per problem: a line break a message quotes from the input is printed escaped, as every control character.
+  const lines = err instanceof ConfigErrors ? err.errors.map((e) => e.message) : [err.message];
+  for (const line of lines) process.stderr.write(`secretrun: ${printable(line)}\n`);
   if (process.env.SECRETRUN_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
   exit(code);
 }

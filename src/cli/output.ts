@@ -1,6 +1,6 @@
 /** stderr conventions: every line secretrun itself prints starts with `secretrun:`; data goes to stdout. */
 import { writeSync } from 'node:fs';
-import { redact } from '../core/errors.js';
+import { printable } from '../core/errors.js';
 
 const warned = new Set<string>();
 
@@ -8,11 +8,25 @@ const warned = new Set<string>();
 export function warn(message: string, quiet = false): void {
   if (quiet || warned.has(message)) return;
   warned.add(message);
-  process.stderr.write(`secretrun: warning: ${redact(message)}\n`);
+  process.stderr.write(`secretrun: warning: ${printable(message)}\n`);
+}
+
+/**
+ * Process warnings (a library's deprecation, the `yaml` package's notes) are printed by Node as lines without our
+ * prefix, and their text may quote the input. Here each becomes one of our warnings naming its kind and code
+ * only; with SECRETRUN_DEBUG=1 Node prints them as it would.
+ */
+export function ownProcessWarnings(env: Readonly<Record<string, string | undefined>> = process.env): void {
+  if (env.SECRETRUN_DEBUG === '1') return;
+  process.emitWarning = ((warning: string | Error, options?: string | { type?: string; code?: string }, code?: string) => {
+    const type = typeof options === 'string' ? options : (options?.type ?? (warning instanceof Error ? warning.name : 'Warning'));
+    const id = (typeof options === 'object' ? options?.code : code) ?? (warning as { code?: unknown }).code;
+    warn(`Node reported a ${type}${typeof id === 'string' ? ` (${id})` : ''}; rerun with SECRETRUN_DEBUG=1 to see it`);
+  }) as typeof process.emitWarning;
 }
 
 export function info(message: string, quiet = false): void {
-  if (!quiet) process.stderr.write(`secretrun: ${redact(message)}\n`);
+  if (!quiet) process.stderr.write(`secretrun: ${printable(message)}\n`);
 }
 
 /**

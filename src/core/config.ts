@@ -3,13 +3,14 @@
  * Every problem carries `file:line:col`. Pure apart from reading the file.
  */
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { ConfigError, ConfigErrors, SourceError, type Location } from './errors.js';
+import { ConfigError, ConfigErrors, SourceError, UsageError, type Location } from './errors.js';
 import { readTextFile, statOrUndefined } from './files.js';
-import { yamlMessage, yamlToJs } from '../formats/parse.js';
+import { YAML_QUIET, yamlMessage, yamlShapeProblem, yamlToJs } from '../formats/parse.js';
 import { parseSimpleYaml } from '../formats/simple-yaml.js';
 import { formatPath, sourcesFileIssues, suggest, type Path } from './validate.js';
-import { interpolate, InterpolationError } from './interpolate.js';
+import { interpolate, InterpolationError, lookupIn } from './interpolate.js';
 import type { SourceDescriptor } from '../sources/descriptor.js';
+import type { SourceContext, SourceOptions } from '../sources/types.js';
 
 export const SOURCES_FILE_NAMES = ['secretrun.yaml', 'secretrun.yml'];
 const MAX_SOURCES_FILE_BYTES = 1024 * 1024;
@@ -85,9 +86,22 @@ export interface OptionNames {
   configHint: string;
   /** e.g. `pass -e NAME` */
   envHint: string;
+  /** e.g. `-e` or `the "env" option` */
+  env: string;
+  /** e.g. `--dotenv` or `the "dotenv" option` */
+  dotenv: string;
+  /** e.g. `--override` or `the "override" option` */
+  override: string;
 }
 
-const LIBRARY_OPTION_NAMES: OptionNames = { config: 'the "config" option', configHint: 'pass the "config" option', envHint: 'pass the "env" option' };
+const LIBRARY_OPTION_NAMES: OptionNames = {
+  config: 'the "config" option',
+  configHint: 'pass the "config" option',
+  envHint: 'pass the "env" option',
+  env: 'the "env" option',
+  dotenv: 'the "dotenv" option',
+  override: 'the "override" option',
+};
 
 export interface FindOptions {
   config?: string;
@@ -196,9 +210,10 @@ function parseFast(text: string, shown: string): Parsed | undefined {
 }
 
 async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
-  const { parseDocument, LineCounter, isMap, isSeq, isPair, isScalar } = await import('yaml');
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const yaml = await import('yaml');
+  const { isMap, isSeq, isPair, isScalar } = yaml;
+  const lineCounter = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { ...YAML_QUIET, lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   const at = (offset: number): Location => ({ file: shown, ...lineCounter.linePos(offset) });
   if (text.includes('\0')) return { problems: [new ConfigError('contains a NUL byte', at(text.indexOf('\0')))] };
   if (doc.errors.length > 0) {
@@ -208,6 +223,10 @@ async function parseWithYaml(text: string, shown: string): Promise<Parsed> {
     const problems = [new ConfigError(`invalid YAML: ${yamlMessage(first.code)}`, at(first.pos[0]))];
     return { problems };
   }
+  // Before converting: a self-referencing alias would make every walk over the value recurse for ever. Duplicate
+  // keys are found here too, with a Set (yaml's uniqueKeys compares each key with all before it).
+  const shape = yamlShapeProblem(yaml, doc, { duplicateKeys: true });
+  if (shape) return { problems: [new ConfigError(`invalid YAML: ${shape.reason}`, at(shape.offset))] };
   let data: unknown;
   try {
     data = yamlToJs(doc, shown);
@@ -263,14 +282,15 @@ export function environmentVars(
   processEnv: Readonly<Record<string, string | undefined>>,
   { unresolvedOnly = false } = {},
 ): { vars: Record<string, string>; problems: ConfigError[] } {
-  const vars: Record<string, string> = { SECRETRUN_ENV: name };
+  // Null prototype: a var named `__proto__` or `constructor` is an own key like any other (interpolate.ts `lookupIn`).
+  const vars: Record<string, string> = Object.assign(Object.create(null), { SECRETRUN_ENV: name });
   const problems: ConfigError[] = [];
   for (const [k, raw] of Object.entries(file.data.environments?.[name]?.vars ?? {})) {
     // `PORT: 8080` and `DEBUG: true` mean their text, as numbers and booleans do in json and yaml layers.
     const v = typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : raw;
     if (typeof v !== 'string') continue;
     try {
-      vars[k] = interpolate(v, (n) => vars[n] ?? processEnv[n]);
+      vars[k] = interpolate(v, lookupIn(vars, processEnv));
     } catch (err) {
       if (!(err instanceof InterpolationError)) throw err;
       if (unresolvedOnly && err.variable === undefined) continue;
@@ -286,25 +306,71 @@ export interface SelectOptions {
   names?: OptionNames;
   /** Dotenv layers appended after the file's own, in order, resolved from `cwd`. */
   dotenv?: readonly ExtraDotenv[];
+  /** With no sources file: the `dotenv` files win over the process environment (see `dotenvPrecedence`). */
+  override?: boolean;
   cwd?: string;
+  /** Where `env` came from, for messages (default: `names.env`); `diff` names its arguments. */
+  envFrom?: string;
+}
+
+/**
+ * `override` is meaningful only where secretrun adds the `env` layer itself: `dotenv` files and no sources file.
+ * Anywhere else it is a usage error saying why (`sourcesFile`: the file found, or undefined before looking).
+ */
+export function overrideProblem(override: boolean | undefined, dotenv: readonly ExtraDotenv[] | undefined, sourcesFile: string | undefined, names: OptionNames = LIBRARY_OPTION_NAMES): UsageError | undefined {
+  if (!override) return undefined;
+  if (!dotenv?.length) return new UsageError(`${names.override} needs ${names.dotenv} and no sources file (it lets the dotenv files win over the process environment)`);
+  if (sourcesFile !== undefined) {
+    return new UsageError(`${names.override} only applies without a sources file, and ${sourcesFile} is used: there, ${names.dotenv} layers already come after all of its layers (its env layer included)`);
+  }
+  return undefined;
+}
+
+/**
+ * With no sources file, the `dotenv` files are followed by an `env` layer limited to their keys, so a variable
+ * already set in the process environment (even to '') wins, as with `dotenv run` and `node --env-file`; `ls`
+ * shows that layer shadowing the file. The layer is the registry's own `env` source, waiting for the earlier
+ * layers and keeping only the names they set.
+ */
+function shellWinsLayer(file: SourcesFile, index: number, cwd: string): LayerSpec | undefined {
+  const env = file.sources.find((d) => d.type === 'env');
+  if (!env) return undefined;
+  const source: SourceDescriptor = {
+    ...env,
+    usesEarlierKeys: true,
+    async load(options: SourceOptions, context: SourceContext) {
+      const all = await env.load(options, context);
+      const kept: Record<string, string> = {};
+      for (const key of Object.keys(context.keys)) if (Object.hasOwn(all, key)) kept[key] = all[key];
+      return kept;
+    },
+  };
+  return { index, type: 'env', source, options: { type: 'env' }, locate: () => undefined, dir: cwd };
 }
 
 /** Pick the environment (`-e`, SECRETRUN_ENV, default_environment) and lay out its layers in order. */
-export function selectEnvironment(file: SourcesFile, { env, processEnv, names = LIBRARY_OPTION_NAMES, dotenv = [], cwd = file.dir }: SelectOptions): EnvironmentPlan {
+export function selectEnvironment(file: SourcesFile, { env, processEnv, names = LIBRARY_OPTION_NAMES, dotenv = [], override, cwd = file.dir, envFrom }: SelectOptions): EnvironmentPlan {
   const data = file.data;
+  const misused = overrideProblem(override, dotenv, file.path ? file.shown : undefined, names);
+  if (misused) throw misused;
   const defined = data.environments ? Object.keys(data.environments) : undefined;
   const requested = env ?? processEnv.SECRETRUN_ENV ?? data.default_environment;
+  // A name from the command line or SECRETRUN_ENV that the file lacks is the caller's mistake (exit 2); one from
+  // default_environment is the file's, located there.
+  const from = env !== undefined ? (envFrom ?? names.env) : processEnv.SECRETRUN_ENV !== undefined ? 'SECRETRUN_ENV' : undefined;
+  const unknown = (detail: string) =>
+    from !== undefined ? new ConfigError(`unknown environment "${requested}" given by ${from}${detail}`, undefined, { exitCode: 2 }) : new ConfigError(`default_environment: "${requested}"${detail}`, file.locate(['default_environment']));
   const listing = (names: string[]) => (names.length ? names.join(', ') : 'none');
   let name: string;
   if (!defined) {
     if (requested !== undefined && requested !== 'default') {
       const where = file.path ? `${file.shown} defines no environments` : 'there is no sources file';
-      throw new ConfigError(`unknown environment "${requested}"${suggest(requested, ['default'])}: ${where} (only the implicit "default")`);
+      throw unknown(`${suggest(requested, ['default'])}: ${where} (only the implicit "default")`);
     }
     name = 'default';
   } else {
     if (requested === undefined) throw new ConfigError(`no environment selected: ${names.envHint}, set SECRETRUN_ENV or default_environment (defined: ${listing(defined)})`);
-    if (!defined.includes(requested)) throw new ConfigError(`unknown environment "${requested}"${suggest(requested, defined)} (defined: ${listing(defined)})`);
+    if (!defined.includes(requested)) throw unknown(`${suggest(requested, defined)} (defined: ${listing(defined)})`);
     name = requested;
   }
   const envDef = data.environments?.[name] ?? {};
@@ -334,6 +400,10 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv, names = 
     // A path typed on the command line is taken literally: the shell has already expanded what it meant to.
     const options = { type: 'dotenv', path: extra.path.replaceAll('${', '$${'), ...(extra.optional ? { optional: true } : {}) };
     layers.push({ index: layers.length, type: 'dotenv', source: dotenvSource, options, locate: () => undefined, dir: cwd });
+  }
+  if (!file.path && dotenv.length > 0 && !override) {
+    const shellWins = shellWinsLayer(file, layers.length, cwd);
+    if (shellWins) layers.push(shellWins);
   }
   const require = [...new Set([...(data.require ?? []), ...(envDef.require ?? [])])];
   return { name, vars, layers, require, file, implicit: !defined };

@@ -168,6 +168,28 @@ export function redact(text: string): string {
   return out;
 }
 
+/** C0 controls (line breaks and tabs included), DEL, C1 controls, and the Unicode line and paragraph separators. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Text from the input (a key name, a path, a `require` entry) made safe to print on one line: every control
+ * character as an escape (`\x1b`, `\u2028`), so no message clears a terminal, rings its bell or breaks a line.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+}
+
+/**
+ * A message as it is printed: redacted, then escaped (in that order: a secret holding a control character is still
+ * found). One line, whatever the message quotes.
+ */
+export function printable(message: string): string {
+  return escapeControl(redact(message));
+}
+
 /**
  * A short, single-line description of an unknown thrown value, without any stack. A module may throw a string
  * or an object with line breaks (a whole response, a config dump): only its first non-empty line is kept.

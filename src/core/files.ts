@@ -3,7 +3,7 @@
  * unreadable, a directory, too large, not UTF-8. Reads into memory only; nothing is ever written.
  */
 import { isUtf8 } from 'node:buffer';
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { NotFoundError, SourceError } from './errors.js';
 import { lineCol } from '../formats/parse.js';
 
@@ -11,22 +11,54 @@ import { lineCol } from '../formats/parse.js';
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 export function readTextFile(absPath: string, shown: string, maxBytes = MAX_FILE_BYTES): string {
-  let size: number;
+  return decodeUtf8(readBoundedFile(absPath, shown, maxBytes), shown);
+}
+
+/**
+ * The file's bytes, at most `maxBytes` of them whatever its size claims: a regular file, or a named pipe
+ * (`--dotenv <(sops -d .env)`, `/dev/stdin`), which has no size until it is read. Devices (`/dev/zero` never ends)
+ * and sockets are refused: by `stat` before anything is opened (opening some devices does something), and again by
+ * `fstat` of what was opened, in case the path changed in between.
+ */
+export function readBoundedFile(absPath: string, shown: string, maxBytes = MAX_FILE_BYTES): Buffer {
+  let fd: number | undefined;
   try {
-    const st = statSync(absPath);
-    if (st.isDirectory()) throw new SourceError(`${shown}: is a directory, expected a file`);
-    size = st.size;
+    refuseUnreadable(statSync(absPath), shown, maxBytes);
+    fd = openSync(absPath, 'r');
+    const st = fstatSync(fd);
+    refuseUnreadable(st, shown, maxBytes);
+    return readUpTo(fd, shown, maxBytes, st.size);
   } catch (err) {
     throw fileError(err, shown);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  if (size > maxBytes) throw new SourceError(`${shown}: file is ${formatBytes(size)}, larger than the ${formatBytes(maxBytes)} limit`);
-  let buf: Buffer;
-  try {
-    buf = readFileSync(absPath);
-  } catch (err) {
-    throw fileError(err, shown);
+}
+
+function refuseUnreadable(st: Stats, shown: string, maxBytes: number): void {
+  if (st.isDirectory()) throw new SourceError(`${shown}: is a directory, expected a file`);
+  const kind = st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : undefined;
+  if (kind) throw new SourceError(`${shown}: is ${kind}, expected a file or a named pipe`);
+  if (st.size > maxBytes) throw new SourceError(`${shown}: file is ${formatBytes(st.size)}, larger than the ${formatBytes(maxBytes)} limit`);
+}
+
+/**
+ * Read to the end, or fail as soon as more than `maxBytes` arrived (a pipe that never ends, a file that grew since
+ * its size was read). `sizeHint`, the size `fstat` gave, lets a regular file be read in one call.
+ */
+function readUpTo(fd: number, shown: string, maxBytes: number, sizeHint: number): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    // Up to one byte past the limit: that tells "exactly at the limit" from "over it".
+    const room = maxBytes + 1 - total;
+    const chunk = Buffer.allocUnsafe(Math.min(room, Math.max(sizeHint + 1 - total, 64 * 1024)));
+    const n = readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+    chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+    total += n;
+    if (total > maxBytes) throw new SourceError(`${shown}: more than the ${formatBytes(maxBytes)} limit (reading stopped there)`);
   }
-  return decodeUtf8(buf, shown);
 }
 
 export function decodeUtf8(buf: Buffer | Uint8Array, shown: string): string {

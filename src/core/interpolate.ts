@@ -1,90 +1,105 @@
 /**
- * `${NAME}` / `${NAME:-default}` interpolation (contract section 3), and `$VAR` for dotenv `expand: true`.
+ * `${NAME}` / `${NAME:-default}` interpolation (contract section 3), and dotenv `expand: true` (contract section 1).
  *
  * Pure: the caller supplies the lookup function, so the same code serves the sources file (vars, earlier
- * layers, process env) and dotenv expansion (the file's own keys first). `$${` writes a literal `${`.
+ * layers, process env) and dotenv expansion (the file's own keys first). Every caller builds its lookup with
+ * `lookupIn`, the one rule for where a name is found: own properties only, so an unset `constructor` or
+ * `__proto__` is unset, never `Object.prototype`'s member.
+ *
+ * Two dialects:
+ * - the sources file: `${NAME}`, `${NAME:-default}`; `$${` writes a literal `${`; any other `$` is text;
+ * - dotenv files (`bare`), as `sh` and dotenv-expand 1000.0.0 read them: also `$NAME`, `${NAME-default}`,
+ *   `${NAME:+alt}`, `${NAME+alt}`; `\$` is a literal `$`; `$$` is two dollars (so `$${A}` is `$` and A's value,
+ *   as dotenv-expand gives it). A colon tests "set and non-empty", no colon tests "set".
  * Command substitution `$(...)` is never interpreted: it is ordinary text.
  */
 import { SecretrunError } from './errors.js';
 import { envNameEnd } from './names.js';
 
-/**
- * A template part. `op` is the operator between the name and its `fallback`: `:-` everywhere; in dotenv
- * expansion (`bare`) also `-` (same as `:-`, as dotenv-expand reads it), `:+` and `+` (the fallback when the
- * name is set and non-empty, else nothing).
- */
+/** A template part: text, or a reference with the operator between its name and its `fallback`. */
 export type Part = { text: string } | { name: string; op?: Operator; fallback?: Part[]; column?: number };
 type Operator = ':-' | '-' | ':+' | '+';
 
 /**
+ * What is wrong, as a code: a message is built from it and a column, never from the template's text (in a dotenv
+ * file the template is a value, often a password).
+ * - `unset`: a name without a default that no map holds;
+ * - `no-name`: `${` not followed by a variable name;
+ * - `dotted-name`: a name followed by `.` (`${POSTGRESQL.BASE.USER}`): names are letters, digits and `_`;
+ * - `unsupported-operator`: a shell operator secretrun does not implement (`:=`, `:?`, `#`, `%`, ...) or, in the
+ *   sources file, one of dotenv's;
+ * - `unexpected-character`: something else where `}` or an operator belongs;
+ * - `unterminated`: the text ends before the `}` that closes a `${`.
+ */
+export type InterpolationCode = 'unset' | 'no-name' | 'dotted-name' | 'unsupported-operator' | 'unexpected-character' | 'unterminated';
+
+/** The forms each dialect accepts, for messages. */
+export const SOURCES_FILE_FORMS = '${NAME} and ${NAME:-default}; $${ for a literal ${';
+export const DOTENV_FORMS = '${NAME}, $NAME, ${NAME:-default}, ${NAME-default}, ${NAME:+alt}, ${NAME+alt}; \\$ for a literal $';
+
+/**
  * Thrown for a malformed template or an unresolved name. The message holds a variable name or a column, never
- * text of the template: in a dotenv file with `expand: true` the template is a value, often a password.
+ * text of the template (and a dotenv file shows neither: it builds its own message from `code` and `column`).
  */
 export class InterpolationError extends SecretrunError {
   static {
     this.prototype.name = 'InterpolationError';
   }
+  readonly code: InterpolationCode;
+  /** The unset name (`code` `unset`). */
   readonly variable?: string;
-  /** 1-based column in the template of the reference or the malformed text. */
+  /** 1-based column in the template of the `${` or `$` concerned. */
   readonly column?: number;
-  constructor(message: string, variable?: string, column?: number) {
+  /** The column of what was found there, for `unexpected-character`, `dotted-name` and `unsupported-operator`. */
+  readonly foundAt?: number;
+  /** The unsupported operator, one of `UNSUPPORTED_OPERATORS` (our own text, not the template's). */
+  readonly operator?: string;
+  constructor(message: string, code: InterpolationCode, at: { variable?: string; column?: number; foundAt?: number; operator?: string } = {}) {
     super(message);
-    this.variable = variable;
-    this.column = column;
+    this.code = code;
+    this.variable = at.variable;
+    this.column = at.column;
+    this.foundAt = at.foundAt;
+    this.operator = at.operator;
   }
 }
 
 export interface ParseOptions {
-  /**
-   * dotenv expansion: also accept bare `$NAME`, `\$` as a literal `$` (bcrypt hashes), and the operators
-   * `-`, `:+` and `+` as dotenv-expand reads them.
-   */
+  /** dotenv expansion: `$NAME`, `\$`, the operators `-`, `:+` and `+`, and `$$` as two dollars (see above). */
   bare?: boolean;
 }
 
 export function parseTemplate(input: string, options: ParseOptions = {}): Part[] {
-  const [parts, end] = parseParts(input, 0, false, options);
-  if (end !== input.length) throw new InterpolationError(`unexpected "}" at column ${end + 1}`, undefined, end + 1);
-  return parts;
+  return parseParts(input, 0, undefined, options)[0];
 }
 
-/** Parse until the end of input, or (inside a default) until the matching `}`. Returns the parts and the stop offset. */
-function parseParts(input: string, start: number, inDefault: boolean, options: ParseOptions): [Part[], number] {
+/**
+ * Parse until the end of input, or (inside a default, `opened` the column of its `${`) until the matching `}`.
+ * Returns the parts and the stop offset.
+ */
+function parseParts(input: string, start: number, opened: number | undefined, options: ParseOptions): [Part[], number] {
   const parts: Part[] = [];
   let text = '';
   let i = start;
   while (i < input.length) {
     const ch = input[i];
-    if (inDefault && ch === '}') break;
+    if (opened !== undefined && ch === '}') break;
     if (ch === '\\' && options.bare && input[i + 1] === '$') {
       text += '$';
       i += 2;
       continue;
     }
-    if (ch === '$' && input.startsWith('$${', i)) {
+    if (ch === '$' && !options.bare && input.startsWith('$${', i)) {
       text += '${';
       i += 3;
       continue;
     }
     if (ch === '$' && input[i + 1] === '{') {
-      const nameEnd = envNameEnd(input, i + 2);
-      if (nameEnd === i + 2) throw new InterpolationError(`invalid variable reference at column ${i + 1}: expected a name after "\${"`, undefined, i + 1);
-      const name = input.slice(i + 2, nameEnd);
-      let j = nameEnd;
-      let fallback: Part[] | undefined;
-      const op = operatorAt(input, j);
-      if (op) {
-        if (op !== ':-' && !options.bare) throw new InterpolationError(`unsupported operator "${op}" in \${${name}...} at column ${i + 1} (only \${NAME} and \${NAME:-default})`, undefined, i + 1);
-        [fallback, j] = parseParts(input, j + op.length, true, options);
-      }
-      if (input[j] !== '}') {
-        const found = j < input.length ? 'unsupported character' : 'end of text';
-        throw new InterpolationError(`unterminated "\${" at column ${i + 1}: expected "}" or ":-", found ${found}`, undefined, i + 1);
-      }
+      const [part, next] = parseBraced(input, i, options);
       if (text) parts.push({ text });
       text = '';
-      parts.push(fallback ? { name, op, fallback, column: i + 1 } : { name, column: i + 1 });
-      i = j + 1;
+      parts.push(part);
+      i = next;
       continue;
     }
     if (ch === '$' && options.bare) {
@@ -100,8 +115,49 @@ function parseParts(input: string, start: number, inDefault: boolean, options: P
     text += ch;
     i++;
   }
+  if (opened !== undefined && i >= input.length) throw unterminated(opened, options);
   if (text) parts.push({ text });
   return [parts, i];
+}
+
+/** `${...}` starting at offset `i`: the part and the offset after its `}`. */
+function parseBraced(input: string, i: number, options: ParseOptions): [Part, number] {
+  const column = i + 1;
+  const nameEnd = envNameEnd(input, i + 2);
+  if (nameEnd === i + 2) {
+    const found = i + 2 >= input.length ? 'the end of the text' : input[i + 2] === '}' ? '"}"' : 'a character that cannot start a name';
+    throw new InterpolationError(`invalid variable reference at column ${column}: expected a name after "\${", found ${found} (${forms(options)})`, 'no-name', { column, foundAt: i + 3 });
+  }
+  const name = input.slice(i + 2, nameEnd);
+  const shown = options.bare ? '' : ` in \${${name}...}`;
+  let j = nameEnd;
+  if (input[j] === '.' && envNameEnd(input, j + 1) > j + 1) {
+    throw new InterpolationError(`a dotted name${shown} at column ${column}: variable names are letters, digits and _ (${forms(options)})`, 'dotted-name', { column, foundAt: j + 1 });
+  }
+  const op = operatorAt(input, j);
+  let fallback: Part[] | undefined;
+  if (op && (options.bare || op === ':-')) {
+    [fallback, j] = parseParts(input, j + op.length, column, options);
+  } else {
+    const unsupported = op ?? UNSUPPORTED_OPERATORS.find((o) => input.startsWith(o, j));
+    if (unsupported) {
+      throw new InterpolationError(`unsupported operator "${unsupported}"${shown} at column ${column} (${forms(options)})`, 'unsupported-operator', { column, foundAt: j + 1, operator: unsupported });
+    }
+  }
+  if (j >= input.length) throw unterminated(column, options);
+  if (input[j] !== '}') {
+    throw new InterpolationError(`unexpected character at column ${j + 1} in the "\${" at column ${column}: expected "}" or an operator (${forms(options)})`, 'unexpected-character', { column, foundAt: j + 1 });
+  }
+  return [fallback ? { name, op, fallback, column } : { name, column }, j + 1];
+}
+
+function unterminated(column: number, options: ParseOptions): InterpolationError {
+  const hint = options.bare ? '; write \\$ for a literal $' : '; write $${ for a literal ${';
+  return new InterpolationError(`unterminated "\${" at column ${column}: the text ends before its "}"${hint}`, 'unterminated', { column });
+}
+
+function forms(options: ParseOptions): string {
+  return `accepted: ${options.bare ? DOTENV_FORMS : SOURCES_FILE_FORMS}`;
 }
 
 function operatorAt(input: string, j: number): Operator | undefined {
@@ -111,6 +167,9 @@ function operatorAt(input: string, j: number): Operator | undefined {
   if (input[j] === '+') return '+';
   return undefined;
 }
+
+/** Shell parameter operators that are not implemented, longest first (`:=` assigns, `:?` fails, `#` `%` trim, ...). */
+const UNSUPPORTED_OPERATORS = [':=', ':?', '##', '%%', '//', '^^', ',,', '=', '?', '#', '%', '/', '^', ',', '@', ':'];
 
 /** Every name a template refers to, including names inside defaults. */
 export function references(input: string, options: ParseOptions = {}): string[] {
@@ -128,6 +187,29 @@ export function references(input: string, options: ParseOptions = {}): string[] 
 }
 
 export type Lookup = (name: string) => string | undefined;
+
+/** A map `${...}` reads: a plain record (its own properties only) or a `Map`. */
+export type LookupMap = Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
+
+/** `name`'s value in `map`, from its own properties only: `constructor` or `__proto__` never reach a prototype. */
+export function ownValue(map: LookupMap, name: string): string | undefined {
+  if (map instanceof Map) return map.get(name);
+  return Object.hasOwn(map, name) ? (map as Readonly<Record<string, string | undefined>>)[name] : undefined;
+}
+
+/**
+ * The one lookup rule for `${...}`, everywhere it is read (the sources file, `vars`, dotenv expansion, labels,
+ * watch mode): the first map, in the order given, that holds `name` as its own property.
+ */
+export function lookupIn(...maps: readonly LookupMap[]): Lookup {
+  return (name) => {
+    for (let i = 0; i < maps.length; i++) {
+      const value = ownValue(maps[i], name);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
+}
 
 /** Interpolate a template. An unresolved name without a default throws `InterpolationError` naming it. */
 export function interpolate(input: string, lookup: Lookup, options: ParseOptions = {}): string {
@@ -156,18 +238,15 @@ function render(parts: Part[], lookup: Lookup, filled: [number, number][] | unde
       continue;
     }
     const value = lookup(p.name);
-    const set = value !== undefined && value !== '';
+    // As in sh: with a colon the test is "set and non-empty", without one "set".
+    const chosen = p.op === ':-' || p.op === ':+' ? value !== undefined && value !== '' : value !== undefined;
     if (p.op === ':+' || p.op === '+') {
-      if (set) out += render(p.fallback!, lookup, filled, base + out.length);
-      continue;
-    }
-    // `:-` semantics, as in POSIX shells: the default also applies to an empty value.
-    if (set) {
-      filled?.push([base + out.length, base + out.length + value.length]);
+      if (chosen) out += render(p.fallback!, lookup, filled, base + out.length);
+    } else if (chosen) {
+      if (value) filled?.push([base + out.length, base + out.length + value.length]);
       out += value;
     } else if (p.fallback) out += render(p.fallback, lookup, filled, base + out.length);
-    else if (value === '') out += '';
-    else throw new InterpolationError(`\${${p.name}} is not set (looked up in vars, earlier layers and the environment)`, p.name, p.column);
+    else throw new InterpolationError(`\${${p.name}} is not set (looked up in vars, earlier layers and the environment)`, 'unset', { variable: p.name, column: p.column });
   }
   return out;
 }

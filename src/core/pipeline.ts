@@ -5,9 +5,9 @@
  * and chooses what is an error, a warning or nothing (`run` refuses a missing required key, `get` does not; only
  * `check` reports file permissions). Nothing here reads `process.env` or `process.cwd()` either: they are passed in.
  */
-import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, selectEnvironment, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile, type SourceTypes } from './config.js';
+import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, overrideProblem, selectEnvironment, showPath, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile, type SourceTypes } from './config.js';
 import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
-import { interpolate, mapStrings } from './interpolate.js';
+import { interpolate, lookupIn, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
 import { layerName, resolveLayers, type Resolution, type ResolveHooks } from './resolve.js';
 import { withDefaults } from './validate.js';
@@ -26,6 +26,12 @@ export interface LocateOptions {
   sources?: SourceTypes;
   /** Dotenv layers after the sources file's own (relative to `cwd`); with them, no sources file is needed. */
   dotenv?: readonly ExtraDotenv[];
+  /**
+   * With `dotenv` files and no sources file, the files win over the process environment (the CLI's `--override`).
+   * By default an `env` layer limited to their keys follows them, so the environment wins, as with `dotenv run`.
+   * Anywhere else it is a UsageError.
+   */
+  override?: boolean;
   /** How messages name the caller's options (the CLI's flags); default: the library's option names. */
   names?: OptionNames;
 }
@@ -34,6 +40,8 @@ export interface LocateOptions {
 export interface PipelineOptions extends LocateOptions, Pick<ResolveHooks, 'signal' | 'cache' | 'session' | 'onRemoteStart' | 'onLayerDone'> {
   /** The environment (`-e`). Default: `SECRETRUN_ENV`, else `default_environment`. */
   env?: string;
+  /** Where `env` came from, for messages (default: the `-e` option); `diff` names its arguments. */
+  envFrom?: string;
   /** An already-loaded sources file, so `diff` reads the file once for two environments. */
   file?: SourcesFile;
   /**
@@ -69,17 +77,29 @@ export interface Resolved {
 }
 
 /** The sources file; with `dotenv` layers and no file named or found, the stand-in for none. */
-export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES, dotenv, names }: LocateOptions): Promise<SourcesFile> {
+export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES, dotenv, override, names }: LocateOptions): Promise<SourcesFile> {
   const find = { config, cwd, env: processEnv, names };
+  const early = overrideProblem(override, dotenv, undefined, names);
+  if (early) throw early;
   if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd, sources);
   const path = locateSourcesFile(find);
+  const misused = path === undefined ? undefined : overrideProblem(override, dotenv, showPath(path, cwd), names);
+  if (misused) throw misused;
   return path ? loadSourcesFile(path, cwd, sources) : noSourcesFile(cwd, sources);
 }
 
 /** Sources file → selected environment → merged layers with provenance, and what was found on the way. */
 export async function resolveSecrets(options: PipelineOptions): Promise<Resolved> {
   const file = options.file ?? (await findAndLoadSourcesFile(options));
-  const selected = selectEnvironment(file, { env: options.env, processEnv: options.processEnv, names: options.names, dotenv: options.dotenv, cwd: options.cwd });
+  const selected = selectEnvironment(file, {
+    env: options.env,
+    envFrom: options.envFrom,
+    processEnv: options.processEnv,
+    names: options.names,
+    dotenv: options.dotenv,
+    override: options.override,
+    cwd: options.cwd,
+  });
   const findings: Findings = { missingRequired: [], riskyNames: [], permissions: [], warnings: [], failures: [] };
   const plan = options.keepGoing ? recordingFailures(selected, findings.failures) : selected;
   const hooks = {
@@ -140,10 +160,13 @@ export const RISKY_NAMES = [
 /** Risky names set by a layer, except one that only repeats the parent environment (its descriptor says so). */
 export function riskyNames(resolution: Resolution, plan: Pick<EnvironmentPlan, 'layers'>): RiskyName[] {
   const found: RiskyName[] = [];
+  // The `env` layer secretrun itself puts after `--dotenv` files with no sources file (written nowhere): a name it
+  // takes back from the parent environment reaches the child as the parent had it, so the file's is no finding.
+  const shellWins = resolution.layers.find((_, i) => plan.layers[i]?.source.passesParentEnvironment && !plan.layers[i].location);
   // One outcome per layer of the plan, in file order.
   for (const [i, layer] of resolution.layers.entries()) {
     if (plan.layers[i]?.source.passesParentEnvironment) continue;
-    for (const key of RISKY_NAMES) if (key in layer.keys) found.push({ key, layer: layer.name });
+    for (const key of RISKY_NAMES) if (key in layer.keys && !(shellWins && key in shellWins.keys)) found.push({ key, layer: layer.name });
   }
   return found;
 }
@@ -159,7 +182,7 @@ export async function offlinePermissionFindings(plan: EnvironmentPlan, processEn
     const { source } = spec;
     if (spec.options.allow_world_readable === true || !source.privateFiles) continue;
     try {
-      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
+      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, lookupIn(plan.vars, processEnv))) as Record<string, unknown>;
       found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), spec.dir ?? plan.file.dir, spec.location));
     } catch {
       continue; // a path that needs an earlier layer's value, or that only interpolation made invalid: left to --resolve

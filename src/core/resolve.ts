@@ -7,7 +7,7 @@
  * only the doppler layer wait, and the merge still happens in file order. The first failure aborts the layers
  * still in flight and is the one reported.
  */
-import { interpolate, interpolateTracked, InterpolationError, mapStrings, references } from './interpolate.js';
+import { interpolate, interpolateTracked, InterpolationError, lookupIn, mapStrings, ownValue, references } from './interpolate.js';
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
@@ -113,18 +113,19 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const name = names[i];
     const refs = collectReferences(spec, name);
     const barrier = typeof source.usesEarlierKeys === 'function' ? source.usesEarlierKeys(spec.options) : !!source.usesEarlierKeys;
-    const pending = new Set(refs.filter((n) => !(n in plan.vars)));
-    const found: Record<string, string> = {};
-    const merged: Record<string, string> = {};
+    const pending = new Set(refs.filter((n) => !Object.hasOwn(plan.vars, n)));
+    // Own-property maps (null prototype): `${...}` reads them with the one lookup rule (interpolate.ts `lookupIn`).
+    const found: Record<string, string> = Object.create(null);
+    const merged: Record<string, string> = Object.create(null);
     /** The earlier layer each name in `found`/`merged` came from. */
-    const foundIn: Record<string, string> = {};
+    const foundIn: Record<string, string> = Object.create(null);
     /** Names whose value comes from an earlier layer that marks them `public:`. */
     const publicFromLayer = new Set<string>();
     for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
       if (!barrier && ![...pending].some((n) => mayProduce(layers[j], n))) continue;
       const earlier = await results[j];
       for (const n of [...pending]) {
-        if (n in earlier.keys) {
+        if (Object.hasOwn(earlier.keys, n)) {
           found[n] = earlier.keys[n];
           foundIn[n] = earlier.name;
           pending.delete(n);
@@ -133,31 +134,33 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       }
       if (barrier) {
         for (const [k, v] of Object.entries(earlier.keys)) {
-          if (k in merged) continue;
+          if (Object.hasOwn(merged, k)) continue;
           merged[k] = v;
           foundIn[k] ??= earlier.name;
-          if (!(k in found) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
+          if (!Object.hasOwn(found, k) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
         }
       }
     }
     // Every value `${...}` fills in joins the redaction net (it may end up in a path or URL shown in a message),
     // unless its name is public here or in the layer that produced it.
     const ownPublic = publicPatterns(spec.options);
+    const fromLayers = lookupIn(found, merged);
     const lookup = (n: string) => {
-      const fromLayer = found[n] ?? merged[n];
-      const value = plan.vars[n] ?? fromLayer ?? hooks.processEnv[n];
-      if (value !== undefined && !matchesAny(n, ownPublic) && !(plan.vars[n] === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
+      const fromVars = ownValue(plan.vars, n);
+      const fromLayer = fromLayers(n);
+      const value = fromVars ?? fromLayer ?? ownValue(hooks.processEnv, n);
+      if (value !== undefined && !matchesAny(n, ownPublic) && !(fromVars === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
       return value;
     };
     /** Per option (path joined by NUL), the names `${...}` took from earlier layers' keys, with those layers. */
-    const fromLayers = new Map<string, { name: string; layer: string }[]>();
+    const layerFills = new Map<string, { name: string; layer: string }[]>();
     let atPath = '';
     const lookupTracked = (n: string) => {
       const value = lookup(n);
-      if (value !== undefined && plan.vars[n] === undefined && (found[n] ?? merged[n]) !== undefined) {
-        const list = fromLayers.get(atPath) ?? [];
+      if (value !== undefined && ownValue(plan.vars, n) === undefined && fromLayers(n) !== undefined) {
+        const list = layerFills.get(atPath) ?? [];
         list.push({ name: n, layer: foundIn[n] });
-        fromLayers.set(atPath, list);
+        layerFills.set(atPath, list);
       }
       return value;
     };
@@ -172,7 +175,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
-      filledFromLayers: (path: (string | number)[]) => fromLayers.get(path.join('\0')) ?? [],
+      filledFromLayers: (path: (string | number)[]) => layerFills.get(path.join('\0')) ?? [],
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
       session,
       hold: (state: unknown, holdOptions?: { session?: boolean }) => {
@@ -317,9 +320,10 @@ export function layerName(spec: Pick<LayerSpec, 'type' | 'source' | 'options'>, 
   const fill = (s: string) => {
     try {
       return interpolate(s, (n) => {
-        if (vars[n] === undefined) return `\${${n}}`;
-        if (!matchesAny(n, ownPublic)) registerFilled(n, vars[n]);
-        return vars[n];
+        const value = ownValue(vars, n);
+        if (value === undefined) return `\${${n}}`;
+        if (!matchesAny(n, ownPublic)) registerFilled(n, value);
+        return value;
       });
     } catch {
       return s;

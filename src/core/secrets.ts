@@ -30,6 +30,12 @@ export interface LoadSecretsOptions {
    * With them, no sources file is needed. `{ path, optional: true }` skips a missing file.
    */
   dotenv?: readonly (string | ExtraDotenv)[];
+  /**
+   * With `dotenv` files and no sources file, let the files win over `processEnv` (the CLI's `--override`). By
+   * default a variable already set in `processEnv`, even to '', wins, as with `dotenv run`. Anywhere else (a
+   * sources file, no `dotenv` files) it is a `UsageError`.
+   */
+  override?: boolean;
   /** Check the file's `require` lists, as `secretrun run` does. Default true. */
   checkRequire?: boolean;
   /** Abort the resolution (in-flight remote layers are cancelled). */
@@ -73,6 +79,7 @@ export async function resolveForLibrary(
       cwd: options.cwd ?? process.cwd(),
       processEnv,
       dotenv: options.dotenv?.map((d) => (typeof d === 'string' ? { path: d } : d)),
+      override: options.override,
       signal,
       cache: extra.cache,
       session: extra.session,

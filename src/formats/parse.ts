@@ -234,7 +234,9 @@ export function jsonDuplicateKeys(text: string): { line: number; col: number; ke
   const found: { offset: number; key: string }[] = [];
   const body = stripBom(text);
   scanJson(body, found);
-  return found.map(({ offset, key }) => ({ ...lineCol(body, offset), key }));
+  // One pass over the text for every position: 10,000 duplicates in a 1.6 MB file are not 10,000 scans of it.
+  const position = lineColIndex(body);
+  return found.map(({ offset, key }) => ({ ...position(offset), key }));
 }
 
 export function lineCol(text: string, offset: number): { line: number; col: number } {
@@ -242,6 +244,27 @@ export function lineCol(text: string, offset: number): { line: number; col: numb
   let last = -1;
   for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) { line++; last = i; }
   return { line, col: offset - last };
+}
+
+/**
+ * `lineCol` for many offsets of one text: the line starts are found once, then each offset is a binary search
+ * (linear in the text plus log per offset, where repeated `lineCol` calls are text length times offsets).
+ */
+export function lineColIndex(text: string): (offset: number) => { line: number; col: number } {
+  const newlines: number[] = [];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) newlines.push(i);
+  return (offset) => {
+    const at = Math.min(offset, text.length);
+    // How many newlines lie before `at`.
+    let lo = 0;
+    let hi = newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (newlines[mid] < at) lo = mid + 1;
+      else hi = mid;
+    }
+    return { line: lo + 1, col: offset - (lo > 0 ? newlines[lo - 1] : -1) };
+  };
 }
 
 export interface YamlOptions {
@@ -257,11 +280,11 @@ export async function parseYaml(text: string, origin: string, options: YamlOptio
     const fast = parseSimpleYamlValue(stripBom(text));
     if (fast) return fast.value;
   }
-  const { parseDocument, LineCounter, visit, isScalar } = await import('yaml');
-  const lineCounter = new LineCounter();
+  const yaml = await import('yaml');
+  const lineCounter = new yaml.LineCounter();
   // yaml's own uniqueKeys check scans the whole map for every key (quadratic: ~0.5 s for 3,000 keys); do it
   // with a Set below instead.
-  const doc = parseDocument(stripBom(text), { lineCounter, prettyErrors: false, uniqueKeys: false, customTags: options.customTags });
+  const doc = yaml.parseDocument(stripBom(text), { ...YAML_QUIET, lineCounter, prettyErrors: false, uniqueKeys: false, customTags: options.customTags });
   const required = options.requiredTag;
   const misplaced = required && doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED' && w.message.includes(required.tag));
   const problem = doc.errors[0] ?? misplaced;
@@ -270,17 +293,58 @@ export async function parseYaml(text: string, origin: string, options: YamlOptio
     throw new SourceError(`${origin}:${pos.line}:${pos.col}: invalid YAML: ${reason}`);
   };
   if (problem) fail(problem.pos[0], problem === misplaced ? required!.message : yamlMessage(problem.code));
-  visit(doc, {
+  const shape = yamlShapeProblem(yaml, doc, { duplicateKeys: true });
+  if (shape) fail(shape.offset, shape.reason);
+  return yamlToJs(doc, origin);
+}
+
+/**
+ * Options for every `parseDocument`: the yaml package reports some problems (a list or map used as a key) with
+ * `process.emitWarning`, which Node prints as two lines quoting the input; we find them ourselves instead.
+ */
+export const YAML_QUIET = { logLevel: 'error' } as const;
+
+type YamlModule = typeof import('yaml');
+type YamlDocument = import('yaml').Document.Parsed;
+
+/**
+ * What the yaml package accepts but secretrun cannot use, found on the syntax tree (never by converting it): an
+ * alias inside the node it names (`only: &a [*a]`, a cycle that recursion over the value never leaves), a key that
+ * is a list or a map (yaml would stringify it, quoting the input in a warning), and, with `duplicateKeys`, a key
+ * repeated within one mapping (with a Set: yaml's own check is quadratic). The first one, with its offset.
+ */
+export function yamlShapeProblem(yaml: YamlModule, doc: YamlDocument, { duplicateKeys = false } = {}): { offset: number; reason: string } | undefined {
+  let found: { offset: number; reason: string } | undefined;
+  // A block mapping's range may start after its first key (yaml 2.9); the first key is where it is written.
+  const at = (node: unknown): number => {
+    let offset = Infinity;
+    for (let n = node; n; n = yaml.isCollection(n) ? (yaml.isPair(n.items[0]) ? n.items[0].key : n.items[0]) : undefined) {
+      offset = Math.min(offset, (n as { range?: number[] }).range?.[0] ?? Infinity);
+    }
+    return offset === Infinity ? 0 : offset;
+  };
+  const stop = (node: unknown, reason: string) => {
+    found = { offset: at(node), reason };
+    return yaml.visit.BREAK;
+  };
+  yaml.visit(doc, {
+    Alias(_, alias, path) {
+      const target = alias.resolve(doc);
+      if (target && path.includes(target)) return stop(alias, 'an alias inside the node it refers to (a cycle)');
+    },
     Map(_, map) {
-      const seen = new Set<unknown>();
+      const seen = duplicateKeys ? new Set<unknown>() : undefined;
       for (const pair of map.items) {
-        const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (seen.has(key)) fail((pair.key as { range?: number[] })?.range?.[0] ?? 0, yamlMessage('DUPLICATE_KEY'));
-        seen.add(key);
+        const key = yaml.isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+        if (yaml.isCollection(key)) return stop(pair.key, 'a key that is a list or a mapping (keys are strings)');
+        if (!seen) continue;
+        const value = yaml.isScalar(key) ? key.value : key;
+        if (seen.has(value)) return stop(pair.key, yamlMessage('DUPLICATE_KEY'));
+        seen.add(value);
       }
     },
   });
-  return yamlToJs(doc, origin);
+  return found;
 }
 
 /** At most this many alias expansions: a "billion laughs" document is refused instead of exhausting memory. */

@@ -20,7 +20,7 @@
 import { trackChild } from './live-children.js';
 import type { ChildProcess } from 'node:child_process';
 import { childProcessModule } from './builtins.js';
-import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { SecretrunError } from '../core/errors.js';
@@ -140,7 +140,18 @@ export function startChild(file: string, args: string[], opts: SpawnOptions & Si
 
 /** Spawn the child with inherited stdin (and stdout/stderr unless masked). Does not touch our signal handlers. */
 export function spawnChild(file: string, args: string[], opts: SpawnOptions): RunningChild {
-  const child = childProcessModule().spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: opts.mask ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
+  // argv[0] is the file, as spawn passes it.
+  const tooLarge = execSizeProblem(file, [file, ...args], opts.env);
+  if (tooLarge) throw tooLarge;
+  let child: ChildProcess;
+  try {
+    child = childProcessModule().spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: opts.mask ? ['inherit', 'pipe', 'pipe'] : 'inherit' });
+  } catch (err) {
+    // Node throws some failures of the system call at once; E2BIG past our estimate (another kernel's rules).
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === 'E2BIG') throw new SecretrunError(`cannot start ${file}: its arguments and environment are too large for the system (E2BIG); pass large values as files (--as-file KEY)`);
+    throw err;
+  }
   trackChild(child);
   let exited = false;
   const send = (sig: NodeJS.Signals) => {
@@ -347,7 +358,7 @@ const IGNORED_BY_NODE: NodeJS.Signals[] = ['SIGPIPE', 'SIGXFSZ'];
 export async function execChild(file: string, args: string[], env: Record<string, string>, cwd: string): Promise<boolean> {
   const execve = nodeExecve();
   const path = resolve(cwd, file);
-  if (!execve || !execWillStart(path) || !fitsExecLimits([path, ...args], env)) return false;
+  if (!execve || !execWillStart(path) || !fitsExecLimits(path, [file, ...args], env)) return false;
   await settleStdioForExec();
   // Node ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across execve: `yes | head -1` would
   // see EPIPE instead of dying of SIGPIPE (141). Adding and removing a listener leaves libuv's default in place.
@@ -377,17 +388,99 @@ export async function execChild(file: string, args: string[], env: Record<string
 }
 
 /**
- * Linux's limits for one exec: 128 KiB per argument or variable (MAX_ARG_STRLEN), and about a quarter of the
- * stack limit (2 MiB by default) for all of them; we take the spawn path well before the latter.
+ * Linux's limit on one string passed to a program, an argument or a `KEY=value` variable, its NUL included:
+ * MAX_ARG_STRLEN, 32 pages of 4 KiB (fs/exec.c counts `strnlen_user`, which includes the NUL).
  */
-function fitsExecLimits(args: string[], env: Record<string, string>): boolean {
-  let total = 0;
-  const fits = (s: string) => {
-    const bytes = Buffer.byteLength(s) + 1;
-    total += bytes + 8;
-    return bytes <= 128 * 1024 && !s.includes('\0');
-  };
-  return args.every(fits) && Object.entries(env).every(([k, v]) => fits(`${k}=${v}`)) && total <= 1024 * 1024;
+export const MAX_ARG_STRLEN = 32 * 4096;
+/**
+ * Linux's floor for all of them together (ARG_MAX, also 32 pages): whatever the stack limit, at least this much
+ * fits, so a smaller total needs no look at the limits.
+ */
+const MIN_ARG_SPACE = 32 * 4096;
+/** What we do not count: a `#!` interpreter's own name and argument, which the kernel adds. */
+const EXEC_MARGIN = 8 * 1024;
+const POINTER_BYTES = 8;
+const asFileHint = (key: string) => `; pass it as a file instead (--as-file ${key})`;
+
+/**
+ * The room Linux gives one exec for its strings and their pointers (fs/exec.c `bprm_stack_limits`): a quarter of
+ * the stack's soft limit, at most 6 MiB (three quarters of _STK_LIM), at least 128 KiB. What `getconf ARG_MAX`
+ * reports comes from the same quarter of the stack limit. Undefined when the limit cannot be read.
+ */
+export function linuxArgSpace(limits = readProcLimits()): number | undefined {
+  const stack = limits && /^Max stack size\s+(\d+|unlimited)\s/m.exec(limits)?.[1];
+  if (!stack) return undefined;
+  const quarter = stack === 'unlimited' ? Infinity : Number(stack) / 4;
+  return Math.max(Math.min(quarter, 6 * 1024 * 1024), MIN_ARG_SPACE);
+}
+
+function readProcLimits(): string | undefined {
+  try {
+    return readFileSync('/proc/self/limits', 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes exec copies for these strings (each with its NUL) and their pointers, and the largest variable. */
+function execFootprint(file: string, args: string[], env: Record<string, string>) {
+  let total = Buffer.byteLength(file) + 1;
+  let largest = { key: '', bytes: 0 };
+  let longArg: { index: number; bytes: number } | undefined;
+  args.forEach((a, index) => {
+    const bytes = Buffer.byteLength(a) + 1;
+    total += bytes + POINTER_BYTES;
+    if (bytes > MAX_ARG_STRLEN && !longArg) longArg = { index, bytes };
+  });
+  for (const key of Object.keys(env)) {
+    const bytes = Buffer.byteLength(key) + Buffer.byteLength(env[key]) + 2;
+    total += bytes + POINTER_BYTES;
+    if (bytes > largest.bytes) largest = { key, bytes };
+  }
+  return { total: total + POINTER_BYTES, largest, longArg };
+}
+
+/**
+ * Would exec refuse these (E2BIG)? Checked before spawning or handing over our process, so the answer names the
+ * variable instead of Node's bare `spawn E2BIG`. Linux only: other systems have other rules (macOS has no limit
+ * per string), and there Node's own error is what we report.
+ */
+export function execSizeProblem(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  { platform = process.platform, argSpace = linuxArgSpace }: { platform?: string; argSpace?: () => number | undefined } = {},
+): SecretrunError | undefined {
+  if (platform !== 'linux') return undefined;
+  const { total, largest, longArg } = execFootprint(file, args, env);
+  if (largest.bytes > MAX_ARG_STRLEN) {
+    return new SecretrunError(`${largest.key} is too large for a program's environment: ${sizeText(largest.bytes)} as ${largest.key}=value, over the ${sizeText(MAX_ARG_STRLEN)} Linux allows one variable${asFileHint(largest.key)}`);
+  }
+  if (longArg) {
+    // args[0] is the program's own name, so the index is the argument's number ($1 is 1).
+    return new SecretrunError(`argument ${longArg.index} of the command is ${sizeText(longArg.bytes)}, over the ${sizeText(MAX_ARG_STRLEN)} Linux allows one argument`, { exitCode: EXIT_NOT_EXECUTABLE });
+  }
+  if (total + EXEC_MARGIN <= MIN_ARG_SPACE) return undefined;
+  const space = argSpace();
+  if (space === undefined || total + EXEC_MARGIN <= space) return undefined;
+  const biggest = largest.key ? `; the largest variable is ${largest.key} (${sizeText(largest.bytes)})${asFileHint(largest.key)}` : '';
+  return new SecretrunError(`the command's arguments and environment add up to ${sizeText(total)}, over the ${sizeText(space - EXEC_MARGIN)} this system lets a program start with (ARG_MAX, a quarter of the stack limit)${biggest}`);
+}
+
+/** Bytes, exact below 10 KiB, else in KiB or MiB with one decimal. */
+function sizeText(n: number): string {
+  if (n < 10 * 1024) return `${n} bytes`;
+  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/**
+ * Can execve take these strings? No size problem (above), and at most 1 MiB in all: a failed `process.execve`
+ * aborts Node 22/24, so the handover keeps well inside the limit and a larger set takes the spawn path. A NUL in
+ * a string is refused by Node before the call.
+ */
+function fitsExecLimits(file: string, args: string[], env: Record<string, string>): boolean {
+  if (execSizeProblem(file, args, env, { platform: 'linux', argSpace: () => 1024 * 1024 }) !== undefined) return false;
+  return ![...args, ...Object.keys(env), ...Object.values(env)].some((s) => s.includes('\0'));
 }
 
 /** ELF machine numbers of the architectures we recognise (e_machine). */

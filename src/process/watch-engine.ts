@@ -17,7 +17,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { watch as watchFs, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { SecretrunError } from '../core/errors.js';
-import { interpolate, mapStrings } from '../core/interpolate.js';
+import { interpolate, lookupIn, mapStrings } from '../core/interpolate.js';
 import { valuesOf } from '../core/resolve.js';
 import type { Resolved } from '../core/pipeline.js';
 
@@ -466,7 +466,7 @@ export function watchFiles(onChange: () => void, debounceMs = FILE_DEBOUNCE_MS):
 export async function localFilesOf(resolved: Resolved, processEnv: Readonly<Record<string, string | undefined>>): Promise<string[]> {
   const { plan, resolution } = resolved;
   const values = valuesOf(resolution);
-  const lookup = (n: string) => plan.vars[n] ?? values[n] ?? processEnv[n];
+  const lookup = lookupIn(plan.vars, values, processEnv);
   const paths = new Set(resolved.file.path ? [resolved.file.path] : []);
   for (const spec of plan.layers) {
     try {

@@ -4,7 +4,7 @@
  * environment and report each unreachable layer and the missing `require` keys. Layer files that other users can
  * read are reported here (and only here): a warning, or with `--strict` an error. Values are never printed.
  */
-import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
+import { environmentVars, findSourcesFile, locateSourcesFile, noSourcesFile, overrideProblem, parseSourcesFile, selectEnvironment, showPath, type EnvironmentPlan, type SourcesFile } from '../../core/config.js';
 import { InterpolationError, mapStrings, references } from '../../core/interpolate.js';
 import { resolve as resolvePath } from 'node:path';
 import { jsonDuplicateKeys } from '../../formats/parse.js';
@@ -28,7 +28,11 @@ export async function check(opts: CheckOptions): Promise<number> {
   const cwd = process.cwd();
   const find = { config: opts.config, cwd, env: parentEnv, names: CLI_OPTION_NAMES };
   // With --dotenv layers a sources file is optional, as for every other command.
+  const early = overrideProblem(opts.override, opts.dotenv, undefined, CLI_OPTION_NAMES);
+  if (early) throw early;
   const path = opts.dotenv?.length ? locateSourcesFile(find) : findSourcesFile(find);
+  const misused = path === undefined ? undefined : overrideProblem(opts.override, opts.dotenv, showPath(path, cwd), CLI_OPTION_NAMES);
+  if (misused) throw misused;
   const valid = path ? await validFile(path, cwd, opts) : noSourcesFile(cwd, opts.sources ?? SOURCES);
   let permissions: PermissionFinding[];
   let loaded: string | undefined;
@@ -52,7 +56,8 @@ async function validFile(path: string, cwd: string, opts: CheckOptions): Promise
     problems.push(...varsProblems(file, parentEnv));
     problems.push(...jsonDuplicateProblems(file));
     // Selecting an environment assumes the file has the schema's shape; only try once it does.
-    if (problems.length === 0 && opts.env !== undefined) problems.push(...selectionProblems(file, opts.env, parentEnv));
+    // An unknown name from -e or SECRETRUN_ENV is a usage error (2), thrown from there; default_environment's is located.
+    if (problems.length === 0 && (opts.env ?? parentEnv.SECRETRUN_ENV) !== undefined) problems.push(...selectionProblems(file, opts.env, parentEnv));
   }
   if (problems.length > 0) throw withSummary(byLocation(problems), file?.shown ?? showPath(path, cwd));
   return file!;
@@ -191,12 +196,12 @@ export function varsProblems(file: SourcesFile, processEnv: Readonly<Record<stri
     .flatMap(([name]) => environmentVars(file, name, processEnv, { unresolvedOnly: true }).problems);
 }
 
-function selectionProblems(file: SourcesFile, env: string, processEnv: NodeJS.ProcessEnv): ConfigError[] {
+function selectionProblems(file: SourcesFile, env: string | undefined, processEnv: NodeJS.ProcessEnv): ConfigError[] {
   try {
     selectEnvironment(file, { env, processEnv, names: CLI_OPTION_NAMES });
     return [];
   } catch (err) {
-    if (err instanceof ConfigError) return [err];
+    if (err instanceof ConfigError && err.exitCode === undefined) return [err];
     throw err;
   }
 }
@@ -211,7 +216,7 @@ async function resolveProblems(file: SourcesFile, opts: CheckOptions): Promise<{
   try {
     resolved = await resolveEnvironment({ ...opts, quiet: true }, opts.env, file, { keepGoing: true });
   } catch (err) {
-    if (err instanceof ConfigError) return { failures: [err], permissions: [] };
+    if (err instanceof ConfigError && err.exitCode === undefined) return { failures: [err], permissions: [] };
     throw err;
   }
   const { plan, resolution, findings } = resolved;

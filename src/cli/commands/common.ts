@@ -21,7 +21,14 @@ export type { Resolved };
 export const parentEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
 
 /** How core messages name the CLI's options. */
-export const CLI_OPTION_NAMES: OptionNames = { config: '-c', configHint: 'pass -c FILE or --dotenv PATH', envHint: 'pass -e NAME' };
+export const CLI_OPTION_NAMES: OptionNames = {
+  config: '-c',
+  configHint: 'pass -c FILE or --dotenv PATH',
+  envHint: 'pass -e NAME',
+  env: '-e',
+  dotenv: '--dotenv',
+  override: '--override',
+};
 
 export interface CommonOptions {
   config?: string;
@@ -29,10 +36,12 @@ export interface CommonOptions {
   quiet?: boolean;
   /** `--dotenv PATH` and `--dotenv-optional PATH`, in the order given. */
   dotenv?: ExtraDotenv[];
+  /** `--override`: with no sources file, the `--dotenv` files win over the environment. */
+  override?: boolean;
 }
 
 export async function loadFile(opts: CommonOptions): Promise<SourcesFile> {
-  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv, dotenv: opts.dotenv, names: CLI_OPTION_NAMES });
+  return findAndLoadSourcesFile({ config: opts.config, cwd: process.cwd(), processEnv: parentEnv, dotenv: opts.dotenv, override: opts.override, names: CLI_OPTION_NAMES });
 }
 
 export interface ResolveExtras {
@@ -43,10 +52,12 @@ export interface ResolveExtras {
   cache?: Map<string, Map<string, unknown>>;
   /** One per CLI run: logins shared by layers and by re-resolves (see PipelineOptions.session). */
   session?: Map<string, unknown>;
+  /** Where `envName` came from, for messages (default: -e). */
+  envFrom?: string;
 }
 
 /** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, session }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, session, envFrom }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -54,8 +65,10 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
     return await resolveSecrets({
       config: opts.config,
       env: envName,
+      envFrom,
       file,
       dotenv: opts.dotenv,
+      override: opts.override,
       names: CLI_OPTION_NAMES,
       cwd: process.cwd(),
       processEnv: parentEnv,

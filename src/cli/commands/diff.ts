@@ -52,7 +52,8 @@ export async function diff(envA: string, envB: string, opts: DiffOptions): Promi
   // diff shows what an environment lacks rather than failing on `require`.
   // One session for both sides (a login is shared); whatever either side obtained is revoked before we exit.
   const session = new Map<string, unknown>();
-  const sides = await Promise.allSettled([resolveEnvironment(opts, envA, file, { session }), resolveEnvironment(opts, envB, file, { session })]);
+  const envFrom = "diff's arguments";
+  const sides = await Promise.allSettled([resolveEnvironment(opts, envA, file, { session, envFrom }), resolveEnvironment(opts, envB, file, { session, envFrom })]);
   const resolved = sides.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   try {
     for (const s of sides) if (s.status === 'rejected') throw s.reason;
