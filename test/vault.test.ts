@@ -237,3 +237,38 @@ describe('vault: the child', () => {
     expect(JSON.parse(r.stdout)).toEqual({ APP_SECRET: 'child-sees-this' });
   });
 });
+
+describe('vault: check, offline', () => {
+  it('reports auth fields, path xor paths, version with recursive, a bad kv, each at its line', async () => {
+    const { dir } = project({
+      'secretrun.yaml': yaml(
+        'sources:',
+        '  - type: vault',
+        '    path: secret/a',
+        '    auth: { method: approle, secret_id: x, secret_id_file: f, rol_id: r }',
+        '  - type: vault',
+        '    path: secret/b',
+        '    paths: [secret/c]',
+        '  - type: vault',
+        '    path: secret/d',
+        '    recursive: true',
+        '    version: 2',
+        '    kv: 3',
+        '  - type: vault',
+        '    path: secret/e',
+        '    auth: { method: ldap }',
+      ),
+    });
+    const r = await runCli(['check'], { cwd: dir });
+    expect(r.code).toBe(1);
+    const out = r.stderr + r.stdout;
+    expect(out).toContain('sources[0].auth.rol_id: unknown key for auth method approle');
+    expect(out).toContain('sources[0].auth.role_id: required by auth method approle');
+    expect(out).toContain('sources[0].auth.secret_id: give exactly one of "secret_id" or "secret_id_file"');
+    expect(out).toContain('sources[1].paths: give exactly one of "path" or "paths"');
+    expect(out).toContain('sources[2].version: pins a KV v2 version of one secret');
+    expect(out).toContain('sources[2].kv: "3" is not 1, 2 or none');
+    expect(out).toContain('sources[3].auth.method: unknown auth method "ldap"');
+    expect(vault.connections).toBe(0);
+  });
+});

@@ -152,6 +152,11 @@ export interface OptionShape {
   readonly exclusive?: readonly { keys: readonly string[]; exactlyOne?: boolean; why?: string }[];
   /** Keys beyond `options` are accepted and passed through (a user module's own options). */
   readonly openOptions?: boolean;
+  /**
+   * Problems the option specs can't express (the fields of a nested setting such as vault's `auth:`), found
+   * without I/O; paths relative to the layer. `written`: see `checkOption`.
+   */
+  moreIssues?(layer: Readonly<Record<string, unknown>>, written: boolean): OptionIssue[];
 }
 
 // ---- reading options ----------------------------------------------------------------------------------------
@@ -265,6 +270,7 @@ export function layerIssues(d: OptionShape, layer: Record<string, unknown>, writ
     if (given.length > 1) issues.push({ path: [given[1]], atKey: true, message: group.why ?? `give ${group.exactlyOne ? 'exactly' : 'at most'} one of ${list}, not both` });
     else if (given.length === 0 && group.exactlyOne) issues.push({ path: [], message: `missing required key: give one of ${list}` });
   }
+  if (d.moreIssues) issues.push(...d.moreIssues(layer, written));
   return issues;
 }
 

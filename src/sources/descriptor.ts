@@ -93,6 +93,7 @@ export interface SourceDefinition<O extends OptionSpecs> {
   options: O;
   exclusive?: SourceDescriptor['exclusive'];
   openOptions?: boolean;
+  moreIssues?: SourceDescriptor['moreIssues'];
   remote?: boolean;
   passesParentEnvironment?: boolean;
   label?: SourceDescriptor['label'];
@@ -126,6 +127,7 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     options: def.options,
     exclusive: def.exclusive,
     openOptions: def.openOptions,
+    moreIssues: def.moreIssues,
     remote: def.remote ?? false,
     passesParentEnvironment: def.passesParentEnvironment ?? false,
     label: def.label,

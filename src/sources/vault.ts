@@ -9,6 +9,7 @@ import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type Fill } from './descriptor.js';
 import type { SourceContext, SourceOptions } from './types.js';
 import { isAbsolute, resolve } from 'node:path';
+import { authIssues } from './vault/auth-settings.js';
 
 const OPTIONS = {
   address: { type: 'string', default: '${VAULT_ADDR}', description: 'Vault address, e.g. `https://vault.example.com:8200` (default `${VAULT_ADDR}`).' },
@@ -60,6 +61,20 @@ export default defineSource({
   exclusive: [{ keys: ['path', 'paths'], exactlyOne: true }],
   remote: true,
   label,
+  moreIssues(layer, written) {
+    const auth = layer.auth;
+    const issues: { path: string[]; message: string }[] = [];
+    if (auth !== null && typeof auth === 'object' && !Array.isArray(auth)) {
+      const method = (auth as Record<string, unknown>).method;
+      if (!(written && typeof method === 'string' && method.includes('${'))) for (const [key, message] of authIssues(auth as Record<string, unknown>)) issues.push({ path: ['auth', key], message });
+    }
+    // A number escapes the string pattern (`kv: 2` is written as a number): checked here.
+    if (typeof layer.kv === 'number' && layer.kv !== 1 && layer.kv !== 2) issues.push({ path: ['kv'], message: `"${layer.kv}" is not 1, 2 or none` });
+    if (layer.version !== undefined && (layer.recursive === true || String(layer.kv) === '1' || layer.kv === 'none')) {
+      issues.push({ path: ['version'], message: 'pins a KV v2 version of one secret: not with `recursive`, `kv: 1` or `kv: none`' });
+    }
+    return issues;
+  },
   privateFiles(options, context) {
     const auth = options.auth ?? {};
     const out = [];
