@@ -33,9 +33,10 @@ export async function releaseHeld(held: readonly HeldState[], { timeoutMs = RELE
     outcomes.forEach((o, i) => o.status === 'rejected' && warnings.push(`layer "${group[i].layer}": could not revoke: ${describeError(o.reason)}`));
   };
   try {
-    // A resolution's own states (leases) first, then the session's (logins): a lease is revoked with its token.
+    // A resolution's own states (leases) first, then the session's one by one, the last obtained first: a login is
+    // held before the leases read with it, and a lease must be revoked while its token still lives.
     await releaseAll(releasable.filter((h) => !h.session));
-    await releaseAll(releasable.filter((h) => h.session));
+    for (const h of releasable.filter((x) => x.session).reverse()) await releaseAll([h]);
     return warnings;
   } finally {
     clearTimeout(timer);
