@@ -98,3 +98,15 @@ describe('vault leases', () => {
     expect(v.tokens.get(TOKEN)!.revoked).toBe(false);
   });
 });
+
+describe('vault leases outside watch mode', () => {
+  it('a lease that will end under the running child is one warning naming the layer', async () => {
+    const v = (vault = await startFakeVault());
+    v.addToken(TOKEN);
+    v.mountDynamic('aws', 'aws', { 'creds/deploy': { ttl: 60, maxTtl: 60, renewable: false, make: (n) => ({ AWS_KEY: `key-${n}` }) } });
+    const { dir } = plumbing.project({ 'secretrun.yaml': 'sources:\n  - type: vault\n    path: aws/creds/deploy\n' });
+    const r = await runCli(['--no-exec', '--', process.execPath, '-e', 'setTimeout(() => {}, 200)'], { cwd: dir, env: { VAULT_ADDR: v.origin, VAULT_TOKEN: TOKEN } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^secretrun: warning: layer "vault aws\/creds\/deploy": a lease can no longer be extended and ends soon after \S+ while the process runs; run with --watch to get fresh credentials before then\n$/);
+  });
+});

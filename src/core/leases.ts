@@ -79,10 +79,19 @@ export function refreshDueAt(resolution: Pick<Resolution, 'layers'>): number | u
  * Keep renewing what the resolution holds, each state at the instant its source names, for as long as secretrun
  * stays the parent. Timers never hold the process open. `onWarning` gets one line per failed renewal.
  */
-export function startRenewals(held: readonly HeldState[], onWarning: (message: string) => void): { stop(): void } {
+export function startRenewals(held: readonly HeldState[], onWarning: (message: string) => void, { warnEnding = false }: { warnEnding?: boolean } = {}): { stop(): void } {
   const controller = new AbortController();
   const timers = new Set<ReturnType<typeof setTimeout>>();
+  // Outside watch mode nothing re-reads a lease: say once, per state, when one will end under the running child.
+  const warned = new Set<unknown>();
+  const ending = (h: HeldState) => {
+    const at = warnEnding && !warned.has(h.state) ? h.source.refreshAt?.(h.state) : undefined;
+    if (at === undefined) return;
+    warned.add(h.state);
+    onWarning(`layer "${h.layer}": a lease can no longer be extended and ends soon after ${new Date(at).toISOString()} while the process runs; run with --watch to get fresh credentials before then`);
+  };
   const schedule = (h: HeldState) => {
+    ending(h);
     if (controller.signal.aborted || !h.source.renew || !h.source.renewAt) return;
     const at = h.source.renewAt(h.state);
     if (at === undefined) return;

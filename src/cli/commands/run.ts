@@ -96,7 +96,7 @@ export async function run(command: string[], opts: RunOptions): Promise<ChildEnd
   // Not spread: that would read the lazy `terminal` now.
   const child = startChild(file, command.slice(1), Object.assign(signalPolicy(), options));
   // We stay the parent: renew the login token and leases at about two thirds of their TTL for the child's life.
-  const renewals = startRenewals(heldStates(initial.resolution), (m) => warn(m, opts.quiet));
+  const renewals = startRenewals(heldStates(initial.resolution), (m) => warn(m, opts.quiet), { warnEnding: true });
   try {
     return await child.ended;
   } catch (err) {
