@@ -26,6 +26,13 @@ const VENDORED = { '@aws-sdk/client-ssm': 'aws', '@aws-sdk/client-secrets-manage
 const vendorFile = (name) => path.join(dist, 'vendor', `${name}.cjs`);
 const vendorCacheFile = (name) => path.join(dist, 'vendor', 'code-cache', name, `${process.versions.v8}.bin`);
 
+/**
+ * The name V8 compiles a bundle under: `secretrun/dist/cli.cjs`, the same wherever the package lies. V8 stores the
+ * script's name in the code cache, so an absolute path would carry the build machine's directory into the package
+ * (and into stack traces from its cached functions); the real path still goes to `require` and `__filename`.
+ */
+const scriptOrigin = (filename) => `secretrun/${path.relative(path.join(__dirname, '..'), filename).split(path.sep).join('/')}`;
+
 /** Run a CommonJS file compiled with the code cache `cache` (when there is one and V8 takes it); its exports. */
 function runCached(filename, cache, wrapped, onScript) {
   let cachedData;
@@ -35,7 +42,7 @@ function runCached(filename, cache, wrapped, onScript) {
     /* no cache: compile as usual */
   }
   const text = fs.readFileSync(filename, 'utf8');
-  const script = new vm.Script(wrapped ? text : Module.wrap(text), { filename, cachedData });
+  const script = new vm.Script(wrapped ? text : Module.wrap(text), { filename: scriptOrigin(filename), cachedData });
   if (onScript) onScript(script);
   const mod = new Module(filename, module);
   mod.filename = filename;

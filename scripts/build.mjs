@@ -12,7 +12,7 @@ import { generatedSchemaText } from './schema.mjs';
 const schemaText = await generatedSchemaText();
 if (readFileSync('schema.json', 'utf8') !== schemaText) writeFileSync('schema.json', schemaText);
 
-const external = ['@aws-sdk/*', '@smithy/*', 'undici', 'ora'];
+const external = ['@aws-sdk/*', '@smithy/*', 'undici', 'ora', 'google-auth-library', '@azure/*'];
 // Build beside dist/ and swap it in, so a test run reading dist/ never sees it half-written.
 const next = `dist.next-${process.pid}`;
 const common = {

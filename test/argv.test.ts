@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseArgv, plainArgs, suggestOption } from '../src/cli/argv.js';
+import { choiceError, excessArgumentsError, foreignOption, normaliseArgv, plainArgs, suggestOption } from '../src/cli/argv.js';
+import { commandNamed } from '../src/cli/command-table.js';
 import { UsageError } from '../src/core/errors.js';
 
 /** The fast path's answer as plain data: the command's name, its arguments and options. */
@@ -97,6 +98,63 @@ describe('normaliseArgv', () => {
   it('refuses an unknown first word with a suggestion, and options with no command', () => {
     expect(() => normaliseArgv(['exprot'])).toThrow(new UsageError('unknown command "exprot" (did you mean "export"?); to run a program, put it after --: secretrun -- exprot ...'));
     expect(() => normaliseArgv(['-e', 'prod'])).toThrow(/missing command: secretrun -e prod -- <command>/);
+  });
+});
+
+describe('usage errors in the house style', () => {
+  it('an option missing its value never takes the -- (nor is left to commander), on any command', () => {
+    expect(() => normaliseArgv(['--dotenv', '--', 'node', 'app.js'])).toThrow(new UsageError('--dotenv needs a value: --dotenv <path>'));
+    expect(() => normaliseArgv(['run', '-e', '--', 'true'])).toThrow(new UsageError('-e needs a value: -e, --env <name>'));
+    expect(() => normaliseArgv(['ls', '--config'])).toThrow(new UsageError('--config needs a value: -c, --config <file>'));
+    expect(() => normaliseArgv(['export', '-f'])).toThrow(new UsageError('-f needs a value: -f, --format <format>'));
+    // The fast path steps aside for it, so the same words come from normaliseArgv.
+    expect(plainArgs(['--dotenv', '--', 'node'])).toBeUndefined();
+    // After --, words are the child's.
+    expect(normaliseArgv(['--', 'cmd', '--dotenv'])).toEqual(['run', '--', 'cmd', '--dotenv']);
+    expect(normaliseArgv(['--dotenv=--', '--', 'cmd'])).toEqual(['run', '--dotenv=--', '--', 'cmd']);
+  });
+
+  it('a value outside the choices suggests the closest one', () => {
+    expect(choiceError('--format', 'format', 'jsno', ['dotenv', 'json', 'yaml', 'shell']).message).toBe('--format: unknown format "jsno" (did you mean "json"?) (expected one of: dotenv, json, yaml, shell)');
+    expect(choiceError('completion', 'shell', 'powershell', ['bash', 'zsh', 'fish']).message).toBe('completion: unknown shell "powershell" (expected one of: bash, zsh, fish)');
+  });
+
+  it('extra arguments: the word when it is name-like, -e NAME where the command takes it; never a pasted value', () => {
+    expect(excessArgumentsError(commandNamed('ls')!, ['prod']).message).toBe('ls: unexpected argument "prod" (to choose an environment: -e prod); usage: secretrun ls [options]');
+    expect(excessArgumentsError(commandNamed('diff')!, ['qa']).message).toBe('diff: unexpected argument "qa"; usage: secretrun diff <envA> <envB> [options]');
+    expect(excessArgumentsError(commandNamed('get')!, ['postgres://u:p@h/db']).message).toBe('get: 1 unexpected argument; usage: secretrun get <key> [options]');
+    expect(excessArgumentsError(commandNamed('init')!, ['a', 'b']).message).toBe('init: 2 unexpected arguments; usage: secretrun init [options]');
+  });
+
+  it("another command's option is named as not taken by this one (diff has no -e: its environments are its arguments)", () => {
+    expect(foreignOption(commandNamed('diff')!, '-e')?.message).toBe('diff does not take -e; usage: secretrun diff <envA> <envB> [options]');
+    expect(foreignOption(commandNamed('diff')!, '--nope')).toBeUndefined();
+    expect(commandNamed('diff')!.options.map((o) => o.flags)).not.toContain('-e, --env <name>');
+  });
+});
+
+describe('usage errors through the built CLI: exit 2, one line, commander path and fast path alike', () => {
+  it.each([
+    [['--dotenv', '--', 'node', 'app.js'], '--dotenv needs a value: --dotenv <path>'],
+    [['-e', '--', 'true'], '-e needs a value: -e, --env <name>'],
+    [['get', '--dotenv'], '--dotenv needs a value: --dotenv <path>'],
+    [['export', '--format', 'jsno'], '--format: unknown format "jsno" (did you mean "json"?) (expected one of: dotenv, json, yaml, shell)'],
+    [['export', '--format=yml'], '--format: unknown format "yml" (did you mean "yaml"?) (expected one of: dotenv, json, yaml, shell)'],
+    [['completion', 'fihs'], 'completion: unknown shell "fihs" (did you mean "fish"?) (expected one of: bash, zsh, fish)'],
+    [['ls', 'prod'], 'ls: unexpected argument "prod" (to choose an environment: -e prod); usage: secretrun ls [options]'],
+    [['get', 'A', 'B'], 'get: unexpected argument "B"; usage: secretrun get <key> [options]'],
+    [['diff', '-e', 'prod', 'dev', 'prod'], 'diff does not take -e; usage: secretrun diff <envA> <envB> [options]'],
+  ])('%j', async (args, message) => {
+    const { runCli } = await import('./helpers/cli.js');
+    const r = await runCli(args as string[]);
+    expect([r.code, r.stderr]).toEqual([2, `secretrun: ${message}\n`]);
+  });
+
+  it('diff --help no longer lists -e/--env', async () => {
+    const { runCli } = await import('./helpers/cli.js');
+    const r = await runCli(['diff', '--help']);
+    expect(r.stdout).not.toMatch(/--env\b/);
+    expect(r.stdout).toContain('--dotenv <path>');
   });
 });
 

@@ -62,7 +62,7 @@ describe('check: every problem at once, each with file:line:col', () => {
     expect(r.stderr.split('\n')).toEqual([
       'secretrun: secretrun.yaml:5:5: sources[0].optionl: unknown key "optionl" (did you mean "optional"?)',
       'secretrun: secretrun.yaml:6:11: sources[1].type: unknown source type "jsn" (expected one of env, dotenv, json, yaml, ssm, secretsmanager, vault, doppler, http, exec, module, ansible-vault) (did you mean "json"?)',
-      'secretrun: secretrun.yaml:12:15: environments.dev.sources[0].path: unterminated "${" at column 2: expected "}" or ":-", found unsupported character',
+      'secretrun: secretrun.yaml:12:15: environments.dev.sources[0].path: unterminated "${" at column 2: the text ends before its "}"; write $${ for a literal ${',
       'secretrun: secretrun.yaml: 3 problems',
       '',
     ]);
@@ -124,7 +124,7 @@ describe('check: every problem at once, each with file:line:col', () => {
     const { dir } = project({});
     const r = await runCli(['check'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE or --dotenv PATH\)\n$/);
+    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE, --dotenv PATH or --dotenv-optional \.env\)\n$/);
   });
 });
 

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI_NODE, ROOT } from './helpers/cli.js';
+import { CLI_NODE, ROOT, runCli } from './helpers/cli.js';
 // @ts-expect-error: a plain .mjs script without types
 import { installedNodes } from '../scripts/node-versions.mjs';
 
@@ -40,5 +40,23 @@ describe('vendored AWS clients', () => {
     const r = spawnSync(node, ['-e', VENDOR_PROBE], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ rejected: false, ssm: 'function', sm: 'function' });
+  });
+});
+
+// V8 keeps the name a script was compiled under in its code cache: compiled under an absolute path, the package
+// would carry the build machine's directory (and stack traces from cached functions would point there).
+describe('the caches do not depend on where the package was built', () => {
+  it('no cache file holds the absolute path of the tree it was built in', () => {
+    const files = ['dist/code-cache', 'dist/vendor/code-cache/aws'].flatMap((dir) => readdirSync(join(ROOT, dir)).map((name) => join(ROOT, dir, name)));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    // The build tree's own path, and its parent (a shorter prefix a name could be stored under).
+    for (const file of files) for (const path of [ROOT, join(ROOT, '..')]) expect(readFileSync(file).includes(Buffer.from(path)), `${file} holds ${path}`).toBe(false);
+  });
+
+  it('scripts compile under secretrun/dist/..., so SECRETRUN_DEBUG traces name no build directory', async () => {
+    const r = await runCli(['-c', 'no-such-sources-file.yaml', '--', 'true'], { env: { SECRETRUN_DEBUG: '1' } });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/\(secretrun\/dist\/cli\.cjs:\d+:\d+\)/);
+    expect(r.stderr).not.toContain(join(ROOT, 'dist'));
   });
 });

@@ -121,6 +121,45 @@ describe('diff --only', () => {
   });
 });
 
+describe('diff --keys: key sets only (the CI gate "prod lacks a key staging has")', () => {
+  const FILE = {
+    'secretrun.yaml': 'environments:\n  staging: { sources: [{ type: dotenv, path: staging.env }] }\n  prod: { sources: [{ type: dotenv, path: prod.env }] }\n',
+    'staging.env': 'API_URL=https://staging.example\nAPI_KEY=staging-key-1111\nDEBUG=1\n',
+    'prod.env': 'API_URL=https://prod.example\nAPI_KEY=prod-key-22222222\n',
+  };
+
+  it('exits 0 when the key sets match although every value differs (plain diff exits 1 there)', async () => {
+    const { dir } = project(FILE);
+    const plain = await runCli(['diff', 'staging', 'prod', '--only', 'API_*'], { cwd: dir });
+    expect(plain.code).toBe(1);
+    const keys = await runCli(['diff', 'staging', 'prod', '--keys', '--only', 'API_*'], { cwd: dir });
+    expect([keys.code, keys.stderr]).toEqual([0, '']);
+    expect(keys.stdout).toBe('staging and prod have the same keys among the 2 keys chosen by --only\n');
+    const all = await runCli(['diff', 'prod', 'prod', '--keys'], { cwd: dir });
+    expect([all.code, all.stdout]).toEqual([0, 'prod and prod have the same keys (2 keys; values not compared)\n']);
+  });
+
+  it('exits 1 when a key is missing on one side, listing it and no values', async () => {
+    const { dir } = project(FILE);
+    const r = await runCli(['diff', 'staging', 'prod', '--keys'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^only in staging \(1\):\n {2}- DEBUG +dotenv staging\.env +\S/);
+    expect(r.stdout).not.toContain('changed');
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('1 only in staging, 0 only in prod, 2 in both (values not compared: --keys)');
+    for (const value of ['staging-key-1111', 'prod-key-22222222', 'https://']) expect(r.stdout).not.toContain(value);
+    const json = await runCli(['diff', 'staging', 'prod', '--keys', '--json'], { cwd: dir });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ identical: false, keysOnly: true, onlyInA: [{ key: 'DEBUG' }], onlyInB: [], changed: [], same: ['API_KEY', 'API_URL'] });
+  });
+
+  it('exits 2 on an error, as every diff does', async () => {
+    const { dir } = project(FILE);
+    const r = await runCli(['diff', 'staging', 'prd', '--keys'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('secretrun: unknown environment "prd" given by diff\'s arguments (did you mean "prod"?) (defined: staging, prod)\n');
+  });
+});
+
 describe('diff --json', () => {
   it('has the documented shape and holds no value, nor any length, without --reveal', async () => {
     const r = await runCli(['diff', 'dev', 'prod', '--json', ...CONFIG]);

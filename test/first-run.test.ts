@@ -87,7 +87,7 @@ describe('--dotenv: no sources file needed', () => {
     const { dir } = project({});
     const r = await runCli(['--', 'true'], { cwd: dir });
     expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE or --dotenv PATH\)\n$/);
+    expect(r.stderr).toMatch(/^secretrun: no secretrun\.yaml in .* \(create one with "secretrun init", or pass -c FILE, --dotenv PATH or --dotenv-optional \.env\)\n$/);
   });
 
   it('check, ls, get and diff take it too', async () => {
@@ -228,6 +228,38 @@ describe('did-you-mean, in one style', () => {
     expect(r.stderr).toBe('secretrun: unknown environment "prdo" given by -e (did you mean "prod"?) (defined: dev, prod)\n');
   });
 });
+
+describe('an unknown environment: whose mistake it is decides the exit code', () => {
+  const FILE = { 'secretrun.yaml': 'environments:\n  dev: {}\n  prod: {}\n' };
+  const commands = [['--', 'true'], ['ls'], ['export'], ['get', 'A'], ['check'], ['check', '--resolve']];
+
+  it.each(commands)('from -e or SECRETRUN_ENV: a usage error (2) naming where the name came from: %s', async (...args) => {
+    const { dir } = project(FILE);
+    const byFlag = await runCli(withEnvFlag(args, 'prdo'), { cwd: dir });
+    expect([byFlag.code, byFlag.stderr]).toEqual([2, 'secretrun: unknown environment "prdo" given by -e (did you mean "prod"?) (defined: dev, prod)\n']);
+    const byVariable = await runCli(args, { cwd: dir, env: { SECRETRUN_ENV: 'qa' } });
+    expect([byVariable.code, byVariable.stderr]).toEqual([2, 'secretrun: unknown environment "qa" given by SECRETRUN_ENV (defined: dev, prod)\n']);
+  });
+
+  it('from default_environment: a located problem of the sources file (1, and 125 for run)', async () => {
+    const { dir } = project({ 'secretrun.yaml': 'default_environment: prdo\nenvironments:\n  dev: {}\n  prod: {}\n' });
+    const message = 'secretrun: secretrun.yaml:1:22: default_environment: "prdo" is not defined (defined: dev, prod)\n';
+    const run = await runCli(['--', 'true'], { cwd: dir });
+    expect([run.code, run.stderr]).toEqual([125, message]);
+    const ls = await runCli(['ls'], { cwd: dir });
+    expect([ls.code, ls.stderr]).toEqual([1, message]);
+    // A file without environments: the name is still the file's own mistake, located there.
+    const { dir: flat } = project({ 'secretrun.yaml': 'default_environment: prod\nsources: []\n' });
+    const exported = await runCli(['export'], { cwd: flat });
+    expect([exported.code, exported.stderr]).toEqual([1, 'secretrun: secretrun.yaml:1:22: default_environment: "prod": secretrun.yaml defines no environments (only the implicit "default")\n']);
+  });
+});
+
+/** `-e NAME` placed before `--` (run) or after the command's words. */
+function withEnvFlag(args: string[], name: string): string[] {
+  const dash = args.indexOf('--');
+  return dash >= 0 ? [...args.slice(0, dash), '-e', name, ...args.slice(dash)] : [...args, '-e', name];
+}
 
 describe('consistent commands', () => {
   it('check reports the implicit default environment', async () => {

@@ -77,6 +77,38 @@ describe('init never overwrites', () => {
   });
 });
 
+describe('init below a project that already has a sources file', () => {
+  it('refuses (exit 1) naming the file it would shadow, writes nothing; --here writes one anyway', async () => {
+    const { dir, write } = project({ 'secretrun.yaml': 'sources: []\n' });
+    write('services/api/.keep', '');
+    const sub = join(dir, 'services/api');
+    const r = await runCli(['init'], { cwd: sub });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'secretrun: ../../secretrun.yaml already applies here: a new secretrun.yaml in this directory would shadow it for every command run below it (pass --here to write one anyway)\n',
+    );
+    expect(readdirSync(sub)).toEqual(['.keep']);
+    const here = await runCli(['init', '--here'], { cwd: sub });
+    expect([here.code, here.stderr]).toEqual([0, 'secretrun: wrote secretrun.yaml\n']);
+    expect(read(sub, 'secretrun.yaml')).toContain('type: dotenv');
+    // The project's own file is untouched, and the new one is what commands find from there now.
+    expect(read(dir, 'secretrun.yaml')).toBe('sources: []\n');
+    const check = await runCli(['check'], { cwd: sub });
+    expect(check.stderr).toContain('secretrun.yaml: OK');
+  });
+
+  it('secretrun.yml above counts too; SECRETRUN_CONFIG (a file named, not found by walking up) does not', async () => {
+    const { dir, write } = project({ 'secretrun.yml': 'sources: []\n' });
+    write('app/.keep', '');
+    const r = await runCli(['init', '-q'], { cwd: join(dir, 'app') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('../secretrun.yml already applies here');
+    const { dir: other } = project({ 'elsewhere.yaml': 'sources: []\n' });
+    const named = await runCli(['init', '-q'], { cwd: other, env: { SECRETRUN_CONFIG: join(other, 'elsewhere.yaml') } });
+    expect([named.code, named.stderr]).toEqual([0, '']);
+  });
+});
+
 describe('init and .gitignore', () => {
   it('appends .env, adding the missing final newline first', async () => {
     const { dir } = project({ '.gitignore': 'node_modules\ndist' });

@@ -159,6 +159,20 @@ environments:
     const r = await runCli(['export', '--format', 'json'], { cwd: dir, env: { NAME: 'app' } });
     expect(JSON.parse(r.stdout)).toEqual({ HOST: 'db', URL: 'postgres://db:5432/app', NAME: 'ignored-later', CMD: '$(touch pwned)' });
   });
+
+  it('[dotenv, env]: expansion reads the file\'s own values; the env layer replaces only the keys it sets (docs/sources.md)', async () => {
+    const sources = 'sources:\n  - type: dotenv\n    path: .env\n    expand: true\n  - type: env\n';
+    const { dir } = project({ 'secretrun.yaml': sources, '.env': 'DB_HOST=localhost\nDATABASE_URL=postgres://${DB_HOST}/app\n' });
+    const r = await runCli(['--', process.execPath, '-e', PRINT_ENV, 'DB_HOST', 'DATABASE_URL'], { cwd: dir, env: { DB_HOST: 'db.prod' } });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ DB_HOST: 'db.prod', DATABASE_URL: 'postgres://localhost/app' });
+    // The other result (dotenv-expand's): leave DB_HOST out of the file and give the default where it is used.
+    const other = project({ 'secretrun.yaml': sources, '.env': 'DATABASE_URL=postgres://${DB_HOST:-localhost}/app\n' });
+    const prod = await runCli(['--', process.execPath, '-e', PRINT_ENV, 'DB_HOST', 'DATABASE_URL'], { cwd: other.dir, env: { DB_HOST: 'db.prod' } });
+    expect(JSON.parse(prod.stdout)).toEqual({ DB_HOST: 'db.prod', DATABASE_URL: 'postgres://db.prod/app' });
+    const local = await runCli(['--', process.execPath, '-e', PRINT_ENV, 'DB_HOST', 'DATABASE_URL'], { cwd: other.dir });
+    expect(JSON.parse(local.stdout)).toEqual({ DB_HOST: null, DATABASE_URL: 'postgres://localhost/app' });
+  });
 });
 
 describe('finding the sources file', () => {

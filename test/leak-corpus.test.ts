@@ -270,6 +270,40 @@ const CASES: Case[] = [
     needs: 'moto',
   },
 
+  // -- references (contract section 3b): what a store returns, and the value an embedded reference sits in
+  {
+    name: 'reference: #/ into a secret that is broken JSON',
+    files: () => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `K="ref+awssecrets://${NS}/refbroken#/KEY"\n` }),
+    env: () => ({ AWS_ENDPOINT_URL: moto }),
+    names: `layer "dotenv .env" (secretrun.yaml:2:5): K: ref+awssecrets://${NS}/refbroken#/KEY: the value is not JSON`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'reference: the value around an embedded reference that is missing',
+    files: (s) => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n'), '.env': `URL=https://app:${s}@db/ref+awsssm://${NS}/refmissing+\n` }),
+    env: () => ({ AWS_ENDPOINT_URL: moto }),
+    names: `layer "dotenv .env" (secretrun.yaml:2:5): URL: ref+awsssm://${NS}/refmissing: not found`,
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'reference: a resolved value that decode refuses',
+    files: () => ({ 'secretrun.yaml': layer('dotenv', '    path: .env\n    decode: { K: base64 }\n'), '.env': `K=ref+awssecrets://${NS}/refnotb64\n` }),
+    env: () => ({ AWS_ENDPOINT_URL: moto }),
+    names: 'layer "dotenv .env" (secretrun.yaml:2:5): decode',
+    at: LAYER_AT,
+    needs: 'moto',
+  },
+  {
+    name: 'reference: an AccessDeniedException quoting a secret-looking value, in the inherited environment',
+    files: () => ({}),
+    env: () => ({ AWS_ENDPOINT_URL: proxies.denied.url, DB_PASSWORD: `ref+awsssm://${NS}/refdenied` }),
+    names: `inherited variable DB_PASSWORD: ref+awsssm://${NS}/refdenied: `,
+    at: /AccessDenied/,
+    needs: 'moto',
+  },
+
   { name: 'ansible-vault: decrypts to a truncated YAML document', files: () => ({ 'secretrun.yaml': layer('ansible-vault', '    path: truncated.vault\n    password_file: pw.txt\n') }), names: 'layer "ansible-vault truncated.vault"', at: /truncated\.vault:\d+:\d+/, needs: 'ansible' },
 ];
 
@@ -307,6 +341,8 @@ beforeAll(async () => {
       { name: `${NS}/broken`, value: `{"A": "x", "KEY": "${secret('secretsmanager: a SecretString that is broken JSON')}` },
       { name: `${NS}/notb64`, value: `${secret('secretsmanager: a text secret taken with key and decode, that is not base64')}!!` },
       { name: `${NS}/binary`, value: new TextEncoder().encode(secret('secretsmanager: a SecretBinary read without key')) },
+      { name: `${NS}/refbroken`, value: `{"KEY": "${secret('reference: #/ into a secret that is broken JSON')}` },
+      { name: `${NS}/refnotb64`, value: `${secret('reference: a resolved value that decode refuses')}!!` },
     ]);
     await seedParameters(moto, [
       { name: `/${NS}/pathtok`, value: secret("ssm: a parameter filled into a later layer's path that does not exist"), type: 'SecureString' },
@@ -315,11 +351,12 @@ beforeAll(async () => {
     // Error answers that quote the secret, as AWS's messages quote the resource or the rejected value.
     const quoting = (type: string, name: string) => ({ status: 400, type, message: `User: arn:aws:iam::1:user/ci is not authorized: value '${secret(name)}' rejected` });
     const deniedSsm = quoting('AccessDeniedException', 'ssm: an AccessDeniedException whose message quotes a secret-looking value');
+    const deniedRef = quoting('AccessDeniedException', 'reference: an AccessDeniedException quoting a secret-looking value, in the inherited environment');
     const deniedSm = quoting('AccessDeniedException', 'secretsmanager: access denied on the secret, the message quoting a secret-looking value');
     // One proxy serves both denied cases: the answer quotes the secret of the layer's own service.
     proxies.denied = await startAwsProxy(moto, {
       intercept: (_n, body) => {
-        const reply = body.includes('SecretId') ? deniedSm : deniedSsm;
+        const reply = body.includes('SecretId') ? deniedSm : body.includes('refdenied') ? deniedRef : deniedSsm;
         return { status: reply.status, json: { __type: reply.type, message: reply.message } };
       },
     });
@@ -353,6 +390,18 @@ describe('leak corpus: one line, the layer and the position, no piece of the sec
       expectNoPieceOf(secret, r.stderr + r.stdout);
       // The escaped forms of a secret holding quotes, a slash and non-ASCII text are blanked too.
       expect(r.stderr).not.toMatch(/\\u00e9|%C3%A9|%2F/i);
+    });
+  }
+
+  // With SECRETRUN_DEBUG=1 a failure may print its stack and causes: still no piece of a secret a reference read.
+  for (const c of CASES.filter((c) => c.name.startsWith('reference: '))) {
+    (moto ? it : it.skip)(`${c.name}, with SECRETRUN_DEBUG=1`, async () => {
+      const secret = secrets.get(c.name)!;
+      const { dir } = project(c.files(secret));
+      const aws = dummyAwsEnv({ MOTO_URL: moto, DENIED_URL: proxies.denied.url });
+      const r = await runCli(['--', 'true'], { cwd: dir, env: { ...aws, ...c.env?.(secret), SECRETRUN_DEBUG: '1' } });
+      expect(r.code, r.stderr).toBe(125);
+      expectNoPieceOf(secret, r.stderr + r.stdout);
     });
   }
 

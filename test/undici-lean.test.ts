@@ -30,11 +30,11 @@ describe('undici, the lean way', () => {
     expect(r.stderr).toContain('http2: false');
   });
 
-  it('a run with only local layers loads neither undici nor the AWS SDK (nor node:http, which both need)', async () => {
+  it('a run with only local layers loads neither undici nor the AWS SDK, google-auth-library or @azure/* (nor node:http, which they need)', async () => {
     const { dir, write } = project({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n', '.env': 'A=1\n' });
     const preload = write(
       'report.cjs',
-      "process.on('exit', () => process.stderr.write(JSON.stringify({ files: Object.keys(require.cache).filter((f) => /undici|@aws-sdk|vendor[\\\\/]aws/.test(f)), http: process.moduleLoadList.includes('NativeModule http') })))",
+      "process.on('exit', () => process.stderr.write(JSON.stringify({ files: Object.keys(require.cache).filter((f) => /undici|@aws-sdk|vendor[\\\\/]aws|google-auth-library|gcp-metadata|gaxios|@azure/.test(f)), http: process.moduleLoadList.includes('NativeModule http') })))",
     );
     const r = await runCommand(CLI_NODE, ['-r', preload, BIN, '--no-exec', '--', 'true'], { cwd: dir });
     expect(r.code).toBe(0);

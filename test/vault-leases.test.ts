@@ -68,7 +68,7 @@ describe('vault leases', () => {
     });
     const r = await runCli(['--', process.execPath, '-e', 'process.stdout.write(String(process.ppid))'], { cwd: dir, env: { VAULT_ADDR: v.origin, SECRETRUN_DEBUG: '1' } });
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain("secretrun: debug: staying the parent: layer \"vault database/creds/app\": a leased secret was read with a login token");
+    expect(r.stderr).toContain('secretrun: debug: held by the layers: layer "vault database/creds/app": a leased secret was read with a login token');
   });
 
   it('revoke_on_exit: after the child exits, its leases and the login token are revoked; the exit code stays', async () => {

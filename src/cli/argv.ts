@@ -118,6 +118,7 @@ const PROGRAM_WORDS = new Set(['-h', '--help', ...spellings(PROGRAM_OPTIONS).key
  * program called `exprot`.
  */
 export function normaliseArgv(argsIn: string[]): string[] {
+  requireOptionValues(argsIn);
   const args = hoistLeadingOptions(argsIn);
   const first = args[0];
   if (first === undefined) return args;
@@ -131,6 +132,57 @@ export function normaliseArgv(argsIn: string[]): string[] {
 
 /** Every option word any command knows, to tell where the leading options end. */
 let anyOption: Map<string, KnownOption> | undefined;
+/** The same, hidden options included. */
+let everyOption: Map<string, KnownOption> | undefined;
+
+/**
+ * An option that takes a value, followed by `--` or by nothing, is missing its value: say so, rather than let it
+ * take the `--` (`--dotenv -- node app.js` would read a file named `--`) or leave commander's words.
+ */
+function requireOptionValues(args: string[]): void {
+  everyOption ??= spellings(COMMANDS.flatMap((c) => c.options));
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    const option = everyOption.get(args[i]);
+    if (!option || option.flags.value !== 'required') continue;
+    const next = args[i + 1];
+    if (next === undefined || next === '--') throw new UsageError(`${args[i]} needs a value: ${option.def.flags}`);
+    i++;
+  }
+}
+
+/**
+ * A value outside an option's or argument's choices, in the words of every other unknown name:
+ * `--format: unknown format "jsno" (did you mean "json"?) (expected one of: dotenv, json, yaml, shell)`.
+ */
+export function choiceError(where: string, noun: string, value: string, choices: readonly string[]): UsageError {
+  const hint = closest(value, [...choices]);
+  return new UsageError(`${where}: unknown ${noun} "${value}"${hint ? ` (did you mean "${hint}"?)` : ''} (expected one of: ${choices.join(', ')})`);
+}
+
+/** An option another command takes, given to one that does not (`diff -e prod a b`): say whose it is not. */
+export function foreignOption(row: CommandDef, word: string): UsageError | undefined {
+  anyOption ??= spellings(COMMANDS.flatMap((c) => c.options.filter((o) => !o.hidden)));
+  if (!anyOption.has(word)) return undefined;
+  return new UsageError(`${row.name} does not take ${word}; usage: ${usageLine(row)}`);
+}
+
+function usageLine(row: CommandDef): string {
+  return ['secretrun', row.name, ...row.arguments.map((a) => a.name), '[options]'].join(' ');
+}
+
+/**
+ * Words beyond a command's arguments (`secretrun ls prod`). A word is quoted only when it looks like a name (never
+ * a value someone pasted); `-e NAME` is suggested where the command takes it.
+ */
+export function excessArgumentsError(row: CommandDef, extra: readonly string[]): UsageError {
+  const usage = usageLine(row);
+  const first = extra[0] ?? '';
+  const nameLike = /^[A-Za-z0-9_.-]{1,40}$/.test(first);
+  const what = extra.length === 1 && nameLike ? `unexpected argument "${first}"` : `${extra.length} unexpected argument${extra.length === 1 ? '' : 's'}`;
+  const takesEnv = row.options.some((o) => parseFlags(o.flags).long === '--env');
+  const hint = takesEnv && nameLike && row.arguments.length === 0 ? ` (to choose an environment: -e ${first})` : '';
+  return new UsageError(`${row.name}: ${what}${hint}; usage: ${usage}`);
+}
 
 /**
  * Options given before the command (`secretrun -e prod export`) move after it, where commander expects them;

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { ConfigErrors, SecretrunError, UsageError, describeError, printable, redact } from '../core/errors.js';
 import { liveChildren } from '../process/live-children.js';
 import { whenStdioFlushed } from '../process/stdio.js';
-import { normaliseArgv, plainArgs, suggestOption } from './argv.js';
+import { choiceError, excessArgumentsError, foreignOption, normaliseArgv, plainArgs, suggestOption } from './argv.js';
 import { ownProcessWarnings } from './output.js';
 import { COMMANDS, DEFAULT_COMMAND, PROGRAM_OPTIONS, VERSION_WORDS, commandNamed, failureExit, parseFlags, type CommandDef, type OptionDef, type Outcome } from './command-table.js';
 import pkg from '../../package.json' with { type: 'json' };
@@ -43,7 +43,9 @@ function defineCommand(commander: typeof import('commander'), cmd: Command, row:
   withUsageMessages(cmd).description(row.description);
   for (const a of row.arguments) {
     const arg = new commander.Argument(a.name, a.description);
-    cmd.addArgument(a.choices ? arg.choices(a.choices) : arg);
+    const choices = a.choices;
+    // .choices() for the help text; the parser after it for the message (commander's own is not ours).
+    cmd.addArgument(choices ? arg.choices(choices).argParser((v: string) => checkedChoice(row.name, arg.name(), v, choices)) : arg);
   }
   const collected = new Map<string, unknown[]>();
   for (const def of row.options) cmd.addOption(commanderOption(commander, def, collected));
@@ -65,7 +67,8 @@ function defineCommand(commander: typeof import('commander'), cmd: Command, row:
 /** `collected`: the lists that `collect` options of one command fill together, by key (set before the action). */
 function commanderOption(commander: typeof import('commander'), def: OptionDef, collected = new Map<string, unknown[]>()) {
   const option = new commander.Option(def.flags, def.description);
-  if (def.choices) option.choices(def.choices);
+  const choices = def.choices;
+  if (choices) option.choices(choices).argParser((v: string) => checkedChoice(option.long ?? option.flags, parseFlags(def.flags).valueName ?? 'value', v, choices));
   if (def.default !== undefined) option.default(def.default);
   if (def.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
   const collect = def.collect;
@@ -79,6 +82,11 @@ function commanderOption(commander: typeof import('commander'), def: OptionDef, 
   }
   if (def.hidden) option.hideHelp();
   return option;
+}
+
+function checkedChoice(where: string, noun: string, value: string, choices: readonly string[]): string {
+  if (!choices.includes(value)) throw choiceError(where, noun, value, choices);
+  return value;
 }
 
 /**
@@ -95,6 +103,9 @@ function withUsageMessages(cmd: Command): Command {
       // The top level has few options of its own; `secretrun --enviroment prod` most likely meant run's --env.
       const run = cmd.parent ? undefined : cmd.commands.find((c) => c.name() === DEFAULT_COMMAND);
       const word = flag.split('=')[0];
+      const row = commandNamed(cmd.name());
+      const foreign = row && foreignOption(row, word);
+      if (foreign) throw foreign;
       const hint = suggestOption(word, [...known(cmd), ...(run ? known(run) : [])]);
       throw new UsageError(`unknown option "${word}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
     },
@@ -106,6 +117,14 @@ function withUsageMessages(cmd: Command): Command {
         throw new UsageError(`${cmd.name()}: ${greedy.long} takes every word after it (${words}), which left no <${name}>; put the arguments first: ${usage} ${greedy.long} ...`);
       }
       throw new UsageError(`${cmd.name()}: missing <${name}>: ${usage}`);
+    },
+    optionMissingArgument(option: { flags: string; long?: string; short?: string }): never {
+      throw new UsageError(`${option.long ?? option.short} needs a value: ${option.flags}`);
+    },
+    _excessArguments(received: string[]): never {
+      const row = commandNamed(cmd.name());
+      if (!row) throw new UsageError(`unexpected argument${received.length === 1 ? '' : 's'}`);
+      throw excessArgumentsError(row, received.slice(row.arguments.length));
     },
   });
 }

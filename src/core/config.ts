@@ -26,9 +26,16 @@ export interface RawLayer {
 export interface RawConfig {
   default_environment?: string;
   sources?: RawLayer[];
-  environments?: Record<string, { vars?: Record<string, string | number | boolean>; sources?: RawLayer[]; require?: string[] }>;
+  environments?: Record<string, { vars?: Record<string, string | number | boolean>; sources?: RawLayer[]; require?: string[]; as_file?: string[]; file_kind?: FileKindName }>;
   require?: string[];
+  /** `false`: no value of the file's layers is a reference (contract section 3b). */
+  references?: boolean;
+  as_file?: string[];
+  file_kind?: FileKindName;
 }
+
+/** `file_kind`: how `run` serves secrets as files. */
+export type FileKindName = 'pipe' | 'tmpfs';
 
 export interface SourcesFile {
   /** Absolute path; '' when there is no sources file (only layers given on the command line). */
@@ -70,6 +77,10 @@ export interface EnvironmentPlan {
   vars: Record<string, string>;
   layers: LayerSpec[];
   require: string[];
+  /** `as_file` keys, file-wide then the environment's (`run`). */
+  asFile: string[];
+  /** `file_kind`: the environment's, else the file's. */
+  fileKind?: FileKindName;
   file: SourcesFile;
   /** True when the file has no `environments` (the implicit `default`). */
   implicit: boolean;
@@ -406,5 +417,6 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv, names = 
     if (shellWins) layers.push(shellWins);
   }
   const require = [...new Set([...(data.require ?? []), ...(envDef.require ?? [])])];
-  return { name, vars, layers, require, file, implicit: !defined };
+  const asFile = [...new Set([...(data.as_file ?? []), ...(envDef.as_file ?? [])])];
+  return { name, vars, layers, require, asFile, fileKind: envDef.file_kind ?? data.file_kind, file, implicit: !defined };
 }

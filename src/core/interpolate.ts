@@ -134,6 +134,8 @@ function parseBraced(input: string, i: number, options: ParseOptions): [Part, nu
   if (input[j] === '.' && envNameEnd(input, j + 1) > j + 1) {
     throw new InterpolationError(`a dotted name${shown} at column ${column}: variable names are letters, digits and _ (${forms(options)})`, 'dotted-name', { column, foundAt: j + 1 });
   }
+  // No `}` anywhere after the name: a `${` left open (`${STAGE/app`), whatever follows the name.
+  if (input.indexOf('}', j) === -1) throw unterminated(column, options);
   const op = operatorAt(input, j);
   let fallback: Part[] | undefined;
   if (op && (options.bare || op === ':-')) {

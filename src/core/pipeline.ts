@@ -6,9 +6,10 @@
  * `check` reports file permissions). Nothing here reads `process.env` or `process.cwd()` either: they are passed in.
  */
 import { findSourcesFile, loadSourcesFile, locateSourcesFile, noSourcesFile, overrideProblem, selectEnvironment, showPath, type EnvironmentPlan, type ExtraDotenv, type OptionNames, type SourcesFile, type SourceTypes } from './config.js';
-import { LayerError, NotFoundError, SecretrunError, describeError } from './errors.js';
+import { ConfigError, LayerError, NotFoundError, SecretrunError, describeError, registerSecret } from './errors.js';
 import { interpolate, lookupIn, mapStrings } from './interpolate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
+import { holdsReference, layerReferences, ReferenceProblem, schemesOf } from './references.js';
 import { layerName, resolveLayers, type Resolution, type ResolveHooks } from './resolve.js';
 import { withDefaults } from './validate.js';
 import { SOURCES } from '../sources/index.js';
@@ -34,6 +35,11 @@ export interface LocateOptions {
   override?: boolean;
   /** How messages name the caller's options (the CLI's flags); default: the library's option names. */
   names?: OptionNames;
+  /**
+   * The inherited environment goes to a child (`run`): with no sources file, a reference in it is enough to run,
+   * and its references are resolved (contract section 3b; see ResolveHooks).
+   */
+  inheritedReferences?: boolean;
 }
 
 /** `signal`, `cache` and the progress hooks are handed to the resolver as they are (see ResolveHooks). */
@@ -77,11 +83,11 @@ export interface Resolved {
 }
 
 /** The sources file; with `dotenv` layers and no file named or found, the stand-in for none. */
-export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES, dotenv, override, names }: LocateOptions): Promise<SourcesFile> {
+export async function findAndLoadSourcesFile({ config, cwd, processEnv, sources = SOURCES, dotenv, override, names, inheritedReferences }: LocateOptions): Promise<SourcesFile> {
   const find = { config, cwd, env: processEnv, names };
   const early = overrideProblem(override, dotenv, undefined, names);
   if (early) throw early;
-  if (!dotenv?.length) return loadSourcesFile(findSourcesFile(find), cwd, sources);
+  if (!dotenv?.length && !(inheritedReferences && holdsReference(processEnv, schemesOf(sources)))) return loadSourcesFile(findSourcesFile(find), cwd, sources);
   const path = locateSourcesFile(find);
   const misused = path === undefined ? undefined : overrideProblem(override, dotenv, showPath(path, cwd), names);
   if (misused) throw misused;
@@ -111,6 +117,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     session: options.session,
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
+    inheritedReferences: options.inheritedReferences,
   };
   let resolution: Resolution;
   try {
@@ -187,6 +194,31 @@ export async function offlinePermissionFindings(plan: EnvironmentPlan, processEn
     } catch {
       continue; // a path that needs an earlier layer's value, or that only interpolation made invalid: left to --resolve
     }
+  }
+  return found;
+}
+
+/**
+ * References in the local layer files (`check`, offline): syntax, schemes and parameters, and a dotenv `#` cutting
+ * one; nothing is read from a store. Layers of plain local files (a descriptor with `privateFiles`, not remote)
+ * whose options need no layer's value; any other failure is left to `check --resolve` and the run.
+ */
+export async function offlineReferenceProblems(plan: EnvironmentPlan, processEnv: ProcessEnv): Promise<ConfigError[]> {
+  const schemes = schemesOf(plan.file.sources);
+  const found: ConfigError[] = [];
+  for (const spec of plan.layers) {
+    const { source } = spec;
+    if (source.remote || !source.privateFiles || spec.options.references === false || (spec.location && plan.file.data.references === false)) continue;
+    const name = layerName(spec, plan.vars);
+    const problems: string[] = [];
+    try {
+      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
+      const context = { layer: name, configDir: spec.dir ?? plan.file.dir, keys: {}, env: processEnv, signal: new AbortController().signal, warn: () => {}, secret: registerSecret };
+      layerReferences(await source.load(options, context), schemes, source.passesParentEnvironment ? 'skip' : 'error', problems);
+    } catch (err) {
+      if (err instanceof ReferenceProblem) problems.push(err.message);
+    }
+    for (const p of problems) found.push(new ConfigError(`layer "${name}": ${p}`, spec.location));
   }
   return found;
 }

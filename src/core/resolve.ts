@@ -18,6 +18,7 @@ import { isEnvName } from './names.js';
 import { withDefaults } from './validate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
 import { RELEASE_TIMEOUT_MS, releaseHeld } from './leases.js';
+import { layerReferences, literalParts, mayHoldReference, parseReferences, ReferenceProblem, ReferenceResolver, schemesOf, type Reference, type ResolvedValue } from './references.js';
 
 export interface ResolvedEntry {
   value: string;
@@ -25,6 +26,10 @@ export interface ResolvedEntry {
   layer: string;
   /** Earlier layers that defined the key too, in file order (a shared frozen array when there are none). */
   shadowed: string[];
+  /** The value was read through a reference: `ref+awsssm` (contract section 3b). */
+  via?: string;
+  /** ... and at least one of them was leased (new on every read): `diff` compares such values by presence. */
+  leased?: boolean;
 }
 
 export interface LayerOutcome {
@@ -53,6 +58,8 @@ export interface Resolution {
   /** Keys in sorted order. */
   entries: Map<string, ResolvedEntry>;
   layers: LayerOutcome[];
+  /** `inheritedReferences` with no sources file: the inherited variables whose references were resolved. */
+  inherited?: Record<string, string>;
 }
 
 export interface ResolveHooks {
@@ -76,6 +83,11 @@ export interface ResolveHooks {
   /** Called when remote layers start and as each finishes (progress display: the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
+  /**
+   * The inherited environment reaches a child (`run`): with no sources file its references are resolved
+   * (`Resolution.inherited`); with one, an inherited reference no `env` layer reads is a warning.
+   */
+  inheritedReferences?: boolean;
 }
 
 export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks): Promise<Resolution> {
@@ -90,6 +102,37 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   const heldAll: HeldState[] = [];
   const remote = names.filter((_, i) => layers[i].source.remote);
   if (remote.length > 0) hooks.onRemoteStart?.(remote);
+
+  // References (contract section 3b): per layer, its values holding references by key, resolved when used.
+  const schemes = schemesOf(plan.file.sources);
+  const held: (Map<string, HeldReference> | undefined)[] = [];
+  const resolver = new ReferenceResolver(schemes, {
+    layer: 'references',
+    configDir: plan.file.dir,
+    keys: {},
+    env: hooks.processEnv,
+    signal: controller.signal,
+    warn: hooks.warn,
+    secret: registerSecret,
+    session,
+  });
+  /** Resolve layer values holding references (layer index, key) and finish them as their layer would have. */
+  const resolveHeld = async (list: { i: number; key: string }[]): Promise<ResolvedValue[]> => {
+    const fail = (i: number) => (reason: string) => new LayerError(names[i], reason, { definedAt: layers[i].location });
+    const got = await resolver.resolve(list.map(({ i, key }) => ({ key, ...held[i]!.get(key)!, fail: fail(i) })));
+    return got.map((v, n) => {
+      const { i, key } = list[n];
+      const options = layers[i].options;
+      let value: string;
+      try {
+        value = finishResolved(v.value, held[i]!.get(key)!.sourceKey, options, names[i]);
+      } catch (err) {
+        throw wrapLayerError(err, names[i], controller.signal, layers[i].location);
+      }
+      if (!matchesAny(key, publicPatterns(options))) registerSecret(value);
+      return { ...v, value };
+    });
+  };
 
   let firstError: unknown;
   const results: Promise<LayerOutcome>[] = [];
@@ -116,9 +159,11 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const pending = new Set(refs.filter((n) => !Object.hasOwn(plan.vars, n)));
     // Own-property maps (null prototype): `${...}` reads them with the one lookup rule (interpolate.ts `lookupIn`).
     const found: Record<string, string> = Object.create(null);
+    /** Names `${...}` reads whose value holds references: resolved before this layer loads. */
+    const readHeld: { i: number; key: string }[] = [];
     const merged: Record<string, string> = Object.create(null);
-    /** The earlier layer each name in `found`/`merged` came from. */
-    const foundIn: Record<string, string> = Object.create(null);
+    /** The earlier layer each of `found`'s and `merged`'s names came from (destination options, descriptor.ts). */
+    const layerOf: Record<string, string> = Object.create(null);
     /** Names whose value comes from an earlier layer that marks them `public:`. */
     const publicFromLayer = new Set<string>();
     for (let j = i - 1; j >= 0 && (pending.size > 0 || barrier); j--) {
@@ -127,7 +172,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       for (const n of [...pending]) {
         if (Object.hasOwn(earlier.keys, n)) {
           found[n] = earlier.keys[n];
-          foundIn[n] = earlier.name;
+          layerOf[n] = earlier.name;
+          if (held[j]?.has(n)) readHeld.push({ i: j, key: n });
           pending.delete(n);
           if (earlier.publicKeys.includes(n)) publicFromLayer.add(n);
         }
@@ -136,36 +182,31 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
         for (const [k, v] of Object.entries(earlier.keys)) {
           if (Object.hasOwn(merged, k)) continue;
           merged[k] = v;
-          foundIn[k] ??= earlier.name;
+          layerOf[k] ??= earlier.name;
           if (!Object.hasOwn(found, k) && earlier.publicKeys.includes(k)) publicFromLayer.add(k);
         }
       }
     }
+    if (readHeld.length > 0) (await resolveHeld(readHeld)).forEach((v, n) => (found[readHeld[n].key] = v.value));
     // Every value `${...}` fills in joins the redaction net (it may end up in a path or URL shown in a message),
     // unless its name is public here or in the layer that produced it.
     const ownPublic = publicPatterns(spec.options);
     const fromLayers = lookupIn(found, merged);
+    let filledByLayer: string | undefined;
     const lookup = (n: string) => {
       const fromVars = ownValue(plan.vars, n);
       const fromLayer = fromLayers(n);
       const value = fromVars ?? fromLayer ?? ownValue(hooks.processEnv, n);
       if (value !== undefined && !matchesAny(n, ownPublic) && !(fromVars === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
+      if (fromVars === undefined && fromLayer !== undefined && fromLayer !== '') filledByLayer ??= layerOf[n];
       return value;
     };
-    /** Per option (path joined by NUL), the names `${...}` took from earlier layers' keys, with those layers. */
-    const layerFills = new Map<string, { name: string; layer: string }[]>();
-    let atPath = '';
-    const lookupTracked = (n: string) => {
-      const value = lookup(n);
-      if (value !== undefined && ownValue(plan.vars, n) === undefined && fromLayers(n) !== undefined) {
-        const list = layerFills.get(atPath) ?? [];
-        list.push({ name: n, layer: foundIn[n] });
-        layerFills.set(atPath, list);
-      }
-      return value;
-    };
-    const { options, filled } = interpolateOptions(spec, name, lookupTracked, (path) => (atPath = path));
-    const held: HeldState[] = [];
+    const { options, filled, fromLayer } = interpolateOptions(spec, name, lookup, () => {
+      const by = filledByLayer;
+      filledByLayer = undefined;
+      return by;
+    });
+    const holding: HeldState[] = [];
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -175,12 +216,12 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       warn: hooks.warn,
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
-      filledFromLayers: (path: (string | number)[]) => layerFills.get(path.join('\0')) ?? [],
+      filledFrom: (path: (string | number)[]) => fromLayer.get(path.join('\0')),
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
       session,
       hold: (state: unknown, holdOptions?: { session?: boolean }) => {
         const entry: HeldState = holdOptions?.session ? { layer: name, source, state, session: true } : { layer: name, source, state };
-        held.push(entry);
+        holding.push(entry);
         heldAll.push(entry);
       },
     };
@@ -200,14 +241,20 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     if (!missing && hooks.onPermissions) for (const found of filePermissionFindings(source, options, name, spec.dir ?? plan.file.dir, spec.location)) hooks.onPermissions(found);
     let listed: string[];
     try {
-      ({ keys, names: listed } = postProcess(keys, options, name));
+      const refs = options.references !== false && !(spec.location && plan.file.data.references === false) ? layerReferences(keys, schemes, source.passesParentEnvironment ? 'skip' : 'error') : undefined;
+      ({ keys, names: listed } = postProcess(keys, options, name, refs));
+      if (refs) held[i] = heldByKey(refs, keys, options, name);
     } catch (err) {
-      throw wrapLayerError(err, name, controller.signal, spec.location);
+      throw wrapLayerError(err instanceof ReferenceProblem ? new LayerError(name, err.message) : err, name, controller.signal, spec.location);
     }
     keyNames[i] = listed;
     const publicKeys = Array.isArray(options.public) ? listed.filter((k) => matchesAny(k, options.public as string[])) : [];
-    for (let j = 0; j < listed.length; j++) if (publicKeys.length === 0 || !publicKeys.includes(listed[j])) registerSecret(keys[listed[j]]);
-    return held.length > 0 ? { name, type: spec.type, keys, missing, publicKeys, held } : { name, type: spec.type, keys, missing, publicKeys };
+    for (let j = 0; j < listed.length; j++) {
+      const own = held[i]?.get(listed[j]);
+      // A reference's text is not secret (messages show its path); the value around an embedded one is.
+      if (publicKeys.length === 0 || !publicKeys.includes(listed[j])) for (const part of own ? literalParts(own.value, own.refs) : [keys[listed[j]]]) registerSecret(part);
+    }
+    return holding.length > 0 ? { name, type: spec.type, keys, missing, publicKeys, held: holding } : { name, type: spec.type, keys, missing, publicKeys };
   }
 
   let outcomes: LayerOutcome[];
@@ -217,11 +264,85 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     await Promise.allSettled(results);
     // A failed resolution is thrown away: what its layers obtained (leases, logins) is released before it is reported.
     await releaseHeld(heldAll.filter((h) => !h.session), { timeoutMs: RELEASE_TIMEOUT_MS });
+    hooks.signal?.removeEventListener('abort', onOuterAbort);
     throw firstError;
+  }
+  try {
+    const resolution: Resolution = { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
+    // The winners of the merge that hold references: resolved together, so each scheme is asked once.
+    const winners: { i: number; key: string }[] = [];
+    held.forEach((own, i) => own?.forEach((_, key) => void (!outcomes.slice(i + 1).some((o) => key in o.keys) && winners.push({ i, key }))));
+    (await resolveHeld(winners)).forEach((v, n) => {
+      const { i, key } = winners[n];
+      const entry = resolution.entries.get(key)!;
+      outcomes[i].keys[key] = entry.value = v.value;
+      entry.via = v.via;
+      if (v.leased) entry.leased = true;
+    });
+    if (hooks.inheritedReferences) await inheritedReferences(resolution, plan, layers, schemes, resolver, hooks);
+    return resolution;
   } finally {
     hooks.signal?.removeEventListener('abort', onOuterAbort);
   }
-  return { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
+}
+
+/** A layer value holding references, under its output key; `sourceKey` is the source's own name (for `decode`). */
+interface HeldReference {
+  value: string;
+  refs: Reference[];
+  sourceKey: string;
+}
+
+/** The layer's references by output key: the key shaping of `postProcess`, run on the names themselves. */
+function heldByKey(refs: Map<string, Reference[]>, keys: Record<string, string>, options: SourceOptions, layer: string): Map<string, HeldReference> | undefined {
+  const names = Object.fromEntries([...refs.keys()].map((k) => [k, k]));
+  const shaped = postProcess(names, { ...options, decode: undefined, decode_prefixed: undefined }, layer).keys;
+  const out = new Map<string, HeldReference>();
+  for (const [key, sourceKey] of Object.entries(shaped)) out.set(key, { value: keys[key], refs: refs.get(sourceKey)!, sourceKey });
+  return out.size > 0 ? out : undefined;
+}
+
+/** `decode` and the NUL check, on the resolved value (contract section 3b, order). */
+function finishResolved(value: string, sourceKey: string, options: SourceOptions, layer: string): string {
+  let out = value;
+  if (options.decode !== undefined || options.decode_prefixed === true) {
+    out = applyDecode({ [sourceKey]: value }, { decode: options.decode as Record<string, 'base64'> | undefined, decode_prefixed: options.decode_prefixed === true }, layer)[sourceKey];
+  }
+  if (out.includes('\0')) throw new LayerError(layer, `value of ${sourceKey} contains a NUL byte once decoded; environment variables cannot hold NUL`);
+  return out;
+}
+
+/**
+ * The inherited environment's references (contract section 3b): resolved for the child with no sources file;
+ * with one, a warning for each that no `env` layer reads (the child would get the text). Unknown schemes are
+ * left alone: they may be another tool's.
+ */
+async function inheritedReferences(resolution: Resolution, plan: EnvironmentPlan, layers: LayerSpec[], schemes: ReturnType<typeof schemesOf>, resolver: ReferenceResolver, hooks: ResolveHooks): Promise<void> {
+  const pending: { key: string; value: string; refs: Reference[]; fail: (reason: string) => Error }[] = [];
+  for (const [key, value] of Object.entries(hooks.processEnv)) {
+    if (value === undefined || !mayHoldReference(value) || resolution.entries.has(key) || key.startsWith('SECRETRUN_')) continue;
+    const fail = (reason: string) => new SecretrunError(`inherited variable ${reason}`);
+    let refs: Reference[];
+    try {
+      refs = parseReferences(value, schemes, 'skip');
+    } catch (err) {
+      if (err instanceof ReferenceProblem) throw fail(`${key}: ${err.message}`);
+      throw err;
+    }
+    if (refs.length > 0) pending.push({ key, value, refs, fail });
+  }
+  if (pending.length === 0) return;
+  if (plan.file.path !== '') {
+    for (const { key, refs } of pending) {
+      const read = layers.some((spec, i) => spec.source.passesParentEnvironment && `${typeof spec.options.prefix === 'string' ? spec.options.prefix : ''}${key}` in resolution.layers[i].keys);
+      if (!read) hooks.warn(`the inherited variable ${key} holds a reference (${refs.map((r) => r.shown).join(', ')}) that no "env" layer reads: the child gets its text (add \`- type: env\` to the sources)`);
+    }
+    return;
+  }
+  for (const { value, refs } of pending) for (const part of literalParts(value, refs)) registerSecret(part);
+  const got = await resolver.resolve(pending);
+  resolution.inherited = Object.fromEntries(got.map((v, n) => [pending[n].key, v.value]));
+  for (const v of got) registerSecret(v.value);
 }
 
 /** A layer's own cache: a changed option (another `select`, a rotated token) is another layer. */
@@ -357,26 +478,32 @@ function collectReferences(spec: LayerSpec, name: string): string[] {
   return [...refs];
 }
 
-/** The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in. */
+/**
+ * The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in and
+ * the earlier layer that filled one (`takeLayer` reports and forgets the layer the lookups since its last call used).
+ */
 function interpolateOptions(
   spec: LayerSpec,
   name: string,
   lookup: (n: string) => string | undefined,
-  onPath?: (joined: string) => void,
-): { options: SourceOptions; filled: Map<string, [number, number][]> } {
+  takeLayer: () => string | undefined,
+): { options: SourceOptions; filled: Map<string, [number, number][]>; fromLayer: Map<string, string> } {
   const filled = new Map<string, [number, number][]>();
+  const fromLayer = new Map<string, string>();
   const options = mapStrings(spec.options, (s, path) => {
-    onPath?.(path.join('\0'));
     try {
+      takeLayer();
       const tracked = interpolateTracked(s, lookup);
       if (tracked.filled.length > 0) filled.set(path.join('\0'), tracked.filled);
+      const layer = takeLayer();
+      if (layer !== undefined) fromLayer.set(path.join('\0'), layer);
       return tracked.text;
     } catch (err) {
       if (err instanceof InterpolationError) throw new ConfigError(`layer "${name}": ${path.join('.')}: ${err.message}`, spec.locate(path));
       throw err;
     }
   }) as SourceOptions;
-  return { options, filled };
+  return { options, filled, fromLayer };
 }
 
 /**
@@ -416,12 +543,16 @@ function caseConversion(value: unknown): ((key: string) => string) | undefined {
   return undefined;
 }
 
-/** decode → only → rename → case → prefix → validate names and values. Returns the layer's map and `Object.keys` of it. */
-function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string): { keys: Record<string, string>; names: string[] } {
+/**
+ * decode → only → rename → case → prefix → validate names and values. Returns the layer's map and `Object.keys` of
+ * it. Values holding references (`refs`) are decoded once resolved, not here.
+ */
+function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string, refs?: Map<string, unknown>): { keys: Record<string, string>; names: string[] } {
   let keys = keysIn;
   let own = isOwnMap(keysIn);
   if (options.decode !== undefined || options.decode_prefixed === true) {
-    keys = applyDecode(keys, { decode: options.decode as Record<string, 'base64'> | undefined, decode_prefixed: options.decode_prefixed === true }, layer);
+    const decoded = applyDecode(refs ? Object.fromEntries(Object.entries(keys).filter(([k]) => !refs.has(k))) : keys, { decode: options.decode as Record<string, 'base64'> | undefined, decode_prefixed: options.decode_prefixed === true }, layer);
+    keys = refs ? { ...keys, ...decoded } : decoded;
     own = true;
   }
   const only = Array.isArray(options.only) ? (options.only as string[]) : undefined;

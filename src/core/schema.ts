@@ -31,6 +31,8 @@ export function generateSchema(sources: readonly SchemaSource[]): Json {
         vars: optionSchema(ENVIRONMENT_OPTIONS.vars),
         sources: { $ref: '#/$defs/sources', description: FILE_DESCRIPTIONS.environmentSources },
         require: { $ref: '#/$defs/require' },
+        as_file: optionSchema(ENVIRONMENT_OPTIONS.as_file),
+        file_kind: optionSchema(ENVIRONMENT_OPTIONS.file_kind),
       },
     },
     source: {
@@ -52,6 +54,8 @@ export function generateSchema(sources: readonly SchemaSource[]): Json {
       sources: { $ref: '#/$defs/sources', description: FILE_DESCRIPTIONS.sources },
       environments: { type: 'object', additionalProperties: { $ref: '#/$defs/environment' }, description: FILE_DESCRIPTIONS.environments },
       require: { $ref: '#/$defs/require' },
+      as_file: optionSchema(TOP_LEVEL_OPTIONS.as_file),
+      file_kind: optionSchema(TOP_LEVEL_OPTIONS.file_kind),
     },
     $defs: defs,
   };

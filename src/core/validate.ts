@@ -25,6 +25,12 @@ interface OptionBase {
   required?: boolean;
   /** The value is, or may hold, a credential (see CredentialSpec). */
   credential?: CredentialSpec;
+  /**
+   * Where (or how) the layer sends credentials secretrun finds itself (a cloud credential chain's token): such a
+   * value filled from an earlier layer's keys is an error naming the option and that layer (contract, "Where found
+   * credentials go"). Checked by `defineSource` before `load` runs.
+   */
+  destination?: boolean;
 }
 
 /**
@@ -137,6 +143,7 @@ export const COMMON_OPTIONS = {
   },
   decode_prefixed: { type: 'boolean', description: 'Decode values written as `base64:<data>`.' },
   public: { type: 'list', items: KEY_LIST, description: 'Keys (names or globs) that are not secret: never masked by `run --mask`.' },
+  references: { type: 'boolean', description: '`false`: values of this layer are never read as references (`ref+awsssm://...`); default true.' },
 } as const satisfies OptionSpecs;
 
 export const COMMON_OPTION_NAMES: readonly string[] = ['type', ...Object.keys(COMMON_OPTIONS)];
@@ -352,6 +359,9 @@ const ENV_NAME: StringOption = {
 export const TOP_LEVEL_OPTIONS = {
   default_environment: { type: 'string', description: 'Environment used when neither --env nor SECRETRUN_ENV is given.' },
   require: { type: 'list', items: ENV_NAME, description: 'Keys that must be present after resolution.' },
+  references: { type: 'boolean', description: '`false`: values of the layers this file defines are never read as references (`ref+awsssm://...`); default true.' },
+  as_file: { type: 'list', items: ENV_NAME, description: "Keys the child gets as a file: the variable holds the file's absolute path, the file holds the value (`run`; also `--as-file KEY`)." },
+  file_kind: { type: 'enum', values: ['pipe', 'tmpfs'], description: '`as_file` and `--mount` files: named pipes served by secretrun (pipe, the default), or regular files on a RAM-backed filesystem (tmpfs) for programs that refuse a pipe.' },
 } as const satisfies OptionSpecs;
 
 export const ENVIRONMENT_OPTIONS = {
@@ -361,6 +371,8 @@ export const ENVIRONMENT_OPTIONS = {
     description: 'Names visible to `${...}` in this environment only. Numbers and booleans are taken as their text (8080, true).',
   },
   require: TOP_LEVEL_OPTIONS.require,
+  as_file: TOP_LEVEL_OPTIONS.as_file,
+  file_kind: TOP_LEVEL_OPTIONS.file_kind,
 } as const satisfies OptionSpecs;
 
 export const FILE_DESCRIPTIONS = {

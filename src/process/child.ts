@@ -131,8 +131,17 @@ export function relaySignals(policy: SignalPolicy, onSignal: (sig: NodeJS.Signal
 
 /** Plain `run`: spawn the child and relay our signals to it until `release()`. */
 export function startChild(file: string, args: string[], opts: SpawnOptions & SignalPolicy): RunningChild {
-  const running = spawnChild(file, args, opts);
-  const stopRelay = relaySignals(opts, (sig, forward) => forward && running.signal(sig));
+  // The relay first: the child may be running (and its parent asked to stop) before spawn() returns; with no
+  // listener yet, such a signal would end secretrun by default, orphaning the child. (No signal listener can
+  // run between these two lines: they are one synchronous step.)
+  let running: RunningChild | undefined;
+  const stopRelay = relaySignals(opts, (sig, forward) => forward && running?.signal(sig));
+  try {
+    running = spawnChild(file, args, opts);
+  } catch (err) {
+    stopRelay();
+    throw err;
+  }
   // A child that could not start has nothing to relay to.
   running.ended.catch(stopRelay);
   return Object.assign(running, { release: stopRelay });

@@ -108,7 +108,8 @@ class WatchSession {
       resolve: s.resolve,
       // What the child gets: the signing secret is ours, so rotating it restarts nothing.
       values: (r) => {
-        const values = valuesOf(r.resolution);
+        // The inherited environment's resolved references (no sources file) reach the child too.
+        const values = { ...valuesOf(r.resolution), ...r.resolution.inherited };
         delete values[WEBHOOK_SECRET_VAR];
         return values;
       },

@@ -9,7 +9,8 @@
  */
 import { readOptions, withDefaults, type COMMON_OPTIONS, type OptionShape, type OptionSpecs, type OptionsOf } from '../core/validate.js';
 import { urlCredentialParts, urlForDisplay } from '../core/urls.js';
-import type { PrivateFile, Source, SourceContext, SourceOptions } from './types.js';
+import { SourceError } from '../core/errors.js';
+import type { PrivateFile, ReferenceHook, Source, SourceContext, SourceOptions } from './types.js';
 
 // ---- option groups several types share -----------------------------------------------------------------------
 
@@ -82,6 +83,8 @@ export interface SourceDescriptor extends Source, OptionShape {
   readonly passesParentEnvironment: boolean;
   /** What follows the type in the layer's default label (`dotenv .env`), from the options as written. */
   label?(options: SourceOptions, fill: Fill): string | undefined;
+  /** `ref+SCHEME://...` values are read through this store (contract section 3b; ../core/references.ts). */
+  readonly reference?: ReferenceHook;
 }
 
 /** What a source's `load` receives: its own options, checked and with defaults, and the common ones. */
@@ -97,6 +100,7 @@ export interface SourceDefinition<O extends OptionSpecs> {
   remote?: boolean;
   passesParentEnvironment?: boolean;
   label?: SourceDescriptor['label'];
+  reference?: ReferenceHook;
   /** Local files holding plain secrets, from its interpolated options: `check` reports any that others can read. */
   privateFiles?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): PrivateFile[];
   /** Local files the layer reads (absolute paths), from its interpolated options; watch mode re-resolves on change. */
@@ -137,12 +141,14 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     refreshAt: def.refreshAt,
     parentReason: def.parentReason,
     releaseAtExit: def.releaseAtExit,
+    reference: def.reference,
     privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
     watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),
     // Asked before interpolation, of the options as written: defaults only, no checks (the file was checked).
     usesEarlierKeys: typeof usesEarlierKeys === 'function' ? (raw: SourceOptions) => usesEarlierKeys(withDefaults(def, raw) as LayerOptions<O>) : usesEarlierKeys,
     load: async (raw: SourceOptions, context: SourceContext) => {
       const options = read(raw);
+      refuseDestinationsFromLayers(def.options, options, context);
       for (const value of alwaysCredentials(def.options, options)) context.secret(value);
       return def.load(options, context);
     },
@@ -161,6 +167,23 @@ function alwaysCredentials(specs: OptionSpecs, options: SourceOptions): string[]
     else if (value !== null && typeof value === 'object' && !Array.isArray(value)) for (const v of Object.values(value)) if (typeof v === 'string') out.push(v);
   }
   return out;
+}
+
+/**
+ * Contract, "Where found credentials go": a credential secretrun finds itself (a cloud credential chain's token)
+ * goes only where the sources file, its vars or the parent environment say. An option marked `destination` that an
+ * earlier layer's key filled in is refused, naming the option and that layer.
+ */
+export function refuseDestinationsFromLayers(specs: OptionSpecs, options: SourceOptions, context: Pick<SourceContext, 'filledFrom'>): void {
+  for (const [name, spec] of Object.entries(specs)) {
+    if (!spec.destination || options[name] === undefined) continue;
+    const layer = context.filledFrom?.([name]);
+    if (layer !== undefined) {
+      throw new SourceError(
+        `\`${name}\` is filled from a key of layer "${layer}": it says where credentials go, so it must come from the sources file, its vars or the environment`,
+      );
+    }
+  }
 }
 
 type Ranges = readonly (readonly [number, number])[];

@@ -16,6 +16,7 @@ import { interpolate, InterpolationError, lookupIn, DOTENV_FORMS } from '../core
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { readTextFile } from '../core/files.js';
 import { decryptValues, hasEncryptedValues } from '../formats/dotenvx.js';
+import { dotenvCutReference, ReferenceProblem } from '../core/references.js';
 import { ownMap, parseDotenv } from '../formats/parse.js';
 import { FILE_OPTIONS, defineSource, labelByPath } from './descriptor.js';
 import { filePath, privateFile, readLayerFile, watchFile } from './local-file.js';
@@ -49,6 +50,8 @@ export default defineSource({
   async load(options, context) {
     const { text, shown } = readLayerFile(options, context);
     let parsed = parseDotenv(text, shown);
+    const cut = options.references === false ? undefined : dotenvCutReference(text);
+    if (cut) throw new ReferenceProblem(`${shown}:${cut.line}: ${cut.key}: an unquoted "#" cuts the reference (dotenv reads it as a comment); quote the value: ${cut.key}="ref+..."`);
     if (options.decrypt !== false) {
       if (hasEncryptedValues(parsed)) {
         const dir = dirname(filePath(options, context));

@@ -15,6 +15,8 @@ import ssm from './ssm.js';
 import secretsmanager from './secretsmanager.js';
 import doppler from './doppler.js';
 import http from './http.js';
+import gcpSecretManager from './gcp-secret-manager.js';
+import azureKeyVault from './azure-key-vault.js';
 import exec from './exec.js';
 import module from './module.js';
 import ansibleVault from './ansible-vault.js';
@@ -22,4 +24,4 @@ import vault from './vault.js';
 
 export type SourceRegistry = readonly SourceDescriptor[];
 
-export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, secretsmanager, vault, doppler, http, exec, module, ansibleVault];
+export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, secretsmanager, vault, gcpSecretManager, azureKeyVault, doppler, http, exec, module, ansibleVault];

@@ -15,10 +15,11 @@ import { ENV_NAME_PATTERN } from '../core/names.js';
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { allPages, awsOptions, awsOptionSpecs, chunk, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { readInGroups } from '../core/references.js';
+import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, jsonObject, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';
 import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
-import type { SourceOptions } from './types.js';
+import type { ReferenceHook, SourceOptions } from './types.js';
 
 /** BatchGetSecretValue takes at most 20 ids per call. */
 export const BATCH_SIZE = 20;
@@ -204,6 +205,26 @@ const OPTIONS = {
   ...awsOptionSpecs(SECRETS_MANAGER),
 } as const;
 
+/**
+ * `ref+awssecrets://SECRET_ID[?version_stage=...]`: the targets of one region and stage, each distinct id once
+ * (BatchGetSecretValue for several at AWSCURRENT, as a layer's `secret_ids`); a binary secret as base64 text.
+ */
+const REFERENCE: ReferenceHook = {
+  scheme: 'awssecrets',
+  params: ['region', 'version_stage'],
+  pointer: 'allowed',
+  check: awsReferenceProblem,
+  resolve: (targets, context) =>
+    readInGroups(targets, (t) => JSON.stringify([t.params.region ?? '', t.params.version_stage ?? DEFAULT_VERSION_STAGE]), async (group) => {
+      const opts: SecretsManagerOptions = { ...referenceAwsOptions(group[0]), ids: [...new Set(group.map((t) => t.path))], many: true, versionStage: group[0].params.version_stage ?? DEFAULT_VERSION_STAGE, optional: true };
+      const { secrets } = await withAwsClient(SECRETS_MANAGER, opts, context, (call) => fetchSecrets({ ...call, opts }));
+      return group.map((t) => {
+        const s = secrets.find((secret) => secret.id === t.path);
+        return s && { value: s.text ?? Buffer.from(s.binary ?? new Uint8Array()).toString('base64') };
+      });
+    }),
+};
+
 /** `secretsmanager prod/api`, or `secretsmanager prod/db (+2)` for a list. */
 const label = (o: SourceOptions, fill: Fill) => resourceLabel(o.secret_id, o.secret_ids, fill);
 
@@ -214,6 +235,7 @@ export default defineSource({
   exclusive: [{ keys: ['secret_id', 'secret_ids'], exactlyOne: true }],
   remote: true,
   label,
+  reference: REFERENCE,
   async load(layerOptions, context) {
     const opts = secretsManagerOptions(layerOptions);
     const { fetched, region } = await withAwsClient(SECRETS_MANAGER, opts, context, async (call) => ({

@@ -7,9 +7,10 @@
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
-import { allPages, awsOptions, awsOptionSpecs, chunk, jsonObject, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { readInGroups } from '../core/references.js';
+import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, jsonObject, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { defineSource, type Fill, type LayerOptions } from './descriptor.js';
-import type { SourceOptions } from './types.js';
+import type { ReferenceHook, ReferenceTarget, ReferenceValue, SourceOptions } from './types.js';
 
 /** GetParametersByPath and GetParameters both accept at most 10 per call. */
 const PAGE_SIZE = 10;
@@ -153,6 +154,35 @@ function collect(list: Parameter[] | undefined): Array<{ name: string; value: st
   return (list ?? []).flatMap((p) => (p.Name !== undefined && p.Value !== undefined ? [{ name: p.Name, value: p.Value }] : []));
 }
 
+/**
+ * `ref+awsssm://PATH` targets of one region: every distinct name (with its `:version`) once, by tens, decrypted.
+ * An answer is matched by name and version (moto, unlike AWS, sends no `Selector`); without `version` the newest.
+ */
+async function readReferences({ sdk, client, retrying }: SsmCall, targets: ReferenceTarget[]): Promise<(ReferenceValue | undefined)[]> {
+  const names = targets.map((t) => `/${t.path.replace(/^\/+/, '')}${t.params.version === undefined ? '' : `:${t.params.version}`}`);
+  const pages = await Promise.all(
+    chunk([...new Set(names)], PAGE_SIZE).map((batch) => {
+      const command = new sdk.GetParametersCommand({ Names: batch, WithDecryption: true });
+      return retrying('GetParameters', (abortSignal) => client.send(command, { abortSignal }));
+    }),
+  );
+  const answers = pages.flatMap((p) => p.Parameters ?? []);
+  return names.map((n) => {
+    const [name, version] = n.split(':');
+    const found = answers.filter((p) => p.Name === name && p.Value !== undefined && (version === undefined ? !p.Selector : String(p.Version) === version));
+    const newest = found.sort((a, b) => (b.Version ?? 0) - (a.Version ?? 0))[0];
+    return newest && { value: newest.Value! };
+  });
+}
+
+const REFERENCE: ReferenceHook = {
+  scheme: 'awsssm',
+  params: ['region', 'version'],
+  pointer: 'refused',
+  check: (t) => awsReferenceProblem(t) ?? (t.params.version !== undefined && !/^[1-9][0-9]{0,9}$/.test(t.params.version) ? 'parameter "version" is not a version number such as 3' : undefined),
+  resolve: (targets, context) =>
+    readInGroups(targets, (t) => t.params.region ?? '', (group) => withAwsClient(SSM, referenceAwsOptions(group[0]), context, (call) => readReferences(call, group))),
+};
 
 // ---- the source ----------------------------------------------------------------------------------------------
 
@@ -184,6 +214,7 @@ export default defineSource({
   exclusive: [{ keys: ['path', 'names'], exactlyOne: true }],
   remote: true,
   label,
+  reference: REFERENCE,
   async load(layerOptions, context) {
     const opts = ssmOptions(layerOptions);
     const { fetched, region } = await withAwsClient(SSM, opts, context, async (call) => ({

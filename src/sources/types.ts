@@ -31,6 +31,12 @@ export interface SourceContext {
    */
   filled?(path: (string | number)[]): readonly (readonly [number, number])[];
   /**
+   * The label of the earlier layer whose key `${...}` filled part of the string option at `path`, or undefined
+   * when vars, the parent environment or the text itself filled it. Destination options (`destination: true`)
+   * filled from a layer are refused (src/sources/descriptor.ts).
+   */
+  filledFrom?(path: (string | number)[]): string | undefined;
+  /**
    * Present when the same layer is resolved again and again (watch mode, `watchSecrets`): a map kept from one
    * resolution to the next, e.g. for an ETag and what its answer parsed to (see `fetchKeys`).
    */
@@ -42,12 +48,6 @@ export interface SourceContext {
    */
   readonly session?: Map<string, unknown>;
   /**
-   * The names `${...}` at the option `path` took from earlier layers' keys, each with that layer's label (not from
-   * `vars` or the parent environment). A source that sends a credential it found itself checks that none of its
-   * destination options came from there (contract: "where found credentials go").
-   */
-  filledFromLayers?(path: (string | number)[]): readonly { name: string; layer: string }[];
-  /**
    * Report something the layer holds beyond its values: a lease, a login token. The core keeps it with the
    * resolution and calls the source's lease hooks on it (`release`, `renewAt`/`renew`, `refreshAt`,
    * `parentReason`); a resolution that is thrown away releases it. Opaque to the core. `session: true`: it
@@ -58,6 +58,39 @@ export interface SourceContext {
 }
 
 export type SourceOptions = Record<string, unknown>;
+
+/** What one reference asks its store for (`ref+SCHEME://PATH?PARAMS`): the pointer is the core's, not the store's. */
+export interface ReferenceTarget {
+  /** The BODY as written: `prod/db/password` for `ref+awsssm://prod/db/password`. */
+  readonly path: string;
+  /** Its parameters, each one the scheme accepts (the core refuses the others before `resolve` runs). */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** What a store gave for one target; `leased` for a value that is new on every read (a Vault lease: `diff` compares presence). */
+export interface ReferenceValue {
+  value: string;
+  leased?: boolean;
+}
+
+/**
+ * The `reference` hook of a source type: `ref+SCHEME://...` values in any layer are read through it (contract
+ * section 3b). The core parses, checks parameters, removes duplicates and applies `#/pointer`; the hook reads each
+ * target once, batched as its store allows, with the store address and credentials from `context.env` and the
+ * standard chains only (never from a layer).
+ */
+export interface ReferenceHook {
+  /** `awsssm` for `ref+awsssm://`. */
+  readonly scheme: string;
+  /** The accepted parameters; any other is an error naming the key. */
+  readonly params: readonly string[];
+  /** `#/pointer`: allowed, required (a Vault field) or refused (awsssm, where vals reads it as a listing). */
+  readonly pointer: 'allowed' | 'required' | 'refused';
+  /** A problem with the BODY or a parameter's value, in words (never quoting them), or undefined. */
+  check?(target: ReferenceTarget): string | undefined;
+  /** One entry per target, in order; undefined where the store has no such secret. */
+  resolve(targets: readonly ReferenceTarget[], context: SourceContext): Promise<(ReferenceValue | undefined)[]>;
+}
 
 export interface PrivateFile {
   path: string;

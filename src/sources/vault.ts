@@ -88,7 +88,7 @@ export default defineSource({
     const [{ authSettings, obtainToken }, { readLayer, tlsDispatcher }] = await Promise.all([import('./vault/auth.js'), import('./vault/read.js')]);
     const { debugChannel } = await import('./net/retry.js');
     const auth = authSettings(options.auth);
-    const tokenFromLayer = (context.filledFromLayers?.(['auth', 'token']).length ?? 0) > 0;
+    const tokenFromLayer = context.filledFrom?.(['auth', 'token']) !== undefined;
     const found = auth.method !== 'token' || !(auth.token !== undefined && (tokenFromLayer || (context.filled?.(['auth', 'token']).length ?? 0) === 0));
     if (found) checkDestinations(context);
     const address = options.address.trim().replace(/\/+$/, '');
@@ -186,10 +186,10 @@ export default defineSource({
 /** Contract, "where found credentials go": a destination option filled from an earlier layer's keys is refused. */
 function checkDestinations(context: SourceContext): void {
   for (const option of DESTINATION_OPTIONS) {
-    const from = context.filledFromLayers?.([option]) ?? [];
-    if (from.length > 0) {
+    const layer = context.filledFrom?.([option]);
+    if (layer !== undefined) {
       throw new SourceError(
-        `\`${option}\` is filled from ${from[0].name}, which layer "${from[0].layer}" loaded: secretrun does not send a Vault token it found itself (VAULT_TOKEN, ~/.vault-token, a login) where an earlier layer's keys point; set ${from[0].name} in vars or the parent environment, or take the token from that layer too (\`auth: { token: \${VAULT_TOKEN} }\`)`,
+        `\`${option}\` is filled from a key of layer "${layer}": secretrun does not send a Vault token it found itself (VAULT_TOKEN, ~/.vault-token, a login) where an earlier layer's keys point; set it in vars or the parent environment, or take the token from that layer too (\`auth: { token: \${VAULT_TOKEN} }\`)`,
       );
     }
   }

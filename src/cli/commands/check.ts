@@ -11,7 +11,7 @@ import { jsonDuplicateKeys } from '../../formats/parse.js';
 import { readTextFile } from '../../core/files.js';
 import { formatPath, type Path } from '../../core/validate.js';
 import { ConfigError, ConfigErrors, SecretrunError, positionText } from '../../core/errors.js';
-import { missingRequiredMessage, offlinePermissionFindings, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
+import { missingRequiredMessage, offlinePermissionFindings, offlineReferenceProblems, permissionMessage, type PermissionFinding } from '../../core/pipeline.js';
 import { info, warn } from '../output.js';
 import { SOURCES, type SourceRegistry } from '../../sources/index.js';
 import { CLI_OPTION_NAMES, parentEnv, resolveEnvironment, type CommonOptions } from './common.js';
@@ -34,6 +34,8 @@ export async function check(opts: CheckOptions): Promise<number> {
   const misused = path === undefined ? undefined : overrideProblem(opts.override, opts.dotenv, showPath(path, cwd), CLI_OPTION_NAMES);
   if (misused) throw misused;
   const valid = path ? await validFile(path, cwd, opts) : noSourcesFile(cwd, opts.sources ?? SOURCES);
+  const references = await eachPlan(valid, opts, (plan) => offlineReferenceProblems(plan, parentEnv), (p) => p.message);
+  if (references.length > 0) throw withSummary(references, valid.shown);
   let permissions: PermissionFinding[];
   let loaded: string | undefined;
   if (opts.resolve) {
@@ -84,10 +86,15 @@ function reportPermissions(found: PermissionFinding[], shown: string, opts: Chec
  * layers (or the one named with -e) whose paths need no layer's value. A layer shared by every environment is
  * reported once.
  */
-async function offlinePermissions(file: SourcesFile, { env, dotenv }: CheckOptions): Promise<PermissionFinding[]> {
+async function offlinePermissions(file: SourcesFile, opts: CheckOptions): Promise<PermissionFinding[]> {
+  return eachPlan(file, opts, (plan) => offlinePermissionFindings(plan, parentEnv), (p) => `${p.definedAt ? positionText(p.definedAt) : p.layer}|${p.role ?? ''}|${p.shown}`);
+}
+
+/** What `find` reports for every environment (or the one named with -e), once for a layer every environment shares. */
+async function eachPlan<T>(file: SourcesFile, { env, dotenv }: CheckOptions, find: (plan: EnvironmentPlan) => Promise<T[]>, idOf: (found: T) => string): Promise<T[]> {
   const names = env !== undefined ? [env] : file.data.environments ? Object.keys(file.data.environments) : ['default'];
   const seen = new Set<string>();
-  const found: PermissionFinding[] = [];
+  const found: T[] = [];
   for (const name of names) {
     let plan;
     try {
@@ -95,10 +102,7 @@ async function offlinePermissions(file: SourcesFile, { env, dotenv }: CheckOptio
     } catch {
       continue; // reported above as a problem of the file
     }
-    for (const p of await offlinePermissionFindings(plan, parentEnv)) {
-      const id = `${p.definedAt ? positionText(p.definedAt) : p.layer}|${p.role ?? ''}|${p.shown}`;
-      if (!seen.has(id) && seen.add(id)) found.push(p);
-    }
+    for (const p of await find(plan)) if (!seen.has(idOf(p)) && seen.add(idOf(p))) found.push(p);
   }
   return found;
 }

@@ -23,7 +23,7 @@ export const parentEnv: Readonly<Record<string, string | undefined>> = { ...proc
 /** How core messages name the CLI's options. */
 export const CLI_OPTION_NAMES: OptionNames = {
   config: '-c',
-  configHint: 'pass -c FILE or --dotenv PATH',
+  configHint: 'pass -c FILE, --dotenv PATH or --dotenv-optional .env',
   envHint: 'pass -e NAME',
   env: '-e',
   dotenv: '--dotenv',
@@ -54,10 +54,12 @@ export interface ResolveExtras {
   session?: Map<string, unknown>;
   /** Where `envName` came from, for messages (default: -e). */
   envFrom?: string;
+  /** `run`: the inherited environment goes to the child (its references; see PipelineOptions). */
+  inheritedReferences?: boolean;
 }
 
 /** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, session, envFrom }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, session, envFrom, inheritedReferences }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -76,6 +78,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       keepGoing,
       cache,
       session,
+      inheritedReferences,
       onRemoteStart: async (names) => {
         // isatty(2), not process.stderr.isTTY: the getter builds the stderr stream (a socket for a pipe), about
         // 1 ms that a run with nobody watching never needs.

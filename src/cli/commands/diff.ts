@@ -10,6 +10,8 @@ import { alignColumns, displayValue, isPublic, type InspectOptions } from './ls.
 
 export interface DiffOptions extends InspectOptions {
   only?: string[];
+  /** `--keys`: compare the key sets only; values are not compared (exit 1 only when a key is missing on one side). */
+  keys?: boolean;
 }
 
 export interface EnvironmentComparison {
@@ -17,6 +19,8 @@ export interface EnvironmentComparison {
   onlyInB: string[];
   changed: string[];
   same: string[];
+  /** `--keys`: a key in both is `same`, whatever its values. */
+  keysOnly?: boolean;
 }
 
 /**
@@ -40,6 +44,8 @@ export interface DiffJson {
   b: string;
   file: string;
   identical: boolean;
+  /** Present (true) with `--keys`: `identical` then means the same key sets, and `changed` is empty. */
+  keysOnly?: true;
   onlyInA: { key: string; layer: string; value?: string }[];
   onlyInB: { key: string; layer: string; value?: string }[];
   changed: { key: string; a: { layer: string; value?: string }; b: { layer: string; value?: string } }[];
@@ -66,7 +72,7 @@ export async function diff(envA: string, envB: string, opts: DiffOptions): Promi
 function compareAndShow(a: Awaited<ReturnType<typeof resolveEnvironment>>, b: Awaited<ReturnType<typeof resolveEnvironment>>, fileShown: string, opts: DiffOptions): number {
   for (const side of [a, b]) actOnFindings(side, {}, opts.quiet);
   const only = opts.only && opts.only.length > 0 ? opts.only : undefined;
-  const comparison = compareEntries(a.resolution.entries, b.resolution.entries, only);
+  const comparison = compareEntries(a.resolution.entries, b.resolution.entries, only, !!opts.keys);
   const reveal = !!opts.reveal;
   if (opts.json) process.stdout.write(JSON.stringify(diffJson(comparison, a.resolution, b.resolution, fileShown, reveal), null, 2) + '\n');
   else process.stdout.write(diffReport(comparison, a.resolution, b.resolution, reveal, !!only));
@@ -74,15 +80,16 @@ function compareAndShow(a: Awaited<ReturnType<typeof resolveEnvironment>>, b: Aw
 }
 
 /** The three groups plus the keys that are equal, each sorted; `only` restricts every group to matching keys. */
-export function compareEntries(a: ReadonlyMap<string, ResolvedEntry>, b: ReadonlyMap<string, ResolvedEntry>, only?: readonly string[]): EnvironmentComparison {
-  const result: EnvironmentComparison = { onlyInA: [], onlyInB: [], changed: [], same: [] };
+export function compareEntries(a: ReadonlyMap<string, ResolvedEntry>, b: ReadonlyMap<string, ResolvedEntry>, only?: readonly string[], keysOnly = false): EnvironmentComparison {
+  const result: EnvironmentComparison = { onlyInA: [], onlyInB: [], changed: [], same: [], ...(keysOnly ? { keysOnly } : {}) };
   const keys = [...new Set([...a.keys(), ...b.keys()])].filter((k) => !only || matchesAny(k, only)).sort();
   for (const key of keys) {
     const inA = a.get(key);
     const inB = b.get(key);
     if (!inB) result.onlyInA.push(key);
     else if (!inA) result.onlyInB.push(key);
-    else if (inA.value !== inB.value) result.changed.push(key);
+    // A leased value (a Vault lease) is new on every read: present on both sides is the same.
+    else if (!keysOnly && inA.value !== inB.value && !(inA.leased && inB.leased)) result.changed.push(key);
     else result.same.push(key);
   }
   return result;
@@ -94,6 +101,7 @@ export function isIdentical(c: EnvironmentComparison): boolean {
 
 /** `3 only in dev, 1 only in prod, 2 changed, 40 same` */
 export function summaryLine(c: EnvironmentComparison, nameA: string, nameB: string): string {
+  if (c.keysOnly) return `${c.onlyInA.length} only in ${nameA}, ${c.onlyInB.length} only in ${nameB}, ${c.same.length} in both (values not compared: --keys)`;
   return `${c.onlyInA.length} only in ${nameA}, ${c.onlyInB.length} only in ${nameB}, ${c.changed.length} changed, ${c.same.length} same`;
 }
 
@@ -107,6 +115,7 @@ export function diffJson(c: EnvironmentComparison, a: Resolution, b: Resolution,
     b: b.environment,
     file: fileShown,
     identical: isIdentical(c),
+    ...(c.keysOnly ? { keysOnly: true } : {}),
     onlyInA: c.onlyInA.map((key) => ({ key, ...side(a, key) })),
     onlyInB: c.onlyInB.map((key) => ({ key, ...side(b, key) })),
     changed: c.changed.map((key) => ({ key, a: side(a, key), b: side(b, key) })),
@@ -148,5 +157,6 @@ export function diffReport(c: EnvironmentComparison, a: Resolution, b: Resolutio
 /** `dev and prod are identical (12 keys)`, which is also what `diff dev dev` says; with --only, for the chosen keys. */
 export function identicalLine(c: EnvironmentComparison, nameA: string, nameB: string, filtered = false): string {
   const keys = `${c.same.length} key${c.same.length === 1 ? '' : 's'}`;
+  if (c.keysOnly) return filtered ? `${nameA} and ${nameB} have the same keys among the ${keys} chosen by --only` : `${nameA} and ${nameB} have the same keys (${keys}; values not compared)`;
   return filtered ? `${nameA} and ${nameB} are identical in the ${keys} chosen by --only` : `${nameA} and ${nameB} are identical (${keys})`;
 }

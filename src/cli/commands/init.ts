@@ -4,8 +4,8 @@
  * come from.
  */
 import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { SOURCES_FILE_NAMES } from '../../core/config.js';
+import { dirname, join, relative } from 'node:path';
+import { SOURCES_FILE_NAMES, locateSourcesFile } from '../../core/config.js';
 import { SecretrunError } from '../../core/errors.js';
 import { info, warn } from '../output.js';
 
@@ -62,10 +62,17 @@ environments:
 # require: [DATABASE_URL, SECRET_KEY]
 `;
 
-export async function init(opts: { quiet?: boolean }): Promise<number> {
+export async function init(opts: { quiet?: boolean; here?: boolean }): Promise<number> {
   const cwd = process.cwd();
   const existing = SOURCES_FILE_NAMES.find((name) => existsSync(join(cwd, name)));
   if (existing) throw refuse(existing);
+  const above = opts.here ? undefined : projectFileAbove(cwd);
+  if (above) {
+    throw new SecretrunError(
+      `${relative(cwd, above)} already applies here: a new secretrun.yaml in this directory would shadow it for every command run below it (pass --here to write one anyway)`,
+      { exitCode: 1 },
+    );
+  }
   try {
     // 'wx' fails if the file appeared since the check above: never overwrite, even in a race.
     writeFileSync(join(cwd, 'secretrun.yaml'), STARTER, { flag: 'wx' });
@@ -78,6 +85,12 @@ export async function init(opts: { quiet?: boolean }): Promise<number> {
   if (ignored === 'appended') info('added .env to .gitignore', opts.quiet);
   if (ignored === 'symlink') warn('.gitignore is a symbolic link; secretrun does not write through links: add .env to it yourself', opts.quiet);
   return 0;
+}
+
+/** The sources file every command would find from `cwd` by walking up (not SECRETRUN_CONFIG: that names one). */
+function projectFileAbove(cwd: string): string | undefined {
+  const parent = dirname(cwd);
+  return parent === cwd ? undefined : locateSourcesFile({ cwd: parent, env: {} });
 }
 
 function refuse(name: string): SecretrunError {

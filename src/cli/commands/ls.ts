@@ -21,17 +21,17 @@ export interface InspectOptions extends CommonOptions {
  * {
  *   "environment": "dev",
  *   "file": "secretrun.yaml",
- *   "keys": [ { "key": "DATABASE_URL", "layer": "json config/dev.json", "shadowed": ["dotenv .env"], "value"?: "..." } ],
+ *   "keys": [ { "key": "DATABASE_URL", "layer": "json config/dev.json", "via"?: "ref+awsssm", "shadowed": ["dotenv .env"], "value"?: "..." } ],
  *   "layers": [ { "name": "dotenv .env", "type": "dotenv", "keys": 3, "missing": false } ]
  * }
  * ```
- * `keys` is sorted by key; `shadowed` lists earlier layers in file order; `value` is present only with `--reveal`.
+ * `keys` is sorted by key; `via` is present when the value was read through a reference (`ref+SCHEME`); `shadowed` lists earlier layers in file order; `value` is present only with `--reveal`.
  * `layers` is in file order; `keys` counts what the layer contributed, `missing` is true for an absent optional layer.
  */
 export interface LsJson {
   environment: string;
   file: string;
-  keys: { key: string; layer: string; shadowed: string[]; value?: string }[];
+  keys: { key: string; layer: string; via?: string; shadowed: string[]; value?: string }[];
   layers: { name: string; type: string; keys: number; missing: boolean }[];
 }
 
@@ -64,7 +64,7 @@ export function lsJson(resolution: Resolution, fileShown: string, reveal: boolea
   return {
     environment: resolution.environment,
     file: fileShown,
-    keys: [...resolution.entries].map(([key, e]) => ({ key, layer: e.layer, shadowed: e.shadowed, ...(reveal ? { value: e.value } : {}) })),
+    keys: [...resolution.entries].map(([key, e]) => ({ key, layer: e.layer, ...(e.via ? { via: e.via } : {}), shadowed: e.shadowed, ...(reveal ? { value: e.value } : {}) })),
     layers: resolution.layers.map((l) => ({ name: l.name, type: l.type, keys: Object.keys(l.keys).length, missing: l.missing })),
   };
 }
@@ -73,7 +73,7 @@ export function lsJson(resolution: Resolution, fileShown: string, reveal: boolea
 export function lsTable(resolution: Resolution, reveal: boolean): string {
   const rows = [['KEY', 'LAYER', 'SHADOWED', 'VALUE']];
   for (const [key, e] of resolution.entries) {
-    rows.push([key, e.layer, e.shadowed.length > 0 ? e.shadowed.join(', ') : '-', displayValue(e.value, reveal, isPublic(resolution, key))]);
+    rows.push([key, e.via ? `${e.layer} via ${e.via}` : e.layer, e.shadowed.length > 0 ? e.shadowed.join(', ') : '-', displayValue(e.value, reveal, isPublic(resolution, key))]);
   }
   return alignColumns(rows).map((line) => line + '\n').join('');
 }

@@ -17,8 +17,8 @@ import { loadPackage } from '../../core/import-external.js';
 import { urlForDisplay } from '../../core/urls.js';
 import { debugChannel, GaveUp, pacerFor, withRetries, type AttemptOutcome } from '../net/retry.js';
 import type { OptionSpecs } from '../../core/validate.js';
-import { REMOTE_OPTIONS } from '../descriptor.js';
-import type { SourceContext, SourceOptions } from '../types.js';
+import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
+import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
 import { classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
 
 /** One AWS service as a source uses it. */
@@ -71,6 +71,20 @@ export function awsOptions(o: { region?: string; profile?: string; endpoint?: st
     retries: o.retries,
     deadlineMs: Math.round(o.deadline * 1000),
   };
+}
+
+/**
+ * A reference's AWS options (contract section 3b): its `region` only, the remote defaults, and everything else
+ * (endpoint, profile, credentials) from the parent environment and the SDK's chains, never from a reference.
+ */
+export function referenceAwsOptions(target: ReferenceTarget): AwsOptions {
+  return awsOptions({ region: target.params.region, timeout: DEFAULT_TIMEOUT_SECONDS, retries: DEFAULT_RETRIES, deadline: DEFAULT_DEADLINE_SECONDS });
+}
+
+/** The `check` every AWS reference hook shares: `region` is a region name (it becomes part of a host name). */
+export function awsReferenceProblem(target: ReferenceTarget): string | undefined {
+  const region = target.params.region;
+  return region !== undefined && !/^[a-z]{2}(?:-[a-z]+)+-[0-9]+$/.test(region) ? 'parameter "region" is not a region name such as eu-west-1' : undefined;
 }
 
 /** The part of an SDK client's constructor options we set; every AWS client accepts these. */

@@ -53,10 +53,11 @@ export interface FetchOptions {
   /** An undici dispatcher of the layer's own (an Agent with TLS options); default: the global one. */
   dispatcher?: unknown;
   /**
-   * Final statuses the caller reads itself (an API's own error answers, e.g. Vault's 403/404): returned as a
-   * response, body included, instead of thrown. The caller still never quotes the body.
+   * Final statuses (400, 401, 403, 404, ...) the caller reads itself: returned as a response, with at most 64 KiB of
+   * body, instead of thrown. For APIs whose error answers carry a code the caller acts on (Google's
+   * `FAILED_PRECONDITION`, Key Vault's challenge); the caller must build its messages from codes, never the text.
    */
-  answerStatuses?: readonly number[];
+  answers?: readonly number[];
 }
 
 export interface FetchResponse {
@@ -89,6 +90,8 @@ export function layerFetchOptions(
 }
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Of an error answer the caller reads (`answers`): enough for an API's error object, never more. */
+const ERROR_BODY_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
 
 export async function fetchText(request: FetchRequest, opts: FetchOptions = {}): Promise<FetchResponse> {
@@ -106,7 +109,7 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
         return { ok: false, kind: outcome.retryable ? 'transient' : 'final', error: failure, describe: outcome.message };
       }
       const { status, headers } = outcome.response;
-      if ((status >= 200 && status < 300) || opts.answerStatuses?.includes(status)) return { ok: true, value: outcome.response };
+      if ((status >= 200 && status < 300) || opts.answers?.includes(status)) return { ok: true, value: outcome.response };
       // The answer to our If-None-Match (fetchKeys): unchanged since the ETag we sent.
       if (status === 304 && current.headers['if-none-match'] !== undefined) return { ok: true, value: outcome.response };
       const next = status >= 300 && status < 400 ? redirectTarget(current, outcome.response) : undefined;
@@ -168,6 +171,15 @@ export async function fetchKeys(
   return keys;
 }
 
+/** The answer's JSON, or an error naming `what` and the status (never the text). */
+export function jsonAnswer(response: FetchResponse, what: string): unknown {
+  try {
+    return JSON.parse(response.text);
+  } catch {
+    throw new SourceError(`${what}: the answer is not JSON (HTTP ${response.status})`);
+  }
+}
+
 type Attempt =
   | { kind: 'response'; response: FetchResponse }
   | { kind: 'failure'; message: string; retryable: boolean };
@@ -188,7 +200,11 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
       ...(opts.dispatcher ? { dispatcher: opts.dispatcher as never } : {}),
     });
     const headers = flattenHeaders(res.headers);
-    if ((res.statusCode < 200 || res.statusCode >= 300) && !opts.answerStatuses?.includes(res.statusCode)) {
+    if (opts.answers?.includes(res.statusCode)) {
+      const bytes = await readCapped(res.body, undefined, ERROR_BODY_BYTES, where).catch(() => Buffer.alloc(0));
+      return { kind: 'response', response: { status: res.statusCode, headers, text: bytes.toString('utf8') } };
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) {
       // Never read an error body into a message; drain a little so the connection can be reused.
       await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
       return { kind: 'response', response: { status: res.statusCode, headers, text: '' } };

@@ -37,7 +37,7 @@ export async function vaultRequest(
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetchText(
     { url: `${endpoint.address}/v1/${encodePath(apiPath)}${search}`, method: method === 'LIST' ? 'GET' : method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
-    { ...endpoint.fetch, answerStatuses: ANSWERED },
+    { ...endpoint.fetch, answers: ANSWERED },
   );
   let json: Record<string, unknown> | undefined;
   if (response.text.trim() !== '') {

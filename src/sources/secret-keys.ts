@@ -1,0 +1,82 @@
+/**
+ * From named secrets to a layer's keys, for the stores whose secrets are named blobs (gcp-secret-manager,
+ * azure-key-vault): the name made into a variable name, `format: json` expanding a JSON-object payload, the
+ * UTF-8 and NUL checks, and collisions reported with both secrets' names. Messages name secrets, never values.
+ */
+import { SourceError } from '../core/errors.js';
+import { jsonObject } from './aws/client.js';
+import { structuredToEnv } from '../formats/parse.js';
+import { toEnvKey } from './ssm.js';
+
+/** `format:` of a secret store layer: a payload is one value, or (`json`) a JSON object whose members are keys. */
+export const SECRET_FORMAT_OPTION = {
+  type: 'enum',
+  values: ['raw', 'json'],
+  default: 'raw',
+  description: '`json`: each secret holds a JSON object whose members become keys (as a `json` layer). Default `raw`: each secret is one value, whatever it holds.',
+} as const;
+
+/** `db-password` → `db_password`, `1st` → `_1st`: every character invalid in a variable name becomes `_`. */
+export function secretKeyName(name: string): string {
+  return toEnvKey(name, false);
+}
+
+/** The payload as text: UTF-8 without NUL, or an error naming the secret (`origin`, e.g. `secret db-password`). */
+export function payloadText(bytes: Uint8Array, origin: string): string {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new SourceError(`${origin} is not UTF-8 text (binary secrets can't be environment variables)`);
+  }
+  if (text.includes('\0')) throw new SourceError(`${origin} holds a NUL character, which an environment variable can't`);
+  return text;
+}
+
+/** Keys gathered from several secrets; two secrets giving one key is an error naming both. */
+export class SecretKeys {
+  private readonly out: Record<string, string> = {};
+  private readonly originOf = new Map<string, string>();
+
+  /** One secret's payload, as its named key or (`json`) as the members of its JSON object. */
+  add(name: string, text: string, format: 'raw' | 'json', origin = `secret ${name}`): void {
+    if (format === 'raw') return this.set(secretKeyName(name), text, origin);
+    const object = jsonObject(text);
+    if (object === undefined) throw new SourceError(`${origin} is not a JSON object (\`format: json\`)`);
+    for (const [key, value] of Object.entries(structuredToEnv(object, { origin }))) this.set(key, value, origin);
+  }
+
+  private set(key: string, value: string, origin: string): void {
+    const earlier = this.originOf.get(key);
+    if (earlier !== undefined) throw new SourceError(`${earlier} and ${origin} both give the key ${key}; read one of them in its own layer with \`rename\` or \`only\``);
+    this.originOf.set(key, origin);
+    this.out[key] = value;
+  }
+
+  get keys(): Record<string, string> {
+    return this.out;
+  }
+}
+
+/** Secrets read at once: well under the stores' quotas, and kind to a small machine. */
+const CONCURRENCY = 8;
+
+/** `fn` over `items`, at most CONCURRENCY at a time, results in order; the first failure stops new work. */
+export async function mapConcurrently<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit = CONCURRENCY): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
