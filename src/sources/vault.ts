@@ -64,7 +64,9 @@ export default defineSource({
   moreIssues(layer, written) {
     const auth = layer.auth;
     const issues: { path: string[]; message: string }[] = [];
-    if (auth !== null && typeof auth === 'object' && !Array.isArray(auth)) {
+    // A value of the wrong type is the option spec's report; the auth fields are checked once every value is a scalar.
+    const scalars = (o: object) => Object.values(o).every((v) => ['string', 'number', 'boolean'].includes(typeof v));
+    if (auth !== null && typeof auth === 'object' && !Array.isArray(auth) && scalars(auth)) {
       const method = (auth as Record<string, unknown>).method;
       if (!(written && typeof method === 'string' && method.includes('${'))) for (const [key, message] of authIssues(auth as Record<string, unknown>)) issues.push({ path: ['auth', key], message });
     }
