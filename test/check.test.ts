@@ -3,6 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 
 const project = useTmpProjects(afterEach);
@@ -23,8 +24,8 @@ describe('check: valid files', () => {
     );
   });
 
-  it('is offline: layers are not read without --resolve', async () => {
-    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: does-not-exist.json }\n  - { type: http, url: "http://127.0.0.1:9/never" }\n' });
+  it('is offline: layers are not read without --resolve (a missing file that is not optional is reported: test/check-local.test.ts)', async () => {
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: does-not-exist.json, optional: true }\n  - { type: http, url: "http://127.0.0.1:9/never" }\n' });
     const r = await runCli(['check'], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('secretrun: secretrun.yaml: OK (2 layers, 1 environment: default)\n');
@@ -146,8 +147,8 @@ require: [PRESENT_KEY, NEEDED_KEY, OTHER_NEEDED]
     expect(r.stderr.split('\n').sort()).toEqual(
       [
         '',
-        'secretrun: layer "dotenv missing-one.env" (secretrun.yaml:2:5): missing-one.env: file not found',
-        'secretrun: layer "json missing-two.json" (secretrun.yaml:4:5): missing-two.json: file not found',
+        `secretrun: layer "dotenv missing-one.env" (secretrun.yaml:2:5): missing-one.env: file not found (looked for ${realpathSync(dir)}/missing-one.env)`,
+        `secretrun: layer "json missing-two.json" (secretrun.yaml:4:5): missing-two.json: file not found (looked for ${realpathSync(dir)}/missing-two.json)`,
         'secretrun: missing required keys: NEEDED_KEY, OTHER_NEEDED (listed under "require" in secretrun.yaml)',
       ].sort(),
     );

@@ -46,7 +46,7 @@ describe('concurrent resolution', () => {
     const r = await runCli(['--', 'true'], { cwd: dir });
     const took = Date.now() - started;
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe(`secretrun: layer "denied" (secretrun.yaml:7:5): the credentials were rejected (HTTP 403 from ${denied.origin.replace('http://', '')})\n`);
+    expect(r.stderr).toBe(`secretrun: layer "denied" (secretrun.yaml:7:5): the credentials were rejected (HTTP 403 from ${denied.origin}; header Authorization from the sources file)\n`);
     // The hanging layer was in flight (its request arrived) and was cancelled: its 60 s timeout never ran out.
     expect(hang.requests.length).toBe(1);
     expect(took).toBeLessThan(5000);

@@ -92,7 +92,7 @@ describe('doppler: against a Doppler-compatible server', () => {
     const wrong = 'dp.st.wrong-token-SECRET-9';
     const ctx = makeContext();
     const err = await rejection(doppler.load({ token: wrong, api_host: s.origin, retries: 3 }, ctx));
-    expect(err.message).toBe(`the Doppler token was rejected (HTTP 401 from 127.0.0.1:${s.port})`);
+    expect(err.message).toBe(`the Doppler token was rejected (HTTP 401 from http://127.0.0.1:${s.port})`);
     expect(err.message).not.toContain(wrong);
     expect(s.requests).toHaveLength(1); // 401 is never retried
     expect(ctx.secrets).toContain(wrong);
@@ -101,7 +101,7 @@ describe('doppler: against a Doppler-compatible server', () => {
   it('a service token used for another config gives 403, not retried', async () => {
     const s = await serve();
     const err = await rejection(doppler.load({ token: SERVICE, project: 'openedx', config: 'dev', api_host: s.origin }, makeContext()));
-    expect(err.message).toBe(`the Doppler token was rejected (HTTP 403 from 127.0.0.1:${s.port})`);
+    expect(err.message).toBe(`the Doppler token was rejected (HTTP 403 from http://127.0.0.1:${s.port})`);
     expect(s.requests).toHaveLength(1);
   });
 
@@ -242,7 +242,7 @@ describe('doppler: end to end through the CLI', () => {
     const { dir } = project({ 'secretrun.yaml': `sources:\n  - type: doppler\n    name: doppler-prd\n    api_host: ${s.origin}\n` });
     const r = await runCli(['--', process.execPath, '-e', '0'], { cwd: dir, env: { DOPPLER_TOKEN: wrong } });
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe(`secretrun: layer "doppler-prd" (secretrun.yaml:2:5): the Doppler token was rejected (HTTP 401 from 127.0.0.1:${s.port})\n`);
+    expect(r.stderr).toBe(`secretrun: layer "doppler-prd" (secretrun.yaml:2:5): the Doppler token was rejected (HTTP 401 from ${s.origin}; token DOPPLER_TOKEN from the environment)\n`);
     expect(r.stdout + r.stderr).not.toContain(wrong);
   });
 

@@ -13,6 +13,7 @@ import { Pacer } from '../src/sources/net/retry.js';
 import { readOptions } from '../src/core/validate.js';
 import { REMOTE_OPTIONS } from '../src/sources/descriptor.js';
 import { rejection, sequence, useServers } from './helpers/http-server.js';
+import { startBlackhole } from './helpers/blackhole.js';
 
 const serve = useServers(afterEach);
 
@@ -110,7 +111,7 @@ describe('fetchText against a real local server', () => {
     const s = await serve(() => ({ status: 502 }));
     const err = await rejection(fetchText({ url: `${s.origin}/x` }, { retries: 2, backoffBaseMs: 10 }));
     expect(err).toBeInstanceOf(SourceError);
-    expect(err.message).toMatch(new RegExp(`^HTTP 502 from ${s.origin} \\(gave up after 3 attempts in \\d+\\.\\d s\\)$`));
+    expect(err.message).toMatch(new RegExp(`^HTTP 502 from ${s.origin} \\(gave up after 3 attempts in [\\d.]+ s\\)$`));
     expect(s.requests).toHaveLength(3);
   });
 
@@ -185,9 +186,9 @@ describe('fetchText against a real local server', () => {
     const err = await rejection(
       fetchText({ url: `${s.origin}/v1?token=tok-SECRET-1`, headers: { authorization: 'Bearer tok-SECRET-1' } }, { credentialsName: 'the Doppler token' }),
     );
-    expect(err.message).toBe(`the Doppler token was rejected (HTTP 401 from 127.0.0.1:${s.port})`);
+    expect(err.message).toBe(`the Doppler token was rejected (HTTP 401 from http://127.0.0.1:${s.port})`);
     const err403 = await rejection(fetchText({ url: `${(await serve(() => ({ status: 403 }))).origin}` }));
-    expect(err403.message).toMatch(/^the credentials were rejected \(HTTP 403 from 127\.0\.0\.1:\d+\)$/);
+    expect(err403.message).toMatch(/^the credentials were rejected \(HTTP 403 from http:\/\/127\.0\.0\.1:\d+\)$/);
   });
 
   it('404 is a NotFoundError naming the URL', async () => {
@@ -208,7 +209,7 @@ describe('fetchText against a real local server', () => {
     const s = await serve(() => ({ resetMidBody: { partial: '{"A":"1", "B"', length: 500 } }));
     const err = await rejection(fetchText({ url: s.origin }, { retries: 1, backoffBaseMs: 10 }));
     expect(err).toBeInstanceOf(SourceError);
-    expect(err.message).toMatch(new RegExp(`^connection lost while reading the body \\([A-Z_]+\\) talking to 127\\.0\\.0\\.1:${s.port} \\(gave up after 2 attempts in \\d+\\.\\d s\\)$`));
+    expect(err.message).toMatch(new RegExp(`^connection lost while reading the body \\([A-Z_]+\\) talking to http://127\\.0\\.0\\.1:${s.port} \\(gave up after 2 attempts in [\\d.]+ s\\)$`));
     expect(s.requests).toHaveLength(2);
   });
 
@@ -218,7 +219,7 @@ describe('fetchText against a real local server', () => {
     expect(s.requests).toHaveLength(2);
     const always = await serve(() => ({ resetBeforeHeaders: true }));
     const err = await rejection(fetchText({ url: always.origin }, { retries: 0 }));
-    expect(err.message).toMatch(/^connection (closed by the server|reset) \([A-Z_]+\) talking to 127\.0\.0\.1:\d+$/);
+    expect(err.message).toMatch(/^connection (closed by the server|reset) \([A-Z_]+\) talking to http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('times out a server that never answers (1 + 2 × 0.5 s with retries: 1), and says so cleanly', async () => {
@@ -230,6 +231,27 @@ describe('fetchText against a real local server', () => {
     expect(s.requests).toHaveLength(1);
     expect(elapsed).toBeGreaterThanOrEqual(1450);
     expect(elapsed).toBeLessThan(3000);
+  });
+
+  it('a host that never accepts the connection is tried again at `timeout` each, without doubling (3 × 0.3 s with retries: 2)', async () => {
+    const hole = await startBlackhole();
+    try {
+      const started = Date.now();
+      const err = await rejection(fetchText({ url: `${hole.origin}/never?token=abc` }, { timeout: 0.3, retries: 2 }));
+      const elapsed = Date.now() - started;
+      // Doubling waits would have been 0.3 + 0.6 + 1.2 s for one request; these are three connections of 0.3 s.
+      expect(err.message).toMatch(new RegExp(`^no connection to ${hole.origin} within 0\\.3 s \\(gave up after 3 attempts in [\\d.]+ s\\)$`));
+      expect(elapsed).toBeGreaterThanOrEqual(850);
+    } finally {
+      await hole.close();
+    }
+  });
+
+  it('a server that accepted the connection but never answers still gets the doubling waits (the connection is told apart)', async () => {
+    const s = await serve(() => ({ hang: true }));
+    const err = await rejection(fetchText({ url: `${s.origin}/slow` }, { timeout: 0.3, retries: 2 }));
+    expect(err.message).toBe(`no complete response from ${s.origin} within 2.1 s`);
+    expect(s.requests).toHaveLength(1);
   });
 
   it('the timeout covers the whole attempt, including a body that trickles in', async () => {
@@ -245,7 +267,7 @@ describe('fetchText against a real local server', () => {
     const { origin, port } = s;
     await s.close();
     const err = await rejection(fetchText({ url: origin }, { retries: 1, backoffBaseMs: 10 }));
-    expect(err.message).toMatch(new RegExp(`^connection refused \\(ECONNREFUSED\\) talking to 127\\.0\\.0\\.1:${port} \\(gave up after 2 attempts in \\d+\\.\\d s\\)$`));
+    expect(err.message).toMatch(new RegExp(`^connection refused \\(ECONNREFUSED\\) talking to http://127\\.0\\.0\\.1:${port} \\(gave up after 2 attempts in [\\d.]+ s\\)$`));
   });
 
   it('rejects a body over the cap while streaming, without buffering it all', async () => {
@@ -275,7 +297,8 @@ describe('fetchText against a real local server', () => {
   it('only accepts http and https URLs', async () => {
     expect((await rejection(fetchText({ url: 'file:///etc/passwd' }))).message).toBe('unsupported URL scheme "file:" (only http: and https:)');
     expect((await rejection(fetchText({ url: 'ftp://h.example/x' }))).message).toMatch(/only http: and https:/);
-    expect((await rejection(fetchText({ url: 'vault/secret?token=abc' }))).message).toMatch(/^invalid URL \(it does not parse/);
+    expect((await rejection(fetchText({ url: 'vault/secret?token=abc' }))).message).toBe('invalid URL: it has no scheme (write it as https://HOST[:PORT]/...)');
+    expect((await rejection(fetchText({ url: 'https://a b@/secret?token=abc' }))).message).toMatch(/^invalid URL \(it does not parse/);
   });
 
   it('follows a same-origin redirect and refuses one to another origin', async () => {

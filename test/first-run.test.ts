@@ -5,7 +5,7 @@
  * numbers in `vars`, an HTML page from an http layer).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { startServer, type FakeServer } from './helpers/http-server.js';
@@ -64,7 +64,8 @@ describe('--dotenv: no sources file needed', () => {
     const { dir } = project({});
     const run = await runCli(['--dotenv', 'nope.env', '--', 'true'], { cwd: dir });
     expect(run.code).toBe(125);
-    expect(run.stderr).toBe('secretrun: layer "dotenv nope.env": nope.env: file not found\n');
+    // A command-line path resolves from the current directory: the message says where it looked.
+    expect(run.stderr).toBe(`secretrun: layer "dotenv nope.env": nope.env: file not found (looked for ${join(realpathSync(dir), 'nope.env')})\n`);
     const exp = await runCli(['export', '--dotenv', 'nope.env'], { cwd: dir });
     expect(exp.code).toBe(1);
     expect(exp.stderr).toContain('nope.env: file not found');

@@ -53,7 +53,7 @@ describe('http: Vault KV v2', () => {
   it('a wrong token is reported as rejected credentials, without the token', async () => {
     const s = await serve(vault());
     const err = await rejection(http.load({ url: `${s.origin}/v1/secret/data/openedx/prd`, headers: { 'X-Vault-Token': 'hvs.wrong-SECRET' } }, makeContext()));
-    expect(err.message).toBe(`the credentials were rejected (HTTP 403 from 127.0.0.1:${s.port})`);
+    expect(err.message).toBe(`the credentials were rejected (HTTP 403 from http://127.0.0.1:${s.port})`);
     expect(s.requests).toHaveLength(1);
   });
 
@@ -175,7 +175,7 @@ describe('http: end to end through the CLI', () => {
     const { dir } = project({ 'secretrun.yaml': `sources:\n  - type: http\n    url: ${s.origin}/v1/secret/data/web\n    headers: { X-Vault-Token: "\${VAULT_TOKEN}" }\n` });
     const r = await runCli(['export'], { cwd: dir, env: { VAULT_TOKEN: wrong } });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`secretrun: layer "http ${s.origin}/v1/secret/data/web" (secretrun.yaml:2:5): the credentials were rejected (HTTP 403 from 127.0.0.1:${s.port})\n`);
+    expect(r.stderr).toBe(`secretrun: layer "http ${s.origin}/v1/secret/data/web" (secretrun.yaml:2:5): the credentials were rejected (HTTP 403 from ${s.origin}; header X-Vault-Token VAULT_TOKEN from the environment)\n`);
     expect(r.stderr).not.toContain(wrong);
   });
 

@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
 
@@ -97,7 +97,7 @@ describe('only, prefix, optional', () => {
     const strict = project({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n' });
     const r = await runCli(['--', 'true'], { cwd: strict.dir });
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe('secretrun: layer "dotenv .env" (secretrun.yaml:2:5): .env: file not found\n');
+    expect(r.stderr).toBe(`secretrun: layer "dotenv .env" (secretrun.yaml:2:5): .env: file not found (looked for ${join(realpathSync(strict.dir), '.env')})\n`);
   });
 });
 

@@ -3,6 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 
 const CONFIG = ['-c', join(ROOT, 'fixtures/inspect/secretrun.yaml')];
@@ -135,7 +136,7 @@ describe('ls', () => {
     const p = project({ 'secretrun.yaml': 'sources:\n  - { type: json, path: nope.json }\n' });
     const r = await runCli(['ls'], { cwd: p.dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('secretrun: layer "json nope.json" (secretrun.yaml:2:5): nope.json: file not found\n');
+    expect(r.stderr).toBe(`secretrun: layer "json nope.json" (secretrun.yaml:2:5): nope.json: file not found (looked for ${realpathSync(p.dir)}/nope.json)\n`);
   });
 });
 

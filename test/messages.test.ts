@@ -124,7 +124,7 @@ describe('parser errors in our own words', () => {
   });
 
   it.each([
-    ['{"KEY": hunter2hunter2}', 'data.json:1:9: invalid JSON: unexpected a letter'],
+    ['{"KEY": hunter2hunter2}', 'data.json:1:9: invalid JSON: found a letter where a JSON value was expected (strings need double quotes)'],
     ["{'KEY': 'hunter2hunter2'}", 'data.json:1:2: invalid JSON: expected a key in double quotes, found a single quote (JSON strings use double quotes)'],
     ['{"KEY": "\\qhunter2hunter2"}', 'data.json:1:11: invalid JSON: invalid escape in a string'],
     ['{"KEY": "hunter2hunter2', 'data.json:1:24: invalid JSON: unexpected end of input'],
@@ -190,5 +190,54 @@ describe('${...} errors name a column, never text of the template', () => {
     const tracked = interpolateTracked('a${X}b${Y:-${X}}c', (n) => ({ X: 'xx' })[n]);
     expect(tracked.text).toBe('axxbxxc');
     expect(tracked.filled).toEqual([[1, 3], [4, 6]]);
+  });
+});
+
+describe('text shown by construction (issue 25): labels, vars and destinations are never blanked', () => {
+  it('a registered value inside a shown text stays; elsewhere, and a value that merely contains a shown text, is blanked', async () => {
+    const { shown } = await import('../src/core/errors.js');
+    registerSecret('Production');
+    registerSecret('https://api.example.test:8443/v1?token=abcdefgh');
+    shown('json config/Production.json');
+    shown('https://api.example.test:8443');
+    expect(redact('layer "json config/Production.json": config/Production.json: file not found')).toBe(
+      'layer "json config/Production.json": config/[redacted].json: file not found',
+    );
+    expect(redact('no connection to https://api.example.test:8443 within 3 s')).toBe('no connection to https://api.example.test:8443 within 3 s');
+    // The whole value is blanked even though it starts with a shown destination.
+    expect(redact('got https://api.example.test:8443/v1?token=abcdefgh back')).toBe('got [redacted] back');
+  });
+
+  it('seconds are given to one decimal', async () => {
+    const { formatSeconds } = await import('../src/sources/net/retry.js');
+    expect([3000, 10_500, 119_983, 940, 40_049].map(formatSeconds)).toEqual(['3 s', '10.5 s', '120 s', '0.9 s', '40 s']);
+  });
+
+  it('a credential is named by where it came from, never its value', async () => {
+    const { credentialOrigin } = await import('../src/sources/net/credential-origin.js');
+    const origins = (list: Record<string, import('../src/sources/types.js').FilledFrom[]>) => ({ origins: (path: (string | number)[]) => list[path.join('.')] ?? [] });
+    expect(credentialOrigin(origins({ token: [{ name: 'DOPPLER_TOKEN', from: 'layer', layer: 'dotenv .env' }] }), ['token'], 'token')).toBe('token DOPPLER_TOKEN from layer "dotenv .env"');
+    expect(credentialOrigin(origins({ token: [{ name: 'DOPPLER_TOKEN', from: 'env' }] }), ['token'], 'token')).toBe('token DOPPLER_TOKEN from the environment');
+    expect(credentialOrigin(origins({}), ['token'], 'token')).toBe('token from the sources file');
+    expect(credentialOrigin(origins({ 'headers.X-Vault-Token': [{ name: 'T', from: 'vars' }] }), ['headers', 'X-Vault-Token'], 'header X-Vault-Token')).toBe("header X-Vault-Token T from the sources file's vars");
+    expect(credentialOrigin({}, ['token'], 'token')).toBeUndefined();
+  });
+});
+
+describe('the retry policy tells a connection never established from a slow answer', () => {
+  it('an attempt that reports no connection is retried at once, `retries` times, and named as such', async () => {
+    const { withRetries, GaveUp } = await import('../src/sources/net/retry.js');
+    let attempts = 0;
+    const err = await withRetries(
+      async () => {
+        attempts++;
+        return { ok: false as const, kind: 'unconnected' as const, error: new Error('x'), describe: 'no connection to https://h:1 within 10 s' };
+      },
+      { timeoutMs: 10_000, retries: 3, deadlineMs: 120_000, what: 't', backoffBaseMs: 60_000, onTimeout: () => ({ error: 1, describe: 'timeout' }) },
+    ).then(() => undefined, (e: unknown) => e);
+    // No backoff between them (a 60 s base would have shown), four attempts in all.
+    expect(err).toBeInstanceOf(GaveUp);
+    expect(attempts).toBe(4);
+    expect((err as InstanceType<typeof GaveUp>).last.describe).toBe('no connection to https://h:1 within 10 s');
   });
 });

@@ -70,7 +70,7 @@ const http = (path: string, extra = '') => `  - type: http\n    url: "\${ORIGIN}
 const doppler = (project: string, extra = '') => `  - type: doppler\n    api_host: "\${ORIGIN}"\n    project: ${project}\n    config: prd\n    retries: 1\n    public: [ORIGIN]\n${extra}`;
 
 const SCENARIOS: Scenario[] = [
-  { name: 'doppler: 401 with DOPPLER_TOKEN from the environment', layer: doppler('unauthorized'), message: /the Doppler token was rejected \(HTTP 401 from 127\.0\.0\.1:\d+\)/ },
+  { name: 'doppler: 401 with DOPPLER_TOKEN from the environment', layer: doppler('unauthorized'), message: /the Doppler token was rejected \(HTTP 401 from http:\/\/127\.0\.0\.1:\d+; token DOPPLER_TOKEN from the environment\)/ },
   { name: 'doppler: 401 with the token from an earlier .env layer', layer: doppler('unauthorized'), env: { DOPPLER_TOKEN: '' }, message: /the Doppler token was rejected/ },
   { name: 'doppler: 401 with token: written in the layer', layer: doppler('unauthorized', `    token: "\${DOPPLER_TOKEN}"\n`), message: /the Doppler token was rejected/ },
   { name: 'doppler: 403', layer: doppler('forbidden'), message: /the Doppler token was rejected \(HTTP 403/ },
@@ -80,11 +80,11 @@ const SCENARIOS: Scenario[] = [
   { name: 'doppler: a body that is not JSON', layer: doppler('not-json'), message: /Doppler response:1:1: invalid JSON/ },
   { name: 'doppler: a body that is an array', layer: doppler('array'), message: /expected a flat JSON object of strings, got an array/ },
   { name: 'doppler: a value that is not a string', layer: doppler('not-strings'), message: /"PORT" is an object/ },
-  { name: 'http: 401 echoing the headers', layer: http('/unauthorized'), message: /the credentials were rejected \(HTTP 401 from 127\.0\.0\.1:\d+\)/ },
+  { name: 'http: 401 echoing the headers', layer: http('/unauthorized'), message: /the credentials were rejected \(HTTP 401 from http:\/\/127\.0\.0\.1:\d+; header X-Vault-Token VAULT_TOKEN from the environment; header Authorization BEARER_TOKEN from the environment\)/ },
   { name: 'http: 403 echoing the headers in JSON', layer: http('/forbidden'), message: /HTTP 403/ },
   { name: 'http: 404 shows only the origin of a URL holding a query token', layer: http('/missing'), message: /not found \(HTTP 404 from http:\/\/127\.0\.0\.1:\d+\)/ },
-  { name: 'http: 503 with the tokens echoed in a header', layer: http('/unavailable', '    deadline: 1\n'), message: /HTTP 503 from http:\/\/127\.0\.0\.1:\d+ \(still throttled after \d+ attempts in \d\.\d s: `deadline` reached\)/ },
-  { name: 'http: 200 with a body that is not JSON and echoes the tokens', layer: http('/not-json'), message: /invalid JSON: unexpected a letter/ },
+  { name: 'http: 503 with the tokens echoed in a header', layer: http('/unavailable', '    deadline: 1\n'), message: /HTTP 503 from http:\/\/127\.0\.0\.1:\d+ \(still throttled after \d+ attempts in [\d.]+ s: `deadline` reached\)/ },
+  { name: 'http: 200 with a body that is not JSON and echoes the tokens', layer: http('/not-json'), message: /invalid JSON: found a letter where a JSON value was expected/ },
   { name: 'http: a JSON array holding the tokens', layer: http('/array'), message: /the top level is an array/ },
   { name: 'http: an invalid key is refused by its name only', layer: http('/bad-names'), message: /invalid environment variable name "db-password"/ },
   { name: 'http: a redirect to another origin carrying the tokens', layer: http('/redirect-away'), message: /redirected to another origin \(http:\/\/localhost:1\); use that URL directly/ },

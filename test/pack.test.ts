@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PRINT_ENV, ROOT, baseEnv } from './helpers/cli.js';
@@ -132,8 +132,8 @@ describe('installed from the tarball into an empty project', () => {
       name: 'LayerError',
       isLayerError: true,
       isBase: true,
-      message: 'layer "dotenv missing.env": missing.env: file not found',
-      stackHead: 'LayerError: layer "dotenv missing.env": missing.env: file not found',
+      message: `layer "dotenv missing.env": missing.env: file not found (looked for ${join(realpathSync(consumer), 'missing.env')})`,
+      stackHead: `LayerError: layer "dotenv missing.env": missing.env: file not found (looked for ${join(realpathSync(consumer), 'missing.env')})`,
     });
     expect(out.config).toEqual({ name: 'ConfigError', isConfigError: true, message: 'sources file nope.yaml (from the "config" option) not found' });
     expect(out.noFile.name).toBe('ConfigError');

@@ -4,10 +4,13 @@
  * and the one crash handler gives one line and the command's own exit code (waiting for a running child).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { realpathSync } from 'node:fs';
 import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
 import { loadSecrets } from '../src/index.js';
 
 const project = useTmpProjects(afterEach);
+/** Where a missing layer file was looked for, as the message gives it (the net blanks that part as it does the path). */
+const lookedFor = (dir: string, path: string) => ` (looked for ${realpathSync(dir)}/${path})`;
 
 describe('the redaction net does not garble', () => {
   it('short values filled in by ${...} stay readable: config/${STAGE}.${FORMAT} and the label "json"', async () => {
@@ -17,16 +20,18 @@ describe('the redaction net does not garble', () => {
     });
     const r = await runCli(['--', 'true'], { cwd: dir });
     expect(r.code).toBe(125);
-    expect(r.stderr).toBe('secretrun: layer "json config/${STAGE}.${FORMAT}" (secretrun.yaml:4:5): config/prod.json: file not found\n');
+    expect(r.stderr).toBe(`secretrun: layer "json config/\${STAGE}.\${FORMAT}" (secretrun.yaml:4:5): config/prod.json: file not found${lookedFor(dir, 'config/prod.json')}\n`);
   });
 
   it('a value of 8+ characters filled in by ${...} is blanked, unless the layer lists its name in public', async () => {
     const files = (pub: string) => ({ 'secretrun.yaml': `sources:\n  - type: json\n    path: \${SECRET_DIR}/app.json\n${pub}` });
     const env = { SECRET_DIR: 's3cr3t-directory-name' };
-    const hidden = await runCli(['--', 'true'], { cwd: project(files('')).dir, env });
-    expect(hidden.stderr).toBe('secretrun: layer "json ${SECRET_DIR}/app.json" (secretrun.yaml:2:5): [redacted]/app.json: file not found\n');
-    const shown = await runCli(['--', 'true'], { cwd: project(files('    public: [SECRET_DIR]\n')).dir, env });
-    expect(shown.stderr).toBe('secretrun: layer "json ${SECRET_DIR}/app.json" (secretrun.yaml:2:5): s3cr3t-directory-name/app.json: file not found\n');
+    const hiddenDir = project(files('')).dir;
+    const hidden = await runCli(['--', 'true'], { cwd: hiddenDir, env });
+    expect(hidden.stderr).toBe(`secretrun: layer "json \${SECRET_DIR}/app.json" (secretrun.yaml:2:5): [redacted]/app.json: file not found${lookedFor(hiddenDir, '[redacted]/app.json')}\n`);
+    const shownDir = project(files('    public: [SECRET_DIR]\n')).dir;
+    const shown = await runCli(['--', 'true'], { cwd: shownDir, env });
+    expect(shown.stderr).toBe(`secretrun: layer "json \${SECRET_DIR}/app.json" (secretrun.yaml:2:5): s3cr3t-directory-name/app.json: file not found${lookedFor(shownDir, 's3cr3t-directory-name/app.json')}\n`);
   });
 
   it('a value some layer loaded stays blanked even where another layer lists its name in public', async () => {
@@ -35,7 +40,7 @@ describe('the redaction net does not garble', () => {
       'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n  - type: json\n    path: ${SECRET_DIR}/app.json\n    public: [SECRET_DIR]\n',
     });
     const r = await runCli(['--', 'true'], { cwd: dir });
-    expect(r.stderr).toBe('secretrun: layer "json ${SECRET_DIR}/app.json" (secretrun.yaml:4:5): [redacted]/app.json: file not found\n');
+    expect(r.stderr).toBe(`secretrun: layer "json \${SECRET_DIR}/app.json" (secretrun.yaml:4:5): [redacted]/app.json: file not found${lookedFor(dir, '[redacted]/app.json')}\n`);
   });
 
   it('a layer label holding a token that came through vars is blanked in ls, not only in errors', async () => {
@@ -54,7 +59,7 @@ describe('the redaction net does not garble', () => {
       'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n  - type: json\n    path: ${TOKEN_DIR}/${STAGE}.json\n',
     });
     const err = await loadSecrets({ cwd: dir, processEnv: {} }).then(() => undefined, (e: Error) => e);
-    expect(err?.message).toBe('layer "json ${TOKEN_DIR}/${STAGE}.json" (secretrun.yaml:4:5): [redacted]/prod.json: file not found');
+    expect(err?.message).toBe(`layer "json \${TOKEN_DIR}/\${STAGE}.json" (secretrun.yaml:4:5): [redacted]/prod.json: file not found${lookedFor(dir, '[redacted]/prod.json')}`);
   });
 });
 

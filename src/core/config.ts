@@ -75,6 +75,8 @@ export interface EnvironmentPlan {
   name: string;
   /** `vars` of the environment, interpolated, plus SECRETRUN_ENV. */
   vars: Record<string, string>;
+  /** The values `${...}` filled into `vars` from the process environment: the only part of `vars` that is not the file's own text. */
+  varsFilled?: string[];
   layers: LayerSpec[];
   require: string[];
   /** `as_file` keys, file-wide then the environment's (`run`). */
@@ -292,23 +294,29 @@ export function environmentVars(
   name: string,
   processEnv: Readonly<Record<string, string | undefined>>,
   { unresolvedOnly = false } = {},
-): { vars: Record<string, string>; problems: ConfigError[] } {
+): { vars: Record<string, string>; problems: ConfigError[]; filled: string[] } {
   // Null prototype: a var named `__proto__` or `constructor` is an own key like any other (interpolate.ts `lookupIn`).
   const vars: Record<string, string> = Object.assign(Object.create(null), { SECRETRUN_ENV: name });
   const problems: ConfigError[] = [];
+  const filled: string[] = [];
+  const fromEnv = (n: string) => {
+    const value = lookupIn(processEnv)(n);
+    if (value !== undefined) filled.push(value);
+    return value;
+  };
   for (const [k, raw] of Object.entries(file.data.environments?.[name]?.vars ?? {})) {
     // `PORT: 8080` and `DEBUG: true` mean their text, as numbers and booleans do in json and yaml layers.
     const v = typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : raw;
     if (typeof v !== 'string') continue;
     try {
-      vars[k] = interpolate(v, lookupIn(vars, processEnv));
+      vars[k] = interpolate(v, (n) => lookupIn(vars)(n) ?? fromEnv(n));
     } catch (err) {
       if (!(err instanceof InterpolationError)) throw err;
       if (unresolvedOnly && err.variable === undefined) continue;
       problems.push(new ConfigError(`environments.${name}.vars.${k}: ${err.message.replace('vars, earlier layers and', 'earlier vars and')}`, file.locate(['environments', name, 'vars', k])));
     }
   }
-  return { vars, problems };
+  return { vars, problems, filled };
 }
 
 export interface SelectOptions {
@@ -385,7 +393,7 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv, names = 
     name = requested;
   }
   const envDef = data.environments?.[name] ?? {};
-  const { vars, problems } = environmentVars(file, name, processEnv);
+  const { vars, problems, filled: varsFilled } = environmentVars(file, name, processEnv);
   if (problems.length > 0) throw problems[0];
   const layers: LayerSpec[] = [];
   const add = (list: RawLayer[] | undefined, base: Path) => {
@@ -418,5 +426,5 @@ export function selectEnvironment(file: SourcesFile, { env, processEnv, names = 
   }
   const require = [...new Set([...(data.require ?? []), ...(envDef.require ?? [])])];
   const asFile = [...new Set([...(data.as_file ?? []), ...(envDef.as_file ?? [])])];
-  return { name, vars, layers, require, asFile, fileKind: envDef.file_kind ?? data.file_kind, file, implicit: !defined };
+  return { name, vars, varsFilled, layers, require, asFile, fileKind: envDef.file_kind ?? data.file_kind, file, implicit: !defined };
 }

@@ -160,12 +160,58 @@ export function escapedForms(value: string): string[] {
   return [...new Set(forms)].filter((f) => f !== value && f.length >= MIN_REDACT_LENGTH);
 }
 
+/**
+ * Text that messages show by construction and the net never blanks: a layer's label (the sources file's own text,
+ * with `vars` filled in and what `${...}` filled inside `vars` already blanked), an environment name, a
+ * destination's `scheme://host:port`. Only what was built to be shown is registered here, never a value.
+ */
+const shownTexts = new Set<string>();
+let orderedShown: string[] | undefined;
+
+/** Mark `text` as shown by construction (see above) and return it, so a message can be written `${shown(x)}`. */
+export function shown(text: string): string {
+  if (text.length >= MIN_REDACT_LENGTH && !shownTexts.has(text)) {
+    shownTexts.add(text);
+    orderedShown = undefined;
+  }
+  return text;
+}
+
+/**
+ * Blank every registered value (and its escaped forms) where it appears in `text`, except an occurrence that lies
+ * wholly inside an occurrence of a text shown by construction (a label, a destination). A value that merely
+ * contains a shown text is still blanked whole.
+ */
 export function redact(text: string): string {
   if (secrets.size === 0) return text;
   ordered ??= [...new Set([...secrets].flatMap((v) => [v, ...escapedForms(v)]))].sort((a, b) => b.length - a.length);
-  let out = text;
-  for (const s of ordered) if (out.includes(s)) out = out.split(s).join(REDACTED);
-  return out;
+  orderedShown ??= [...shownTexts].sort((a, b) => b.length - a.length);
+  const kept = occurrences(text, orderedShown);
+  const blanked: [number, number][] = [];
+  for (const s of ordered) {
+    for (const [start, end] of occurrences(text, [s])) {
+      if (!kept.some(([a, b]) => a <= start && end <= b)) blanked.push([start, end]);
+    }
+  }
+  if (blanked.length === 0) return text;
+  blanked.sort((x, y) => x[0] - y[0] || y[1] - x[1]);
+  let out = '';
+  let at = 0;
+  for (const [start, end] of blanked) {
+    if (end <= at) continue;
+    if (start >= at) out += text.slice(at, start) + REDACTED;
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
+/** Every `[start, end)` where one of `needles` occurs in `text` (overlapping occurrences included). */
+function occurrences(text: string, needles: readonly string[]): [number, number][] {
+  const found: [number, number][] = [];
+  for (const needle of needles) {
+    for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1)) found.push([i, i + needle.length]);
+  }
+  return found;
 }
 
 /** C0 controls (line breaks and tabs included), DEL, C1 controls, and the Unicode line and paragraph separators. */

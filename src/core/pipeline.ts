@@ -136,7 +136,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
 /** The plan with each layer's source wrapped so a failure is recorded and the layer counts as empty (for `keepGoing`). */
 function recordingFailures(plan: EnvironmentPlan, failures: SecretrunError[]): EnvironmentPlan {
   // Where each layer is defined, by the label the core gives it (the label is all a source's context carries).
-  const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars), spec.location]));
+  const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars, plan.varsFilled), spec.location]));
   const recording = (source: SourceDescriptor): SourceDescriptor => ({
     ...source,
     async load(options, context) {
@@ -145,7 +145,9 @@ function recordingFailures(plan: EnvironmentPlan, failures: SecretrunError[]): E
       } catch (err) {
         // Left to the core: a missing optional layer (it becomes empty) and the fallout of an abort.
         if ((err instanceof NotFoundError && options.optional === true) || context.signal.aborted) throw err;
-        failures.push(new LayerError(context.layer, describeError(err), { definedAt: definedAt.get(context.layer) }));
+        // Our own message whole (describeError keeps a first line, and a path may hold a line break, printed escaped).
+        const reason = err instanceof SecretrunError ? err.message : describeError(err);
+        failures.push(new LayerError(context.layer, reason, { definedAt: definedAt.get(context.layer) }));
         return {};
       }
     },
@@ -190,7 +192,7 @@ export async function offlinePermissionFindings(plan: EnvironmentPlan, processEn
     if (spec.options.allow_world_readable === true || !source.privateFiles) continue;
     try {
       const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, lookupIn(plan.vars, processEnv))) as Record<string, unknown>;
-      found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars), spec.dir ?? plan.file.dir, spec.location));
+      found.push(...filePermissionFindings(source, options, layerName(spec, plan.vars, plan.varsFilled), spec.dir ?? plan.file.dir, spec.location));
     } catch {
       continue; // a path that needs an earlier layer's value, or that only interpolation made invalid: left to --resolve
     }
@@ -212,7 +214,7 @@ export async function offlineReferenceProblems(plan: EnvironmentPlan, processEnv
     const name = layerName(spec, plan.vars);
     const problems: string[] = [];
     try {
-      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
+      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, lookupIn(plan.vars, processEnv))) as Record<string, unknown>;
       const context = { layer: name, configDir: spec.dir ?? plan.file.dir, keys: {}, env: processEnv, signal: new AbortController().signal, warn: () => {}, secret: registerSecret };
       layerReferences(await source.load(options, context), schemes, source.passesParentEnvironment ? 'skip' : 'error', problems);
     } catch (err) {

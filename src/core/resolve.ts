@@ -10,10 +10,10 @@
 import { interpolate, interpolateTracked, InterpolationError, lookupIn, mapStrings, ownValue, references } from './interpolate.js';
 import type { EnvironmentPlan, LayerSpec } from './config.js';
 import { applyDecode } from '../formats/decode.js';
-import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, type Location } from './errors.js';
+import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, shown, type Location } from './errors.js';
 import { matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
-import type { Source, SourceOptions } from '../sources/types.js';
+import type { FilledFrom, Source, SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
 import { withDefaults } from './validate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
@@ -96,7 +96,12 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   hooks.signal?.addEventListener('abort', onOuterAbort, { once: true });
   // Defaults first, templates included: a `${DOPPLER_TOKEN}` default takes part in the dependency graph.
   const layers = plan.layers.map((spec) => ({ ...spec, options: withDefaults(spec.source, spec.options) }));
-  const names = layers.map((spec) => layerName(spec, plan.vars));
+  // `vars` are the sources file's own text and are never blanked; what `${...}` filled into them from the
+  // parent environment is (contract, messages).
+  for (const value of plan.varsFilled ?? []) registerSecret(value);
+  // The environment's name is the command line's or the file's own text (`SECRETRUN_ENV`): shown as it is.
+  shown(plan.name);
+  const names = layers.map((spec) => layerName(spec, plan.vars, plan.varsFilled));
   const session = hooks.session ?? new Map<string, unknown>();
   /** Everything the layers reported holding, failed ones included (a thrown-away resolution releases it). */
   const heldAll: HeldState[] = [];
@@ -193,19 +198,37 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     const ownPublic = publicPatterns(spec.options);
     const fromLayers = lookupIn(found, merged);
     let filledByLayer: string | undefined;
+    /** Where the names the lookups since the last `takeOrigins` read came from (credential origins in messages). */
+    let filledFrom: FilledFrom[] = [];
     const lookup = (n: string) => {
       const fromVars = ownValue(plan.vars, n);
       const fromLayer = fromLayers(n);
-      const value = fromVars ?? fromLayer ?? ownValue(hooks.processEnv, n);
-      if (value !== undefined && !matchesAny(n, ownPublic) && !(fromVars === undefined && fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
+      const fromEnv = fromVars === undefined && fromLayer === undefined ? ownValue(hooks.processEnv, n) : undefined;
+      const value = fromVars ?? fromLayer ?? fromEnv;
+      // `vars` are the sources file's own text: never blanked (what `${...}` filled into them from the parent
+      // environment is registered once, in resolveLayers).
+      if (fromVars === undefined && value !== undefined && !matchesAny(n, ownPublic) && !(fromLayer !== undefined && publicFromLayer.has(n))) registerFilled(n, value);
       if (fromVars === undefined && fromLayer !== undefined && fromLayer !== '') filledByLayer ??= layerOf[n];
+      if (fromVars !== undefined) filledFrom.push({ name: n, from: 'vars' });
+      else if (fromLayer !== undefined) filledFrom.push({ name: n, from: 'layer', layer: layerOf[n] ?? '' });
+      else if (fromEnv !== undefined) filledFrom.push({ name: n, from: 'env' });
       return value;
     };
-    const { options, filled, fromLayer } = interpolateOptions(spec, name, lookup, () => {
-      const by = filledByLayer;
-      filledByLayer = undefined;
-      return by;
-    });
+    const { options, filled, fromLayer, origins } = interpolateOptions(
+      spec,
+      name,
+      lookup,
+      () => {
+        const by = filledByLayer;
+        filledByLayer = undefined;
+        return by;
+      },
+      () => {
+        const from = filledFrom;
+        filledFrom = [];
+        return from;
+      },
+    );
     const holding: HeldState[] = [];
     const context = {
       layer: name,
@@ -217,6 +240,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       secret: registerSecret,
       filled: (path: (string | number)[]) => filled.get(path.join('\0')) ?? [],
       filledFrom: (path: (string | number)[]) => fromLayer.get(path.join('\0')),
+      origins: (path: (string | number)[]) => origins.get(path.join('\0')) ?? [],
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
       session,
       hold: (state: unknown, holdOptions?: { session?: boolean }) => {
@@ -434,25 +458,31 @@ export function keyValueLists(resolution: Resolution): { keys: string[]; values:
  * Built from the text as written, with only the environment's `vars` filled in (those values join the redaction
  * net, and the label is redacted): values loaded from layers never appear in a label.
  */
-export function layerName(spec: Pick<LayerSpec, 'type' | 'source' | 'options'>, vars: Record<string, string>): string {
+export function layerName(spec: Pick<LayerSpec, 'type' | 'source' | 'options'>, vars: Record<string, string>, varsFilled: readonly string[] = []): string {
   const o = spec.options;
-  if (typeof o.name === 'string' && o.name) return o.name;
-  const ownPublic = publicPatterns(o);
+  if (typeof o.name === 'string' && o.name) return shownLabel(o.name);
   const fill = (s: string) => {
     try {
-      return interpolate(s, (n) => {
-        const value = ownValue(vars, n);
-        if (value === undefined) return `\${${n}}`;
-        if (!matchesAny(n, ownPublic)) registerFilled(n, value);
-        return value;
-      });
+      return interpolate(s, (n) => ownValue(vars, n) ?? `\${${n}}`);
     } catch {
       return s;
     }
   };
   const what = spec.source.label?.(o, fill);
-  // The label is shown raw by `ls`, `diff`, the spinner and watch logs: blank what `vars` filled in here, once.
-  return what ? redact(`${spec.type} ${what}`) : spec.type;
+  if (!what) return spec.type;
+  // `vars` are the file's own text; only what `${...}` filled into them from the parent environment is blanked,
+  // here, once. The label is then shown by construction (the net never blanks it in a message): it is shown raw
+  // by `ls`, `diff`, the spinner and watch logs too. The part after the type (a path as written, `config/Production.json`)
+  // is what a source's own messages quote.
+  for (const value of varsFilled) registerSecret(value);
+  const blanked = redact(what);
+  shown(blanked);
+  return shownLabel(`${spec.type} ${blanked}`);
+}
+
+/** A label is the sources file's own text: messages show it by construction. */
+function shownLabel(label: string): string {
+  return shown(label);
 }
 
 /** `SECRETRUN_ENV` is the environment's name, chosen on the command line: never a secret. */
@@ -480,30 +510,36 @@ function collectReferences(spec: LayerSpec, name: string): string[] {
 
 /**
  * The options with every `${...}` filled in, and per string option (path joined by NUL) the ranges filled in and
- * the earlier layer that filled one (`takeLayer` reports and forgets the layer the lookups since its last call used).
+ * the earlier layer that filled one (`takeLayer` reports and forgets the layer the lookups since its last call used),
+ * and where each filled name came from (`takeOrigins`, likewise).
  */
 function interpolateOptions(
   spec: LayerSpec,
   name: string,
   lookup: (n: string) => string | undefined,
   takeLayer: () => string | undefined,
-): { options: SourceOptions; filled: Map<string, [number, number][]>; fromLayer: Map<string, string> } {
+  takeOrigins: () => FilledFrom[],
+): { options: SourceOptions; filled: Map<string, [number, number][]>; fromLayer: Map<string, string>; origins: Map<string, FilledFrom[]> } {
   const filled = new Map<string, [number, number][]>();
   const fromLayer = new Map<string, string>();
+  const origins = new Map<string, FilledFrom[]>();
   const options = mapStrings(spec.options, (s, path) => {
     try {
       takeLayer();
+      takeOrigins();
       const tracked = interpolateTracked(s, lookup);
       if (tracked.filled.length > 0) filled.set(path.join('\0'), tracked.filled);
       const layer = takeLayer();
       if (layer !== undefined) fromLayer.set(path.join('\0'), layer);
+      const from = takeOrigins();
+      if (from.length > 0) origins.set(path.join('\0'), from);
       return tracked.text;
     } catch (err) {
       if (err instanceof InterpolationError) throw new ConfigError(`layer "${name}": ${path.join('.')}: ${err.message}`, spec.locate(path));
       throw err;
     }
   }) as SourceOptions;
-  return { options, filled, fromLayer };
+  return { options, filled, fromLayer, origins };
 }
 
 /**

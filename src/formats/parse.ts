@@ -134,7 +134,7 @@ export function scanJson(text: string, duplicates?: { offset: number; key: strin
   };
   const literal = (word: string) => {
     if (text.startsWith(word, i)) i += word.length;
-    else fail(`unexpected ${describe()}`);
+    else fail(`found ${describe()} where a JSON value was expected${/[A-Za-z]/.test(text[i] ?? '') ? ' (strings need double quotes; words are only true, false and null)' : ''}`);
   };
   const string = () => {
     i++;
@@ -216,12 +216,12 @@ export function scanJson(text: string, duplicates?: { offset: number; key: strin
     if (c === 'n') return literal('null');
     const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
     if (m && m[0] !== '-' && m[0] !== '') return void (i += m[0].length);
-    fail(`unexpected ${describe()}`);
+    fail(`found ${describe()} where a JSON value was expected${/[A-Za-z]/.test(c ?? '') ? ' (strings need double quotes)' : ''}`);
   };
   try {
     value();
     ws();
-    if (i < text.length) fail(`unexpected ${describe()} after the end of the JSON value`);
+    if (i < text.length) fail(`found ${describe()} after the end of the JSON value`);
     return { offset: i, reason: 'invalid JSON' };
   } catch (stop) {
     if (stop instanceof Stop) return { offset: stop.offset, reason: stop.reason };

@@ -38,7 +38,7 @@ export const REMOTE_OPTIONS = {
     exclusiveMinimum: 0,
     default: DEFAULT_TIMEOUT_SECONDS,
     is: 'seconds per attempt',
-    description: `Seconds the first wait for an answer may take (default ${DEFAULT_TIMEOUT_SECONDS}); each retry of a timeout waits twice as long again, bounded by \`deadline\`.`,
+    description: `Seconds a connection may take and the first wait for an answer (default ${DEFAULT_TIMEOUT_SECONDS}); a connection never established is retried at \`timeout\` each, a timeout on an accepted connection waits twice as long again, bounded by \`deadline\`.`,
   },
   retries: {
     type: 'integer',

@@ -11,6 +11,7 @@
  */
 import { SourceError } from '../core/errors.js';
 import { fetchKeys, layerFetchOptions } from './net/fetch.js';
+import { credentialOrigin } from './net/credential-origin.js';
 import { parseJson } from '../formats/parse.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource } from './descriptor.js';
 import type { OptionSpecs } from '../core/validate.js';
@@ -41,10 +42,20 @@ export default defineSource({
   async load(options, context) {
     const { token } = options;
     if (!token) throw new SourceError('no Doppler token: set DOPPLER_TOKEN or the layer\'s `token:`');
-    const url = downloadUrl(options.api_host || DEFAULT_DOPPLER_API_HOST, { project: options.project, config: options.config, only: options.only });
+    const apiHost = options.api_host || DEFAULT_DOPPLER_API_HOST;
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(apiHost)) {
+      // `DOPPLER_API_HOST=api.example.com`: say which setting, not a URL parser's complaint. The text is not quoted.
+      const from = credentialOrigin(context, ['api_host'], 'api_host') ?? 'api_host';
+      throw new SourceError(`${from}: the API host needs a scheme: write https://HOST[:PORT]`);
+    }
+    const url = downloadUrl(apiHost, { project: options.project, config: options.config, only: options.only });
     return fetchKeys(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
-      { ...layerFetchOptions(OPTIONS, options, context), credentialsName: OPTIONS.token.credential.is },
+      {
+        ...layerFetchOptions(OPTIONS, options, context),
+        credentialsName: OPTIONS.token.credential.is,
+        credentialOrigin: credentialOrigin(context, ['token'], 'token'),
+      },
       (response) => flatStringObject(parseJson(response.text, 'Doppler response')),
     );
   },

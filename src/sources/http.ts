@@ -8,6 +8,7 @@
  */
 import { SourceError } from '../core/errors.js';
 import { credentialsInUrl, displayUrl, fetchKeys, layerFetchOptions, mediaType, statusText } from './net/fetch.js';
+import { credentialOrigin } from './net/credential-origin.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
 import type { OptionSpecs } from '../core/validate.js';
@@ -44,7 +45,8 @@ export default defineSource({
     for (const [name, value] of Object.entries(headers)) if (!PLAIN_HEADERS.has(name.toLowerCase())) context.secret(value);
     const { body, method } = options;
     if (body !== undefined) context.secret(body);
-    return fetchKeys({ url, method, headers, body }, layerFetchOptions(OPTIONS, options, context), (response) => {
+    const fetchOptions = { ...layerFetchOptions(OPTIONS, options, context), credentialOrigin: headerCredentialOrigin(options.headers ?? {}, context) };
+    return fetchKeys({ url, method, headers, body }, fetchOptions, (response) => {
       // A login or error page served with 200 (a proxy, a captive portal) is not parsed as data: its text would
       // only produce a confusing parse error, or worse, keys.
       if (options.format === undefined && mediaType(response.headers['content-type']) === 'text/html') {
@@ -58,6 +60,19 @@ export default defineSource({
     });
   },
 });
+
+/**
+ * Where the credential headers came from, for a 401/403: `header X-Vault-Token VAULT_TOKEN from the environment`.
+ * The headers that are credentials (a literal Authorization or X-Vault-Token, any header `${...}` filled).
+ */
+function headerCredentialOrigin(headers: Record<string, string>, context: Parameters<typeof credentialOrigin>[0] & { filled?: (path: (string | number)[]) => readonly unknown[] }): string | undefined {
+  const literal = new Set(OPTIONS.headers.credential.literalKeys.map((k) => k.toLowerCase()));
+  const described = Object.keys(headers)
+    .filter((name) => literal.has(name.toLowerCase()) || (context.filled?.(['headers', name]).length ?? 0) > 0)
+    .map((name) => credentialOrigin(context, ['headers', name], `header ${name}`))
+    .filter((d): d is string => d !== undefined);
+  return described.length > 0 ? described.slice(0, 3).join('; ') : undefined;
+}
 
 /** json for application/json and any `+json`; yaml for any yaml type; dotenv for text/plain and dotenv types; else json. */
 export function formatFromContentType(contentType: string | undefined): ContentFormat {

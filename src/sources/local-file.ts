@@ -1,6 +1,7 @@
 /** Shared by the file-backed source types: resolve `path` from the sources file's directory and read it. */
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { readTextFile } from '../core/files.js';
+import { NotFoundError } from '../core/errors.js';
 import type { PrivateFile, SourceContext } from './types.js';
 
 /** The options of a file-backed layer (FILE_OPTIONS), as read from its descriptor. */
@@ -16,7 +17,14 @@ export function filePath(options: Pick<FileLayerOptions, 'path'>, context: Pick<
 /** Read the layer's file; returns the text and the path as written, for messages. */
 export function readLayerFile(options: Pick<FileLayerOptions, 'path'>, context: SourceContext): { text: string; shown: string } {
   const shown = options.path;
-  return { text: readTextFile(filePath(options, context), shown), shown };
+  const abs = filePath(options, context);
+  try {
+    return { text: readTextFile(abs, shown), shown };
+  } catch (err) {
+    // A relative path resolves from the sources file's directory (or, for --dotenv, the current one): say where.
+    if (err instanceof NotFoundError && !isAbsolute(shown)) throw new NotFoundError(`${err.message} (looked for ${abs})`);
+    throw err;
+  }
 }
 
 /** The layer's own file holds plain secrets: it should be readable by its owner only (see core/permissions.ts). */

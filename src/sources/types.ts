@@ -37,6 +37,12 @@ export interface SourceContext {
    */
   filledFrom?(path: (string | number)[]): string | undefined;
   /**
+   * Where each `${NAME}` in the string option at `path` was filled from, in order: the environment's `vars`, an
+   * earlier layer (its label) or the parent environment; empty when the text was written literally. Messages name
+   * a credential's origin with it (net/credential-origin.ts), never its value.
+   */
+  origins?(path: (string | number)[]): readonly FilledFrom[];
+  /**
    * Present when the same layer is resolved again and again (watch mode, `watchSecrets`): a map kept from one
    * resolution to the next, e.g. for an ETag and what its answer parsed to (see `fetchKeys`).
    */
@@ -58,6 +64,9 @@ export interface SourceContext {
 }
 
 export type SourceOptions = Record<string, unknown>;
+
+/** Where `${NAME}` got its value (see `SourceContext.origins`). */
+export type FilledFrom = { name: string; from: 'vars' } | { name: string; from: 'layer'; layer: string } | { name: string; from: 'env' };
 
 /** What one reference asks its store for (`ref+SCHEME://PATH?PARAMS`): the pointer is the core's, not the store's. */
 export interface ReferenceTarget {

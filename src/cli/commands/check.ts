@@ -15,6 +15,7 @@ import { missingRequiredMessage, offlinePermissionFindings, offlineReferenceProb
 import { info, warn } from '../output.js';
 import { SOURCES, type SourceRegistry } from '../../sources/index.js';
 import { CLI_OPTION_NAMES, parentEnv, resolveEnvironment, type CommonOptions } from './common.js';
+import { localFindings } from './check-local.js';
 
 export interface CheckOptions extends CommonOptions {
   resolve?: boolean;
@@ -45,6 +46,7 @@ export async function check(opts: CheckOptions): Promise<number> {
   } else {
     permissions = await offlinePermissions(valid, opts);
   }
+  reportLocal(valid, opts, cwd);
   reportPermissions(permissions, valid.shown, opts);
   if (loaded) info(loaded, opts.quiet);
   info(summary(valid, opts.dotenv?.length ?? 0), opts.quiet);
@@ -72,6 +74,20 @@ function summary(file: SourcesFile, extraLayers: number): string {
   const layers = plural(countLayers(file), 'layer') + (extraLayers > 0 ? ` + ${extraLayers} from --dotenv` : '');
   const what = `${layers}, ${plural(envs.length, 'environment')}: ${envs.join(', ')}`;
   return file.path ? `${file.shown}: OK (${what})` : `OK: no sources file (${what})`;
+}
+
+/**
+ * Missing layer files and non-http(s) URLs (offline only: `--resolve` loads the layers and reports them as they
+ * fail), and what dotenv would silently misread (check-local.ts): problems of the selected environment fail,
+ * another environment's are notes, dotenv findings are warnings (errors with --strict).
+ */
+function reportLocal(file: SourcesFile, opts: CheckOptions, cwd: string): void {
+  const selected = opts.env ?? parentEnv.SECRETRUN_ENV ?? file.data.default_environment;
+  const found = localFindings(file, { processEnv: parentEnv, names: CLI_OPTION_NAMES, dotenv: opts.dotenv, cwd, selected });
+  const problems = [...(opts.resolve ? [] : found.problems), ...(opts.strict ? found.warnings : [])];
+  if (problems.length > 0) throw withSummary(problems, file.shown);
+  if (!opts.resolve) for (const note of found.notes) info(note, opts.quiet);
+  for (const w of found.warnings) warn(w.message, opts.quiet);
 }
 
 /** Each finding as `file:line:col: .env is readable by ...`, at the layer that reads it: warnings, or errors with --strict. */

@@ -12,14 +12,15 @@
  * (../net/retry.ts) retries throttling until `deadline`, waits for a slow answer (twice as long on each retry)
  * instead of sending the request again, and paces the requests to a backend that throttled. Sources call `retrying(what, signal => client.send(..., { abortSignal }))`.
  */
-import { SourceError } from '../../core/errors.js';
+import { SourceError, shown } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
 import { urlForDisplay } from '../../core/urls.js';
-import { debugChannel, GaveUp, pacerFor, withRetries, type AttemptOutcome } from '../net/retry.js';
+import { debugChannel, formatSeconds, GaveUp, pacerFor, withRetries, type Attempt, type AttemptOutcome } from '../net/retry.js';
+import { missingProfileMessage } from './profiles.js';
 import type { OptionSpecs } from '../../core/validate.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
 import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
-import { classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
+import { awsErrorName, classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
 
 /** One AWS service as a source uses it. */
 export interface AwsService<Sdk, Client> {
@@ -91,7 +92,7 @@ export function awsReferenceProblem(target: ReferenceTarget): string | undefined
 export interface AwsClientConfig {
   maxAttempts: number;
   retryMode: 'standard';
-  requestHandler: { connectionTimeout: number };
+  requestHandler: { connectionTimeout: number; httpAgent?: unknown; httpsAgent?: unknown };
   logger: { debug(...a: unknown[]): void; info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void };
   region?: string;
   profile?: string;
@@ -121,7 +122,7 @@ export function withoutNodeVersionWarning<T>(construct: () => T): T {
   }
 }
 
-export function clientConfig(opts: AwsOptions, context: Pick<SourceContext, 'warn'>): AwsClientConfig {
+export function clientConfig(opts: AwsOptions, context: Pick<SourceContext, 'warn'>, agents?: ConnectionWatch): AwsClientConfig {
   // Only set what the user gave: leaving `endpoint` and `region` out is what lets AWS_ENDPOINT_URL_<SERVICE>
   // and the region chain apply for sure.
   const config: AwsClientConfig = {
@@ -129,7 +130,7 @@ export function clientConfig(opts: AwsOptions, context: Pick<SourceContext, 'war
     maxAttempts: 1,
     retryMode: 'standard',
     // The time limit of a whole attempt is ours (it doubles on each retry); the SDK only bounds connecting.
-    requestHandler: { connectionTimeout: opts.timeoutMs },
+    requestHandler: { connectionTimeout: opts.timeoutMs, ...(agents && { httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent }) },
     // The SDK writes some warnings with console.warn unless given a logger; keep them to one line on our channel.
     logger: {
       debug: () => {},
@@ -154,15 +155,72 @@ async function resolveRegion(client: AwsClient, opts: AwsOptions, context: Sourc
   try {
     region = await client.config.region();
   } catch (err) {
+    const profileProblem = missingProfile(opts, context);
+    if (profileProblem) throw new SourceError(profileProblem);
     // The SDK's "Region is missing" does not say where to set one; anything else is an invalid name (not quoted).
     if (!/region is missing/i.test(String((err as Error)?.message))) throw new SourceError('AWS region: the region is not a valid region name (such as eu-west-1)');
   }
   if (region) return region;
-  throw new SourceError(`no AWS region: set \`region\` on the layer, AWS_REGION, or \`region\` in profile "${profileInUse(opts, context)}" of ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`);
+  throw new SourceError(
+    missingProfile(opts, context) ?? `no AWS region: set \`region\` on the layer, AWS_REGION, or \`region\` in profile "${profileInUse(opts, context)}" of ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`,
+  );
 }
 
 function profileInUse(opts: AwsOptions, context: SourceContext): string {
   return opts.profile ?? context.env.AWS_PROFILE ?? 'default';
+}
+
+/** A named profile that neither shared file defines: the real cause behind "no region" or "no credentials". */
+function missingProfile(opts: AwsOptions, context: SourceContext): string | undefined {
+  const profile = opts.profile ?? context.env.AWS_PROFILE;
+  return missingProfileMessage(profile, opts.profile !== undefined ? 'layer option `profile`' : 'AWS_PROFILE', context.env);
+}
+
+/**
+ * The client's HTTP agents, watched: the retry policy tells a host that never accepts a connection (retried at
+ * `timeout` each) from a server that is slow to answer on one (waited for longer). `connected(listener)` calls
+ * back at once when a connection is open (a kept-alive one serves the next request), else when one opens.
+ */
+export interface ConnectionWatch {
+  httpAgent: unknown;
+  httpsAgent: unknown;
+  connected(listener: () => void): () => void;
+}
+
+function watchConnections(): ConnectionWatch {
+  const http: typeof import('node:http') = process.getBuiltinModule?.('node:http') ?? require('node:http');
+  const https: typeof import('node:https') = process.getBuiltinModule?.('node:https') ?? require('node:https');
+  let open = 0;
+  const listeners = new Set<() => void>();
+  const opened = (socket: import('node:net').Socket, event: 'connect' | 'secureConnect') =>
+    socket.once(event, () => {
+      open++;
+      socket.once('close', () => open--);
+      for (const listener of [...listeners]) listener();
+    });
+  // The SDK's own defaults: keep-alive, 50 sockets.
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 50 });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 50 });
+  for (const [agent, event] of [[httpAgent, 'connect'], [httpsAgent, 'secureConnect']] as const) {
+    const create = (agent as unknown as { createConnection: (...a: unknown[]) => import('node:net').Socket }).createConnection.bind(agent);
+    (agent as unknown as { createConnection: (...a: unknown[]) => unknown }).createConnection = (...args: unknown[]) => {
+      const socket = create(...args);
+      if (socket) opened(socket, event);
+      return socket;
+    };
+  }
+  return {
+    httpAgent,
+    httpsAgent,
+    connected(listener) {
+      if (open > 0) {
+        listener();
+        return () => {};
+      }
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
 }
 
 /** The endpoint the SDK uses, as it finds it: the option, the service's variable, AWS_ENDPOINT_URL, the default. */
@@ -180,18 +238,27 @@ export interface AwsCall<Sdk, Client> {
 }
 
 /** One attempt of an SDK call, abandoned when `signal` aborts; the outcome says what the retry loop should do. */
-async function attemptCall<T>(send: (abortSignal: AbortSignal) => Promise<T>, signal: AbortSignal, cancel: AbortSignal): Promise<AttemptOutcome<T>> {
+async function attemptCall<T>(send: (abortSignal: AbortSignal) => Promise<T>, attempt: Attempt, cancel: AbortSignal, watch: ConnectionWatch): Promise<AttemptOutcome<T>> {
+  const stop = watch.connected(attempt.connected);
   try {
-    return { ok: true, value: await send(signal) };
+    return { ok: true, value: await send(attempt.signal) };
   } catch (err) {
     if (cancel.aborted) throw new SourceError('cancelled');
     return classifyAwsError(err);
+  } finally {
+    stop();
   }
 }
 
 /** The error reported for a request that had no answer within `waitedMs` (see describeAwsError). */
 function noAnswer(waitedMs: number): { error: unknown; describe: string } {
-  const error = Object.assign(new Error(`no answer within ${waitedMs} ms`), { name: 'AttemptTimeout', timeoutMs: waitedMs });
+  const error = Object.assign(new Error(`no answer within ${formatSeconds(waitedMs)}`), { name: 'AttemptTimeout', timeoutMs: waitedMs });
+  return { error, describe: error.message };
+}
+
+/** The error reported for an attempt whose connection was not established within `waitedMs`. */
+function noConnection(waitedMs: number): { error: unknown; describe: string } {
+  const error = Object.assign(new Error(`no connection within ${formatSeconds(waitedMs)}`), { name: 'AttemptNoConnection', timeoutMs: waitedMs });
   return { error, describe: error.message };
 }
 
@@ -212,14 +279,15 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
   } catch {
     throw new SourceError(`the AWS SDK is not installed: run \`npm install ${service.packageName}\``);
   }
-  const client = withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context)));
+  const watch = watchConnections();
+  const client = withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context, watch)));
   try {
     const region = await resolveRegion(client, opts, context);
     const endpoint = endpointInUse(service, opts, context.env, region);
     const pacer = pacerFor(`${service.title} ${endpoint}`);
     const debug = debugChannel(context.env, context.layer);
     const retrying = <R>(what: string, send: (abortSignal: AbortSignal) => Promise<R>): Promise<R> =>
-      withRetries((a) => attemptCall(send, a.signal, context.signal), {
+      withRetries((a) => attemptCall(send, a, context.signal, watch), {
         timeoutMs: opts.timeoutMs,
         retries: opts.retries,
         deadlineMs: opts.deadlineMs,
@@ -228,19 +296,23 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
         debug,
         what: `${service.title} ${what}`,
         onTimeout: noAnswer,
+        onNoConnection: noConnection,
       });
     try {
       return await use({ sdk, client, region, retrying });
     } catch (err) {
       if (err instanceof SourceError) throw err;
       if (context.signal.aborted) throw new SourceError('cancelled');
+      const cause0 = err instanceof GaveUp ? err.last.error : err;
+      const profileProblem = awsErrorName(cause0) === 'CredentialsProviderError' ? missingProfile(opts, context) : undefined;
+      if (profileProblem) throw new SourceError(profileProblem);
       const scene: ErrorScene = {
         service: service.title,
         region,
         timeoutMs: opts.timeoutMs,
         files: `${context.env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'} and ${context.env.AWS_CONFIG_FILE ?? '~/.aws/config'}`,
         // AWS_ENDPOINT_URL may carry userinfo or a `?token=`: messages show scheme, host and port only.
-        endpoint: urlForDisplay(endpoint),
+        endpoint: shown(urlForDisplay(endpoint)),
         profile: profileInUse(opts, context),
         profileFromOption: opts.profile !== undefined,
       };
@@ -249,6 +321,8 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
     }
   } finally {
     client.destroy();
+    (watch.httpAgent as { destroy(): void }).destroy();
+    (watch.httpsAgent as { destroy(): void }).destroy();
   }
 }
 

@@ -2,7 +2,7 @@
  * AWS SDK failures: what the retry loop makes of them (`classifyAwsError`), and one-line messages naming the error,
  * its HTTP status, the region and the attempts; never AWS's own text (it may quote input), never a stack.
  */
-import { parseRetryAfter, type AttemptOutcome, type GaveUp } from '../net/retry.js';
+import { formatSeconds, parseRetryAfter, type AttemptOutcome, type GaveUp } from '../net/retry.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
 const EXPIRED_NAMES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired']);
@@ -53,7 +53,8 @@ export function classifyAwsError(err: unknown): AttemptOutcome<never> & { ok: fa
   const retryAfterMs = parseRetryAfter(e.$response?.headers?.['retry-after']);
   const describe = e.code !== undefined && NETWORK_CODES.has(e.code) ? e.code : name;
   if (THROTTLING_NAMES.has(name) || status === 429 || (status === 503 && retryAfterMs !== undefined)) return { ok: false, kind: 'throttled', error: err, describe, retryAfterMs };
-  if (name === 'TimeoutError') return { ok: false, kind: 'timeout', error: err, describe };
+  // The SDK's own connection timeout: no connection was established (retried at `timeout`, no doubling).
+  if (name === 'TimeoutError') return { ok: false, kind: /establish a connection/.test(String(e.message)) ? 'unconnected' : 'timeout', error: err, describe };
   const transient = (e.code !== undefined && NETWORK_CODES.has(e.code)) || e.$fault === 'server' || (status !== undefined && status >= 500) || TRANSIENT_NAMES.has(name);
   return { ok: false, kind: transient ? 'transient' : 'final', error: err, describe };
 }
@@ -93,11 +94,14 @@ export function describeAwsError(err: unknown, scene: ErrorScene, gaveUp?: GaveU
   if (EXPIRED_NAMES.has(name)) return `${name}: AWS credentials have expired: refresh them for profile "${scene.profile}" or renew AWS_SESSION_TOKEN (${where})`;
   if (BAD_CREDENTIAL_NAMES.has(name)) return `${name}: the credentials were rejected (looked at ${credentialSources(scene)}) (${where})`;
   if (name === 'AttemptTimeout') {
-    return `cannot reach ${scene.service} at ${scene.endpoint}: no answer within ${e.timeoutMs} ms (options \`timeout\` and \`retries\`) (${where}${tries})`;
+    return `cannot reach ${scene.service} at ${scene.endpoint}: no answer within ${formatSeconds(e.timeoutMs ?? 0)} (options \`timeout\` and \`retries\`) (${where}${tries})`;
+  }
+  if (name === 'AttemptNoConnection') {
+    return `cannot reach ${scene.service} at ${scene.endpoint}: no connection within ${formatSeconds(e.timeoutMs ?? 0)} (options \`timeout\` and \`retries\`) (${where}${tries})`;
   }
   if (name === 'TimeoutError') {
     const phase = /establish a connection/.test(String(e.message)) ? 'no connection' : 'no answer';
-    return `cannot reach ${scene.service} at ${scene.endpoint}: ${phase} within ${scene.timeoutMs} ms (option \`timeout\`) (${where}${tries})`;
+    return `cannot reach ${scene.service} at ${scene.endpoint}: ${phase} within ${formatSeconds(scene.timeoutMs)} (option \`timeout\`) (${where}${tries})`;
   }
   if (e.code !== undefined && NETWORK_CODES.has(e.code)) return `cannot reach ${scene.service} at ${scene.endpoint}: ${e.code} (${where}${tries})`;
   return `${name}${awsErrorMeaning(name, scene.service)} (${httpStatus(err)}${where}${tries})`;

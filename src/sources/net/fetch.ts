@@ -4,19 +4,20 @@
  * - undici is loaded lazily: it is external to the bundle and costs ~140 ms, paid only when a remote layer runs.
  * - `timeout` covers a whole request (connect, headers and body); the retry policy is ./retry.ts: 429 and 503
  *   with `Retry-After` are throttling, retried until `deadline`; connection errors, 408 and other 5xx are retried
- *   at most `retries` times; a request without an answer in time is waited for again (twice as long, one retry). `Retry-After` (seconds or an HTTP date)
+ *   at most `retries` times; a request without an answer in time on an accepted connection is waited for again
+ *   (twice as long, one retry), a connection never established is tried again at `timeout`. `Retry-After` (seconds or an HTTP date)
  *   replaces the backoff, capped at RETRY_AFTER_CAP_MS. Requests to an origin that throttled are paced.
  * - 400, 401, 403, 404 and every other 4xx are final. 404 is a NotFoundError so `optional: true` can make it empty.
- * - Errors never quote a response body or a header value (either may hold a secret), and show the URL without
- *   userinfo and without the values of query parameters that look like credentials.
+ * - Errors never quote a response body or a header value (either may hold a secret), and show a destination as
+ *   `scheme://host:port` only (`displayUrl`, shown by construction).
  */
-import { NotFoundError, SourceError } from '../../core/errors.js';
+import { NotFoundError, SourceError, shown } from '../../core/errors.js';
 import { loadUndiciRequest, type UndiciRequest } from './undici.js';
 import { isLoopbackHost, urlForDisplay } from '../../core/urls.js';
 import { credentialCarried, DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from '../descriptor.js';
 import type { OptionSpecs } from '../../core/validate.js';
 import type { SourceContext, SourceOptions } from '../types.js';
-import { backoffMs, debugChannel, GaveUp, pacerFor, parseRetryAfter, RETRY_AFTER_CAP_MS, throwIfCancelled, withRetries, type AttemptOutcome } from './retry.js';
+import { backoffMs, debugChannel, formatSeconds, GaveUp, pacerFor, parseRetryAfter, RETRY_AFTER_CAP_MS, throwIfCancelled, withRetries, type AttemptOutcome } from './retry.js';
 
 export interface FetchRequest {
   url: string;
@@ -41,6 +42,11 @@ export interface FetchOptions {
   maxBytes?: number;
   /** What a 401/403 says was rejected, e.g. "the Doppler token". Default "the credentials". */
   credentialsName?: string;
+  /**
+   * Where that credential came from, for a 401/403 (./credential-origin.ts), e.g. `token DOPPLER_TOKEN from
+   * layer "dotenv .env"`; never its value.
+   */
+  credentialOrigin?: string;
   /** Backoff base in ms (tests may lower it). Default 200. */
   backoffBaseMs?: number;
   /**
@@ -101,12 +107,12 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
 
   let current: Required<FetchRequest> = { url: url.href, method: (request.method ?? 'GET').toUpperCase(), headers: request.headers ?? {}, body: request.body ?? '' };
   let redirects = 0;
-  const attempt = async (signal: AbortSignal): Promise<AttemptOutcome<FetchResponse>> => {
+  const attempt = async (signal: AbortSignal, connected: () => void): Promise<AttemptOutcome<FetchResponse>> => {
     for (;;) {
-      const outcome = await attemptOnce(undiciRequest, current, signal, opts);
+      const outcome = await attemptOnce(undiciRequest, current, signal, opts, connected);
       if (outcome.kind === 'failure') {
         const failure = new SourceError(outcome.message);
-        return { ok: false, kind: outcome.retryable ? 'transient' : 'final', error: failure, describe: outcome.message };
+        return { ok: false, kind: outcome.unconnected ? 'unconnected' : outcome.retryable ? 'transient' : 'final', error: failure, describe: outcome.message };
       }
       const { status, headers } = outcome.response;
       if ((status >= 200 && status < 300) || opts.answers?.includes(status)) return { ok: true, value: outcome.response };
@@ -119,7 +125,7 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
         current = next;
         continue;
       }
-      if (!isRetryableStatus(status)) return { ok: false, kind: 'final', error: finalStatusError(outcome.response, current.url, opts.credentialsName), describe: statusText(outcome.response) };
+      if (!isRetryableStatus(status)) return { ok: false, kind: 'final', error: finalStatusError(outcome.response, current.url, opts.credentialsName, opts.credentialOrigin), describe: statusText(outcome.response) };
       const retryAfterMs = parseRetryAfter(headers['retry-after']);
       const throttled = status === 429 || (status === 503 && retryAfterMs !== undefined);
       const describe = `${statusText(outcome.response)} from ${displayUrl(current.url)}`;
@@ -127,7 +133,7 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
     }
   };
   try {
-    return await withRetries((a) => attempt(a.signal), {
+    return await withRetries((a) => attempt(a.signal, a.connected), {
       timeoutMs: (opts.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
       retries: opts.retries ?? DEFAULT_RETRIES,
       deadlineMs: (opts.deadline ?? DEFAULT_DEADLINE_SECONDS) * 1000,
@@ -137,7 +143,11 @@ export async function fetchText(request: FetchRequest, opts: FetchOptions = {}):
       debug: opts.debug,
       what: `${current.method} ${displayUrl(current.url)}`,
       onTimeout: (waitedMs) => {
-        const describe = `no complete response from ${displayUrl(current.url)} within ${waitedMs / 1000} s`;
+        const describe = `no complete response from ${displayUrl(current.url)} within ${formatSeconds(waitedMs)}`;
+        return { error: new SourceError(describe), describe };
+      },
+      onNoConnection: (waitedMs) => {
+        const describe = `no connection to ${displayUrl(current.url)} within ${formatSeconds(waitedMs)}`;
         return { error: new SourceError(describe), describe };
       },
     });
@@ -182,13 +192,13 @@ export function jsonAnswer(response: FetchResponse, what: string): unknown {
 
 type Attempt =
   | { kind: 'response'; response: FetchResponse }
-  | { kind: 'failure'; message: string; retryable: boolean };
+  | { kind: 'failure'; message: string; retryable: boolean; unconnected?: boolean };
 
 /**
  * One request, abandoned when `signal` aborts (the retry policy gave up waiting, or the run was cancelled). Network
  * failures come back as values so the policy decides on retries.
  */
-async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequest>, signal: AbortSignal, opts: FetchOptions): Promise<Attempt> {
+async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequest>, signal: AbortSignal, opts: FetchOptions, onConnected: () => void): Promise<Attempt> {
   const where = displayUrl(req.url);
   let readingBody = false;
   try {
@@ -198,6 +208,7 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
       body: req.body === '' ? undefined : req.body,
       signal,
       ...(opts.dispatcher ? { dispatcher: opts.dispatcher as never } : {}),
+      onConnected,
     });
     const headers = flattenHeaders(res.headers);
     if (opts.answers?.includes(res.statusCode)) {
@@ -277,6 +288,7 @@ function checkUrl(raw: string): URL {
     url = new URL(raw);
   } catch {
     // Not even the host is shown: the text that failed to parse may be a password with a stray `/` or `@`.
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(raw)) throw new SourceError('invalid URL: it has no scheme (write it as https://HOST[:PORT]/...)');
     throw new SourceError('invalid URL (it does not parse after ${...} is filled in; a password in it must be percent-encoded)');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -289,7 +301,7 @@ function checkUrl(raw: string): URL {
 export function checkTransport(url: URL, opts: Pick<FetchOptions, 'carries' | 'allowInsecureHttp'>): void {
   if (url.protocol !== 'http:' || !opts.carries || opts.allowInsecureHttp || isLoopbackHost(url.hostname)) return;
   throw new SourceError(
-    `refusing to send ${opts.carries} over plain http:// to ${url.host} (not loopback): use https://, or set allow_insecure_http: true on the layer for a trusted network`,
+    `refusing to send ${opts.carries} over plain http:// to ${displayUrl(url.href)} (not loopback): use https://, or set allow_insecure_http: true on the layer for a trusted network`,
   );
 }
 
@@ -299,9 +311,11 @@ const CREDENTIAL_PARAM = /token|key|secret|pass|auth|sig|credential|session|jwt|
 /**
  * The URL as shown in messages: scheme, host and port only. A path or query can carry a token interpolated from
  * anywhere (`/bot${TOKEN}/`), and the layer's label already shows the URL as written, with `${...}` unfilled.
+ * The destination is shown by construction, wherever it came from (`DOPPLER_API_HOST`, `${VAULT_ADDR}`): the
+ * redaction net never blanks it.
  */
 export function displayUrl(raw: string): string {
-  return urlForDisplay(raw);
+  return shown(urlForDisplay(raw));
 }
 
 /** Values in a URL that must be treated as secrets: the userinfo password and credential-like query values. */
@@ -338,10 +352,10 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
-function finalStatusError(response: FetchResponse, url: string, credentialsName = 'the credentials'): SourceError {
+function finalStatusError(response: FetchResponse, url: string, credentialsName = 'the credentials', origin?: string): SourceError {
   const { status } = response;
   if (status === 401 || status === 403) {
-    return new SourceError(`${credentialsName} ${credentialsName.endsWith('s') ? 'were' : 'was'} rejected (HTTP ${status} from ${new URL(url).host})`);
+    return new SourceError(`${credentialsName} ${credentialsName.endsWith('s') ? 'were' : 'was'} rejected (HTTP ${status} from ${displayUrl(url)}${origin ? `; ${origin}` : ''})`);
   }
   if (status === 404) return new NotFoundError(`not found (HTTP 404 from ${displayUrl(url)})`);
   if (status >= 300 && status < 400) return new SourceError(`unexpected redirect (HTTP ${status}) from ${displayUrl(url)}`);
@@ -395,10 +409,11 @@ const CODE_TEXT: Record<string, string> = {
 /** Our own wording from the error code: raw messages are not shown (they can quote what the peer sent). */
 function describeNetworkError(err: unknown, url: string, readingBody: boolean): Attempt {
   const code = errorCode(err);
-  const host = new URL(url).host;
   const text = readingBody ? 'connection lost while reading the body' : CODE_TEXT[code] ?? 'network error';
   const retryable = !PERMANENT_CODES.test(code);
-  return { kind: 'failure', retryable, message: `${text} (${code || 'unknown'}) talking to ${host}` };
+  // undici's own connect timeout: no connection was established, as when our clock runs out first.
+  const unconnected = code === 'UND_ERR_CONNECT_TIMEOUT';
+  return { kind: 'failure', retryable, unconnected, message: `${text} (${code || 'unknown'}) talking to ${displayUrl(url)}` };
 }
 
 function errorCode(err: unknown): string {

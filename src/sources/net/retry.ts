@@ -4,16 +4,20 @@
  * - **Throttling** (AWS throttling errors, HTTP 429, 503 with Retry-After) is not an error while time remains: it is
  *   retried with full-jitter exponential backoff (or the server's Retry-After) until the layer's `deadline`.
  * - **Timeouts and other transient failures** (connection errors, 5xx) are retried at most `retries` times.
- * - **A request without an answer is not abandoned**: `timeout` is the first wait; each retry of a timeout waits
- *   twice as long again for the same request, bounded by the deadline, so a backend that is slow because it is
- *   busy finishes the work it has instead of being sent a second copy.
+ * - **A connection that is never established** (a blackholed host, a firewall that drops packets) is given up
+ *   after `timeout` and tried again on a new connection, `timeout` each time, without doubling: with the defaults
+ *   about 40 s in all (4 × 10 s), not the deadline.
+ * - **A request without an answer on an established connection is not abandoned**: `timeout` is the first wait;
+ *   each retry of a timeout waits twice as long again for the same request, bounded by the deadline, so a backend
+ *   that is slow because it is busy finishes the work it has instead of being sent a second copy.
  * - **Pacing.** After a throttle, the next requests of this process to the same backend are spaced out (a
  *   `Pacer` per backend, shared by the layers of one run), and the spacing relaxes again with each success.
  * - Giving up names the attempts and the seconds spent; with SECRETRUN_DEBUG=1 each retry is printed on stderr.
  */
 import { SourceError } from '../../core/errors.js';
 
-export type FailureKind = 'throttled' | 'timeout' | 'transient' | 'final';
+/** `unconnected`: no connection was established (retried at `timeout` each, no doubling, no backoff). */
+export type FailureKind = 'throttled' | 'timeout' | 'unconnected' | 'transient' | 'final';
 
 /** What one attempt came to. `describe` is our own one-line wording, never the server's text. */
 export type AttemptOutcome<T> =
@@ -38,6 +42,12 @@ export interface RetryOptions {
   what: string;
   /** The failure to report when a request had no answer within `waitedMs` in all. */
   onTimeout(waitedMs: number): { error: unknown; describe: string };
+  /**
+   * Attempts report `connected()` once their connection is established. Then an attempt whose connection is still
+   * not established when its `timeout` runs out is abandoned and tried again (`onNoConnection` says so), instead
+   * of being waited for twice as long. Without it, every attempt counts as connected.
+   */
+  onNoConnection?(waitedMs: number): { error: unknown; describe: string };
 }
 
 export interface Attempt {
@@ -45,6 +55,8 @@ export interface Attempt {
   number: number;
   /** Aborted when the request is abandoned (retries or deadline used up) or the run is cancelled. */
   signal: AbortSignal;
+  /** Call when the attempt's connection is established (see `RetryOptions.onNoConnection`). */
+  connected(): void;
 }
 
 /** How the retries ended, for the caller's message. */
@@ -70,8 +82,9 @@ export class GaveUp extends Error {
   }
 }
 
+/** Seconds rounded to one decimal, as messages give them: `3 s`, `10.5 s`, `120 s` (never `119.983 s`). */
 export function formatSeconds(ms: number): string {
-  return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 const BACKOFF_BASE_MS = 200;
@@ -135,10 +148,12 @@ export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOut
     const onCancel = () => controller.abort(opts.signal?.reason);
     opts.signal?.addEventListener('abort', onCancel, { once: true });
     let outcome: AttemptOutcome<T>;
+    let connected = opts.onNoConnection === undefined;
     try {
-      const pending = attempt({ number: n, signal: controller.signal });
+      const pending = attempt({ number: n, signal: controller.signal, connected: () => void (connected = true) });
       pending.catch(() => {}); // abandoned below: its late failure is nobody's business
-      let limitMs = Math.max(1, Math.min(firstMs, deadline - Date.now()));
+      // A connection not yet established gets `timeout` (what a backend that was slow before needed is for answers).
+      let limitMs = Math.max(1, Math.min(connected ? firstMs : opts.timeoutMs, deadline - Date.now()));
       let waitedMs = 0;
       for (;;) {
         const result = await within(pending, limitMs);
@@ -147,6 +162,13 @@ export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOut
           break;
         }
         waitedMs += limitMs;
+        if (!connected) {
+          // Nobody is working on this request: try a new connection, `timeout` again (no doubling, no pause).
+          controller.abort();
+          const { error, describe } = opts.onNoConnection!(limitMs);
+          outcome = { ok: false, kind: 'unconnected', error, describe };
+          break;
+        }
         const remainingMs = deadline - Date.now();
         if (retriesLeft <= 0 || remainingMs < MIN_ATTEMPT_MS) {
           controller.abort();
@@ -177,7 +199,8 @@ export async function withRetries<T>(attempt: (a: Attempt) => Promise<AttemptOut
       if (Date.now() + waitMs >= deadline) throw new GaveUp(outcome, n, Date.now() - started, 'deadline');
     } else {
       failures++;
-      waitMs = outcome.retryAfterMs ?? backoffMs(failures, opts.backoffBaseMs);
+      // A connection never established already cost `timeout`: the next attempt starts at once.
+      waitMs = outcome.kind === 'unconnected' ? 0 : outcome.retryAfterMs ?? backoffMs(failures, opts.backoffBaseMs);
       if (retriesLeft-- <= 0 || Date.now() + waitMs >= deadline) throw new GaveUp(outcome, n, Date.now() - started, 'retries');
     }
     opts.debug?.(`${opts.what}: attempt ${n} ${outcome.kind === 'throttled' ? 'throttled' : 'failed'} (${outcome.describe}); retrying in ${waitMs} ms`);

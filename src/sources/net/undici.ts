@@ -7,15 +7,56 @@
  */
 import { loadPackage } from '../../core/import-external.js';
 
-export type UndiciRequest = typeof import('undici').request;
+type Request = typeof import('undici').request;
 
-type RequestApi = (this: unknown, opts: Record<string, unknown>) => ReturnType<UndiciRequest>;
+/**
+ * undici's `request`, plus `onConnected`: called once the request's connection is established (TLS included),
+ * when undici starts writing the request on it. The retry policy tells a host that never accepted the connection
+ * from a server that is slow to answer with it.
+ */
+export type UndiciRequest = (url: string, opts: NonNullable<Parameters<Request>[1]> & { onConnected?: () => void }) => ReturnType<Request>;
+
+type RequestApi = (this: unknown, opts: Record<string, unknown>) => ReturnType<Request>;
+type Dispatch = (opts: unknown, handler: object) => boolean;
+interface Composable {
+  compose(interceptor: (dispatch: Dispatch) => Dispatch): unknown;
+}
 
 let loading: Promise<UndiciRequest> | undefined;
 
 export function loadUndiciRequest(): Promise<UndiciRequest> {
   if (!loading) baselineWasmOnly();
-  return (loading ??= loadLean().catch(async () => (await loadPackage<typeof import('undici')>('undici')).request));
+  return (loading ??= loadLean().catch(async () => {
+    const undici = await loadPackage<typeof import('undici')>('undici');
+    const request: UndiciRequest = (url, { onConnected, ...opts }) =>
+      undici.request(url, onConnected ? { ...opts, dispatcher: reporting((opts.dispatcher ?? undici.getGlobalDispatcher()) as unknown as Composable, onConnected) as never } : opts);
+    return request;
+  }));
+}
+
+/**
+ * The dispatcher, with each request's handler told apart from the rest: undici calls a handler's `onRequestStart`
+ * (`onConnect` in its older handler interface) when it writes the request on an established connection.
+ */
+function reporting(dispatcher: Composable, onConnected: () => void): unknown {
+  return dispatcher.compose((dispatch) => (opts, handler) =>
+    dispatch(
+      opts,
+      new Proxy(handler, {
+        get(target, property) {
+          const value = Reflect.get(target, property) as unknown;
+          if (typeof value !== 'function') return value;
+          if (property === 'onRequestStart' || property === 'onConnect') {
+            return (...args: unknown[]) => {
+              onConnected();
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          }
+          return (value as (...a: unknown[]) => unknown).bind(target);
+        },
+      }),
+    ),
+  );
 }
 
 async function loadLean(): Promise<UndiciRequest> {
@@ -24,9 +65,15 @@ async function loadLean(): Promise<UndiciRequest> {
     loadPackage<RequestApi>('undici/lib/api/api-request.js'),
   ]);
   if (typeof getGlobalDispatcher !== 'function' || typeof apiRequest !== 'function') throw new Error('undici layout changed');
-  const request = (url: string | URL, opts: Record<string, unknown> = {}) => {
+  const request = (url: string | URL, { onConnected, ...opts }: Record<string, unknown> & { onConnected?: () => void } = {}) => {
     const parsed = new URL(url);
-    return apiRequest.call(opts.dispatcher ?? getGlobalDispatcher(), { ...opts, origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, method: opts.method ?? 'GET' });
+    const dispatcher = (opts.dispatcher as ReturnType<typeof getGlobalDispatcher> | undefined) ?? getGlobalDispatcher();
+    return apiRequest.call(onConnected ? reporting(dispatcher as Composable, onConnected) : dispatcher, {
+      ...opts,
+      origin: parsed.origin,
+      path: `${parsed.pathname}${parsed.search}`,
+      method: opts.method ?? 'GET',
+    });
   };
   return request as unknown as UndiciRequest;
 }
