@@ -56,6 +56,8 @@ export interface FetchOptions {
    */
   carries?: string;
   allowInsecureHttp?: boolean;
+  /** An undici dispatcher of the layer's own (an Agent with TLS options); default: the global one. */
+  dispatcher?: unknown;
   /**
    * Final statuses (400, 401, 403, 404, ...) the caller reads itself: returned as a response, with at most 64 KiB of
    * body, instead of thrown. For APIs whose error answers carry a code the caller acts on (Google's
@@ -205,6 +207,7 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
       headers: req.headers,
       body: req.body === '' ? undefined : req.body,
       signal,
+      ...(opts.dispatcher ? { dispatcher: opts.dispatcher as never } : {}),
       onConnected,
     });
     const headers = flattenHeaders(res.headers);
