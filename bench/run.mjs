@@ -7,7 +7,7 @@
  *   BENCH_ROUNDS=31        timed rounds for B1/B2 (B3 uses 2/3 of it; at least 15): B1 is a few ms over a
  *                          ~70 ms floor, so fewer rounds let machine noise decide the ratio
  *   SECRETRUN_BENCH_BIN=…  benchmark another build of the CLI (e.g. a layout experiment)
- *   --only=B1,B3           run some benchmarks only (B7, the fleet, takes a few minutes: `--only=B7`, or bench/fleet.mjs)
+ *   --only=B1,B3           run some benchmarks only (B6C: B6's Google and Azure rows alone) (B7, the fleet, takes a few minutes: `--only=B7`, or bench/fleet.mjs)
  *
  * B1N repeats B1 on every Node that scripts/node-versions.mjs has installed (22, 24, 26) besides this one, with
  * both of `run`'s paths where Node has process.execve (the handover, and the spawning parent of `--no-exec`).
@@ -215,6 +215,49 @@ if (wanted('B6')) {
   } finally {
     moto?.stop();
     await doppler?.close();
+    project.remove();
+  }
+}
+
+// ---- B6 (Google and Azure): one gcp-secret-manager layer, one azure-key-vault layer ------------------------------
+if (wanted('B6') || wanted('B6C')) {
+  const { startGoogleFake, startAzureFake } = await import('./cloud-fakes.mjs');
+  const google = await startGoogleFake();
+  const azure = await startAzureFake();
+  const project = tempProject('b6-cloud');
+  try {
+    const names = Array.from({ length: 10 }, (_, i) => `s${i}`).join(', ');
+    project.write('gcp.yaml', `sources:\n  - type: gcp-secret-manager\n    project: bench\n    endpoint: ${google.url}\n    secrets: [${names}]\n`);
+    project.write('azure.yaml', `sources:\n  - type: azure-key-vault\n    vault: ${azure.url}\n    secrets: [${names}]\n`);
+    const env = {
+      ...baseEnv,
+      GCE_METADATA_HOST: `127.0.0.1:${google.port}`,
+      METADATA_SERVER_DETECTION: 'ping-only',
+      AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential',
+      IDENTITY_ENDPOINT: `${azure.url}/msi/token`,
+      IDENTITY_HEADER: 'bench',
+    };
+    const requireIn = (pkg) => `require(${JSON.stringify(createRequire(join(REPO, 'package.json')).resolve(pkg))})`;
+    const cmds = [
+      floor,
+      node('`node -e "require(\'google-auth-library\')"`', ['-e', requireIn('google-auth-library')]),
+      secretrun('**secretrun** `-- true`, one gcp-secret-manager layer (10 secrets, metadata server)', ['-c', 'gcp.yaml', '--', 'true']),
+      node('`node -e "require(\'@azure/identity\')"`', ['-e', requireIn('@azure/identity')]),
+      secretrun('**secretrun** `-- true`, one azure-key-vault layer (10 secrets, managed identity)', ['-c', 'azure.yaml', '--', 'true']),
+    ];
+    for (const c of [cmds[2], cmds[4]]) {
+      const r = await capture({ ...c, args: [...c.args.slice(0, -2), '--', process.execPath, '-p', 'Object.keys(process.env).filter(k=>/^s\\d$/.test(k)).length'] }, { cwd: project.dir, env });
+      if (r.code !== 0 || r.stdout.trim() !== '10') throw new Error(`B6: ${c.label} did not resolve 10 keys: ${r.stderr.trim()}`);
+    }
+    const rounds = Math.max(15, Math.round(ROUNDS / 2));
+    say(`B6 (Google and Azure): ${cmds.length} commands × ${rounds} rounds`);
+    const med = (await alternate(cmds, { rounds, cwd: project.dir, env, async: true })).map(median);
+    console.log(`## B6 remote start-up: one Google or Azure layer (${rounds} alternating runs)\n`);
+    console.log(table(['command', 'median wall', 'vs `node -e 0`'], cmds.map((c, i) => [c.label, fmtMs(med[i]), fmtRatio(med[i] / med[0])])));
+    console.log('\nEach layer: one token (metadata server or managed-identity endpoint), then 10 reads from a loopback fake (bench/cloud-fakes.mjs).\n');
+  } finally {
+    await google.close();
+    await azure.close();
     project.remove();
   }
 }

@@ -6,13 +6,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { checkChallenge, vaultTarget } from '../src/sources/azure/client.js';
 import { parseVaultRef } from '../src/sources/azure-key-vault.js';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { secretPieces } from './helpers/fake-gcp.js';
 import { fakeAzCli, startFakeKeyVault, type FakeKeyVault, type FakeKeyVaultOptions } from './helpers/fake-azure.js';
 
+// Several CLI runs per case, each loading a cloud credential library: give a loaded 2-core machine room.
+vi.setConfig({ testTimeout: 90_000 });
 const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
 const project = useTmpProjects(afterEach);
 const servers: FakeKeyVault[] = [];
@@ -173,6 +175,11 @@ describe('azure-key-vault: managed identity', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/`vault` is filled from a key of layer "dotenv \.env"/);
     expect(fake.requests).toHaveLength(0);
+    // From the environment's `vars`, the sources file's own text, it is the user's word.
+    const fromVars = project({
+      'secretrun.yaml': `default_environment: prod\nenvironments:\n  prod:\n    vars: { KV: "${fake.origin}" }\n    sources:\n      - type: azure-key-vault\n        vault: \${KV}\n        secrets: [a]\n`,
+    });
+    expect((await exportJson(fromVars.dir, miEnv(fake))).keys).toEqual({ a: '1' });
   });
 });
 
@@ -223,5 +230,5 @@ describe('azure-key-vault: the leak corpus (SECRETRUN_DEBUG=1)', () => {
       const printed = r.stdout + r.stderr;
       for (const piece of [...secretPieces(token), ...secretPieces(header), ...secretPieces(value)]) expect(printed).not.toContain(piece);
     }
-  }, 120_000);
+  }, 150_000);
 });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
+import { SOURCES } from '../src/sources/index.js';
 
 const project = useTmpProjects(afterEach);
 
@@ -62,7 +63,7 @@ describe('check: every problem at once, each with file:line:col', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n')).toEqual([
       'secretrun: secretrun.yaml:5:5: sources[0].optionl: unknown key "optionl" (did you mean "optional"?)',
-      'secretrun: secretrun.yaml:6:11: sources[1].type: unknown source type "jsn" (expected one of env, dotenv, json, yaml, ssm, secretsmanager, doppler, http, exec, module, ansible-vault) (did you mean "json"?)',
+      `secretrun: secretrun.yaml:6:11: sources[1].type: unknown source type "jsn" (expected one of ${SOURCES.map((s) => s.type).join(', ')}) (did you mean "json"?)`,
       'secretrun: secretrun.yaml:12:15: environments.dev.sources[0].path: unterminated "${" at column 2: the text ends before its "}"; write $${ for a literal ${',
       'secretrun: secretrun.yaml: 3 problems',
       '',

@@ -5,7 +5,7 @@
  * tampered value, `decrypt: false`, a key offered by a layer (never used), and expansion after decryption.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +93,12 @@ describe('dotenvx round trips: encrypted by dotenvx, decrypted by secretrun', ()
     // Several keys, comma-separated (a rotation): the matching one is used.
     const r = await runCli(['-e', 'production', ...printed('API_KEY')], { cwd: dir, env: { DOTENV_PRIVATE_KEY_PRODUCTION: `${keys.DOTENV_PRIVATE_KEY_STAGING},${keys.DOTENV_PRIVATE_KEY_PRODUCTION}` } });
     expect(JSON.parse(r.stdout)).toEqual({ API_KEY: PLAIN.production.API_KEY });
+    // A malformed DOTENV_PRIVATE_KEY (another tool's, say) is passed over when the file's own key is there; alone,
+    // it is named.
+    const both = await runCli(['-e', 'production', ...printed('API_KEY')], { cwd: dir, env: { DOTENV_PRIVATE_KEY: 'not-a-key', DOTENV_PRIVATE_KEY_PRODUCTION: keys.DOTENV_PRIVATE_KEY_PRODUCTION } });
+    expect(JSON.parse(both.stdout)).toEqual({ API_KEY: PLAIN.production.API_KEY });
+    const alone = await runCli(['-e', 'production', '--', 'true'], { cwd: dir, env: { DOTENV_PRIVATE_KEY: 'not-a-key' } });
+    expect(alone.stderr).toContain(': API_KEY: encrypted value: DOTENV_PRIVATE_KEY in the environment is not a dotenvx private key (64 hex digits)\n');
   });
 
   it('a wrong key: an error naming the file, the line, the key and the variable; no value, key or ciphertext', async () => {
@@ -175,6 +181,15 @@ describe('dotenvx round trips: encrypted by dotenvx, decrypted by secretrun', ()
     const failed = await runCli(['--', 'true'], { cwd: prod });
     expect(failed.stderr).toContain(`.env.production:${lineOf(encrypted['.env.production'], 'PASSWORD')}: PASSWORD: expand: the variable referenced at column 5 of the value is not set`);
     expectNothingSecret(failed.stderr);
+  });
+
+  it('check reports a .env.keys beside the file that others can read, as it does the .env itself', async () => {
+    const { dir } = project({ 'secretrun.yaml': SOURCES, '.env.production': encrypted['.env.production'], '.env.keys': encrypted['.env.keys'] });
+    chmodSync(join(dir, '.env.production'), 0o600);
+    chmodSync(join(dir, '.env.keys'), 0o644);
+    const r = await runCli(['check'], { cwd: dir });
+    expect(r.stderr).toContain('dotenvx keys file .env.keys is readable by other users (mode 0644); run "chmod 600 .env.keys"');
+    expect(r.stderr).not.toContain('.env.production is readable');
   });
 
   it('eciesjs is loaded only when a file holds an encrypted value', async () => {

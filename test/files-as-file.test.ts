@@ -284,6 +284,20 @@ describe('--mount PATH refusals: examined without following links, nothing touch
   });
 });
 
+describe('mkfifo', () => {
+  it("comes from the parent's PATH only: none there is an error (125) naming it; the tmpfs kind needs none", async () => {
+    const p = project({ 'v.json': JSON.stringify({ K: 'v', PATH: '/usr/bin:/bin' }), 'secretrun.yaml': 'sources:\n  - type: json\n    path: v.json\nas_file: [K]\n' });
+    const base = xdg();
+    // The merged set's PATH has mkfifo; the parent's has not.
+    const r = await runCli(['--', '/bin/true'], { cwd: p.dir, env: { PATH: '/nonexistent', XDG_RUNTIME_DIR: base } });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('secretrun: named pipes need mkfifo, and none was found on PATH; install it (coreutils) or use --file-kind tmpfs\n');
+    expect(leftovers(base)).toEqual([]);
+    const tmpfs = await runCli(['--file-kind', 'tmpfs', '--', '/bin/sh', '-c', 'read -r v < "$K"; test "$v" = v'], { cwd: p.dir, env: { PATH: '/nonexistent', XDG_RUNTIME_DIR: xdg(true) } });
+    expect(tmpfs.code).toBe(0);
+  });
+});
+
 describe('resident parent', () => {
   it('files keep secretrun as the parent; SECRETRUN_DEBUG=1 says why and names the exit task', async () => {
     const p = project({ 'rec.cjs': RECORDER });

@@ -6,14 +6,18 @@
 import { generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { crc32c } from '../src/sources/gcp/crc32c.js';
-import { parseSecretRef } from '../src/sources/gcp-secret-manager.js';
+import gcp, { parseSecretRef } from '../src/sources/gcp-secret-manager.js';
+import { payloadText, SecretKeys } from '../src/sources/secret-keys.js';
+import { makeContext } from './helpers/source-context.js';
 import { serviceRoot } from '../src/sources/gcp/client.js';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { secretPieces, startFakeMetadata, startFakeSecretManager, type FakeSecretManagerOptions } from './helpers/fake-gcp.js';
 import { startServer, type FakeServer } from './helpers/http-server.js';
 
+// Several CLI runs per case, each loading a cloud credential library: give a loaded 2-core machine room.
+vi.setConfig({ testTimeout: 90_000 });
 const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
 const project = useTmpProjects(afterEach);
 const servers: { close(): Promise<void> }[] = [];
@@ -309,5 +313,45 @@ describe('gcp-secret-manager: the leak corpus (SECRETRUN_DEBUG=1)', () => {
       const printed = r.stdout + r.stderr;
       for (const piece of [...secretPieces(token), ...secretPieces(value)]) expect(printed).not.toContain(piece);
     }
-  }, 120_000);
+  }, 150_000);
+});
+
+describe('gcp-secret-manager: one credentials client per session', () => {
+  it('layers sharing a session share one token; without a session each load gets its own', async () => {
+    const metadata = await serve(startFakeMetadata({ project: 'proj-meta', token: METADATA_TOKEN }));
+    const sm = await serve(startFakeSecretManager({ project: 'proj-meta', secrets: { a: { versions: [{ data: 'A' }] }, b: { versions: [{ data: 'B' }] } } }));
+    const saved = { host: process.env.GCE_METADATA_HOST, detection: process.env.METADATA_SERVER_DETECTION };
+    process.env.GCE_METADATA_HOST = metadata.host;
+    process.env.METADATA_SERVER_DETECTION = 'ping-only';
+    try {
+      const session = new Map<string, unknown>();
+      const options = (secret: string) => ({ type: 'gcp-secret-manager', project: 'proj-meta', endpoint: sm.origin, secrets: [secret] });
+      const context = makeContext({ session, env: { GCE_METADATA_HOST: metadata.host } });
+      expect(await gcp.load(options('a'), context)).toEqual({ a: 'A' });
+      expect(await gcp.load(options('b'), context)).toEqual({ b: 'B' });
+      expect(metadata.tokensIssued()).toBe(1);
+      expect(context.secrets).toContain(METADATA_TOKEN);
+      await gcp.load(options('a'), makeContext({ env: {} }));
+      expect(metadata.tokensIssued()).toBe(2);
+    } finally {
+      for (const [name, value] of [['GCE_METADATA_HOST', saved.host], ['METADATA_SERVER_DETECTION', saved.detection]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+});
+
+describe('secret keys (pure)', () => {
+  it('names become variable names, JSON objects become keys, and a collision names both secrets', () => {
+    const keys = new SecretKeys();
+    keys.add('db-password', 'pw', 'raw');
+    keys.add('9lives', 'cat', 'raw');
+    keys.add('cfg', '{"HOST":"h","N":1,"O":{"a":true}}', 'json');
+    expect(keys.keys).toEqual({ db_password: 'pw', _9lives: 'cat', HOST: 'h', N: '1', O: '{"a":true}' });
+    expect(() => keys.add('db_password', 'x', 'raw')).toThrow('secret db-password and secret db_password both give the key db_password');
+    expect(() => keys.add('list', '[1]', 'json')).toThrow('secret list is not a JSON object (`format: json`)');
+    expect(() => payloadText(Buffer.from([0xc3]), 'secret s')).toThrow('secret s is not UTF-8 text');
+    expect(() => payloadText(Buffer.from('a\0b'), 'secret s')).toThrow('secret s holds a NUL character');
+  });
 });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { PRINT_ENV, ROOT, baseEnv } from './helpers/cli.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -84,8 +84,9 @@ afterAll(() => {
 });
 
 describe('npm pack', () => {
-  it('ships only the bin, the built code with its type declarations, the schema, README, LICENSE and package.json', () => {
-    const allowed = (p: string) => p.startsWith('bin/') || p.startsWith('dist/') || ['schema.json', 'README.md', 'LICENSE', 'package.json'].includes(p);
+  it('ships only the bin, the built code with its type declarations, the schema, the documentation, LICENSE and package.json', () => {
+    const docs = ['README.md', 'CHANGELOG.md', 'ARCHITECTURE.md', 'CONTRIBUTING.md'];
+    const allowed = (p: string) => p.startsWith('bin/') || p.startsWith('dist/') || /^docs\/[\w.-]+\.md$/.test(p) || ['schema.json', 'LICENSE', 'package.json', ...docs].includes(p);
     expect(packedFiles.filter((p) => !allowed(p))).toEqual([]);
     expect(packedFiles.filter((p) => p.endsWith('.map'))).toEqual([]);
     expect(packedFiles.filter((p) => /^(src|test|fixtures|bench|scripts|node_modules)\//.test(p) || p.endsWith('.test.ts') || p.endsWith('.tgz'))).toEqual([]);
@@ -94,6 +95,28 @@ describe('npm pack', () => {
     }
     // Only declarations under dist/types: the code itself is the esbuild bundle.
     expect(packedFiles.filter((p) => p.startsWith('dist/types/') && !p.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('every relative link in the packed README, and in every page it links, resolves inside the tarball', () => {
+    const installed = join(consumer, 'node_modules/secretrun');
+    const seen = new Set<string>();
+    const broken: string[] = [];
+    const visit = (page: string) => {
+      if (seen.has(page)) return;
+      seen.add(page);
+      const text = readFileSync(join(installed, page), 'utf8');
+      // Markdown links and images, [text](target); fenced code is left out (a link there is an example).
+      for (const [, target] of text.replace(/```[\s\S]*?```/g, '').matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue;
+        const file = posix.normalize(posix.join(posix.dirname(page), target.split('#')[0]));
+        if (!packedFiles.includes(file)) broken.push(`${page} -> ${target}`);
+        else if (file.endsWith('.md')) visit(file);
+      }
+    };
+    visit('README.md');
+    expect(broken).toEqual([]);
+    // The README's own documentation list really reached the pages (so an empty walk cannot pass).
+    for (const page of ['docs/commands.md', 'docs/sources.md', 'docs/security.md', 'CHANGELOG.md', 'ARCHITECTURE.md']) expect(seen).toContain(page);
   });
 
   it('the LICENSE is the one package.json names', () => {

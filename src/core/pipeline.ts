@@ -144,7 +144,9 @@ function recordingFailures(plan: EnvironmentPlan, failures: SecretrunError[]): E
       } catch (err) {
         // Left to the core: a missing optional layer (it becomes empty) and the fallout of an abort.
         if ((err instanceof NotFoundError && options.optional === true) || context.signal.aborted) throw err;
-        failures.push(new LayerError(context.layer, describeError(err), { definedAt: definedAt.get(context.layer) }));
+        // Our own message whole (describeError keeps a first line, and a path may hold a line break, printed escaped).
+        const reason = err instanceof SecretrunError ? err.message : describeError(err);
+        failures.push(new LayerError(context.layer, reason, { definedAt: definedAt.get(context.layer) }));
         return {};
       }
     },
@@ -211,7 +213,7 @@ export async function offlineReferenceProblems(plan: EnvironmentPlan, processEnv
     const name = layerName(spec, plan.vars);
     const problems: string[] = [];
     try {
-      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, (n) => plan.vars[n] ?? processEnv[n])) as Record<string, unknown>;
+      const options = mapStrings(withDefaults(source, spec.options), (s) => interpolate(s, lookupIn(plan.vars, processEnv))) as Record<string, unknown>;
       const context = { layer: name, configDir: spec.dir ?? plan.file.dir, keys: {}, env: processEnv, signal: new AbortController().signal, warn: () => {}, secret: registerSecret };
       layerReferences(await source.load(options, context), schemes, source.passesParentEnvironment ? 'skip' : 'error', problems);
     } catch (err) {

@@ -75,6 +75,8 @@ interface Candidate {
   /** The variable, and where it was read: `DOTENV_PRIVATE_KEY_PRODUCTION in the environment`. */
   from: string;
   key: string;
+  /** 64 hex digits; a malformed one is named only when no well-formed key will do. */
+  wellFormed: boolean;
 }
 
 /** The values with every `encrypted:` value decrypted; the map given is not changed. */
@@ -85,29 +87,38 @@ export async function decryptValues(values: Readonly<Record<string, string>>, co
   const header = publicKeyHeader(values);
   const publicKey = header ? parsePublicKey(ecies, values[header]) : undefined;
 
-  const fail = (key: string, problem: string) => new SourceError(`${context.shown}${context.lineOf(key)}: ${key}: encrypted value: ${problem}`);
-  const candidatesIn = (map: Readonly<Record<string, string | undefined>> | undefined, where: string, key: string): Candidate[] => {
+  const candidatesIn = (map: Readonly<Record<string, string | undefined>> | undefined, where: string): Candidate[] => {
     const found: Candidate[] = [];
     for (const n of names) {
       const text = map && Object.hasOwn(map, n) ? map[n] : undefined;
       if (!text) continue;
       context.secret(text);
       for (const part of text.split(',')) {
-        const k = part.trim();
-        if (!k) continue;
-        context.secret(k);
-        if (!PRIVATE_KEY_HEX.test(k)) throw fail(key, `${n} ${where} is not a dotenvx private key (64 hex digits)`);
-        found.push({ from: `${n} ${where}`, key: k });
+        const key = part.trim();
+        if (!key) continue;
+        context.secret(key);
+        found.push({ from: `${n} ${where}`, key, wellFormed: PRIVATE_KEY_HEX.test(key) });
       }
     }
     return found;
   };
+  // The environment first; `.env.keys` is read only when the environment has no key that will do.
+  const fromEnv = candidatesIn(context.env, 'in the environment');
   let fromKeysFile: Candidate[] | undefined;
-  const keysFileCandidates = (key: string) => (fromKeysFile ??= candidatesIn(context.readKeysFile(), `in ${context.keysShown}`, key));
-  const tried = () => `${names.join(' or ')} in the environment or ${context.keysShown}`;
+  const keysFile = () => (fromKeysFile ??= candidatesIn(context.readKeysFile(), `in ${context.keysShown}`));
+  const fail = (key: string, problem: string) => new SourceError(`${context.shown}${context.lineOf(key)}: ${key}: encrypted value: ${problem}`);
+  /** Why no key would do: none found, only malformed ones, or (`tried`, given the list) the ones that did not. */
+  const noKey = (key: string, tried: (list: string) => string) => {
+    const all = [...fromEnv, ...(fromKeysFile ?? [])];
+    const malformed = all.find((c) => !c.wellFormed);
+    if (all.length === 0) return fail(key, `no private key (set ${names.join(' or ')} in the environment or ${context.keysShown}; decrypt: false keeps it encrypted)`);
+    if (malformed && all.every((c) => !c.wellFormed)) return fail(key, `${malformed.from} is not a dotenvx private key (64 hex digits)`);
+    return fail(key, tried(all.filter((c) => c.wellFormed).map((c) => c.from).join(', ')));
+  };
 
   // With the file's public key, the matching private key is known before any decryption: a wrong key is told
   // apart from a damaged value.
+  const matches = (c: Candidate) => c.wellFormed && publicKeyOf(ecies, c.key)?.equals(publicKey!) === true;
   let matching: Candidate | undefined;
   const out: Record<string, string> = { ...values };
   for (const key of Object.keys(values)) {
@@ -117,30 +128,18 @@ export async function decryptValues(values: Readonly<Record<string, string>>, co
     if (!BASE64.test(body) || (body.length * 3) / 4 < MIN_MESSAGE_BYTES) throw fail(key, 'damaged (not a dotenvx ciphertext)');
     const message = Buffer.from(body, 'base64');
     if (publicKey) {
-      if (!matching) {
-        const all = [...candidatesIn(context.env, 'in the environment', key)];
-        const matches = (c: Candidate) => publicKeyOf(ecies, c.key)?.equals(publicKey) === true;
-        matching = all.find(matches);
-        if (!matching) all.push(...keysFileCandidates(key));
-        matching ??= all.find(matches);
-        if (!matching) {
-          throw fail(key, all.length === 0 ? `no private key (set ${tried()}; decrypt: false keeps it encrypted)` : `wrong private key: ${all.map((c) => c.from).join(', ')} does not match the file's ${header}`);
-        }
-      }
+      matching ??= fromEnv.find(matches) ?? keysFile().find(matches);
+      if (!matching) throw noKey(key, (list) => `wrong private key: ${list} does not match the file's ${header}`);
       const plain = tryDecrypt(ecies, matching.key, message);
       if (plain === undefined) throw fail(key, `damaged (it does not decrypt with ${matching.from}, which matches the file's ${header})`);
       out[key] = plain;
       continue;
     }
-    // No public key in the file: try each key, the environment's first.
+    // No public key in the file: try each well-formed key, the environment's first.
     let plain: string | undefined;
-    const fromEnv = candidatesIn(context.env, 'in the environment', key);
-    for (const c of fromEnv) if ((plain = tryDecrypt(ecies, c.key, message)) !== undefined) break;
-    if (plain === undefined) for (const c of keysFileCandidates(key)) if ((plain = tryDecrypt(ecies, c.key, message)) !== undefined) break;
-    if (plain === undefined) {
-      const all = [...fromEnv, ...(fromKeysFile ?? [])];
-      throw fail(key, all.length === 0 ? `no private key (set ${tried()}; decrypt: false keeps it encrypted)` : `wrong private key or damaged value: it does not decrypt with ${all.map((c) => c.from).join(', ')}`);
-    }
+    for (const c of fromEnv) if (c.wellFormed && (plain = tryDecrypt(ecies, c.key, message)) !== undefined) break;
+    if (plain === undefined) for (const c of keysFile()) if (c.wellFormed && (plain = tryDecrypt(ecies, c.key, message)) !== undefined) break;
+    if (plain === undefined) throw noKey(key, (list) => `wrong private key or damaged value: it does not decrypt with ${list}`);
     out[key] = plain;
   }
   return out;

@@ -12,8 +12,9 @@ import { NotFoundError } from '../core/errors.js';
 import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type LayerOptions } from './descriptor.js';
 import { debugChannel } from './net/retry.js';
-import { mapConcurrently, SECRET_FORMAT_OPTION, SecretKeys } from './secret-keys.js';
-import type { SourceContext } from './types.js';
+import { mapConcurrently, referenceFetch, SECRET_FORMAT_OPTION, SecretKeys } from './secret-keys.js';
+import { readInGroups } from '../core/references.js';
+import type { ReferenceHook, ReferenceTarget, ReferenceValue, SourceContext } from './types.js';
 
 const OPTIONS = {
   vault: {
@@ -50,6 +51,41 @@ const OPTIONS = {
 type AzureOptions = LayerOptions<typeof OPTIONS>;
 type Api = import('./azure/client.js').KeyVaultApi;
 
+/**
+ * `ref+azurekeyvault://NAME/SECRET[/VERSION]` targets, one read per distinct secret version, vaults in parallel.
+ * `originOf` gives a vault's address from its name (`https://NAME.vault.azure.net`; tests point it at a fake).
+ */
+export async function readKeyVaultReferences(
+  targets: readonly ReferenceTarget[],
+  context: SourceContext,
+  targetOf: (name: string) => import('./azure/client.js').VaultTarget,
+): Promise<(ReferenceValue | undefined)[]> {
+  const { getSecret } = await import('./azure/client.js');
+  return readInGroups(targets, (t) => t.path.split('/')[0].toLowerCase(), async (group) => {
+    const api: Api = { target: targetOf(group[0].path.split('/')[0]), context: context.session ? context : { ...context, session: new Map() }, fetch: referenceFetch(context, 'the Azure token', 'the Azure token') };
+    return mapConcurrently(group, async (t) => {
+      const [, name, version] = t.path.split('/');
+      try {
+        return { value: (await getSecret(api, name, version)).value };
+      } catch (err) {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      }
+    });
+  });
+}
+
+const REFERENCE: ReferenceHook = {
+  scheme: 'azurekeyvault',
+  params: [],
+  pointer: 'allowed',
+  check: (t) => (/^[0-9A-Za-z-]{3,24}\/[0-9A-Za-z-]{1,127}(\/[0-9A-Za-z]{1,64})?$/.test(t.path) ? undefined : 'the path is not NAME/SECRET[/VERSION] (a vault name, never a host)'),
+  resolve: async (targets, context) => {
+    const { vaultTarget } = await import('./azure/client.js');
+    return readKeyVaultReferences(targets, context, vaultTarget);
+  },
+};
+
 export default defineSource({
   type: 'azure-key-vault',
   description: 'Azure Key Vault secrets (REST API, Azure default credentials).',
@@ -57,6 +93,7 @@ export default defineSource({
   exclusive: [{ keys: ['secrets', 'tags'], why: '`tags` narrows the listing of a vault; named `secrets` are read as named' }],
   remote: true,
   /** `azure-key-vault my-vault` */
+  reference: REFERENCE,
   label: (o, fill) => (typeof o.vault === 'string' ? fill(o.vault).replace(/^https?:\/\//, '').replace(/\/+$/, '') : undefined),
   async load(options, context) {
     const { vaultTarget } = await import('./azure/client.js');

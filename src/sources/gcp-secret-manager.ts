@@ -11,8 +11,9 @@ import { NotFoundError, SourceError } from '../core/errors.js';
 import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type LayerOptions } from './descriptor.js';
 import { debugChannel } from './net/retry.js';
-import { mapConcurrently, payloadText, SECRET_FORMAT_OPTION, SecretKeys } from './secret-keys.js';
-import type { SourceContext } from './types.js';
+import { mapConcurrently, payloadText, referenceFetch, SECRET_FORMAT_OPTION, SecretKeys } from './secret-keys.js';
+import { readInGroups } from '../core/references.js';
+import type { ReferenceHook, SourceContext } from './types.js';
 
 const OPTIONS = {
   project: {
@@ -54,12 +55,47 @@ const OPTIONS = {
 
 type GcpOptions = LayerOptions<typeof OPTIONS>;
 
+/**
+ * `ref+gcpsecrets://PROJECT/SECRET[?version=N]`: one access per distinct secret version, the project's in
+ * parallel. The service root is Google's, or gcloud's own override variable from the parent environment
+ * (`CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER`, scheme and host); never from a layer or the reference.
+ */
+const REFERENCE: ReferenceHook = {
+  scheme: 'gcpsecrets',
+  params: ['version'],
+  pointer: 'allowed',
+  check: (t) => {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}\/[A-Za-z0-9_-]{1,255}$/.test(t.path)) return 'the path is not PROJECT/SECRET (a project id or number, a secret id)';
+    return t.params.version !== undefined && !/^[A-Za-z0-9_-]{1,63}$/.test(t.params.version) ? 'parameter "version" is not a version number or alias' : undefined;
+  },
+  resolve: (targets, context) =>
+    readInGroups(targets, (t) => t.path.split('/')[0], async (group) => {
+      const { accessSecret, serviceRoot } = await import('./gcp/client.js');
+      const project = group[0].path.split('/')[0];
+      const override = context.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER;
+      const api = { root: override ? new URL(override).origin : serviceRoot(undefined, undefined), project, context: context.session ? context : { ...context, session: new Map() }, fetch: referenceFetch(context, 'the Google access token', 'the Google credentials') };
+      return mapConcurrently(group, async (t) => {
+        const secret = t.path.split('/')[1];
+        const version = t.params.version ?? 'latest';
+        try {
+          const got = await accessSecret(api, secret, version);
+          if (got.kind === 'unavailable') throw new SourceError(`the version is disabled or destroyed (HTTP 400 ${got.status})`);
+          return { value: payloadText(got.bytes, `secret ${secret}`) };
+        } catch (err) {
+          if (err instanceof NotFoundError) return undefined;
+          throw err;
+        }
+      });
+    }),
+};
+
 export default defineSource({
   type: 'gcp-secret-manager',
   description: 'Google Secret Manager (REST API v1, application default credentials).',
   options: OPTIONS,
   exclusive: [{ keys: ['secrets', 'filter'], exactlyOne: true }],
   remote: true,
+  reference: REFERENCE,
   /** `gcp-secret-manager my-project db-password,api-key` or `... filter labels.app=api` */
   label: (o, fill) => {
     const what = typeof o.filter === 'string' ? `filter ${fill(o.filter)}` : Array.isArray(o.secrets) ? o.secrets.map((s) => fill(String(s))).join(',') : undefined;

@@ -94,9 +94,10 @@ async function resolveAndRun(command: string[], opts: RunOptions): Promise<Child
     // With no sources file, the inherited environment's references are resolved too (contract section 3b).
     const envFor = (r: Resolution) =>
       withFiles(childEnvironment(fileFlags.mount ? {} : valuesOf(r), r.environment, r.inherited ? { ...parentEnv, ...r.inherited } : parentEnv, !!opts.pristine), files);
-    // Look the program up on the parent's PATH with --pristine (the child's env may have none), else on the child's.
-    // Watch mode keeps this first answer for every restart.
-    const file = findExecutable(command[0], opts.pristine ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
+    // Look the program up on the parent's PATH with --pristine (the child's env may have none) and with --mount (the
+    // child's env is the parent's), else on the child's. Watch mode keeps this first answer for every restart.
+    const parentPath = opts.pristine || fileFlags.mount;
+    const file = findExecutable(command[0], parentPath ? parentEnv.PATH : initial.resolution.entries.get('PATH')?.value ?? parentEnv.PATH, cwd);
     // Whether a terminal delivers Ctrl-C matters only when a SIGINT arrives, so it is asked then (our stdio does not
     // change while we run), and node:tty is not loaded at start-up. isatty() answers the same question as
     // process.stdin.isTTY without building stdin's stream machinery (~4 ms).
@@ -188,7 +189,8 @@ function standInSourcesFile(opts: RunOptions): SourcesFile | undefined {
 }
 
 /**
- * Each `as_file` key's value (from the merged set; with no sources file, else from the process environment) and
+ * Each `as_file` key's value (from the merged set; with no sources file, else from the process environment, its
+ * reference resolved when it is one) and
  * the merged set for `--mount`. A listed key found nowhere is an error naming it (125).
  */
 function fileContentOf({ resolution, file }: Resolved, keys: readonly string[]): FilesContent {
@@ -197,7 +199,7 @@ function fileContentOf({ resolution, file }: Resolved, keys: readonly string[]):
   const values: Record<string, string> = {};
   const missing: string[] = [];
   for (const key of keys) {
-    const value = resolution.entries.get(key)?.value ?? (file.path ? undefined : parentEnv[key]);
+    const value = resolution.entries.get(key)?.value ?? (file.path ? undefined : (resolution.inherited?.[key] ?? parentEnv[key]));
     if (value === undefined) missing.push(key);
     else values[key] = value;
   }

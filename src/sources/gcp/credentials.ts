@@ -34,19 +34,29 @@ export function credentialsFilePath(env: SourceContext['env']): string | undefin
 /** Fields of a credentials file that are credentials: marked secret the moment the file is read. */
 const SECRET_FIELDS = ['private_key', 'client_secret', 'refresh_token', 'private_key_id'];
 
-/** `project_id`, else `quota_project_id`, of the credentials file; undefined when there is none or no such field. */
-async function projectFromCredentialsFile(context: SourceContext): Promise<string | undefined> {
+/**
+ * The credentials file ADC reads, parsed, with its credential fields marked secret (the library reads the same file;
+ * what it holds joins the redaction net before anything can quote it). Undefined when there is none, or not JSON.
+ */
+async function readCredentialsFile(context: SourceContext): Promise<Record<string, unknown> | undefined> {
   const path = credentialsFilePath(context.env);
   if (!path) return undefined;
-  let doc: Record<string, unknown>;
+  let doc: unknown;
   try {
-    doc = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    doc = JSON.parse(await readFile(path, 'utf8'));
   } catch {
     return undefined; // no file, or not JSON: the library reports it when it reads the credentials
   }
   if (doc === null || typeof doc !== 'object') return undefined;
-  for (const field of SECRET_FIELDS) if (typeof doc[field] === 'string' && doc[field] !== '') context.secret(doc[field] as string);
-  for (const field of ['project_id', 'quota_project_id']) if (typeof doc[field] === 'string' && doc[field] !== '') return doc[field] as string;
+  const fields = doc as Record<string, unknown>;
+  for (const field of SECRET_FIELDS) if (typeof fields[field] === 'string' && fields[field] !== '') context.secret(fields[field] as string);
+  return fields;
+}
+
+/** `project_id`, else `quota_project_id`, of the credentials file; undefined when there is none or no such field. */
+async function projectFromCredentialsFile(context: SourceContext): Promise<string | undefined> {
+  const doc = await readCredentialsFile(context);
+  for (const field of ['project_id', 'quota_project_id']) if (typeof doc?.[field] === 'string' && doc[field] !== '') return doc[field] as string;
   return undefined;
 }
 
@@ -93,6 +103,7 @@ export interface GoogleAuthHeaders {
  */
 export async function googleAuthHeaders(project: string, audience: string, context: SourceContext): Promise<GoogleAuthHeaders> {
   const client = await sessionValue(context, 'gcp:client', async () => {
+    await readCredentialsFile(context);
     const { GoogleAuth, JWT } = await loadGoogleAuth();
     const auth = new GoogleAuth({ projectId: project, scopes: [CLOUD_PLATFORM] });
     try {
