@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, baseEnv, runCli, useTmpProjects } from './helpers/cli.js';
+import { BIN, CLI_NODE, ROOT, baseEnv, runCli, useTmpProjects } from './helpers/cli.js';
 
 const project = useTmpProjects(afterEach);
 const INSPECT = join(ROOT, 'fixtures/inspect');
@@ -42,7 +42,7 @@ const shellEnv = () => baseEnv({ PATH: `${shimDir}:${process.env.PATH}` });
  * Complete a command line in bash the way readline does: load the script, set COMP_WORDS/COMP_CWORD (the last
  * word is the one under the cursor) and call the function `complete -F` registered for secretrun.
  */
-function bashComplete(words: string[], cwd: string): { candidates: string[]; stderr: string } {
+function bashComplete(words: string[], cwd: string, env = shellEnv()): { candidates: string[]; stderr: string } {
   const program = [
     'source "$0"',
     'COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}',
@@ -51,7 +51,7 @@ function bashComplete(words: string[], cwd: string): { candidates: string[]; std
     '"$fn" secretrun "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"',
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join('\n');
-  const r = spawnSync('bash', ['--norc', '--noprofile', '-c', program, scripts.bash, ...words], { cwd, env: shellEnv(), encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync('bash', ['--norc', '--noprofile', '-c', program, scripts.bash, ...words], { cwd, env, encoding: 'utf8', timeout: 20_000 });
   expect(r.status).toBe(0);
   return { candidates: r.stdout.split('\n').filter(Boolean).sort(), stderr: r.stderr };
 }
@@ -79,6 +79,32 @@ describe('bash', () => {
     // A file without environments has the implicit "default".
     const q = project({ 'secretrun.yaml': 'sources: []\n' });
     expect(bashComplete(['secretrun', 'ls', '-e', ''], q.dir).candidates).toEqual(['default']);
+  });
+
+  describe('with no secretrun on PATH (a --save-dev install, run with npx or ./node_modules/.bin)', () => {
+    // PATH without the shim directory: only the system's own tools (bash, sed, sh).
+    const noSecretrun = () => baseEnv({ PATH: '/usr/bin:/bin' });
+    /** A stand-in binary that answers the environment question with names of its own, so the test sees who answered. */
+    const standIn = (names: string[]) => `#!/bin/sh\n[ "$1 $2" = "completion --list-envs" ] && printf '%s\\n' ${names.join(' ')}\n`;
+
+    it.skipIf(spawnSync('sh', ['-c', 'PATH=/usr/bin:/bin command -v secretrun']).status === 0)('asks the nearest node_modules/.bin/secretrun, from a subdirectory too', () => {
+      const p = project({ 'secretrun.yaml': 'environments:\n  alpha: {}\n', 'node_modules/.bin/secretrun': standIn(['from-node-modules']), 'src/app/.keep': '' });
+      chmodSync(join(p.dir, 'node_modules/.bin/secretrun'), 0o755);
+      expect(bashComplete(['secretrun', 'diff', ''], join(p.dir, 'src/app'), noSecretrun()).candidates).toEqual(['from-node-modules']);
+    });
+
+    it.skipIf(spawnSync('sh', ['-c', 'PATH=/usr/bin:/bin command -v secretrun']).status === 0)('asks the binary being completed when it is typed as a path', () => {
+      const p = project({ 'secretrun.yaml': 'environments:\n  alpha: {}\n', 'tools/secretrun': standIn(['from-the-path-typed']) });
+      chmodSync(join(p.dir, 'tools/secretrun'), 0o755);
+      expect(bashComplete(['./tools/secretrun', '-e', ''], p.dir, noSecretrun()).candidates).toEqual(['from-the-path-typed']);
+    });
+
+    it.skipIf(spawnSync('sh', ['-c', 'PATH=/usr/bin:/bin command -v secretrun']).status === 0)('else calls back the program that generated the script', () => {
+      const p = project({ 'secretrun.yaml': 'environments:\n  alpha: {}\n  beta: {}\n' });
+      expect(bashComplete(['secretrun', 'ls', '-e', ''], p.dir, noSecretrun()).candidates).toEqual(['alpha', 'beta']);
+      // The generated script names that program, quoted for the shell.
+      expect(execFileSync('bash', ['-c', 'source "$0"; printf "%s\\n" "${_secretrun_generated_by[@]}"', scripts.bash], { encoding: 'utf8' })).toBe(`${CLI_NODE}\n${BIN}\n`);
+    });
   });
 
   it('-e <TAB> lists environments for every command that takes it', () => {

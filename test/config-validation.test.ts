@@ -45,7 +45,7 @@ interface Bad {
 function badValues(spec: OptionSpec): Bad[] {
   switch (spec.type) {
     case 'string': {
-      const bad: Bad[] = [{ value: 42, says: 'expected a string, got an integer' }];
+      const bad: Bad[] = [spec.scalars ? { value: ['x'], says: 'expected a string, a number or a boolean, got a list' } : { value: 42, says: 'expected a string, got an integer' }];
       if (spec.nonEmpty) bad.push({ value: '', says: 'must not be empty' });
       if (spec.pattern) bad.push({ value: 'not matching!', says: `"not matching!" is not ${spec.pattern.is}` });
       return bad;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { PRINT_ENV, ROOT, baseEnv } from './helpers/cli.js';
 // @ts-expect-error: a plain .mjs script without types
 import { CACHE_DIR, installedNodes } from '../scripts/node-versions.mjs';
@@ -33,7 +33,8 @@ interface Run {
 
 /**
  * Run a program with a clean environment: npm settings leaking from the npm that started vitest (npm_config_*,
- * npm_package_*) must not steer the install. HOME stays, so npm finds its cache and the user's registry config.
+ * npm_package_*) must not steer the install. npm itself gets the real HOME (its cache, the user's registry config);
+ * the packed CLI runs with the tests' empty HOME.
  */
 function exec(cmd: string, args: string[], cwd: string, extraEnv: Record<string, string> = {}, timeoutMs = 240_000): Promise<Run> {
   const child = spawn(cmd, args, { cwd, env: baseEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -67,9 +68,12 @@ beforeAll(async () => {
   consumer = join(work, 'consumer');
   // `npm pack` runs `prepack`, the full build with type declarations (a fresh clone's `npm install` builds nothing).
   // prepack makes a release's code caches (scripts/build.mjs --release): the newest release of each supported major,
-  // downloaded when missing. The test switch makes them from this Node and the installed ones only, no download
-  // (the cache directory named, as the test's HOME is not this one's).
-  const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT, { SECRETRUN_PACK_INSTALLED_NODES: '1', SECRETRUN_NODE_CACHE: CACHE_DIR }), 'npm pack');
+  // downloaded when missing. The test switch makes them from this Node and the installed ones only, no download.
+  // npm (and the build its prepack runs) get the real HOME: npm's cache, and the Node binaries under
+  // ~/.cache/secretrun-node (named too, should SECRETRUN_NODE_CACHE point elsewhere).
+  const realHome = { HOME: process.env.HOME ?? '' };
+  const packEnv = { ...realHome, SECRETRUN_PACK_INSTALLED_NODES: '1', SECRETRUN_NODE_CACHE: CACHE_DIR };
+  const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT, packEnv), 'npm pack');
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, info[0].filename);
   packedFiles = info[0].files.map((f) => f.path).sort();
@@ -78,7 +82,7 @@ beforeAll(async () => {
   ok(await exec('mkdir', ['-p', consumer], work), 'mkdir');
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
   // No update notice from npm itself: what stderr holds then is about the package.
-  install = ok(await exec(NPM, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], consumer, { npm_config_update_notifier: 'false' }), 'npm install <tarball>');
+  install = ok(await exec(NPM, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], consumer, { ...realHome, npm_config_update_notifier: 'false' }), 'npm install <tarball>');
 
   writeFileSync(join(consumer, 'secretrun.yaml'), '# yaml-language-server: $schema=./node_modules/secretrun/schema.json\ndefault_environment: dev\nenvironments:\n  dev:\n    sources:\n      - type: dotenv\n        path: .env\nrequire: [PACKED_SECRET]\n');
   writeFileSync(join(consumer, '.env'), 'PACKED_SECRET=from-the-tarball-7e1f\nGREETING="hello world"\n', { mode: 0o600 });
@@ -89,8 +93,9 @@ afterAll(() => {
 });
 
 describe('npm pack', () => {
-  it('ships only the bin, the built code with its type declarations, the schema, README, LICENSE and package.json', () => {
-    const allowed = (p: string) => p.startsWith('bin/') || p.startsWith('dist/') || ['schema.json', 'README.md', 'LICENSE', 'package.json'].includes(p);
+  it('ships only the bin, the built code with its type declarations, the schema, the documentation, LICENSE and package.json', () => {
+    const docs = ['README.md', 'CHANGELOG.md', 'ARCHITECTURE.md', 'CONTRIBUTING.md'];
+    const allowed = (p: string) => p.startsWith('bin/') || p.startsWith('dist/') || /^docs\/[\w.-]+\.md$/.test(p) || ['schema.json', 'LICENSE', 'package.json', ...docs].includes(p);
     expect(packedFiles.filter((p) => !allowed(p))).toEqual([]);
     expect(packedFiles.filter((p) => p.endsWith('.map'))).toEqual([]);
     expect(packedFiles.filter((p) => /^(src|test|fixtures|bench|scripts|node_modules)\//.test(p) || p.endsWith('.test.ts') || p.endsWith('.tgz'))).toEqual([]);
@@ -99,6 +104,28 @@ describe('npm pack', () => {
     }
     // Only declarations under dist/types: the code itself is the esbuild bundle.
     expect(packedFiles.filter((p) => p.startsWith('dist/types/') && !p.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('every relative link in the packed README, and in every page it links, resolves inside the tarball', () => {
+    const installed = join(consumer, 'node_modules/secretrun');
+    const seen = new Set<string>();
+    const broken: string[] = [];
+    const visit = (page: string) => {
+      if (seen.has(page)) return;
+      seen.add(page);
+      const text = readFileSync(join(installed, page), 'utf8');
+      // Markdown links and images, [text](target); fenced code is left out (a link there is an example).
+      for (const [, target] of text.replace(/```[\s\S]*?```/g, '').matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue;
+        const file = posix.normalize(posix.join(posix.dirname(page), target.split('#')[0]));
+        if (!packedFiles.includes(file)) broken.push(`${page} -> ${target}`);
+        else if (file.endsWith('.md')) visit(file);
+      }
+    };
+    visit('README.md');
+    expect(broken).toEqual([]);
+    // The README's own documentation list really reached the pages (so an empty walk cannot pass).
+    for (const page of ['docs/commands.md', 'docs/sources.md', 'docs/security.md', 'CHANGELOG.md', 'ARCHITECTURE.md']) expect(seen).toContain(page);
   });
 
   it('the LICENSE is the one package.json names', () => {

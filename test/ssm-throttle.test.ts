@@ -52,7 +52,7 @@ describe.skipIf(!moto)('ssm layer under throttling', () => {
       (e: unknown) => e as Error,
     );
     expect(err).toBeInstanceOf(SourceError);
-    const match = /^ThrottlingException: SSM throttled the requests \(HTTP 400, region us-east-1; still throttled after (\d+) attempts in (\d\.\d) s: `deadline` reached\)$/.exec(err!.message);
+    const match = /^ThrottlingException: SSM throttled the requests \(HTTP 400, region us-east-1; still throttled after (\d+) attempts in ([\d.]+) s: `deadline` reached\)$/.exec(err!.message);
     expect(match, err!.message).not.toBeNull();
     expect(Number(match![1])).toBe(proxy.targets.length);
     expect(proxy.targets.length).toBeGreaterThan(3); // more than 1 + retries

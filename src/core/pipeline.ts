@@ -43,7 +43,7 @@ export interface LocateOptions {
 }
 
 /** `signal`, `cache` and the progress hooks are handed to the resolver as they are (see ResolveHooks). */
-export interface PipelineOptions extends LocateOptions, Pick<ResolveHooks, 'signal' | 'cache' | 'onRemoteStart' | 'onLayerDone'> {
+export interface PipelineOptions extends LocateOptions, Pick<ResolveHooks, 'signal' | 'cache' | 'session' | 'onRemoteStart' | 'onLayerDone'> {
   /** The environment (`-e`). Default: `SECRETRUN_ENV`, else `default_environment`. */
   env?: string;
   /** Where `env` came from, for messages (default: the `-e` option); `diff` names its arguments. */
@@ -114,6 +114,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     onPermissions: (found: PermissionFinding) => void findings.permissions.push(found),
     signal: options.signal,
     cache: options.cache,
+    session: options.session,
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
     inheritedReferences: options.inheritedReferences,

@@ -13,10 +13,11 @@ import { applyDecode } from '../formats/decode.js';
 import { ConfigError, LayerError, NotFoundError, SecretrunError, SourceError, describeError, redact, registerSecret, shown, type Location } from './errors.js';
 import { matchesAny } from './glob.js';
 import { isOwnMap } from '../formats/parse.js';
-import type { FilledFrom, SourceOptions } from '../sources/types.js';
+import type { FilledFrom, Source, SourceOptions } from '../sources/types.js';
 import { isEnvName } from './names.js';
 import { withDefaults } from './validate.js';
 import { filePermissionFindings, type PermissionFinding } from './permissions.js';
+import { RELEASE_TIMEOUT_MS, releaseHeld } from './leases.js';
 import { layerReferences, literalParts, mayHoldReference, parseReferences, ReferenceProblem, ReferenceResolver, schemesOf, type Reference, type ResolvedValue } from './references.js';
 
 export interface ResolvedEntry {
@@ -37,8 +38,19 @@ export interface LayerOutcome {
   keys: Record<string, string>;
   /** True when an `optional` layer found nothing to read. */
   missing: boolean;
+  /** What the layer holds beyond its values (leases, login tokens), as its source reported it (`context.hold`). */
+  held?: HeldState[];
   /** Keys the layer marks as not secret (`public:`). */
   publicKeys: string[];
+}
+
+/** One thing a layer holds (a lease, a login token), opaque to the core; its source's hooks act on it. */
+export interface HeldState {
+  layer: string;
+  source: Source;
+  state: unknown;
+  /** Belongs to the session (a shared login, a reused lease): not released with a thrown-away resolution. */
+  session?: boolean;
 }
 
 export interface Resolution {
@@ -63,6 +75,11 @@ export interface ResolveHooks {
    * layer's type and interpolated options.
    */
   cache?: Map<string, Map<string, unknown>>;
+  /**
+   * One map per session (one CLI run, one watcher, one `loadSecrets` call), handed to every layer as
+   * `context.session` (logins shared by layers). Default: a new map for this resolution.
+   */
+  session?: Map<string, unknown>;
   /** Called when remote layers start and as each finishes (progress display: the CLI's spinner). */
   onRemoteStart?: (names: string[]) => void;
   onLayerDone?: (name: string) => void;
@@ -85,6 +102,9 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   // The environment's name is the command line's or the file's own text (`SECRETRUN_ENV`): shown as it is.
   shown(plan.name);
   const names = layers.map((spec) => layerName(spec, plan.vars, plan.varsFilled));
+  const session = hooks.session ?? new Map<string, unknown>();
+  /** Everything the layers reported holding, failed ones included (a thrown-away resolution releases it). */
+  const heldAll: HeldState[] = [];
   const remote = names.filter((_, i) => layers[i].source.remote);
   if (remote.length > 0) hooks.onRemoteStart?.(remote);
 
@@ -99,7 +119,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     signal: controller.signal,
     warn: hooks.warn,
     secret: registerSecret,
-    session: new Map(),
+    session,
   });
   /** Resolve layer values holding references (layer index, key) and finish them as their layer would have. */
   const resolveHeld = async (list: { i: number; key: string }[]): Promise<ResolvedValue[]> => {
@@ -209,6 +229,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
         return from;
       },
     );
+    const holding: HeldState[] = [];
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -221,6 +242,12 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       filledFrom: (path: (string | number)[]) => fromLayer.get(path.join('\0')),
       origins: (path: (string | number)[]) => origins.get(path.join('\0')) ?? [],
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
+      session,
+      hold: (state: unknown, holdOptions?: { session?: boolean }) => {
+        const entry: HeldState = holdOptions?.session ? { layer: name, source, state, session: true } : { layer: name, source, state };
+        holding.push(entry);
+        heldAll.push(entry);
+      },
     };
     let keys: Record<string, string>;
     let missing = false;
@@ -251,7 +278,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       // A reference's text is not secret (messages show its path); the value around an embedded one is.
       if (publicKeys.length === 0 || !publicKeys.includes(listed[j])) for (const part of own ? literalParts(own.value, own.refs) : [keys[listed[j]]]) registerSecret(part);
     }
-    return { name, type: spec.type, keys, missing, publicKeys };
+    return holding.length > 0 ? { name, type: spec.type, keys, missing, publicKeys, held: holding } : { name, type: spec.type, keys, missing, publicKeys };
   }
 
   let outcomes: LayerOutcome[];
@@ -259,6 +286,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     outcomes = await Promise.all(results);
   } catch {
     await Promise.allSettled(results);
+    // A failed resolution is thrown away: what its layers obtained (leases, logins) is released before it is reported.
+    await releaseHeld(heldAll.filter((h) => !h.session), { timeoutMs: RELEASE_TIMEOUT_MS });
     hooks.signal?.removeEventListener('abort', onOuterAbort);
     throw firstError;
   }
@@ -513,9 +542,12 @@ function interpolateOptions(
   return { options, filled, fromLayer, origins };
 }
 
-/** Could this layer define `name`? Uses `only` and `prefix` when they are literal; otherwise assumes yes. */
-function mayProduce(spec: LayerSpec, name: string): boolean {
-  const { only, prefix } = spec.options;
+/**
+ * Could this layer define `name`? Reads `only`, `rename`, `case` and `prefix` when they are literal (the layer's
+ * keys become `prefix + case(rename(key))` for the keys `only` keeps); otherwise assumes yes.
+ */
+export function mayProduce(spec: Pick<LayerSpec, 'options'>, name: string): boolean {
+  const { only, prefix, rename, case: keyCase } = spec.options;
   const literal = (v: unknown) => typeof v === 'string' && !v.includes('$');
   let rest = name;
   if (prefix !== undefined) {
@@ -523,13 +555,33 @@ function mayProduce(spec: LayerSpec, name: string): boolean {
     if (!name.startsWith(prefix as string)) return false;
     rest = name.slice((prefix as string).length);
   }
-  if (Array.isArray(only) && only.every(literal)) return matchesAny(rest, only as string[]);
-  return true;
+  const convert = caseConversion(keyCase);
+  if (keyCase !== undefined && !convert) return true;
+  if (convert && convert(rest) !== rest) return false;
+  const onlyLiteral = Array.isArray(only) && only.every(literal);
+  const kept = (k: string) => !onlyLiteral || matchesAny(k, only as string[]);
+  let renamed: [string, string][] = [];
+  if (rename !== undefined) {
+    if (rename === null || typeof rename !== 'object' || !Object.entries(rename as object).every(([from, to]) => literal(from) && literal(to))) return true;
+    renamed = Object.entries(rename as Record<string, string>);
+    if (renamed.some(([from, to]) => (convert ? convert(to) : to) === rest && kept(from))) return true;
+  }
+  // A key of the layer's own that keeps its name: with a case conversion, any spelling of `rest` could be it.
+  // (`only` matches the layer's own spelling; a key a pattern keeps, converted, matches the converted pattern.)
+  if (convert) return !onlyLiteral || matchesAny(rest, (only as string[]).map(convert));
+  if (renamed.some(([from]) => from === rest)) return false;
+  return kept(rest);
+}
+
+function caseConversion(value: unknown): ((key: string) => string) | undefined {
+  if (value === 'upper') return (k) => k.toUpperCase();
+  if (value === 'lower') return (k) => k.toLowerCase();
+  return undefined;
 }
 
 /**
- * decode → only → prefix → validate names and values. Returns the layer's map and `Object.keys` of it. Values
- * holding references (`refs`) are decoded once resolved, not here.
+ * decode → only → rename → case → prefix → validate names and values. Returns the layer's map and `Object.keys` of
+ * it. Values holding references (`refs`) are decoded once resolved, not here.
  */
 function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string, refs?: Map<string, unknown>): { keys: Record<string, string>; names: string[] } {
   let keys = keysIn;
@@ -541,10 +593,12 @@ function postProcess(keysIn: Record<string, string>, options: SourceOptions, lay
   }
   const only = Array.isArray(options.only) ? (options.only as string[]) : undefined;
   const prefix = typeof options.prefix === 'string' ? options.prefix : '';
+  const rename = options.rename !== null && typeof options.rename === 'object' ? (options.rename as Record<string, string>) : undefined;
+  const convert = caseConversion(options.case);
   let out: Record<string, string>;
   let names: string[] | undefined;
   const bad: string[] = [];
-  if (own && !only && prefix === '') {
+  if (own && !only && prefix === '' && !rename && !convert) {
     // Written for speed: a fresh map from our own parsers that renames and drops nothing is checked and kept;
     // copying a 10,000-key object was most of this function's cost. (A plain data object with no `__proto__`
     // key, which is what the copy would be.)
@@ -553,14 +607,23 @@ function postProcess(keysIn: Record<string, string>, options: SourceOptions, lay
     out = keys;
   } else {
     out = {};
+    /** The layer's own name behind each shaped name, for a collision message. */
+    const from = rename || convert ? new Map<string, string>() : undefined;
     for (const [k, v] of Object.entries(keys)) {
       if (only && !matchesAny(k, only)) continue;
-      const key = prefix + k;
+      let shaped = rename && Object.hasOwn(rename, k) ? rename[k] : k;
+      if (convert) shaped = convert(shaped);
+      if (from) {
+        const earlier = from.get(shaped);
+        if (earlier !== undefined) throw new LayerError(layer, `keys ${safeKey(earlier)} and ${safeKey(k)} both become ${safeKey(prefix + shaped)} (after ${rename && convert ? '"rename" and "case"' : rename ? '"rename"' : '"case"'}); keep one of them with "only" or rename it`);
+        from.set(shaped, k);
+      }
+      const key = prefix + shaped;
       if (checkEntry(key, v, layer, bad)) out[key] = v;
     }
   }
   if (bad.length > 0) {
-    throw new LayerError(layer, `invalid environment variable name${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).map(safeKey).join(', ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''} (allowed: letters, digits and _, not starting with a digit; use "prefix", "only" or "flatten")`);
+    throw new LayerError(layer, `invalid environment variable name${bad.length > 1 ? 's' : ''} ${bad.slice(0, 5).map(safeKey).join(', ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''} (allowed: letters, digits and _, not starting with a digit; use "prefix", "only", "rename" or "flatten")`);
   }
   return { keys: out, names: names ?? Object.keys(out) };
 }

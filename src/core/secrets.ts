@@ -67,7 +67,7 @@ export async function loadSecrets(options: LoadSecretsOptions = {}): Promise<Sec
  */
 export async function resolveForLibrary(
   options: LoadSecretsOptions,
-  extra: { signal?: AbortSignal; cache?: PipelineOptions['cache'] } = {},
+  extra: { signal?: AbortSignal; cache?: PipelineOptions['cache']; session?: PipelineOptions['session'] } = {},
 ): Promise<{ resolved: Resolved; secrets: Secrets }> {
   const processEnv = options.processEnv ?? process.env;
   const signal = extra.signal ?? options.signal;
@@ -82,6 +82,7 @@ export async function resolveForLibrary(
       override: options.override,
       signal,
       cache: extra.cache,
+      session: extra.session,
     });
     const { file, plan, resolution, findings } = resolved;
     const warn = options.onWarning ?? emitWarning;

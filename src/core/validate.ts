@@ -126,6 +126,16 @@ export const COMMON_OPTIONS = {
   optional: { type: 'boolean', description: 'A missing file, missing parameter or HTTP 404 gives an empty layer instead of an error.' },
   only: { type: 'list', items: KEY_LIST, description: 'Keep only these keys (names or `*` globs), matched before `prefix` is added.' },
   prefix: { type: 'string', description: 'String prepended to every key of the layer.' },
+  rename: {
+    type: 'map',
+    values: { type: 'string', nonEmpty: true, description: 'The new name of the key.' },
+    description: 'Rename keys, `{ FROM: TO }`, after `only` and before `case` and `prefix`; a `FROM` the layer lacks is ignored, and two keys given one name is an error.',
+  },
+  case: {
+    type: 'enum',
+    values: ['upper', 'lower'],
+    description: 'Convert the key names to upper or lower case, after `rename` and before `prefix`; two keys that become one name is an error.',
+  },
   decode: {
     type: 'map',
     values: { type: 'enum', values: ['base64'], description: 'The encoding of the matching values.' },
@@ -149,6 +159,11 @@ export interface OptionShape {
   readonly exclusive?: readonly { keys: readonly string[]; exactlyOne?: boolean; why?: string }[];
   /** Keys beyond `options` are accepted and passed through (a user module's own options). */
   readonly openOptions?: boolean;
+  /**
+   * Problems the option specs can't express (the fields of a nested setting such as vault's `auth:`), found
+   * without I/O; paths relative to the layer. `written`: see `checkOption`.
+   */
+  moreIssues?(layer: Readonly<Record<string, unknown>>, written: boolean): OptionIssue[];
 }
 
 // ---- reading options ----------------------------------------------------------------------------------------
@@ -262,6 +277,7 @@ export function layerIssues(d: OptionShape, layer: Record<string, unknown>, writ
     if (given.length > 1) issues.push({ path: [given[1]], atKey: true, message: group.why ?? `give ${group.exactlyOne ? 'exactly' : 'at most'} one of ${list}, not both` });
     else if (given.length === 0 && group.exactlyOne) issues.push({ path: [], message: `missing required key: give one of ${list}` });
   }
+  if (d.moreIssues) issues.push(...d.moreIssues(layer, written));
   return issues;
 }
 

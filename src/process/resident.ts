@@ -16,6 +16,8 @@ export interface ResidentInput {
   watch?: boolean;
   /** `as_file` / `--as-file` / `--mount`: we serve the files and remove them when the child is gone. */
   files?: boolean;
+  /** Why what the layers hold needs us (a lease read with a login token, revoke_on_exit): the lease hooks' answer (core/leases.ts). */
+  held?: string;
 }
 
 export const RESIDENT_REASONS: readonly { applies(input: ResidentInput): boolean; reason: string }[] = [
@@ -26,6 +28,7 @@ export const RESIDENT_REASONS: readonly { applies(input: ResidentInput): boolean
   { applies: (i) => !!i.mask, reason: '--mask copies the output' },
   { applies: (i) => !!i.watch, reason: '--watch/--listen restart the command' },
   { applies: (i) => !!i.files, reason: 'secret files (as_file, --mount) are served and removed at exit' },
+  { applies: (i) => !!i.held, reason: 'what the layers hold (leases, logins) is renewed for the command or revoked at its end' },
 ];
 
 /** Why secretrun must stay as the parent, or undefined when the child may take over its process. */

@@ -22,7 +22,7 @@ import { valuesOf } from '../core/resolve.js';
 import type { Resolved } from '../core/pipeline.js';
 
 /** What asked for a re-resolve; shown in log lines. */
-export type TriggerReason = 'poll' | 'file' | 'webhook' | 'reload' | 'retry';
+export type TriggerReason = 'poll' | 'file' | 'webhook' | 'reload' | 'retry' | 'lease';
 
 /** A trigger waits for this much quiet before its check starts... */
 export const SETTLE_QUIET_MS = 200;
@@ -40,7 +40,7 @@ export const PUSH_RETRY_CAP_MS = 30_000;
 /** Reasons a whole fleet receives at the same moment: their checks wait the jitter. */
 const JITTERED: ReadonlySet<TriggerReason> = new Set(['webhook', 'poll']);
 /** Reasons that already waited for quiet (file events are debounced) or ask for now (reload()). */
-const IMMEDIATE: ReadonlySet<TriggerReason> = new Set(['file', 'reload']);
+const IMMEDIATE: ReadonlySet<TriggerReason> = new Set(['file', 'reload', 'lease']);
 
 // ---- comparing merged sets ---------------------------------------------------------------------------------
 
@@ -334,6 +334,37 @@ export function pollTrigger<R>(intervalMs: number): Trigger<R> {
       schedule();
     },
     checked: schedule,
+    close() {
+      request = undefined;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Re-resolve when something the current resolution holds ends for good (a lease at its max TTL, one that can't be
+ * renewed): `dueAt` asks the sources (the `refreshAt` lease hook, via src/core/leases.ts) for the earliest such
+ * instant, re-asked after every successful check. In every watch mode, `--listen` alone included.
+ */
+export function leaseTrigger<R>(initial: R, dueAt: (resolved: R) => number | undefined): Trigger<R> {
+  let timer: NodeJS.Timeout | undefined;
+  let request: ((reason: TriggerReason) => void) | undefined;
+  const schedule = (resolved: R) => {
+    clearTimeout(timer);
+    const at = dueAt(resolved);
+    if (at === undefined || !request) return;
+    // setTimeout fires at once beyond 24.8 days; a lease that long is re-asked after a day.
+    timer = setTimeout(() => request?.('lease'), Math.min(Math.max(0, at - Date.now()), MAX_POLL_SECONDS * 1000));
+    timer.unref();
+  };
+  return {
+    start(r) {
+      request = r;
+      schedule(initial);
+    },
+    checked(resolved) {
+      if (resolved !== undefined) schedule(resolved);
+    },
     close() {
       request = undefined;
       clearTimeout(timer);

@@ -12,7 +12,8 @@ import { UsageError } from '../core/errors.js';
 import { valuesOf } from '../core/resolve.js';
 import type { Resolved } from '../core/pipeline.js';
 import { resolveForLibrary, type LoadSecretsOptions, type Secrets } from '../core/secrets.js';
-import { changedNames, DEFAULT_POLL_SECONDS, fileTrigger, localFilesOf, MAX_POLL_SECONDS, pollTrigger, WatchEngine, type Trigger } from './watch-engine.js';
+import { changedNames, DEFAULT_POLL_SECONDS, fileTrigger, leaseTrigger, localFilesOf, MAX_POLL_SECONDS, pollTrigger, WatchEngine, type Trigger } from './watch-engine.js';
+import { heldStates, refreshDueAt, releaseAtExit, releaseHeld, startRenewals } from '../core/leases.js';
 
 export interface WatchSecretsOptions extends LoadSecretsOptions {
   /**
@@ -42,17 +43,31 @@ export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; erro
   #closing?: Promise<void>;
   readonly #stopOnAbort?: () => void;
   readonly #signal?: AbortSignal;
+  /** The latest good resolution, and the renewals of what it holds (leases, logins). */
+  #resolved: Resolved;
+  #renewals: { stop(): void };
+  readonly #onWarning: (message: string) => void;
 
   /** @internal Use `watchSecrets()`. */
-  constructor(initial: Snapshot, options: WatchSecretsOptions, intervalMs: number, cache: Map<string, Map<string, unknown>>) {
+  constructor(initial: Snapshot, options: WatchSecretsOptions, intervalMs: number, cache: Map<string, Map<string, unknown>>, session: Map<string, unknown>) {
     super();
     this.#current = initial.secrets;
+    this.#resolved = initial.resolved;
+    const onWarning = (this.#onWarning = options.onWarning ?? ((m: string) => process.emitWarning(m, 'SecretrunWarning')));
+    this.#renewals = startRenewals(heldStates(initial.resolved.resolution), onWarning);
     const processEnv = options.processEnv ?? process.env;
     const again: LoadSecretsOptions = { ...options, signal: undefined };
     this.#engine = new WatchEngine<Snapshot>(initial, {
-      resolve: (signal) => resolveForLibrary(again, { signal, cache }),
+      resolve: (signal) => resolveForLibrary(again, { signal, cache, session }),
       values: (s) => valuesOf(s.resolved.resolution),
-      onChecked: ({ resolved, changes }) => {
+      onChecked: async ({ resolved, changes }) => {
+        // Renew what the new resolution holds; revoke what only the old one held (a lease replaced before its end).
+        const kept = new Set(heldStates(resolved.resolved.resolution).map((h) => h.state));
+        const gone = heldStates(this.#resolved.resolution).filter((h) => !kept.has(h.state));
+        this.#resolved = resolved.resolved;
+        this.#renewals.stop();
+        this.#renewals = startRenewals(heldStates(resolved.resolved.resolution), onWarning);
+        for (const m of await releaseHeld(gone)) onWarning(m);
         if (!changes) return;
         this.#current = resolved.secrets;
         this.emit('change', { changed: changedNames(changes), current: resolved.secrets });
@@ -61,7 +76,7 @@ export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; erro
       onInternalError: (err) => this.emit('error', err as Error),
       retryCapMs: intervalMs > 0 ? intervalMs : undefined,
     });
-    this.#triggers = [fileTrigger(initial, (s) => localFilesOf(s.resolved, processEnv))];
+    this.#triggers = [fileTrigger(initial, (s) => localFilesOf(s.resolved, processEnv)), leaseTrigger(initial, (s) => refreshDueAt(s.resolved.resolution))];
     if (intervalMs > 0) this.#triggers.push(pollTrigger(intervalMs));
     if (options.signal) {
       this.#signal = options.signal;
@@ -89,7 +104,11 @@ export class SecretsWatcher extends EventEmitter<{ change: [SecretsChange]; erro
   /** Stop watching: cancels a re-resolve in flight; later `reload()` calls reject. */
   close(): Promise<void> {
     if (this.#stopOnAbort) this.#signal?.removeEventListener('abort', this.#stopOnAbort);
-    return (this.#closing ??= this.#engine.close());
+    return (this.#closing ??= this.#engine.close().then(async () => {
+      this.#renewals.stop();
+      // `revoke_on_exit`: the watcher's end is the session's.
+      for (const m of await releaseAtExit(this.#resolved.resolution)) this.#onWarning(m);
+    }));
   }
 
   override emit<K extends 'change' | 'error'>(event: K, ...args: K extends 'change' ? [SecretsChange] : [Error]): boolean {
@@ -112,6 +131,8 @@ export async function watchSecrets(options: WatchSecretsOptions = {}): Promise<S
   const onWarning = options.onWarning ?? ((m: string) => process.emitWarning(m, 'SecretrunWarning'));
   const once: WatchSecretsOptions = { ...options, onWarning: (m) => void (!warned.has(m) && (warned.add(m), onWarning(m))) };
   const cache = new Map<string, Map<string, unknown>>();
-  const initial = await resolveForLibrary(once, { cache });
-  return new SecretsWatcher(initial, once, Math.round(interval * 1000), cache).start();
+  // One session for the watcher's life: a login is shared by its layers and its re-resolves.
+  const session = new Map<string, unknown>();
+  const initial = await resolveForLibrary(once, { cache, session });
+  return new SecretsWatcher(initial, once, Math.round(interval * 1000), cache, session).start();
 }

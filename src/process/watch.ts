@@ -8,7 +8,8 @@ import { relaySignals, type ChildEnd, type RunningChild, type SignalPolicy } fro
 import type { Resolved } from '../core/pipeline.js';
 import { ConfigErrors, SecretrunError, describeError, registerSecret } from '../core/errors.js';
 import { valuesOf } from '../core/resolve.js';
-import { describeChanges, fileTrigger, localFilesOf, pollTrigger, WatchEngine, type CheckResult, type KeyChanges, type Trigger, type TriggerReason } from './watch-engine.js';
+import { heldStates, refreshDueAt, releaseAtExit, releaseHeld, startRenewals } from '../core/leases.js';
+import { describeChanges, fileTrigger, leaseTrigger, localFilesOf, pollTrigger, WatchEngine, type CheckResult, type KeyChanges, type Trigger, type TriggerReason } from './watch-engine.js';
 import { isLoopback, webhookTrigger, WEBHOOK_SECRET_VAR, type ListenAddress } from './webhook.js';
 
 // ---- what the engine is told (parsed from run's flags in src/cli/watch-flags.ts) ----------------------------
@@ -58,7 +59,7 @@ export interface WatchRun extends WatchSettings {
 const ENDING_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 
 /** Which trigger a log line names when several joined one check. */
-const WHO_FIRST: TriggerReason[] = ['webhook', 'file', 'reload', 'poll', 'retry'];
+const WHO_FIRST: TriggerReason[] = ['webhook', 'file', 'reload', 'lease', 'poll', 'retry'];
 
 /** The webhook signing secret: from the merged layers (it may live in SSM), else the parent environment. */
 function webhookSecret(resolved: Resolved, processEnv: Readonly<Record<string, string | undefined>>): string | undefined {
@@ -90,6 +91,10 @@ class WatchSession {
   private finished = false;
   private restarting = false;
   private releaseSignals: () => void = () => {};
+  /** The resolution the running child got, and the renewals of what it holds (leases, logins). */
+  private current: Resolved;
+  private renewals: { stop(): void };
+  private warnedSignalLease = false;
   private settle!: { resolve: (end: ChildEnd) => void; reject: (err: unknown) => void };
 
   constructor(
@@ -97,6 +102,8 @@ class WatchSession {
     private readonly s: WatchRun,
   ) {
     this.signingSecret = webhookSecret(initial, s.processEnv);
+    this.current = initial;
+    this.renewals = startRenewals(heldStates(initial.resolution), (m) => s.log.warn(m));
     this.engine = new WatchEngine(initial, {
       resolve: s.resolve,
       // What the child gets: the signing secret is ours, so rotating it restarts nothing.
@@ -121,6 +128,7 @@ class WatchSession {
     });
     if (s.intervalMs !== undefined) this.triggers.push(pollTrigger(s.intervalMs));
     this.triggers.push(fileTrigger(initial, (r) => localFilesOf(r, s.processEnv)));
+    this.triggers.push(leaseTrigger(initial, (r) => refreshDueAt(r.resolution)));
   }
 
   /** Bind the webhook listener, if any: before the child starts, so a bad address fails the run (125). */
@@ -190,6 +198,26 @@ class WatchSession {
     const who = WHO_FIRST.find((r) => reasons.includes(r)) ?? reasons[0];
     if (changes) await this.apply(who, changes, resolved);
     else if (reasons.includes('webhook')) this.s.log.info('webhook: no change');
+    await this.adopt(resolved, !!changes);
+  }
+
+  /**
+   * The new resolution is the current one: renew what it holds from now on, and revoke what only the old one held
+   * (a lease replaced before its end), after the child restarted with the new values.
+   */
+  private async adopt(resolved: Resolved, changed: boolean): Promise<void> {
+    const before = heldStates(this.current.resolution);
+    const now = heldStates(resolved.resolution);
+    const kept = new Set(now.map((h) => h.state));
+    const gone = before.filter((h) => !kept.has(h.state));
+    if (changed && gone.length > 0 && this.s.onChange.action === 'signal' && !this.warnedSignalLease) {
+      this.warnedSignalLease = true;
+      this.s.log.warn('a leased secret was read again, but a signal cannot give the running process its new value; its old one is revoked now (use secrets as files, `as_file:`, to hand it over)');
+    }
+    this.current = resolved;
+    this.renewals.stop();
+    this.renewals = startRenewals(now, (m) => this.s.log.warn(m));
+    for (const message of await releaseHeld(gone)) this.s.log.warn(message);
   }
 
   private async apply(who: TriggerReason, changes: KeyChanges, resolved: Resolved): Promise<void> {
@@ -239,6 +267,12 @@ class WatchSession {
     this.close(() => this.settle.resolve(end));
   }
 
+  /** After the child's end, before secretrun exits: `revoke_on_exit` (5 s at most, failures are warnings). */
+  private async atExit(): Promise<void> {
+    this.renewals.stop();
+    for (const message of await releaseAtExit(this.current.resolution)) this.s.log.warn(message);
+  }
+
   /** A child could not be started (e.g. the program was removed): there is no child left to wait for. */
   private fail(err: unknown): void {
     this.close(() => this.settle.reject(err));
@@ -249,6 +283,6 @@ class WatchSession {
     this.finished = true;
     this.stop();
     this.releaseSignals();
-    settle();
+    void this.atExit().finally(settle);
   }
 }

@@ -96,6 +96,7 @@ export interface SourceDefinition<O extends OptionSpecs> {
   options: O;
   exclusive?: SourceDescriptor['exclusive'];
   openOptions?: boolean;
+  moreIssues?: SourceDescriptor['moreIssues'];
   remote?: boolean;
   passesParentEnvironment?: boolean;
   label?: SourceDescriptor['label'];
@@ -107,6 +108,13 @@ export interface SourceDefinition<O extends OptionSpecs> {
   usesEarlierKeys?: boolean | ((options: LayerOptions<O>) => boolean);
   /** Fetch and parse the layer; `options` are interpolated, checked and have their defaults. */
   load(options: LayerOptions<O>, context: SourceContext): Promise<Record<string, string>>;
+  /** The lease hooks (see Source in ./types.ts), for a type whose values or logins expire. */
+  release?: Source['release'];
+  renewAt?: Source['renewAt'];
+  renew?: Source['renew'];
+  refreshAt?: Source['refreshAt'];
+  parentReason?: Source['parentReason'];
+  releaseAtExit?: Source['releaseAtExit'];
 }
 
 /**
@@ -123,9 +131,16 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     options: def.options,
     exclusive: def.exclusive,
     openOptions: def.openOptions,
+    moreIssues: def.moreIssues,
     remote: def.remote ?? false,
     passesParentEnvironment: def.passesParentEnvironment ?? false,
     label: def.label,
+    release: def.release,
+    renewAt: def.renewAt,
+    renew: def.renew,
+    refreshAt: def.refreshAt,
+    parentReason: def.parentReason,
+    releaseAtExit: def.releaseAtExit,
     reference: def.reference,
     privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
     watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),

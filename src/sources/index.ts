@@ -20,7 +20,8 @@ import azureKeyVault from './azure-key-vault.js';
 import exec from './exec.js';
 import module from './module.js';
 import ansibleVault from './ansible-vault.js';
+import vault from './vault.js';
 
 export type SourceRegistry = readonly SourceDescriptor[];
 
-export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, secretsmanager, gcpSecretManager, azureKeyVault, doppler, http, exec, module, ansibleVault];
+export const SOURCES: SourceRegistry = [env, dotenv, json, yaml, ssm, secretsmanager, vault, gcpSecretManager, azureKeyVault, doppler, http, exec, module, ansibleVault];

@@ -5,7 +5,7 @@
  *   export default { async load(options, context) { return { KEY: 'value' }; } };
  *
  * `options` is the layer minus `path` and the keys the core handles itself (`type`, `name`, `optional`, `only`,
- * `prefix`, `decode`, `decode_prefixed`, `public`, `allow_world_readable`), already interpolated. The returned object is checked here so
+ * `prefix`, `rename`, `case`, `references`, `decode`, `decode_prefixed`, `public`, `allow_world_readable`), already interpolated. The returned object is checked here so
  * that a buggy module gets a clear message instead of a confusing failure further on.
  *
  * Node caches a module by URL, so a module is evaluated once per process even when it backs several layers.
@@ -20,7 +20,7 @@ import { defineSource, labelByPath } from './descriptor.js';
 import { filePath, watchFile } from './local-file.js';
 
 /** Layer keys consumed by the core (the common keys) or by this loader (`path`): a user module never sees them. */
-export const CORE_KEYS: readonly string[] = [...COMMON_OPTION_NAMES, 'allow_world_readable', 'path'];
+export const CORE_KEYS: readonly string[] = [...new Set([...COMMON_OPTION_NAMES, 'references', 'allow_world_readable', 'path'])];
 
 export function moduleOptions(options: SourceOptions): SourceOptions {
   return Object.fromEntries(Object.entries(options).filter(([key]) => !CORE_KEYS.includes(key)));

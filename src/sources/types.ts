@@ -53,6 +53,14 @@ export interface SourceContext {
    * makes the credential distinct (address, namespace, auth settings). Never module state.
    */
   readonly session?: Map<string, unknown>;
+  /**
+   * Report something the layer holds beyond its values: a lease, a login token. The core keeps it with the
+   * resolution and calls the source's lease hooks on it (`release`, `renewAt`/`renew`, `refreshAt`,
+   * `parentReason`); a resolution that is thrown away releases it. Opaque to the core. `session: true`: it
+   * belongs to the session, not to this resolution (a login shared by layers and re-resolves, a lease reused from
+   * an earlier resolution): a thrown-away resolution leaves it alone; only the session's end releases it.
+   */
+  hold?(state: unknown, options?: { session?: boolean }): void;
 }
 
 export type SourceOptions = Record<string, unknown>;
@@ -115,4 +123,23 @@ export interface Source {
   usesEarlierKeys?: boolean | ((options: SourceOptions) => boolean);
   /** True for sources that reach the network (drives the progress spinner). */
   readonly remote?: boolean;
+
+  // ---- lease hooks: optional, for stores whose values or logins expire (see docs/adding-a-source.md) ----------
+  // `state` is what `load` passed to `context.hold`. None of them ever receives or returns a value.
+
+  /** End what `state` holds (revoke a lease, a login token). Failures throw a one-line error; the caller warns. */
+  release?(state: unknown, signal: AbortSignal): Promise<void>;
+  /** When (epoch ms) `state` should next be renewed, if it can be; undefined: never. */
+  renewAt?(state: unknown): number | undefined;
+  /** Renew `state` (renewal changes no value); the next `renewAt` tells when again. */
+  renew?(state: unknown, signal: AbortSignal): Promise<void>;
+  /**
+   * When (epoch ms) the layer must be read again because `state` ends for good (a lease at its max TTL, one that
+   * can't be renewed); undefined: never. Watch mode re-resolves then, so the child gets fresh values in time.
+   */
+  refreshAt?(state: unknown): number | undefined;
+  /** Why secretrun must stay the child's parent while `state` lives (shown with SECRETRUN_DEBUG=1), or undefined. */
+  parentReason?(state: unknown): string | undefined;
+  /** Release `state` when secretrun exits (Vault's `revoke_on_exit`), rather than leave it to expire. */
+  releaseAtExit?(state: unknown): boolean;
 }

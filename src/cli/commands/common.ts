@@ -9,6 +9,7 @@ import { SecretrunError } from '../../core/errors.js';
 import { findAndLoadSourcesFile, missingRequiredMessage, resolveSecrets, riskyNameMessage, type Resolved } from '../../core/pipeline.js';
 import { ttyModule } from '../../process/builtins.js';
 import { warn } from '../output.js';
+import { releaseResolution } from '../../core/leases.js';
 
 export type { Resolved };
 
@@ -49,6 +50,8 @@ export interface ResolveExtras {
   keepGoing?: boolean;
   /** Kept across re-resolves in watch mode (see PipelineOptions.cache). */
   cache?: Map<string, Map<string, unknown>>;
+  /** One per CLI run: logins shared by layers and by re-resolves (see PipelineOptions.session). */
+  session?: Map<string, unknown>;
   /** Where `envName` came from, for messages (default: -e). */
   envFrom?: string;
   /** `run`: the inherited environment goes to the child (its references; see PipelineOptions). */
@@ -56,7 +59,7 @@ export interface ResolveExtras {
 }
 
 /** The pipeline, called once, with a spinner on stderr while remote layers load (on a TTY, unless --quiet). */
-export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, envFrom, inheritedReferences }: ResolveExtras = {}): Promise<Resolved> {
+export async function resolveEnvironment(opts: CommonOptions, envName = opts.env, file?: SourcesFile, { signal, keepGoing, cache, session, envFrom, inheritedReferences }: ResolveExtras = {}): Promise<Resolved> {
   let progress: { done(name: string): void; stop(): void } | undefined;
   const pending = new Set<string>();
   let finished = false;
@@ -74,6 +77,7 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
       signal,
       keepGoing,
       cache,
+      session,
       inheritedReferences,
       onRemoteStart: async (names) => {
         // isatty(2), not process.stderr.isTTY: the getter builds the stderr stream (a socket for a pipe), about
@@ -92,6 +96,14 @@ export async function resolveEnvironment(opts: CommonOptions, envName = opts.env
     finished = true;
     progress?.stop();
   }
+}
+
+/**
+ * A resolution the command shows and throws away (`ls`, `diff`): revoke the leases and logins it obtained before
+ * secretrun exits; a failure is a warning.
+ */
+export async function throwAway(resolved: readonly Resolved[], quiet?: boolean): Promise<void> {
+  for (const r of resolved) for (const message of await releaseResolution(r.resolution, { session: true })) warn(message, quiet);
 }
 
 /**

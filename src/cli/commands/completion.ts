@@ -39,7 +39,9 @@ export async function completion(shell: string | undefined, opts: CompletionOpti
   if (!isShell(shell)) {
     throw new UsageError(shell === undefined ? `completion: which shell? (${SHELLS.join(', ')})` : `completion: unsupported shell "${shell}" (supported: ${SHELLS.join(', ')})`);
   }
-  process.stdout.write(completionScript(shell, completionSpec(COMMANDS, PROGRAM_OPTIONS)));
+  // The program that generated the script: the bash script's last resort for environment names (see bashScript).
+  const self = process.argv[1] ? [process.execPath, process.argv[1]] : undefined;
+  process.stdout.write(completionScript(shell, completionSpec(COMMANDS, PROGRAM_OPTIONS), self));
   return 0;
 }
 
@@ -176,13 +178,14 @@ function flagsOf(o: OptionSpec): string[] {
 
 // ---- the scripts -----------------------------------------------------------------------------------------------
 
-export function completionScript(shell: Shell, spec: CompletionSpec): string {
-  if (shell === 'bash') return bashScript(spec);
+/** `generatedBy`: the node binary and script that printed it, which bash calls back when no other secretrun is found. */
+export function completionScript(shell: Shell, spec: CompletionSpec, generatedBy?: readonly string[]): string {
+  if (shell === 'bash') return bashScript(spec, generatedBy);
   if (shell === 'zsh') return zshScript(spec);
   return fishScript(spec);
 }
 
-function bashScript(spec: CompletionSpec): string {
+function bashScript(spec: CompletionSpec, generatedBy: readonly string[] = []): string {
   const all = [...spec.rootOptions, ...spec.commands.flatMap((c) => c.options)];
   const valueFlags = [...new Set(all.filter((o) => o.value).flatMap(flagsOf))];
   // One arm per way of completing a value: `-c|--config) <files>`, `--grace|--only) <nothing>`, ...
@@ -205,6 +208,23 @@ function bashScript(spec: CompletionSpec): string {
 # Install for your user:  secretrun completion bash > ~/.local/share/bash-completion/completions/secretrun
 # or add to ~/.bashrc:    eval "$(secretrun completion bash)"
 
+# The secretrun to ask, also when it is not on PATH (installed with --save-dev, run with npx): the word being
+# completed when it is a path (./node_modules/.bin/secretrun), else secretrun on PATH, else the nearest
+# node_modules/.bin/secretrun up from here, else the program that generated this script.
+_secretrun_generated_by=(${generatedBy.map(shQuote).join(' ')})
+_secretrun_run() {
+  local first=\${COMP_WORDS[0]} dir=$PWD
+  first=\${first/#\~/$HOME}
+  if [[ $first == */* && -x $first && ! -d $first ]]; then "$first" "$@"; return; fi
+  if type -P secretrun >/dev/null 2>&1; then command secretrun "$@"; return; fi
+  while :; do
+    if [[ -x $dir/node_modules/.bin/secretrun ]]; then "$dir/node_modules/.bin/secretrun" "$@"; return; fi
+    [[ -z $dir || $dir == / ]] && break
+    dir=\${dir%/*}
+  done
+  if [[ \${#_secretrun_generated_by[@]} -gt 0 && -f \${_secretrun_generated_by[1]} ]]; then "\${_secretrun_generated_by[@]}" "$@"; fi
+}
+
 # Environment names of the sources file secretrun would use here (or the one given with -c on the line).
 # secretrun prints one name per line, and nothing at all on any error.
 _secretrun_environments() {
@@ -219,9 +239,9 @@ _secretrun_environments() {
   done
   config=\${config/#\\~/$HOME}
   if [[ -n $config ]]; then
-    command secretrun completion --list-envs --config "$config" 2>/dev/null
+    _secretrun_run completion --list-envs --config "$config" 2>/dev/null
   else
-    command secretrun completion --list-envs 2>/dev/null
+    _secretrun_run completion --list-envs 2>/dev/null
   fi
 }
 

@@ -5,7 +5,7 @@
  */
 import { matchesAny } from '../../core/glob.js';
 import type { ResolvedEntry, Resolution } from '../../core/resolve.js';
-import { actOnFindings, loadFile, resolveEnvironment } from './common.js';
+import { actOnFindings, loadFile, resolveEnvironment, throwAway } from './common.js';
 import { alignColumns, displayValue, isPublic, type InspectOptions } from './ls.js';
 
 export interface DiffOptions extends InspectOptions {
@@ -56,13 +56,25 @@ export interface DiffJson {
 export async function diff(envA: string, envB: string, opts: DiffOptions): Promise<number> {
   const file = await loadFile(opts);
   // diff shows what an environment lacks rather than failing on `require`.
+  // One session for both sides (a login is shared); whatever either side obtained is revoked before we exit.
+  const session = new Map<string, unknown>();
   const envFrom = "diff's arguments";
-  const [a, b] = await Promise.all([resolveEnvironment(opts, envA, file, { envFrom }), resolveEnvironment(opts, envB, file, { envFrom })]);
+  const sides = await Promise.allSettled([resolveEnvironment(opts, envA, file, { session, envFrom }), resolveEnvironment(opts, envB, file, { session, envFrom })]);
+  const resolved = sides.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  try {
+    for (const s of sides) if (s.status === 'rejected') throw s.reason;
+    return compareAndShow(resolved[0], resolved[1], file.shown, opts);
+  } finally {
+    await throwAway(resolved, opts.quiet);
+  }
+}
+
+function compareAndShow(a: Awaited<ReturnType<typeof resolveEnvironment>>, b: Awaited<ReturnType<typeof resolveEnvironment>>, fileShown: string, opts: DiffOptions): number {
   for (const side of [a, b]) actOnFindings(side, {}, opts.quiet);
   const only = opts.only && opts.only.length > 0 ? opts.only : undefined;
   const comparison = compareEntries(a.resolution.entries, b.resolution.entries, only, !!opts.keys);
   const reveal = !!opts.reveal;
-  if (opts.json) process.stdout.write(JSON.stringify(diffJson(comparison, a.resolution, b.resolution, file.shown, reveal), null, 2) + '\n');
+  if (opts.json) process.stdout.write(JSON.stringify(diffJson(comparison, a.resolution, b.resolution, fileShown, reveal), null, 2) + '\n');
   else process.stdout.write(diffReport(comparison, a.resolution, b.resolution, reveal, !!only));
   return isIdentical(comparison) ? 0 : 1;
 }

@@ -8,7 +8,7 @@
 import { maskValue } from '../../core/mask-value.js';
 import { info } from '../output.js';
 import type { Resolution } from '../../core/resolve.js';
-import { actOnFindings, resolveEnvironment, type CommonOptions } from './common.js';
+import { actOnFindings, resolveEnvironment, throwAway, type CommonOptions } from './common.js';
 
 export interface InspectOptions extends CommonOptions {
   reveal?: boolean;
@@ -37,6 +37,14 @@ export interface LsJson {
 
 export async function ls(opts: InspectOptions): Promise<number> {
   const resolved = await resolveEnvironment(opts);
+  try {
+    return show(resolved, opts);
+  } finally {
+    await throwAway([resolved], opts.quiet);
+  }
+}
+
+function show(resolved: Awaited<ReturnType<typeof resolveEnvironment>>, opts: InspectOptions): number {
   // ls shows what there is: a missing required key is visible by its absence, not an error.
   actOnFindings(resolved, {}, opts.quiet);
   const { file, resolution } = resolved;

@@ -19,6 +19,7 @@ import type { WatchFlags } from '../watch-flags.js';
 import { actOnFindings, handOnPolicy, parentEnv, resolveEnvironment, type CommonOptions, type Resolved } from './common.js';
 import { info, warn } from '../output.js';
 import type { FilesContent, FilesPlan, SecretFiles } from '../../process/files/index.js';
+import { heldStates, leaseParentReason, releaseAtExit, releaseResolution, startRenewals } from '../../core/leases.js';
 
 export interface RunOptions extends CommonOptions, WatchFlags {
   pristine?: boolean;
@@ -66,8 +67,22 @@ async function resolveAndRun(command: string[], opts: RunOptions): Promise<Child
   const cache = watch ? new Map<string, Map<string, unknown>>() : undefined;
   // `--as-file KEY` alone is enough to run without a sources file: the key then comes from our environment.
   const standIn = standInSourcesFile(opts);
+  // One session per run: a login is shared by the layers and by every re-resolve.
+  const session = new Map<string, unknown>();
 
-  const initial = await resolveEnvironment(opts, opts.env, standIn, { cache, inheritedReferences: true });
+  const initial = await resolveEnvironment(opts, opts.env, standIn, { cache, session, inheritedReferences: true });
+  // What the layers hold (leases, logins): a start that fails throws it away (revoked); after the child's end only
+  // what asks for it (`revoke_on_exit`) is revoked. Watch mode revokes its own current set (process/watch.ts).
+  let started = false;
+  if (heldStates(initial.resolution).length > 0) {
+    addExitTask(
+      'revoking leases',
+      async () => {
+        for (const m of started ? await releaseAtExit(initial.resolution) : await releaseResolution(initial.resolution, { session: true })) warn(m, opts.quiet);
+      },
+      5000,
+    );
+  }
   actOnFindings(initial, handOnPolicy(opts), opts.quiet);
   const asFileKeys = [...new Set([...initial.plan.asFile, ...(opts.asFile ?? [])])];
   const fileKind = opts.fileKind ?? initial.plan.fileKind ?? 'pipe';
@@ -112,6 +127,7 @@ async function resolveAndRun(command: string[], opts: RunOptions): Promise<Child
 
     if (watch) {
       const { runWatched } = await import('../../process/watch.js');
+      started = true;
       return await runWatched(initial, {
         ...watch,
         log: { info: (m) => info(m, opts.quiet), warn: (m) => warn(m, opts.quiet) },
@@ -121,7 +137,7 @@ async function resolveAndRun(command: string[], opts: RunOptions): Promise<Child
         // that refuse the set (require, --strict) fail the re-resolve, and the current child keeps running.
         // The files take the new values at once: the next read gets them.
         resolve: async (signal) => {
-          const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, standIn, { signal, cache, inheritedReferences: true });
+          const again = await resolveEnvironment({ ...opts, quiet: true }, opts.env, standIn, { signal, cache, session, inheritedReferences: true });
           actOnFindings(again, handOnPolicy(opts), true);
           files?.update(filesContent(again));
           return again;
@@ -135,16 +151,23 @@ async function resolveAndRun(command: string[], opts: RunOptions): Promise<Child
       });
     }
     const options = spawnOptions(initial);
-    const reason = residentParentReason({ pid1, noExec: opts.exec === false, mask: opts.mask !== undefined, watch: watching, files: usesFiles });
+    const reason = residentParentReason({ pid1, noExec: opts.exec === false, mask: opts.mask !== undefined, watch: watching, files: usesFiles, held: leaseParentReason(initial.resolution) });
     debug(reason ? `staying as the command's parent: ${reason}` : 'handing the process to the command (execve) where Node can');
+    const held = leaseParentReason(initial.resolution);
+    if (held) debug(`held by the layers: ${held}`);
     // Returns only if the handover did not happen; then spawn as usual.
     if (!reason) await execChild(file, command.slice(1), options.env, cwd);
     // Not spread: that would read the lazy `terminal` now.
     const child = startChild(file, command.slice(1), Object.assign(signalPolicy(), options));
     releaseEarlySignals();
+    // We stay the parent: renew the login token and leases at about two thirds of their TTL for the child's life.
+    const renewals = startRenewals(heldStates(initial.resolution), (m) => warn(m, opts.quiet), { warnEnding: true });
     try {
-      return await child.ended;
+      const end = await child.ended;
+      started = true;
+      return end;
     } finally {
+      renewals.stop();
       child.release();
     }
   } finally {

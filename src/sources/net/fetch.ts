@@ -56,6 +56,8 @@ export interface FetchOptions {
    */
   carries?: string;
   allowInsecureHttp?: boolean;
+  /** An undici dispatcher of the layer's own (an Agent with TLS options); default: the global one. */
+  dispatcher?: unknown;
   /**
    * Final statuses (400, 401, 403, 404, ...) the caller reads itself: returned as a response, with at most 64 KiB of
    * body, instead of thrown. For APIs whose error answers carry a code the caller acts on (Google's
@@ -90,6 +92,27 @@ export function layerFetchOptions(
     carries: credentialCarried(specs, options, context),
     allowInsecureHttp: options.allow_insecure_http,
     cache: context.cache,
+  };
+}
+
+/**
+ * The fetch options of a layer whose every request carries one credential it obtained itself (a Vault token, a
+ * Google or Azure access token): the layer's `timeout`/`retries`/`deadline`, its debug channel and the transport rule.
+ */
+export function tokenFetchOptions(
+  options: { timeout: number; retries: number; deadline: number; allow_insecure_http: boolean },
+  context: Pick<SourceContext, 'signal' | 'env' | 'layer'>,
+  credential: { carries: string; credentialsName?: string },
+): FetchOptions {
+  return {
+    timeout: options.timeout,
+    retries: options.retries,
+    deadline: options.deadline,
+    signal: context.signal,
+    debug: debugChannel(context.env, context.layer),
+    carries: credential.carries,
+    allowInsecureHttp: options.allow_insecure_http,
+    credentialsName: credential.credentialsName ?? credential.carries,
   };
 }
 
@@ -205,6 +228,7 @@ async function attemptOnce(undiciRequest: UndiciRequest, req: Required<FetchRequ
       headers: req.headers,
       body: req.body === '' ? undefined : req.body,
       signal,
+      ...(opts.dispatcher ? { dispatcher: opts.dispatcher as never } : {}),
       onConnected,
     });
     const headers = flattenHeaders(res.headers);

@@ -29,7 +29,7 @@ export function loadUndiciRequest(): Promise<UndiciRequest> {
   return (loading ??= loadLean().catch(async () => {
     const undici = await loadPackage<typeof import('undici')>('undici');
     const request: UndiciRequest = (url, { onConnected, ...opts }) =>
-      undici.request(url, onConnected ? { ...opts, dispatcher: reporting(undici.getGlobalDispatcher() as unknown as Composable, onConnected) as never } : opts);
+      undici.request(url, onConnected ? { ...opts, dispatcher: reporting((opts.dispatcher ?? undici.getGlobalDispatcher()) as unknown as Composable, onConnected) as never } : opts);
     return request;
   }));
 }
@@ -67,7 +67,7 @@ async function loadLean(): Promise<UndiciRequest> {
   if (typeof getGlobalDispatcher !== 'function' || typeof apiRequest !== 'function') throw new Error('undici layout changed');
   const request = (url: string | URL, { onConnected, ...opts }: Record<string, unknown> & { onConnected?: () => void } = {}) => {
     const parsed = new URL(url);
-    const dispatcher = getGlobalDispatcher();
+    const dispatcher = (opts.dispatcher as ReturnType<typeof getGlobalDispatcher> | undefined) ?? getGlobalDispatcher();
     return apiRequest.call(onConnected ? reporting(dispatcher as Composable, onConnected) : dispatcher, {
       ...opts,
       origin: parsed.origin,
