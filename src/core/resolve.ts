@@ -60,6 +60,8 @@ export interface Resolution {
   layers: LayerOutcome[];
   /** `inheritedReferences` with no sources file: the inherited variables whose references were resolved. */
   inherited?: Record<string, string>;
+  /** What references hold (a Vault lease read through `ref+vault`), beside the layers' own. */
+  held?: HeldState[];
 }
 
 export interface ResolveHooks {
@@ -120,7 +122,16 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     warn: hooks.warn,
     secret: registerSecret,
     session,
+  }, (scheme) => {
+    // A reference's lease (a Vault dynamic secret) is held by the resolution, under `ref+SCHEME`, like a layer's.
+    const source = plan.file.sources.find((s) => s.reference?.scheme === scheme)!;
+    return (state, holdOptions) => {
+      const entry: HeldState = { layer: `ref+${scheme}`, source, state, ...(holdOptions?.session ? { session: true } : {}) };
+      refHeld.push(entry);
+      heldAll.push(entry);
+    };
   });
+  const refHeld: HeldState[] = [];
   /** Resolve layer values holding references (layer index, key) and finish them as their layer would have. */
   const resolveHeld = async (list: { i: number; key: string }[]): Promise<ResolvedValue[]> => {
     const fail = (i: number) => (reason: string) => new LayerError(names[i], reason, { definedAt: layers[i].location });
@@ -304,7 +315,12 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       if (v.leased) entry.leased = true;
     });
     if (hooks.inheritedReferences) await inheritedReferences(resolution, plan, layers, schemes, resolver, hooks);
+    if (refHeld.length > 0) resolution.held = refHeld;
     return resolution;
+  } catch (err) {
+    // A reference that failed throws the resolution away: what it holds is released, as for a failed layer.
+    await releaseHeld(heldAll.filter((h) => !h.session), { timeoutMs: RELEASE_TIMEOUT_MS });
+    throw err;
   } finally {
     hooks.signal?.removeEventListener('abort', onOuterAbort);
   }

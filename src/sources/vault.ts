@@ -7,7 +7,7 @@
 import { NotFoundError, SourceError } from '../core/errors.js';
 import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type Fill } from './descriptor.js';
-import type { SourceContext, SourceOptions } from './types.js';
+import type { ReferenceHook, SourceContext, SourceOptions } from './types.js';
 import { isAbsolute, resolve } from 'node:path';
 import { authIssues } from './vault/auth-settings.js';
 
@@ -54,12 +54,22 @@ type Held = (import('./vault/read.js').LeaseState | import('./vault/auth.js').To
 const label = (o: SourceOptions, fill: Fill) =>
   typeof o.path === 'string' ? fill(o.path) : Array.isArray(o.paths) && typeof o.paths[0] === 'string' ? `${fill(o.paths[0])}${o.paths.length > 1 ? ` (+${o.paths.length - 1})` : ''}` : undefined;
 
+/** `ref+vault://PATH?namespace=NS&version=N#/field`: the parent environment's Vault and token chain (./vault/references.ts). */
+const REFERENCE: ReferenceHook = {
+  scheme: 'vault',
+  params: ['namespace', 'version'],
+  pointer: 'required',
+  check: (t) => (t.params.version !== undefined && !/^[1-9][0-9]{0,9}$/.test(t.params.version) ? 'parameter "version" is not a KV v2 version number (1 or more)' : undefined),
+  resolve: async (targets, context) => (await import('./vault/references.js')).readVaultReferences(targets, context),
+};
+
 export default defineSource({
   type: 'vault',
   description: 'HashiCorp Vault or OpenBao: KV v1/v2 and dynamic secrets with their leases; token, AppRole, Kubernetes, JWT and AWS IAM logins.',
   options: OPTIONS,
   exclusive: [{ keys: ['path', 'paths'], exactlyOne: true }],
   remote: true,
+  reference: REFERENCE,
   label,
   moreIssues(layer, written) {
     const auth = layer.auth;

@@ -166,7 +166,7 @@ function join2(...parts: string[]): string {
   return parts.map(trimPath).filter((p) => p !== '').join('/');
 }
 
-async function readKv(endpoint: VaultEndpoint, token: TokenState, info: MountInfo, rel: string, version: number | undefined): Promise<Record<string, unknown>> {
+export async function readKv(endpoint: VaultEndpoint, token: TokenState, info: MountInfo, rel: string, version: number | undefined): Promise<Record<string, unknown>> {
   const shown = join2(info.mount, rel);
   if (info.kv === 2) {
     const answer = await authed(endpoint, token, 'GET', join2(info.mount, 'data', rel), version !== undefined ? { version: String(version) } : {}, shown);
@@ -224,7 +224,7 @@ function lastSegment(path: string): string {
   return parts[parts.length - 1];
 }
 
-async function readLeased(endpoint: VaultEndpoint, token: TokenState, path: string): Promise<LeaseState> {
+export async function readLeased(endpoint: VaultEndpoint, token: TokenState, path: string): Promise<LeaseState> {
   const answer = await authed(endpoint, token, 'GET', path, {}, path);
   if (answer.status !== 200) throw failure(answer, path, 'reading');
   const json = answer.json ?? {};
