@@ -61,6 +61,8 @@ export interface SourceContext {
    * an earlier resolution): a thrown-away resolution leaves it alone; only the session's end releases it.
    */
   hold?(state: unknown, options?: { session?: boolean }): void;
+  /** These of the layer's keys (its own names) hold leased values, new on every read: `diff` compares them by presence. */
+  leased?(keys: readonly string[]): void;
 }
 
 export type SourceOptions = Record<string, unknown>;

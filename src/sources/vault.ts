@@ -159,6 +159,7 @@ export default defineSource({
       leasesKept.set(lease.path, lease);
     }
     for (const lease of outcome.reused) context.hold?.(lease, { session: true });
+    if (outcome.leasedKeys.length > 0) context.leased?.(outcome.leasedKeys);
     if (Object.keys(outcome.keys).length === 0 && options.recursive) throw new NotFoundError(`no secret under ${options.path}`);
     return outcome.keys;
   },

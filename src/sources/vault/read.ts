@@ -186,8 +186,9 @@ export interface ReadOutcome {
 }
 
 /** Read the layer's secrets and turn them into keys. `reuse`: a lease still good from an earlier resolution. */
-export async function readLayer(endpoint: VaultEndpoint, token: TokenState, settings: ReadSettings, context: SourceContext, reuse: (path: string) => LeaseState | undefined): Promise<ReadOutcome & { reused: LeaseState[] }> {
+export async function readLayer(endpoint: VaultEndpoint, token: TokenState, settings: ReadSettings, context: SourceContext, reuse: (path: string) => LeaseState | undefined): Promise<ReadOutcome & { reused: LeaseState[]; leasedKeys: string[] }> {
   const secrets: Secret[] = [];
+  const leased = new Set<Secret>();
   const leases: LeaseState[] = [];
   const reused: LeaseState[] = [];
   for (const rawPath of settings.paths) {
@@ -200,11 +201,13 @@ export async function readLayer(endpoint: VaultEndpoint, token: TokenState, sett
       if (kept) {
         reused.push(kept);
         secrets.push({ path, relative: lastSegment(path), data: kept.data });
+        leased.add(secrets[secrets.length - 1]);
         continue;
       }
       const lease = await readLeased(endpoint, token, path);
       if (lease.id !== '') leases.push(lease);
       secrets.push({ path, relative: lastSegment(path), data: lease.data });
+      leased.add(secrets[secrets.length - 1]);
       continue;
     }
     if (settings.recursive) {
@@ -216,7 +219,9 @@ export async function readLayer(endpoint: VaultEndpoint, token: TokenState, sett
     }
     secrets.push({ path, relative: settings.paths.length > 1 ? lastSegment(path) : '', data: await readKv(endpoint, token, info, rel, settings.version) });
   }
-  return { keys: secretsToKeys(secrets, settings), leases, reused };
+  // The keys of dynamic secrets are new on every read (`diff` compares them by presence).
+  const dynamic = secrets.filter((x) => leased.has(x));
+  return { keys: secretsToKeys(secrets, settings), leases, reused, leasedKeys: dynamic.length > 0 ? Object.keys(secretsToKeys(dynamic, settings)) : [] };
 }
 
 function lastSegment(path: string): string {

@@ -1,0 +1,70 @@
+/**
+ * Leased Vault values in `diff` (compared by presence, new on every read) and `check --resolve` (a leased path is
+ * checked with `sys/capabilities-self`, never read, so no credential is minted): the built CLI against the fake.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, useTmpProjects } from './helpers/cli.js';
+import { startFakeVault, type FakeVault } from './helpers/fake-vault.js';
+
+const project = useTmpProjects(afterEach);
+let vault: FakeVault;
+beforeEach(async () => {
+  vault = await startFakeVault();
+});
+afterEach(async () => {
+  await vault.close();
+});
+
+const TOKEN = 'hvs.root-token-for-check-tests';
+const reads = (path: string) => vault.requests.filter((q) => q.method === 'GET' && q.path === path);
+
+function fixture() {
+  vault.addToken(TOKEN);
+  vault.mountDynamic('database', 'database', { 'creds/app': { ttl: 600, maxTtl: 3600, make: (n) => ({ DB_USER: `user-${n}`, DB_PASSWORD: `dyn-pass-${n}` }) } });
+  vault.mountKv('secret', 2);
+  vault.put('secret', 'dev', { API_KEY: 'dev-api-key' });
+  vault.put('secret', 'prod', { API_KEY: 'prod-api-key' });
+}
+
+const SOURCES = [
+  'sources:',
+  '  - type: vault',
+  '    path: database/creds/app',
+  '    prefix: APP_',
+  '  - type: vault',
+  '    path: secret/${STAGE}',
+  'environments:',
+  '  dev: { vars: { STAGE: dev } }',
+  '  prod: { vars: { STAGE: prod } }',
+  '',
+].join('\n');
+
+describe('vault: diff compares leased values by presence', () => {
+  it('a database-style leased path in both environments is not "changed"; a KV value that differs is', async () => {
+    fixture();
+    const { dir } = project({ 'secretrun.yaml': SOURCES });
+    const env = { VAULT_ADDR: vault.origin, VAULT_TOKEN: TOKEN };
+    const r = await runCli(['diff', 'dev', 'prod'], { cwd: dir, env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/~ API_KEY/);
+    expect(r.stdout).not.toMatch(/APP_DB_USER|APP_DB_PASSWORD/);
+    // Two reads (one per side), each a different credential, both revoked when diff ends.
+    expect(reads('database/creds/app')).toHaveLength(2);
+    expect([...vault.leases.values()].every((l) => l.revoked)).toBe(true);
+    for (const v of ['user-1', 'user-2', 'dyn-pass', 'api-key']) expect(r.stdout + r.stderr).not.toContain(v);
+  });
+
+  it('the same through ref+vault: leased references are compared by presence', async () => {
+    fixture();
+    const { dir } = project({
+      'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: ${STAGE}.env\nenvironments:\n  dev: { vars: { STAGE: dev } }\n  prod: { vars: { STAGE: prod } }\n',
+      'dev.env': 'P="ref+vault://database/creds/app#/DB_PASSWORD"\nK="ref+vault://secret/dev#/API_KEY"\n',
+      'prod.env': 'P="ref+vault://database/creds/app#/DB_PASSWORD"\nK="ref+vault://secret/dev#/API_KEY"\n',
+    });
+    const r = await runCli(['diff', 'dev', 'prod'], { cwd: dir, env: { VAULT_ADDR: vault.origin, VAULT_TOKEN: TOKEN } });
+    expect(r.stderr).toBe('');
+    expect(r.code, r.stdout).toBe(0);
+    expect([...vault.leases.values()].every((l) => l.revoked)).toBe(true);
+  });
+});
