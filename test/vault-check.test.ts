@@ -68,3 +68,36 @@ describe('vault: diff compares leased values by presence', () => {
     expect([...vault.leases.values()].every((l) => l.revoked)).toBe(true);
   });
 });
+
+describe('vault: check --resolve asks sys/capabilities-self about a leased path instead of reading it', () => {
+  const CHECKED = 'sources:\n  - type: vault\n    path: database/creds/app\n  - type: vault\n    path: secret/dev\n';
+
+  it('a token that may read it: OK, and the fake saw no credential read and holds no lease', async () => {
+    fixture();
+    const { dir } = project({ 'secretrun.yaml': CHECKED });
+    const r = await runCli(['check', '--resolve'], { cwd: dir, env: { VAULT_ADDR: vault.origin, VAULT_TOKEN: TOKEN } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/OK/);
+    expect(reads('database/creds/app')).toHaveLength(0);
+    expect(vault.leases.size).toBe(0);
+    const asked = vault.requests.filter((q) => q.path === 'sys/capabilities-self');
+    expect(asked).toHaveLength(1);
+    expect(asked[0].method).toBe('POST');
+    expect(asked[0].body).toEqual({ paths: ['database/creds/app'] });
+    // The KV layer is still read as before.
+    expect(reads('secret/data/dev')).toHaveLength(1);
+  });
+
+  it('a token denied on the path: one problem naming the layer and the path, exit 1, still no lease', async () => {
+    fixture();
+    const denied = 'hvs.token-denied-on-database';
+    vault.addToken(denied, { deny: ['database/'] });
+    const { dir } = project({ 'secretrun.yaml': CHECKED });
+    const r = await runCli(['check', '--resolve'], { cwd: dir, env: { VAULT_ADDR: vault.origin, VAULT_TOKEN: denied } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/layer "vault database\/creds\/app".*permission denied: the token may not read database\/creds\/app \(sys\/capabilities-self: deny\)/);
+    expect(reads('database/creds/app')).toHaveLength(0);
+    expect(vault.leases.size).toBe(0);
+    expect(r.stderr).not.toContain(denied);
+  });
+});

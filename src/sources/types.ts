@@ -61,6 +61,12 @@ export interface SourceContext {
    * an earlier resolution): a thrown-away resolution leaves it alone; only the session's end releases it.
    */
   hold?(state: unknown, options?: { session?: boolean }): void;
+  /**
+   * `check --resolve`: the layer is loaded to prove it can be read, and nothing is kept. A source whose read has a
+   * side effect (a Vault dynamic secret mints a credential and a lease) checks access another way and may leave
+   * such keys out.
+   */
+  readonly checking?: boolean;
   /** These of the layer's keys (its own names) hold leased values, new on every read: `diff` compares them by presence. */
   leased?(keys: readonly string[]): void;
 }

@@ -197,6 +197,11 @@ export async function readLayer(endpoint: VaultEndpoint, token: TokenState, sett
     const rel = path === info.mount ? '' : path.slice(info.mount.length + 1);
     if (info.kv === 'none') {
       if (settings.recursive) throw new SourceError(`${apiPathForMessage(path)}: \`recursive\` needs a KV mount (${info.mount} is not one)`);
+      // `check --resolve`: reading would mint a credential and a lease; ask what the token may do instead.
+      if (context.checking) {
+        await checkCapabilities(endpoint, token, path);
+        continue;
+      }
       const kept = reuse(path);
       if (kept) {
         reused.push(kept);
@@ -222,6 +227,24 @@ export async function readLayer(endpoint: VaultEndpoint, token: TokenState, sett
   // The keys of dynamic secrets are new on every read (`diff` compares them by presence).
   const dynamic = secrets.filter((x) => leased.has(x));
   return { keys: secretsToKeys(secrets, settings), leases, reused, leasedKeys: dynamic.length > 0 ? Object.keys(secretsToKeys(dynamic, settings)) : [] };
+}
+
+/** `sys/capabilities-self`: may the token read `path`? (No lease, no credential.) A problem throws, naming the path. */
+export async function checkCapabilities(endpoint: VaultEndpoint, token: TokenState, path: string): Promise<void> {
+  let answer: VaultAnswer;
+  try {
+    answer = await vaultRequest(endpoint, 'POST', 'sys/capabilities-self', { token: token.token, body: { paths: [path] } });
+  } catch (err) {
+    if (err instanceof SourceError && !(err instanceof NotFoundError)) throw new SourceError(`checking access to ${apiPathForMessage(path)}: ${err.message}`);
+    throw err;
+  }
+  if (answer.status !== 200) throw new SourceError(`HTTP ${answer.status} asking sys/capabilities-self about ${apiPathForMessage(path)}`);
+  const json = answer.json ?? {};
+  const data = dataOf(answer) ?? {};
+  const found = [data[path], json[path], json.capabilities].find(Array.isArray) as unknown[] | undefined;
+  if (!found || !found.some((c) => c === 'read' || c === 'root')) {
+    throw new SourceError(`permission denied: the token may not read ${apiPathForMessage(path)} (sys/capabilities-self${found ? `: ${found.filter((c) => typeof c === 'string' && /^[a-z-]{1,20}$/.test(c)).join(', ') || 'none'}` : ''})`);
+  }
 }
 
 function lastSegment(path: string): string {
