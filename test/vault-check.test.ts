@@ -101,3 +101,30 @@ describe('vault: check --resolve asks sys/capabilities-self about a leased path 
     expect(r.stderr).not.toContain(denied);
   });
 });
+
+describe('vault: a given token that expires under the running child', () => {
+  const TWO = 'sources:\n  - type: vault\n    path: secret/dev\n  - type: vault\n    path: secret/prod\n';
+  const lingering = ['--', process.execPath, '-e', 'setTimeout(() => {}, 1500)'];
+
+  it('not renewable, 60 s left, two layers: one warning naming the first layer and the instant', async () => {
+    fixture();
+    const given = 'hvs.short-lived-given-token';
+    vault.addToken(given, { ttl: 60, renewable: false });
+    const { dir } = project({ 'secretrun.yaml': TWO });
+    const r = await runCli(['--no-exec', ...lingering], { cwd: dir, env: { VAULT_ADDR: vault.origin, VAULT_TOKEN: given } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^secretrun: warning: layer "vault secret\/dev": the Vault token it was given is not renewable and expires at \d{4}-\d\d-\d\dT\S+Z, while the process runs; Vault revokes its leases then \(use a login method, `auth:`, or a longer-lived token\)\n$/);
+    expect(vault.requests.filter((q) => q.path === 'auth/token/lookup-self')).toHaveLength(1);
+  });
+
+  it('renewable: no warning (the look-up says so)', async () => {
+    fixture();
+    const renewable = 'hvs.renewable-given-token';
+    vault.addToken(renewable, { ttl: 60, renewable: true });
+    const { dir } = project({ 'secretrun.yaml': TWO });
+    const r = await runCli(['--no-exec', ...lingering], { cwd: dir, env: { VAULT_ADDR: vault.origin, VAULT_TOKEN: renewable } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(vault.requests.filter((q) => q.path === 'auth/token/lookup-self')).toHaveLength(1);
+  });
+});

@@ -150,4 +150,10 @@ export interface Source {
   parentReason?(state: unknown): string | undefined;
   /** Release `state` when secretrun exits (Vault's `revoke_on_exit`), rather than leave it to expire. */
   releaseAtExit?(state: unknown): boolean;
+  /**
+   * `run` staying the parent: if `state` will end under the running child and nothing can extend it (a given
+   * Vault token that is not renewable), the warning's sentence (without the layer), else undefined. May ask the
+   * store (once per state); asked only then, so a run that hands over its process pays nothing.
+   */
+  endingWarning?(state: unknown, signal: AbortSignal): Promise<string | undefined>;
 }

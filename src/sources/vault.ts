@@ -131,9 +131,18 @@ export default defineSource({
         dispatcher,
       },
     };
-    const { state: token } = await obtainToken(endpoint, auth, context, tokenFromLayer);
-    if (options.revoke_on_exit) (token as Held).revokeOnExit = true;
+    let { state: token } = await obtainToken(endpoint, auth, context, tokenFromLayer);
+    if (options.revoke_on_exit && token.fromLogin) (token as Held).revokeOnExit = true;
     if (token.fromLogin) context.hold?.(token, { session: true });
+    else if (token.found && context.session) {
+      // A given token (VAULT_TOKEN, ~/.vault-token): one state per session, held so a run that stays the parent
+      // can say once when it expires (`endingWarning`); it is never renewed or revoked.
+      const key = `vault-given\0${endpoint.address}\0${endpoint.namespace ?? ''}\0${token.token}`;
+      const shared = context.session.get(key) as typeof token | undefined;
+      if (shared) token = shared;
+      else context.session.set(key, token);
+      context.hold?.(token, { session: true });
+    }
 
     const kv = options.kv === undefined ? undefined : options.kv === 'none' ? 'none' : (Number(options.kv) as 1 | 2);
     if (options.kv !== undefined && !['1', '2', 'none'].includes(String(options.kv))) throw new SourceError('`kv`: expected 1, 2 or none');
@@ -194,6 +203,13 @@ export default defineSource({
     return undefined;
   },
   releaseAtExit: (state) => (state as Held).revokeOnExit === true,
+  endingWarning: async (state, signal) => {
+    const held = state as Held;
+    if (held.kind !== 'token' || held.fromLogin || held.revoked) return undefined;
+    const { tokenEnd } = await import('./vault/auth.js');
+    const end = await tokenEnd(held, signal);
+    return end === undefined ? undefined : `the Vault token it was given is not renewable and expires at ${new Date(end).toISOString()}, while the process runs; Vault revokes its leases then (use a login method, \`auth:\`, or a longer-lived token)`;
+  },
 });
 
 /** Contract, "where found credentials go": a destination option filled from an earlier layer's keys is refused. */
