@@ -84,14 +84,14 @@ export function startRenewals(held: readonly HeldState[], onWarning: (message: s
   const timers = new Set<ReturnType<typeof setTimeout>>();
   // Outside watch mode nothing re-reads a lease: say once, per state, when one will end under the running child.
   const warned = new Set<unknown>();
+  const asked = new Set<unknown>();
   const ending = (h: HeldState) => {
-    if (warnEnding && !warned.has(h.state) && h.source.endingWarning) {
-      warned.add(h.state);
+    if (warnEnding && !asked.has(h.state) && h.source.endingWarning) {
+      asked.add(h.state);
       h.source.endingWarning(h.state, controller.signal).then(
         (m) => m !== undefined && !controller.signal.aborted && onWarning(`layer "${h.layer}": ${m}`),
         () => {}, // a failed look-up is no warning: the run goes on as it would have
       );
-      return;
     }
     const at = warnEnding && !warned.has(h.state) ? h.source.refreshAt?.(h.state) : undefined;
     if (at === undefined) return;
