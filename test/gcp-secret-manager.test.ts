@@ -87,6 +87,16 @@ describe('gcp-secret-manager: the metadata server path', () => {
     expect(metadata.tokensIssued()).toBe(1);
   });
 
+  it('two layers in one run share the session: one token from the metadata server for both', async () => {
+    const { sm, metadata, env } = await metadataSetup({ secrets: { 'db-password': { versions: [{ data: 'pw' }] }, 'api-key': { versions: [{ data: 'key' }] } } });
+    const second = `  - type: gcp-secret-manager\n    endpoint: ${sm.origin}\n    secrets: [api-key]\n`;
+    const { dir } = project({ 'secretrun.yaml': layerFile(sm, '    secrets: [db-password]\n') + second });
+    const r = await runCli(['export', '--format', 'json'], { cwd: dir, env });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ db_password: 'pw', api_key: 'key' });
+    expect(metadata.tokensIssued()).toBe(1);
+  });
+
   it('loads google-auth-library only when such a layer runs, and no Azure or AWS module with it', async () => {
     const { sm, env } = await metadataSetup({ secrets: { a: { versions: [{ data: 'A' }] } } });
     const p = project({ 'secretrun.yaml': layerFile(sm, '    secrets: [a]\n') });

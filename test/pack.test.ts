@@ -31,7 +31,8 @@ interface Run {
 
 /**
  * Run a program with a clean environment: npm settings leaking from the npm that started vitest (npm_config_*,
- * npm_package_*) must not steer the install. HOME stays, so npm finds its cache and the user's registry config.
+ * npm_package_*) must not steer the install. npm itself gets the real HOME (its cache, the user's registry config);
+ * the packed CLI runs with the tests' empty HOME.
  */
 function exec(cmd: string, args: string[], cwd: string, extraEnv: Record<string, string> = {}, timeoutMs = 240_000): Promise<Run> {
   const child = spawn(cmd, args, { cwd, env: baseEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -64,7 +65,10 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'secretrun-pack-'));
   consumer = join(work, 'consumer');
   // `npm pack` runs `prepack`, the full build with type declarations (a fresh clone's `npm install` builds nothing).
-  const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack');
+  // npm (and the build its prepack runs) get the real HOME: npm's cache, and the per-Node code caches made from the
+  // Node binaries under ~/.cache/secretrun-node; a temp HOME would rebuild dist/ with this Node's cache only.
+  const realHome = { HOME: process.env.HOME ?? '' };
+  const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT, realHome), 'npm pack');
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(work, info[0].filename);
   packedFiles = info[0].files.map((f) => f.path).sort();
@@ -73,7 +77,7 @@ beforeAll(async () => {
   ok(await exec('mkdir', ['-p', consumer], work), 'mkdir');
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
   // No update notice from npm itself: what stderr holds then is about the package.
-  install = ok(await exec(NPM, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], consumer, { npm_config_update_notifier: 'false' }), 'npm install <tarball>');
+  install = ok(await exec(NPM, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], consumer, { ...realHome, npm_config_update_notifier: 'false' }), 'npm install <tarball>');
 
   writeFileSync(join(consumer, 'secretrun.yaml'), '# yaml-language-server: $schema=./node_modules/secretrun/schema.json\ndefault_environment: dev\nenvironments:\n  dev:\n    sources:\n      - type: dotenv\n        path: .env\nrequire: [PACKED_SECRET]\n');
   writeFileSync(join(consumer, '.env'), 'PACKED_SECRET=from-the-tarball-7e1f\nGREETING="hello world"\n', { mode: 0o600 });

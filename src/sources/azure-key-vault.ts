@@ -12,6 +12,7 @@ import { NotFoundError } from '../core/errors.js';
 import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type LayerOptions } from './descriptor.js';
 import { debugChannel } from './net/retry.js';
+import { tokenFetchOptions } from './net/fetch.js';
 import { mapConcurrently, referenceFetch, SECRET_FORMAT_OPTION, SecretKeys } from './secret-keys.js';
 import { readInGroups } from '../core/references.js';
 import type { ReferenceHook, ReferenceTarget, ReferenceValue, SourceContext } from './types.js';
@@ -101,16 +102,7 @@ export default defineSource({
       target: vaultTarget(options.vault),
       // Without a session (a library caller of `load`), the layer's own: one token for all its requests.
       context: context.session ? context : { ...context, session: new Map() },
-      fetch: {
-        timeout: options.timeout,
-        retries: options.retries,
-        deadline: options.deadline,
-        signal: context.signal,
-        debug: debugChannel(context.env, context.layer),
-        carries: 'the Azure token',
-        allowInsecureHttp: options.allow_insecure_http,
-        credentialsName: 'the Azure token',
-      },
+      fetch: tokenFetchOptions(options, context, { carries: 'the Azure token' }),
     };
     return options.secrets !== undefined ? loadNamed(api, options) : loadListed(api, options, context);
   },

@@ -11,6 +11,7 @@ import { NotFoundError, SourceError } from '../core/errors.js';
 import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type LayerOptions } from './descriptor.js';
 import { debugChannel } from './net/retry.js';
+import { tokenFetchOptions } from './net/fetch.js';
 import { mapConcurrently, payloadText, referenceFetch, SECRET_FORMAT_OPTION, SecretKeys } from './secret-keys.js';
 import { readInGroups } from '../core/references.js';
 import type { ReferenceHook, SourceContext } from './types.js';
@@ -111,16 +112,7 @@ export default defineSource({
       location: options.location,
       // Without a session (a library caller of `load`), the layer's own: one credentials client for its requests.
       context: context.session ? context : { ...context, session: new Map() },
-      fetch: {
-        timeout: options.timeout,
-        retries: options.retries,
-        deadline: options.deadline,
-        signal: context.signal,
-        debug: debugChannel(context.env, context.layer),
-        carries: 'the Google access token',
-        allowInsecureHttp: options.allow_insecure_http,
-        credentialsName: 'the Google credentials',
-      },
+      fetch: tokenFetchOptions(options, context, { carries: 'the Google access token', credentialsName: 'the Google credentials' }),
     };
     return options.filter !== undefined ? loadFiltered(api, options, context) : loadNamed(api, options);
   },

@@ -95,6 +95,27 @@ export function layerFetchOptions(
   };
 }
 
+/**
+ * The fetch options of a layer whose every request carries one credential it obtained itself (a Vault token, a
+ * Google or Azure access token): the layer's `timeout`/`retries`/`deadline`, its debug channel and the transport rule.
+ */
+export function tokenFetchOptions(
+  options: { timeout: number; retries: number; deadline: number; allow_insecure_http: boolean },
+  context: Pick<SourceContext, 'signal' | 'env' | 'layer'>,
+  credential: { carries: string; credentialsName?: string },
+): FetchOptions {
+  return {
+    timeout: options.timeout,
+    retries: options.retries,
+    deadline: options.deadline,
+    signal: context.signal,
+    debug: debugChannel(context.env, context.layer),
+    carries: credential.carries,
+    allowInsecureHttp: options.allow_insecure_http,
+    credentialsName: credential.credentialsName ?? credential.carries,
+  };
+}
+
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Of an error answer the caller reads (`answers`): enough for an API's error object, never more. */
 const ERROR_BODY_BYTES = 64 * 1024;
