@@ -102,6 +102,23 @@ describe('vault: check --resolve asks sys/capabilities-self about a leased path 
   });
 });
 
+describe('ref+vault: check --resolve on a leased path', () => {
+  it('asks sys/capabilities-self, reads nothing, mints no lease; a denied token is one problem naming the key', async () => {
+    fixture();
+    const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n', '.env': 'P="ref+vault://database/creds/app#/DB_PASSWORD"\n' });
+    const ok = await runCli(['check', '--resolve'], { cwd: dir, env: { VAULT_ADDR: vault.origin, VAULT_TOKEN: TOKEN } });
+    expect(ok.code, ok.stderr).toBe(0);
+    const denied = 'hvs.token-denied-on-database-refs';
+    vault.addToken(denied, { deny: ['database/'] });
+    const bad = await runCli(['check', '--resolve'], { cwd: dir, env: { VAULT_ADDR: vault.origin, VAULT_TOKEN: denied } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/P: ref\+vault:\/\/database\/creds\/app: permission denied: the token may not read database\/creds\/app/);
+    expect(vault.requests.filter((q) => q.path === 'sys/capabilities-self')).toHaveLength(2);
+    expect(reads('database/creds/app')).toHaveLength(0);
+    expect(vault.leases.size).toBe(0);
+  });
+});
+
 describe('vault: a given token that expires under the running child', () => {
   const TWO = 'sources:\n  - type: vault\n    path: secret/dev\n  - type: vault\n    path: secret/prod\n';
   const lingering = ['--', process.execPath, '-e', 'setTimeout(() => {}, 1500)'];

@@ -118,6 +118,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
     inheritedReferences: options.inheritedReferences,
+    checking: options.keepGoing,
   };
   let resolution: Resolution;
   try {

@@ -193,7 +193,7 @@ export class ReferenceResolver {
       }
       if (got === undefined) throw item.fail(`${item.key}: ${ref.shown}: not found`);
       let text = got.value;
-      if (ref.pointer) {
+      if (ref.pointer && !got.unread) {
         // The rest of the JSON object is other secrets; the picked member is the caller's to register (or `public:`).
         this.context.secret(got.value);
         const picked = pick(got.value, ref.pointer);

@@ -90,6 +90,8 @@ export interface ResolveHooks {
    * (`Resolution.inherited`); with one, an inherited reference no `env` layer reads is a warning.
    */
   inheritedReferences?: boolean;
+  /** `check --resolve`: references are told so (`context.checking`): a store may verify access without reading. */
+  checking?: boolean;
 }
 
 export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks): Promise<Resolution> {
@@ -122,6 +124,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     warn: hooks.warn,
     secret: registerSecret,
     session,
+    checking: hooks.checking,
   }, (scheme) => {
     // A reference's lease (a Vault dynamic secret) is held by the resolution, under `ref+SCHEME`, like a layer's.
     const source = plan.file.sources.find((s) => s.reference?.scheme === scheme)!;

@@ -88,6 +88,8 @@ export interface ReferenceTarget {
 export interface ReferenceValue {
   value: string;
   leased?: boolean;
+  /** `check --resolve` (`context.checking`): access was verified without reading (a read would mint a lease); no pointer applies. */
+  unread?: boolean;
 }
 
 /**

@@ -12,7 +12,7 @@ import { debugChannel } from '../net/retry.js';
 import { referenceFetch } from '../secret-keys.js';
 import { obtainToken } from './auth.js';
 import type { VaultEndpoint } from './client.js';
-import { mountOf, readKv, readLeased, tlsDispatcher, trimPath } from './read.js';
+import { checkCapabilities, mountOf, readKv, readLeased, tlsDispatcher, trimPath } from './read.js';
 
 /** Vault's (Go's strconv.ParseBool) spelling of true. */
 const truthy = (v: string | undefined) => v !== undefined && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v.trim());
@@ -47,6 +47,11 @@ export async function readVaultReferences(targets: readonly ReferenceTarget[], c
         const info = await mountOf(endpoint, token, path, {}, context);
         if (info.kv === 'none') {
           if (version !== undefined) throw new SourceError('parameter "version" pins a KV v2 version, and this path is not on a KV mount');
+          // `check --resolve`: reading would mint a credential and a lease; ask what the token may do instead.
+          if (context.checking) {
+            await checkCapabilities(endpoint, token, path);
+            return { value: '', leased: true, unread: true };
+          }
           const lease = await readLeased(endpoint, token, path);
           if (lease.id !== '') context.hold?.(lease);
           return { value: JSON.stringify(lease.data), leased: true };
