@@ -203,7 +203,7 @@ describe.skipIf(!moto)('references against moto_server', () => {
     it('an unknown scheme and a refused parameter in a layer are errors naming the key', async () => {
       const unknown = project({ '.env': 'K=ref+sops://secrets.yaml\n' });
       let r = await cli(unknown.dir, ['--dotenv', '.env', '--', 'true']);
-      expect([r.code, r.stderr]).toEqual([125, 'secretrun: layer "dotenv .env": K: ref+sops://: unknown reference scheme (known: ref+awsssm, ref+awssecrets, ref+gcpsecrets, ref+azurekeyvault)\n']);
+      expect([r.code, r.stderr]).toEqual([125, 'secretrun: layer "dotenv .env": K: ref+sops://: unknown reference scheme (known: ref+awsssm, ref+awssecrets, ref+vault, ref+gcpsecrets, ref+azurekeyvault)\n']);
       const refused = project({ '.env': `K=ref+awsssm://${NS}/db/user?endpoint=http://127.0.0.1:1\n` });
       r = await cli(refused.dir, ['export', '--dotenv', '.env']);
       expect(r.code).toBe(1);

@@ -9,8 +9,8 @@ import { describeError } from './errors.js';
 /** Revocation at exit, a thrown-away resolution: 5 s at most in all (contract, `revoke_on_exit`). */
 export const RELEASE_TIMEOUT_MS = 5000;
 
-export function heldStates(resolution: Pick<Resolution, 'layers'>): HeldState[] {
-  return resolution.layers.flatMap((l) => l.held ?? []);
+export function heldStates(resolution: Pick<Resolution, 'layers'> & Partial<Pick<Resolution, 'held'>>): HeldState[] {
+  return [...resolution.layers.flatMap((l) => l.held ?? []), ...(resolution.held ?? [])];
 }
 
 /**
@@ -47,17 +47,17 @@ export async function releaseHeld(held: readonly HeldState[], { timeoutMs = RELE
  * Release what a resolution holds: its own leases (`ls`, `diff`, a failed start), and with `session: true` also
  * what belongs to the session, logins included (`revoke_on_exit`, a watcher's close).
  */
-export function releaseResolution(resolution: Pick<Resolution, 'layers'>, options: { timeoutMs?: number; session?: boolean } = {}): Promise<string[]> {
+export function releaseResolution(resolution: Pick<Resolution, 'layers' | 'held'>, options: { timeoutMs?: number; session?: boolean } = {}): Promise<string[]> {
   return releaseHeld(heldStates(resolution).filter((h) => options.session || !h.session), options);
 }
 
 /** At exit: release what the resolution holds whose source asks for it (`revoke_on_exit`), session states included. */
-export function releaseAtExit(resolution: Pick<Resolution, 'layers'>, options: { timeoutMs?: number } = {}): Promise<string[]> {
+export function releaseAtExit(resolution: Pick<Resolution, 'layers' | 'held'>, options: { timeoutMs?: number } = {}): Promise<string[]> {
   return releaseHeld(heldStates(resolution).filter((h) => h.source.releaseAtExit?.(h.state) === true), options);
 }
 
 /** Why secretrun must stay the child's parent for what this resolution holds (no execve), or undefined. */
-export function leaseParentReason(resolution: Pick<Resolution, 'layers'>): string | undefined {
+export function leaseParentReason(resolution: Pick<Resolution, 'layers' | 'held'>): string | undefined {
   for (const h of heldStates(resolution)) {
     const reason = h.source.parentReason?.(h.state);
     if (reason) return `layer "${h.layer}": ${reason}`;
@@ -66,7 +66,7 @@ export function leaseParentReason(resolution: Pick<Resolution, 'layers'>): strin
 }
 
 /** The earliest instant (epoch ms) at which a held state ends for good and its layer must be read again. */
-export function refreshDueAt(resolution: Pick<Resolution, 'layers'>): number | undefined {
+export function refreshDueAt(resolution: Pick<Resolution, 'layers' | 'held'>): number | undefined {
   let due: number | undefined;
   for (const h of heldStates(resolution)) {
     const at = h.source.refreshAt?.(h.state);
@@ -84,7 +84,15 @@ export function startRenewals(held: readonly HeldState[], onWarning: (message: s
   const timers = new Set<ReturnType<typeof setTimeout>>();
   // Outside watch mode nothing re-reads a lease: say once, per state, when one will end under the running child.
   const warned = new Set<unknown>();
+  const asked = new Set<unknown>();
   const ending = (h: HeldState) => {
+    if (warnEnding && !asked.has(h.state) && h.source.endingWarning) {
+      asked.add(h.state);
+      h.source.endingWarning(h.state, controller.signal).then(
+        (m) => m !== undefined && !controller.signal.aborted && onWarning(`layer "${h.layer}": ${m}`),
+        () => {}, // a failed look-up is no warning: the run goes on as it would have
+      );
+    }
     const at = warnEnding && !warned.has(h.state) ? h.source.refreshAt?.(h.state) : undefined;
     if (at === undefined) return;
     warned.add(h.state);

@@ -118,6 +118,7 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
     onRemoteStart: options.onRemoteStart,
     onLayerDone: options.onLayerDone,
     inheritedReferences: options.inheritedReferences,
+    checking: options.keepGoing,
   };
   let resolution: Resolution;
   try {
@@ -133,7 +134,10 @@ export async function resolveSecrets(options: PipelineOptions): Promise<Resolved
   return { file, plan, resolution, findings };
 }
 
-/** The plan with each layer's source wrapped so a failure is recorded and the layer counts as empty (for `keepGoing`). */
+/**
+ * The plan with each layer's source wrapped so a failure is recorded and the layer counts as empty (for `keepGoing`,
+ * which is `check --resolve`: the sources are told they are checked, `context.checking`).
+ */
 function recordingFailures(plan: EnvironmentPlan, failures: SecretrunError[]): EnvironmentPlan {
   // Where each layer is defined, by the label the core gives it (the label is all a source's context carries).
   const definedAt = new Map(plan.layers.map((spec) => [layerName(spec, plan.vars, plan.varsFilled), spec.location]));
@@ -141,7 +145,7 @@ function recordingFailures(plan: EnvironmentPlan, failures: SecretrunError[]): E
     ...source,
     async load(options, context) {
       try {
-        return await source.load(options, context);
+        return await source.load(options, { ...context, checking: true });
       } catch (err) {
         // Left to the core: a missing optional layer (it becomes empty) and the fallout of an abort.
         if ((err instanceof NotFoundError && options.optional === true) || context.signal.aborted) throw err;

@@ -152,6 +152,8 @@ export class ReferenceResolver {
   constructor(
     private readonly schemes: Schemes,
     private readonly context: SourceContext,
+    /** Where a scheme's hook reports what it holds (a Vault lease read through a reference). */
+    private readonly holdFor?: (scheme: string) => SourceContext['hold'],
   ) {}
 
   /** Resolve several values at once: the targets not read yet go to each scheme's hook in one call. */
@@ -166,7 +168,8 @@ export class ReferenceResolver {
       }
     }
     for (const [scheme, list] of fresh) {
-      const batch = Promise.resolve().then(() => this.schemes.get(scheme)!.resolve(list.map((t) => t.target), this.context));
+      const context = this.holdFor ? { ...this.context, hold: this.holdFor(scheme) } : this.context;
+      const batch = Promise.resolve().then(() => this.schemes.get(scheme)!.resolve(list.map((t) => t.target), context));
       list.forEach(({ id }, i) => {
         const one = batch.then((values) => values[i]);
         one.catch(() => {}); // awaited below; a failed batch is reported once, by the first value that needs it
@@ -190,7 +193,7 @@ export class ReferenceResolver {
       }
       if (got === undefined) throw item.fail(`${item.key}: ${ref.shown}: not found`);
       let text = got.value;
-      if (ref.pointer) {
+      if (ref.pointer && !got.unread) {
         // The rest of the JSON object is other secrets; the picked member is the caller's to register (or `public:`).
         this.context.secret(got.value);
         const picked = pick(got.value, ref.pointer);

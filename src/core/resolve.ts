@@ -60,6 +60,8 @@ export interface Resolution {
   layers: LayerOutcome[];
   /** `inheritedReferences` with no sources file: the inherited variables whose references were resolved. */
   inherited?: Record<string, string>;
+  /** What references hold (a Vault lease read through `ref+vault`), beside the layers' own. */
+  held?: HeldState[];
 }
 
 export interface ResolveHooks {
@@ -88,6 +90,8 @@ export interface ResolveHooks {
    * (`Resolution.inherited`); with one, an inherited reference no `env` layer reads is a warning.
    */
   inheritedReferences?: boolean;
+  /** `check --resolve`: references are told so (`context.checking`): a store may verify access without reading. */
+  checking?: boolean;
 }
 
 export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks): Promise<Resolution> {
@@ -120,7 +124,17 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     warn: hooks.warn,
     secret: registerSecret,
     session,
+    checking: hooks.checking,
+  }, (scheme) => {
+    // A reference's lease (a Vault dynamic secret) is held by the resolution, under `ref+SCHEME`, like a layer's.
+    const source = plan.file.sources.find((s) => s.reference?.scheme === scheme)!;
+    return (state, holdOptions) => {
+      const entry: HeldState = { layer: `ref+${scheme}`, source, state, ...(holdOptions?.session ? { session: true } : {}) };
+      refHeld.push(entry);
+      heldAll.push(entry);
+    };
   });
+  const refHeld: HeldState[] = [];
   /** Resolve layer values holding references (layer index, key) and finish them as their layer would have. */
   const resolveHeld = async (list: { i: number; key: string }[]): Promise<ResolvedValue[]> => {
     const fail = (i: number) => (reason: string) => new LayerError(names[i], reason, { definedAt: layers[i].location });
@@ -143,6 +157,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   const results: Promise<LayerOutcome>[] = [];
   /** Per layer, `Object.keys` of its outcome's keys: listed once, used for secrets and the merge. */
   const keyNames: string[][] = [];
+  /** Per layer, its output keys that hold leased values (`context.leased`). */
+  const leasedKeys: (string[] | undefined)[] = [];
   for (let i = 0; i < layers.length; i++) {
     const run = resolveOne(i).catch((err) => {
       if (firstError === undefined) {
@@ -230,6 +246,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       },
     );
     const holding: HeldState[] = [];
+    const leasedOwn = new Set<string>();
     const context = {
       layer: name,
       configDir: spec.dir ?? plan.file.dir,
@@ -248,6 +265,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
         holding.push(entry);
         heldAll.push(entry);
       },
+      leased: (ks: readonly string[]) => ks.forEach((k) => leasedOwn.add(k)),
     };
     let keys: Record<string, string>;
     let missing = false;
@@ -272,6 +290,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       throw wrapLayerError(err instanceof ReferenceProblem ? new LayerError(name, err.message) : err, name, controller.signal, spec.location);
     }
     keyNames[i] = listed;
+    if (leasedOwn.size > 0) leasedKeys[i] = [...leasedOwn].map((k) => shapedName(k, options)).filter((k) => k !== undefined && Object.hasOwn(keys, k)) as string[];
     const publicKeys = Array.isArray(options.public) ? listed.filter((k) => matchesAny(k, options.public as string[])) : [];
     for (let j = 0; j < listed.length; j++) {
       const own = held[i]?.get(listed[j]);
@@ -293,6 +312,10 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   }
   try {
     const resolution: Resolution = { environment: plan.name, entries: mergeListed(outcomes, keyNames), layers: outcomes };
+    leasedKeys.forEach((ks, i) => ks?.forEach((k) => {
+      const entry = resolution.entries.get(k);
+      if (entry?.layer === outcomes[i].name) entry.leased = true;
+    }));
     // The winners of the merge that hold references: resolved together, so each scheme is asked once.
     const winners: { i: number; key: string }[] = [];
     held.forEach((own, i) => own?.forEach((_, key) => void (!outcomes.slice(i + 1).some((o) => key in o.keys) && winners.push({ i, key }))));
@@ -304,7 +327,12 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       if (v.leased) entry.leased = true;
     });
     if (hooks.inheritedReferences) await inheritedReferences(resolution, plan, layers, schemes, resolver, hooks);
+    if (refHeld.length > 0) resolution.held = refHeld;
     return resolution;
+  } catch (err) {
+    // A reference that failed throws the resolution away: what it holds is released, as for a failed layer.
+    await releaseHeld(heldAll.filter((h) => !h.session), { timeoutMs: RELEASE_TIMEOUT_MS });
+    throw err;
   } finally {
     hooks.signal?.removeEventListener('abort', onOuterAbort);
   }
@@ -583,6 +611,15 @@ function caseConversion(value: unknown): ((key: string) => string) | undefined {
  * decode → only → rename → case → prefix → validate names and values. Returns the layer's map and `Object.keys` of
  * it. Values holding references (`refs`) are decoded once resolved, not here.
  */
+/** The name a layer's own key `k` gets after `only`, `rename`, `case` and `prefix` (undefined when `only` drops it). */
+function shapedName(k: string, options: SourceOptions): string | undefined {
+  if (Array.isArray(options.only) && !matchesAny(k, options.only as string[])) return undefined;
+  const rename = options.rename !== null && typeof options.rename === 'object' ? (options.rename as Record<string, string>) : undefined;
+  const convert = caseConversion(options.case);
+  const shaped = rename && Object.hasOwn(rename, k) ? rename[k] : k;
+  return (typeof options.prefix === 'string' ? options.prefix : '') + (convert ? convert(shaped) : shaped);
+}
+
 function postProcess(keysIn: Record<string, string>, options: SourceOptions, layer: string, refs?: Map<string, unknown>): { keys: Record<string, string>; names: string[] } {
   let keys = keysIn;
   let own = isOwnMap(keysIn);

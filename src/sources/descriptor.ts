@@ -115,6 +115,7 @@ export interface SourceDefinition<O extends OptionSpecs> {
   refreshAt?: Source['refreshAt'];
   parentReason?: Source['parentReason'];
   releaseAtExit?: Source['releaseAtExit'];
+  endingWarning?: Source['endingWarning'];
 }
 
 /**
@@ -141,6 +142,7 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     refreshAt: def.refreshAt,
     parentReason: def.parentReason,
     releaseAtExit: def.releaseAtExit,
+    endingWarning: def.endingWarning,
     reference: def.reference,
     privateFiles: privateFiles && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => privateFiles(read(raw), context)),
     watchPaths: watchPaths && ((raw: SourceOptions, context: Pick<SourceContext, 'configDir'>) => watchPaths(read(raw), context)),

@@ -61,6 +61,14 @@ export interface SourceContext {
    * an earlier resolution): a thrown-away resolution leaves it alone; only the session's end releases it.
    */
   hold?(state: unknown, options?: { session?: boolean }): void;
+  /**
+   * `check --resolve`: the layer is loaded to prove it can be read, and nothing is kept. A source whose read has a
+   * side effect (a Vault dynamic secret mints a credential and a lease) checks access another way and may leave
+   * such keys out.
+   */
+  readonly checking?: boolean;
+  /** These of the layer's keys (its own names) hold leased values, new on every read: `diff` compares them by presence. */
+  leased?(keys: readonly string[]): void;
 }
 
 export type SourceOptions = Record<string, unknown>;
@@ -80,6 +88,8 @@ export interface ReferenceTarget {
 export interface ReferenceValue {
   value: string;
   leased?: boolean;
+  /** `check --resolve` (`context.checking`): access was verified without reading (a read would mint a lease); no pointer applies. */
+  unread?: boolean;
 }
 
 /**
@@ -142,4 +152,10 @@ export interface Source {
   parentReason?(state: unknown): string | undefined;
   /** Release `state` when secretrun exits (Vault's `revoke_on_exit`), rather than leave it to expire. */
   releaseAtExit?(state: unknown): boolean;
+  /**
+   * `run` staying the parent: if `state` will end under the running child and nothing can extend it (a given
+   * Vault token that is not renewable), the warning's sentence (without the layer), else undefined. May ask the
+   * store (once per state); asked only then, so a run that hands over its process pays nothing.
+   */
+  endingWarning?(state: unknown, signal: AbortSignal): Promise<string | undefined>;
 }

@@ -7,7 +7,7 @@
 import { NotFoundError, SourceError } from '../core/errors.js';
 import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type Fill } from './descriptor.js';
-import type { SourceContext, SourceOptions } from './types.js';
+import type { ReferenceHook, SourceContext, SourceOptions } from './types.js';
 import { isAbsolute, resolve } from 'node:path';
 import { authIssues } from './vault/auth-settings.js';
 
@@ -54,12 +54,22 @@ type Held = (import('./vault/read.js').LeaseState | import('./vault/auth.js').To
 const label = (o: SourceOptions, fill: Fill) =>
   typeof o.path === 'string' ? fill(o.path) : Array.isArray(o.paths) && typeof o.paths[0] === 'string' ? `${fill(o.paths[0])}${o.paths.length > 1 ? ` (+${o.paths.length - 1})` : ''}` : undefined;
 
+/** `ref+vault://PATH?namespace=NS&version=N#/field`: the parent environment's Vault and token chain (./vault/references.ts). */
+const REFERENCE: ReferenceHook = {
+  scheme: 'vault',
+  params: ['namespace', 'version'],
+  pointer: 'required',
+  check: (t) => (t.params.version !== undefined && !/^[1-9][0-9]{0,9}$/.test(t.params.version) ? 'parameter "version" is not a KV v2 version number (1 or more)' : undefined),
+  resolve: async (targets, context) => (await import('./vault/references.js')).readVaultReferences(targets, context),
+};
+
 export default defineSource({
   type: 'vault',
   description: 'HashiCorp Vault or OpenBao: KV v1/v2 and dynamic secrets with their leases; token, AppRole, Kubernetes, JWT and AWS IAM logins.',
   options: OPTIONS,
   exclusive: [{ keys: ['path', 'paths'], exactlyOne: true }],
   remote: true,
+  reference: REFERENCE,
   label,
   moreIssues(layer, written) {
     const auth = layer.auth;
@@ -121,9 +131,18 @@ export default defineSource({
         dispatcher,
       },
     };
-    const { state: token } = await obtainToken(endpoint, auth, context, tokenFromLayer);
-    if (options.revoke_on_exit) (token as Held).revokeOnExit = true;
+    let { state: token } = await obtainToken(endpoint, auth, context, tokenFromLayer);
+    if (options.revoke_on_exit && token.fromLogin) (token as Held).revokeOnExit = true;
     if (token.fromLogin) context.hold?.(token, { session: true });
+    else if (token.found && context.session) {
+      // A given token (VAULT_TOKEN, ~/.vault-token): one state per session, held so a run that stays the parent
+      // can say once when it expires (`endingWarning`); it is never renewed or revoked.
+      const key = `vault-given\0${endpoint.address}\0${endpoint.namespace ?? ''}\0${token.token}`;
+      const shared = context.session.get(key) as typeof token | undefined;
+      if (shared) token = shared;
+      else context.session.set(key, token);
+      context.hold?.(token, { session: true });
+    }
 
     const kv = options.kv === undefined ? undefined : options.kv === 'none' ? 'none' : (Number(options.kv) as 1 | 2);
     if (options.kv !== undefined && !['1', '2', 'none'].includes(String(options.kv))) throw new SourceError('`kv`: expected 1, 2 or none');
@@ -149,6 +168,7 @@ export default defineSource({
       leasesKept.set(lease.path, lease);
     }
     for (const lease of outcome.reused) context.hold?.(lease, { session: true });
+    if (outcome.leasedKeys.length > 0) context.leased?.(outcome.leasedKeys);
     if (Object.keys(outcome.keys).length === 0 && options.recursive) throw new NotFoundError(`no secret under ${options.path}`);
     return outcome.keys;
   },
@@ -183,6 +203,13 @@ export default defineSource({
     return undefined;
   },
   releaseAtExit: (state) => (state as Held).revokeOnExit === true,
+  endingWarning: async (state, signal) => {
+    const held = state as Held;
+    if (held.kind !== 'token' || held.fromLogin || held.revoked) return undefined;
+    const { tokenEnd } = await import('./vault/auth.js');
+    const end = await tokenEnd(held, signal);
+    return end === undefined ? undefined : `the Vault token it was given is not renewable and expires at ${new Date(end).toISOString()}, while the process runs; Vault revokes its leases then (use a login method, \`auth:\`, or a longer-lived token)`;
+  },
 });
 
 /** Contract, "where found credentials go": a destination option filled from an earlier layer's keys is refused. */

@@ -195,6 +195,14 @@ export async function renewToken(state: TokenState, signal: AbortSignal): Promis
   state.ttlMs = typeof auth?.lease_duration === 'number' ? auth.lease_duration * 1000 : 0;
 }
 
+/** A given token's end (epoch ms) from `auth/token/lookup-self`, when it has a TTL and is not renewable; else undefined. */
+export async function tokenEnd(state: TokenState, signal: AbortSignal): Promise<number | undefined> {
+  const answer = await vaultRequest({ ...state.endpoint, fetch: { ...state.endpoint.fetch, signal, retries: 0 } }, 'GET', 'auth/token/lookup-self', { token: state.token });
+  const data = answer.json?.data as { ttl?: unknown; renewable?: unknown } | undefined;
+  if (answer.status !== 200 || typeof data?.ttl !== 'number' || data.ttl <= 0 || data.renewable === true) return undefined;
+  return Date.now() + data.ttl * 1000;
+}
+
 export async function revokeToken(state: TokenState, signal: AbortSignal): Promise<void> {
   if (state.revoked || !state.fromLogin) return;
   const answer = await vaultRequest({ ...state.endpoint, fetch: { ...state.endpoint.fetch, signal, retries: 0 } }, 'POST', 'auth/token/revoke-self', { token: state.token });

@@ -166,7 +166,7 @@ function join2(...parts: string[]): string {
   return parts.map(trimPath).filter((p) => p !== '').join('/');
 }
 
-async function readKv(endpoint: VaultEndpoint, token: TokenState, info: MountInfo, rel: string, version: number | undefined): Promise<Record<string, unknown>> {
+export async function readKv(endpoint: VaultEndpoint, token: TokenState, info: MountInfo, rel: string, version: number | undefined): Promise<Record<string, unknown>> {
   const shown = join2(info.mount, rel);
   if (info.kv === 2) {
     const answer = await authed(endpoint, token, 'GET', join2(info.mount, 'data', rel), version !== undefined ? { version: String(version) } : {}, shown);
@@ -186,8 +186,9 @@ export interface ReadOutcome {
 }
 
 /** Read the layer's secrets and turn them into keys. `reuse`: a lease still good from an earlier resolution. */
-export async function readLayer(endpoint: VaultEndpoint, token: TokenState, settings: ReadSettings, context: SourceContext, reuse: (path: string) => LeaseState | undefined): Promise<ReadOutcome & { reused: LeaseState[] }> {
+export async function readLayer(endpoint: VaultEndpoint, token: TokenState, settings: ReadSettings, context: SourceContext, reuse: (path: string) => LeaseState | undefined): Promise<ReadOutcome & { reused: LeaseState[]; leasedKeys: string[] }> {
   const secrets: Secret[] = [];
+  const leased = new Set<Secret>();
   const leases: LeaseState[] = [];
   const reused: LeaseState[] = [];
   for (const rawPath of settings.paths) {
@@ -196,15 +197,22 @@ export async function readLayer(endpoint: VaultEndpoint, token: TokenState, sett
     const rel = path === info.mount ? '' : path.slice(info.mount.length + 1);
     if (info.kv === 'none') {
       if (settings.recursive) throw new SourceError(`${apiPathForMessage(path)}: \`recursive\` needs a KV mount (${info.mount} is not one)`);
+      // `check --resolve`: reading would mint a credential and a lease; ask what the token may do instead.
+      if (context.checking) {
+        await checkCapabilities(endpoint, token, path);
+        continue;
+      }
       const kept = reuse(path);
       if (kept) {
         reused.push(kept);
         secrets.push({ path, relative: lastSegment(path), data: kept.data });
+        leased.add(secrets[secrets.length - 1]);
         continue;
       }
       const lease = await readLeased(endpoint, token, path);
       if (lease.id !== '') leases.push(lease);
       secrets.push({ path, relative: lastSegment(path), data: lease.data });
+      leased.add(secrets[secrets.length - 1]);
       continue;
     }
     if (settings.recursive) {
@@ -216,7 +224,27 @@ export async function readLayer(endpoint: VaultEndpoint, token: TokenState, sett
     }
     secrets.push({ path, relative: settings.paths.length > 1 ? lastSegment(path) : '', data: await readKv(endpoint, token, info, rel, settings.version) });
   }
-  return { keys: secretsToKeys(secrets, settings), leases, reused };
+  // The keys of dynamic secrets are new on every read (`diff` compares them by presence).
+  const dynamic = secrets.filter((x) => leased.has(x));
+  return { keys: secretsToKeys(secrets, settings), leases, reused, leasedKeys: dynamic.length > 0 ? Object.keys(secretsToKeys(dynamic, settings)) : [] };
+}
+
+/** `sys/capabilities-self`: may the token read `path`? (No lease, no credential.) A problem throws, naming the path. */
+export async function checkCapabilities(endpoint: VaultEndpoint, token: TokenState, path: string): Promise<void> {
+  let answer: VaultAnswer;
+  try {
+    answer = await vaultRequest(endpoint, 'POST', 'sys/capabilities-self', { token: token.token, body: { paths: [path] } });
+  } catch (err) {
+    if (err instanceof SourceError && !(err instanceof NotFoundError)) throw new SourceError(`checking access to ${apiPathForMessage(path)}: ${err.message}`);
+    throw err;
+  }
+  if (answer.status !== 200) throw new SourceError(`HTTP ${answer.status} asking sys/capabilities-self about ${apiPathForMessage(path)}`);
+  const json = answer.json ?? {};
+  const data = dataOf(answer) ?? {};
+  const found = [data[path], json[path], json.capabilities].find(Array.isArray) as unknown[] | undefined;
+  if (!found || !found.some((c) => c === 'read' || c === 'root')) {
+    throw new SourceError(`permission denied: the token may not read ${apiPathForMessage(path)} (sys/capabilities-self${found ? `: ${found.filter((c) => typeof c === 'string' && /^[a-z-]{1,20}$/.test(c)).join(', ') || 'none'}` : ''})`);
+  }
 }
 
 function lastSegment(path: string): string {
@@ -224,7 +252,7 @@ function lastSegment(path: string): string {
   return parts[parts.length - 1];
 }
 
-async function readLeased(endpoint: VaultEndpoint, token: TokenState, path: string): Promise<LeaseState> {
+export async function readLeased(endpoint: VaultEndpoint, token: TokenState, path: string): Promise<LeaseState> {
   const answer = await authed(endpoint, token, 'GET', path, {}, path);
   if (answer.status !== 200) throw failure(answer, path, 'reading');
   const json = answer.json ?? {};
