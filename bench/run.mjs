@@ -15,6 +15,10 @@
  * server) next to `node -e 0`, the bare load of the layer's library, the load of what the CLI uses instead (the
  * vendored AWS clients with their code cache, undici's request API alone), and one round trip of a warm client.
  * B7 is the fleet: N concurrent starts against moto behind a throttling proxy (bench/fleet.mjs).
+ * B1N and B6 also measure the package as a user installs it, beside the working tree's build: HEAD packed from a
+ * clean clone (`npm ci`, `npm pack`, whose prepack makes the release's code caches) and installed into an empty
+ * project, about a minute and a half once per commit (bench/lib.mjs installedPackage; BENCH_PACKAGE=0 skips it).
+ * Their Node 24 and 26 rows are the issue #31 goals; bench/relay-cpu.mjs measures the relaying parent's own CPU.
  */
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
