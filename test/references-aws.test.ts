@@ -295,7 +295,8 @@ process.on('exit', () => process.stderr.write('stores: ' + (seen.size + Object.k
   it('a run without a reference loads no store module; one with a reference does', async () => {
     const { dir, write } = project({ '.env': 'A=plain value\nB=ref-but+not://a reference\n' });
     const preload = write('report.cjs', REPORT);
-    const plain = await runCommand(CLI_NODE, ['-r', preload, BIN, '--dotenv', '.env', '--', 'true'], { cwd: dir, env: { NOT_A_REF: 'ref+sops://x' } });
+    // --no-exec: where Node has execve the run would replace the process before the preload could report.
+    const plain = await runCommand(CLI_NODE, ['-r', preload, BIN, '--no-exec', '--dotenv', '.env', '--', 'true'], { cwd: dir, env: { NOT_A_REF: 'ref+sops://x' } });
     expect(plain.code, plain.stderr).toBe(0);
     expect(plain.stderr).toBe('stores: 0\n');
     // The positive control: the same preload sees the SDK load once a reference is there (it fails there: no region).

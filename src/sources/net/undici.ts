@@ -2,8 +2,8 @@
  * undici's `request`, loaded from its smallest entry. The package's index.js loads all of undici (fetch, WebSocket,
  * EventSource, caches, mocks, every dispatcher): about 4× what the one call we make needs, and the largest part
  * of a remote layer's start-up. `request` is index.js's `makeDispatcher(api.request)`: the request API called on
- * the global dispatcher (an Agent), with the URL split into origin and path. We do the same with the same two
- * modules. If undici's layout ever changes, we load the package as a whole.
+ * the global dispatcher (an Agent), with the URL split into origin and path. We do the same with the request module
+ * and an Agent of our own (`ownAgent`, below). If undici's layout ever changes, we load the package as a whole.
  */
 import { loadPackage } from '../../core/import-external.js';
 
@@ -28,10 +28,23 @@ export function loadUndiciRequest(): Promise<UndiciRequest> {
   if (!loading) baselineWasmOnly();
   return (loading ??= loadLean().catch(async () => {
     const undici = await loadPackage<typeof import('undici')>('undici');
-    const request: UndiciRequest = (url, { onConnected, ...opts }) =>
-      undici.request(url, onConnected ? { ...opts, dispatcher: reporting((opts.dispatcher ?? undici.getGlobalDispatcher()) as unknown as Composable, onConnected) as never } : opts);
+    const own = ownAgent(undici.Agent);
+    const request: UndiciRequest = (url, { onConnected, ...opts }) => {
+      const dispatcher = (opts.dispatcher ?? own()) as unknown as Composable;
+      return undici.request(url, { ...opts, dispatcher: (onConnected ? reporting(dispatcher, onConnected) : dispatcher) as never });
+    };
     return request;
   }));
+}
+
+/**
+ * Our own Agent, made on first use, never undici's global dispatcher: that one lives on `globalThis` under a symbol
+ * Node's built-in fetch shares, so after anything in the process calls `fetch()` (google-auth-library's gaxios does)
+ * it can be Node's own undici, whose dispatcher our undici's request API refuses (UND_ERR_INVALID_ARG, seen on Node 26).
+ */
+function ownAgent(Agent: new () => unknown): () => unknown {
+  let agent: unknown;
+  return () => (agent ??= new Agent());
 }
 
 /**
@@ -60,14 +73,15 @@ function reporting(dispatcher: Composable, onConnected: () => void): unknown {
 }
 
 async function loadLean(): Promise<UndiciRequest> {
-  const [{ getGlobalDispatcher }, apiRequest] = await Promise.all([
-    loadPackage<{ getGlobalDispatcher: () => unknown }>('undici/lib/global.js'),
+  const [Agent, apiRequest] = await Promise.all([
+    loadPackage<new () => unknown>('undici/lib/dispatcher/agent.js'),
     loadPackage<RequestApi>('undici/lib/api/api-request.js'),
   ]);
-  if (typeof getGlobalDispatcher !== 'function' || typeof apiRequest !== 'function') throw new Error('undici layout changed');
+  if (typeof Agent !== 'function' || typeof apiRequest !== 'function') throw new Error('undici layout changed');
+  const own = ownAgent(Agent);
   const request = (url: string | URL, { onConnected, ...opts }: Record<string, unknown> & { onConnected?: () => void } = {}) => {
     const parsed = new URL(url);
-    const dispatcher = (opts.dispatcher as ReturnType<typeof getGlobalDispatcher> | undefined) ?? getGlobalDispatcher();
+    const dispatcher = opts.dispatcher ?? own();
     return apiRequest.call(onConnected ? reporting(dispatcher as Composable, onConnected) : dispatcher, {
       ...opts,
       origin: parsed.origin,
