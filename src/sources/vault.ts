@@ -98,7 +98,7 @@ export default defineSource({
   },
   async load(options, context) {
     const [{ authSettings, obtainToken }, { readLayer, tlsDispatcher }] = await Promise.all([import('./vault/auth.js'), import('./vault/read.js')]);
-    const { debugChannel } = await import('./net/retry.js');
+    const { tokenFetchOptions } = await import('./net/fetch.js');
     const auth = authSettings(options.auth);
     const tokenFromLayer = context.filledFrom?.(['auth', 'token']) !== undefined;
     const found = auth.method !== 'token' || !(auth.token !== undefined && (tokenFromLayer || (context.filled?.(['auth', 'token']).length ?? 0) === 0));
@@ -119,17 +119,7 @@ export default defineSource({
     const endpoint = {
       address,
       namespace: options.namespace.replace(/^\/+|\/+$/g, '') || undefined,
-      fetch: {
-        timeout: options.timeout,
-        retries: options.retries,
-        deadline: options.deadline,
-        signal: context.signal,
-        debug: debugChannel(context.env, context.layer),
-        carries: 'the Vault token',
-        allowInsecureHttp: options.allow_insecure_http,
-        credentialsName: 'the Vault token',
-        dispatcher,
-      },
+      fetch: { ...tokenFetchOptions(options, context, { carries: 'the Vault token' }), dispatcher },
     };
     let { state: token } = await obtainToken(endpoint, auth, context, tokenFromLayer);
     if (options.revoke_on_exit && token.fromLogin) (token as Held).revokeOnExit = true;

@@ -83,15 +83,21 @@ export function layerFetchOptions(
   options: SourceOptions & { timeout: number; retries: number; deadline: number; allow_insecure_http: boolean },
   context: SourceContext,
 ): FetchOptions & { cache?: Map<string, unknown> } {
+  return { ...remoteLayerOptions(options, context), carries: credentialCarried(specs, options, context), cache: context.cache };
+}
+
+/** What every remote layer's requests take from it: its `timeout`/`retries`/`deadline`, signal, debug channel, escape. */
+function remoteLayerOptions(
+  options: { timeout: number; retries: number; deadline: number; allow_insecure_http: boolean },
+  context: Pick<SourceContext, 'signal' | 'env' | 'layer'>,
+): FetchOptions {
   return {
     timeout: options.timeout,
     retries: options.retries,
     deadline: options.deadline,
     signal: context.signal,
     debug: debugChannel(context.env, context.layer),
-    carries: credentialCarried(specs, options, context),
     allowInsecureHttp: options.allow_insecure_http,
-    cache: context.cache,
   };
 }
 
@@ -104,16 +110,7 @@ export function tokenFetchOptions(
   context: Pick<SourceContext, 'signal' | 'env' | 'layer'>,
   credential: { carries: string; credentialsName?: string },
 ): FetchOptions {
-  return {
-    timeout: options.timeout,
-    retries: options.retries,
-    deadline: options.deadline,
-    signal: context.signal,
-    debug: debugChannel(context.env, context.layer),
-    carries: credential.carries,
-    allowInsecureHttp: options.allow_insecure_http,
-    credentialsName: credential.credentialsName ?? credential.carries,
-  };
+  return { ...remoteLayerOptions(options, context), carries: credential.carries, credentialsName: credential.credentialsName ?? credential.carries };
 }
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
