@@ -71,7 +71,12 @@ beforeAll(async () => {
   // downloaded when missing. The test switch makes them from this Node and the installed ones only, no download.
   // npm (and the build its prepack runs) get the real HOME: npm's cache, and the Node binaries under
   // ~/.cache/secretrun-node (named too, should SECRETRUN_NODE_CACHE point elsewhere).
-  const realHome = { HOME: process.env.HOME ?? '' };
+  // And what reaches the registry: the machine's CA bundle and proxy. The consumer's install resolves the
+  // dependencies afresh (no lockfile), so it may fetch; the official Node binaries trust only their bundled CAs.
+  const registryEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([k, v]) => v !== undefined && /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY)$/.test(k)),
+  ) as Record<string, string>;
+  const realHome = { HOME: process.env.HOME ?? '', ...registryEnv };
   const packEnv = { ...realHome, SECRETRUN_PACK_INSTALLED_NODES: '1', SECRETRUN_NODE_CACHE: CACHE_DIR };
   const packed = ok(await exec(NPM, ['pack', '--json', '--pack-destination', work], ROOT, packEnv), 'npm pack');
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
