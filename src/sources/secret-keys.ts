@@ -8,7 +8,7 @@ import { jsonObject } from './aws/client.js';
 import { structuredToEnv } from '../formats/parse.js';
 import { toEnvKey } from './ssm.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from './descriptor.js';
-import { debugChannel } from './net/retry.js';
+import { tokenFetchOptions } from './net/fetch.js';
 import type { SourceContext } from './types.js';
 
 /** `format:` of a secret store layer: a payload is one value, or (`json`) a JSON object whose members are keys. */
@@ -86,15 +86,7 @@ export async function mapConcurrently<T, R>(items: readonly T[], fn: (item: T) =
 
 /** The fetch options of a reference read (`ref+gcpsecrets`, `ref+azurekeyvault`): the remote defaults, no insecure transport. */
 export function referenceFetch(context: SourceContext, carries: string, credentialsName: string) {
-  return {
-    timeout: DEFAULT_TIMEOUT_SECONDS,
-    retries: DEFAULT_RETRIES,
-    deadline: DEFAULT_DEADLINE_SECONDS,
-    signal: context.signal,
-    debug: debugChannel(context.env, context.layer),
-    carries,
-    allowInsecureHttp: false,
-    credentialsName,
-  };
+  const defaults = { timeout: DEFAULT_TIMEOUT_SECONDS, retries: DEFAULT_RETRIES, deadline: DEFAULT_DEADLINE_SECONDS, allow_insecure_http: false };
+  return tokenFetchOptions(defaults, context, { carries, credentialsName });
 }
 

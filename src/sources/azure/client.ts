@@ -9,7 +9,7 @@
  */
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { isLoopbackHost } from '../../core/urls.js';
-import { fetchText, jsonAnswer, type FetchOptions, type FetchResponse } from '../net/fetch.js';
+import { displayUrl, fetchText, jsonAnswer, type FetchOptions, type FetchResponse } from '../net/fetch.js';
 import type { SourceContext } from '../types.js';
 import { azureToken, credentialHasTenant } from './credentials.js';
 
@@ -139,7 +139,7 @@ async function call(api: KeyVaultApi, url: string, what: string): Promise<FetchR
         tenant = challenge.tenant;
         continue;
       }
-      throw new SourceError(`${what}: the Azure token was rejected (HTTP 401 from ${new URL(url).host})`);
+      throw new SourceError(`${what}: the Azure token was rejected (HTTP 401 from ${displayUrl(url)})`);
     }
     throw statusError(response, what);
   }
