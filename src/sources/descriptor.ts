@@ -83,6 +83,11 @@ export interface SourceDescriptor extends Source, OptionShape {
   readonly passesParentEnvironment: boolean;
   /** What follows the type in the layer's default label (`dotenv .env`), from the options as written. */
   label?(options: SourceOptions, fill: Fill): string | undefined;
+  /**
+   * What offline `check` warns about in one of the layer's own files (its `watchPaths`), read as bytes: lines the
+   * parser ignores or cuts (dotenv). Each finding is a line number and a text built from positions and key names.
+   */
+  lintFile?(bytes: Uint8Array): readonly { line: number; text: string }[];
   /** `ref+SCHEME://...` values are read through this store (contract section 3b; ../core/references.ts). */
   readonly reference?: ReferenceHook;
 }
@@ -100,6 +105,7 @@ export interface SourceDefinition<O extends OptionSpecs> {
   remote?: boolean;
   passesParentEnvironment?: boolean;
   label?: SourceDescriptor['label'];
+  lintFile?: SourceDescriptor['lintFile'];
   reference?: ReferenceHook;
   /** Local files holding plain secrets, from its interpolated options: `check` reports any that others can read. */
   privateFiles?(options: LayerOptions<O>, context: Pick<SourceContext, 'configDir'>): PrivateFile[];
@@ -136,6 +142,7 @@ export function defineSource<const O extends OptionSpecs>(def: SourceDefinition<
     remote: def.remote ?? false,
     passesParentEnvironment: def.passesParentEnvironment ?? false,
     label: def.label,
+    lintFile: def.lintFile,
     release: def.release,
     renewAt: def.renewAt,
     renew: def.renew,

@@ -18,6 +18,7 @@ import { readTextFile } from '../core/files.js';
 import { decryptValues, hasEncryptedValues } from '../formats/dotenvx.js';
 import { dotenvCutReference, ReferenceProblem } from '../core/references.js';
 import { ownMap, parseDotenv } from '../formats/parse.js';
+import { dotenvFindingText, lintDotenv } from '../formats/dotenv-lint.js';
 import { FILE_OPTIONS, defineSource, labelByPath } from './descriptor.js';
 import { filePath, privateFile, readLayerFile, watchFile } from './local-file.js';
 import type { PrivateFile } from './types.js';
@@ -46,6 +47,7 @@ export default defineSource({
     return [...own, { path: join(dirname(own[0].path), '.env.keys'), shown: join(dirname(options.path), '.env.keys'), role: 'dotenvx keys file' }];
   },
   watchPaths: watchFile,
+  lintFile: (bytes) => lintDotenv(bytes).map((finding) => ({ line: finding.line, text: dotenvFindingText(finding) })),
   usesEarlierKeys: (options) => options.expand,
   async load(options, context) {
     const { text, shown } = readLayerFile(options, context);

@@ -3,8 +3,8 @@
  *
  * - a layer file that is missing and not `optional` (a problem in the selected environment, a note in another);
  * - a literal `url` / `api_host` that is not http(s) (the same);
- * - dotenv files: lines dotenv ignores, an unquoted `#` that cuts a value, a UTF-16 file (warnings; `--strict`
- *   fails on them). The run's parse stays dotenv's (formats/dotenv-lint.ts only looks).
+ * - a layer's own files, through its descriptor's `lintFile` (dotenv: lines dotenv ignores, an unquoted `#` that
+ *   cuts a value, a UTF-16 file; warnings, `--strict` fails on them). The run's parse stays dotenv's.
  *
  * Only paths and URLs whose `${...}` the environment's `vars` fill are looked at: anything else depends on the
  * parent environment or an earlier layer, which `check --resolve` loads. Findings are built from positions,
@@ -18,7 +18,6 @@ import { interpolate, mapStrings, references } from '../../core/interpolate.js';
 import { layerName } from '../../core/resolve.js';
 import { withDefaults } from '../../core/validate.js';
 import { statOrUndefined } from '../../core/files.js';
-import { dotenvFindingText, lintDotenv } from '../../formats/dotenv-lint.js';
 import type { ExtraDotenv } from '../../core/config.js';
 
 export interface LocalFindings {
@@ -80,7 +79,7 @@ export function localFindings(file: SourcesFile, scope: Scope): LocalFindings {
           }
         }
       }
-      if (spec.type === 'dotenv') {
+      if (spec.source.lintFile) {
         for (const abs of files) {
           if (linted.has(abs)) continue;
           linted.add(abs);
@@ -91,7 +90,7 @@ export function localFindings(file: SourcesFile, scope: Scope): LocalFindings {
             continue;
           }
           const shown = shownPath(abs, scope.cwd);
-          for (const finding of lintDotenv(bytes)) out.warnings.push(new ConfigError(dotenvFindingText(finding), { file: shown, line: finding.line, col: 1 }));
+          for (const finding of spec.source.lintFile(bytes)) out.warnings.push(new ConfigError(finding.text, { file: shown, line: finding.line, col: 1 }));
         }
       }
     }
