@@ -57,10 +57,13 @@ describe.skipIf(!moto)('remote layers under throttling (built CLI)', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     const match = new RegExp(
-      `^secretrun: layer "ssm ${NS}" \\(secretrun\\.yaml:2:5\\): ThrottlingException: SSM throttled the requests \\(HTTP 400, region us-east-1; still throttled after (\\d+) attempts in (\\d\\.\\d) s: \`deadline\` reached\\)\\n$`,
+      `^secretrun: layer "ssm ${NS}" \\(secretrun\\.yaml:2:5\\): ThrottlingException: SSM throttled the requests \\(HTTP 400, region us-east-1; still throttled after (\\d+) attempts in (\\d+(?:\\.\\d)?) s: \`deadline\` reached\\)\\n$`,
     ).exec(r.stderr);
     expect(match, r.stderr).not.toBeNull();
     expect(Number(match![1])).toBe(proxy.targets.length);
+    // Seconds as messages give them (`1 s`, `1.4 s`): it stops before 1.5 s when the next pause would pass the deadline, and never runs long past it.
+    expect(Number(match![2])).toBeGreaterThan(0);
+    expect(Number(match![2])).toBeLessThanOrEqual(2);
   });
 
   it('`deadline` is checked like the other options', async () => {
