@@ -7,7 +7,9 @@
  *   BENCH_ROUNDS=31        timed rounds for B1/B2 (B3 uses 2/3 of it; at least 15): B1 is a few ms over a
  *                          ~70 ms floor, so fewer rounds let machine noise decide the ratio
  *   SECRETRUN_BENCH_BIN=…  benchmark another build of the CLI (e.g. a layout experiment)
- *   --only=B1,B3           run some benchmarks only (B6C: B6's Google and Azure rows alone) (B7, the fleet, takes a few minutes: `--only=B7`, or bench/fleet.mjs)
+ *   --only=B1,B3           run some benchmarks only (B6C: B6's Google and Azure rows alone; B6F: each remote
+ *                          layer against its client's floor, on Node 24 and 26, BENCH_RUNS (3) runs of
+ *                          BENCH_FLOOR_ROUNDS (BENCH_ROUNDS) rounds: bench/floors.mjs) (B7, the fleet, takes a few minutes: `--only=B7`, or bench/fleet.mjs)
  *
  * B1N repeats B1 on every Node that scripts/node-versions.mjs has installed (22, 24, 26) besides this one, with
  * both of `run`'s paths where Node has process.execve (the handover, and the spawning parent of `--no-exec`).
@@ -268,6 +270,14 @@ if (wanted('B6')) {
     await doppler?.close();
     project.remove();
   }
+}
+
+// ---- B6F remote start-up against each client's floor (bench/floors.mjs) ------------------------------------------
+if (wanted('B6F')) {
+  const { floorsBench } = await import('./floors.mjs');
+  const rounds = Math.max(1, Number(process.env.BENCH_FLOOR_ROUNDS ?? ROUNDS));
+  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+  await floorsBench({ nodes: benchNodes().filter((n) => n.major >= 24), baseEnv, rounds, runs, say, target });
 }
 
 // ---- B6 (Google and Azure): one gcp-secret-manager layer, one azure-key-vault layer ------------------------------
