@@ -34,6 +34,8 @@ export interface FakeKeyVaultOptions {
   managedIdentity?: { header: string; token: string };
   /** Error messages quote the request's Authorization header, as a careless proxy might (the leak corpus). */
   quoteCredentials?: boolean;
+  /** Serve HTTPS with this key and certificate (test/helpers/test-ca.ts), as a real vault does. */
+  tls?: { key: string; cert: string };
 }
 
 export interface FakeKeyVault extends FakeServer {
@@ -123,7 +125,7 @@ export async function startFakeKeyVault(opts: FakeKeyVaultOptions): Promise<Fake
       },
     };
   };
-  const server = await startServer(handler);
+  const server = await startServer(handler, { tls: opts.tls });
   origin = server.origin;
   return Object.assign(server, { reads, tokenResources });
 }

@@ -17,8 +17,11 @@ export interface TestCa {
 
 const made = new Map<string, TestCa>();
 
-/** A CA and a server certificate naming `names` (default 127.0.0.1 and localhost); made once per process per set. */
-export function testCa(names: string[] = ['127.0.0.1', 'localhost']): TestCa {
+/**
+ * A CA and a server certificate naming `names` (default: 127.0.0.1, localhost, and every Key Vault of the public
+ * cloud, for fakes reached through host-redirect.cjs); made once per process per set.
+ */
+export function testCa(names: string[] = ['127.0.0.1', 'localhost', '*.vault.azure.net']): TestCa {
   const id = names.join(',');
   const known = made.get(id);
   if (known) return known;
