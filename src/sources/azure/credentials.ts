@@ -71,7 +71,10 @@ export async function azureToken(resource: string, context: SourceContext, tenan
     // A token still being obtained is waited for, and its failure is this reader's too: concurrent reads of one
     // resolve never send a refused credential twice. (A failure is not kept: the next resolve asks afresh.)
     const known = await held;
-    if (known.expiresOnTimestamp - Date.now() > EXPIRY_MARGIN_MS) return known.token;
+    if (known.expiresOnTimestamp - Date.now() > EXPIRY_MARGIN_MS) {
+      context.secret(known.token);
+      return known.token;
+    }
     context.session?.delete(key);
   }
   // The chain reads these itself; they join the redaction net before it does.
