@@ -109,6 +109,17 @@ describe('azure-key-vault: a client secret through an HTTPS authority', () => {
     expect(vault.requests.every((q) => q.headers.authorization === `Bearer ${token}`)).toBe(true);
   });
 
+  it('the whole default chain (no AZURE_TOKEN_CREDENTIALS) takes the service principal first and tries nothing else', async () => {
+    const { authority, vault, secret } = await fakes();
+    const env = spEnv(authority, secret);
+    delete env.AZURE_TOKEN_CREDENTIALS;
+    const r = await runCli(['export', '--format', 'json'], { cwd: project({ 'secretrun.yaml': layer(vault) }).dir, env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ db_password: 'pw-from-vault', api_key: 'key-from-vault' });
+    expect(authority.tokenRequests).toHaveLength(1);
+  });
+
   it('a wrong client secret: one line naming the layer and Entra’s code, 125, and no secret or token printed even with SECRETRUN_DEBUG=1', async () => {
     const { authority, vault, secret, token } = await fakes({ quoteSecret: true });
     const wrong = `${secret.slice(0, -4)}Zz9_`;
