@@ -56,18 +56,33 @@ describe('ref+azurekeyvault through the built CLI', () => {
         'C=ref+azurekeyvault://my-vault/db-password/v1',
         'D="ref+azurekeyvault://my-vault/api#/key"',
         'E="ref+azurekeyvault://my-vault/api#/n"',
+        // Key Vault compares names case-insensitively: the same secret, not another read.
+        'F=ref+azurekeyvault://MY-VAULT/DB-Password',
       ].join('\n'),
     });
-    const r = await runCli(['--dotenv', '.env', '--', process.execPath, '-e', PRINT_ENV, 'A', 'B', 'C', 'D', 'E'], { cwd: dir, env: env(fake) });
+    const r = await runCli(['--dotenv', '.env', '--', process.execPath, '-e', PRINT_ENV, 'A', 'B', 'C', 'D', 'E', 'F'], { cwd: dir, env: env(fake) });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ A: 'az-two', B: 'postgres://u:az-two@h', C: 'az-one', D: 'az-api-key', E: '3' });
+    expect(JSON.parse(r.stdout)).toEqual({ A: 'az-two', B: 'postgres://u:az-two@h', C: 'az-one', D: 'az-api-key', E: '3', F: 'az-two' });
     expect(fake.reads.sort()).toEqual(['api', 'db-password', 'db-password/v1']);
     // The vault was addressed by its own name (TLS verified for it), with a token for Key Vault's resource only.
     const reads = fake.requests.filter((q) => q.path.startsWith('/secrets/'));
     expect(new Set(reads.map((q) => q.headers.host))).toEqual(new Set(['my-vault.vault.azure.net']));
     expect(reads.every((q) => q.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
     expect(fake.tokenResources).toEqual(['https://vault.azure.net']);
+  });
+
+  it('a layer and a reference naming the same secret: one read in the resolve, whichever asked first', async () => {
+    const fake = await vault();
+    const { dir } = project({
+      'secretrun.yaml': 'sources:\n  - type: azure-key-vault\n    vault: my-vault\n    secrets: [db-password, api]\n    case: upper\n  - type: dotenv\n    path: .env\n',
+      '.env': 'REF_DB=ref+azurekeyvault://my-vault/db-password\nREF_KEY="ref+azurekeyvault://my-vault/api#/key"\n',
+    });
+    const r = await runCli(['--', process.execPath, '-e', PRINT_ENV, 'DB_PASSWORD', 'REF_DB', 'REF_KEY'], { cwd: dir, env: env(fake) });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ DB_PASSWORD: 'az-two', REF_DB: 'az-two', REF_KEY: 'az-api-key' });
+    expect(fake.reads.sort()).toEqual(['api', 'db-password']);
   });
 
   it('the route changes where the connection goes, not whom TLS verifies: a certificate that does not name the vault is refused', async () => {

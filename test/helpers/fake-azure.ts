@@ -110,7 +110,8 @@ export async function startFakeKeyVault(opts: FakeKeyVaultOptions): Promise<Fake
     }
     const name = decodeURIComponent(rawName);
     reads.push(version ? `${name}/${version}` : name);
-    const s = opts.secrets[name];
+    // Key Vault compares object names case-insensitively.
+    const s = opts.secrets[Object.keys(opts.secrets).find((n) => n.toLowerCase() === name.toLowerCase()) ?? name];
     if (!s || (version && !s.versions?.[version])) return vaultError(404, 'SecretNotFound', `A secret with (name/id) ${name} was not found in this key vault.`);
     if (s.enabled === false) return vaultError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', 'SecretDisabled');
     const v = version ?? 'a1b2c3d4e5f60718293a4b5c6d7e8f90';

@@ -77,13 +77,15 @@ export interface VaultSecret {
  * an error with the status and Key Vault's code (naming the secret, never a layer: each caller words its own).
  *
  * Once per resolution (`context.reads`), whichever layer (named or listed) or `ref+azurekeyvault` asks, the answer
- * shared, a 404 or a disabled secret included. The key: the vault's origin, the name and the version as written
- * (latest and a pinned version are two reads). The credential is not in it: layers and references alike take the
- * session's default chain from the parent environment, for the resource the origin implies (no layer option picks
- * credentials); if one ever does, its identity joins the key.
+ * shared, a 404 or a disabled secret included. The key: the vault's origin, the name and the version, compared
+ * case-insensitively as Key Vault compares them (latest and a pinned version are two reads). The credential is not
+ * in it: layers and references alike take the session's default chain from the parent environment, for the
+ * resource the origin implies (no layer option picks credentials); if one ever does, its identity joins the key.
  */
 export function getSecret(api: KeyVaultApi, name: string, version?: string): Promise<VaultSecret & { value: string }> {
-  return readOnce(api.context, readKey('azure-key-vault', api.target.origin, name, version), () => readSecret(api, name, version));
+  // Key Vault compares object identifiers case-insensitively (its docs: "always compare them as case-insensitive
+  // strings"): `DB-PASSWORD` and `db-password` are one secret, read once. The origin is lower case already.
+  return readOnce(api.context, readKey('azure-key-vault', api.target.origin, name.toLowerCase(), version?.toLowerCase()), () => readSecret(api, name, version));
 }
 
 async function readSecret(api: KeyVaultApi, name: string, version: string | undefined): Promise<VaultSecret & { value: string }> {
