@@ -156,12 +156,14 @@ describe('gcp-secret-manager: one access per secret version per resolve', () => 
   it('named, filtered and json layers naming one secret: one access, every layer its keys; a shared 404 too', async () => {
     const { sm, env, layer } = await setup({ cfg: cfg() });
     const { dir } = project({
-      'secretrun.yaml': `sources:\n${layer('    secrets: [cfg, gone]\n    optional: true\n')}${layer('    secrets: [cfg, gone]\n    format: json\n    optional: true\n')}${layer('    filter: labels.app=api\n    rename: { cfg: FILTERED }\n')}`,
+      'secretrun.yaml': `sources:\n${layer('    secrets: [cfg, gone]\n    optional: true\n')}${layer('    secrets: [cfg, gone]\n    format: json\n    optional: true\n')}${layer('    filter: labels.app=api\n    rename: { cfg: FILTERED }\n')}${layer('    filter: labels.app=api\n    rename: { cfg: AGAIN }\n')}`,
     });
     const r = await runCli(['export', '--format', 'json'], { cwd: dir, env });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ cfg: '{"HOST":"db-2"}', HOST: 'db-2', FILTERED: '{"HOST":"db-2"}' });
+    expect(JSON.parse(r.stdout)).toEqual({ cfg: '{"HOST":"db-2"}', HOST: 'db-2', FILTERED: '{"HOST":"db-2"}', AGAIN: '{"HOST":"db-2"}' });
     expect(sm.accesses.sort()).toEqual(['cfg@latest', 'gone@latest']);
+    // Two layers with one filter: one list call (the project-wide 600-a-minute quota).
+    expect(sm.listCalls()).toBe(1);
   });
 
   it('a layer and ref+gcpsecrets share the access of one version; latest and version 1 are two accesses', async () => {
@@ -204,12 +206,14 @@ describe('azure-key-vault: one get per secret version per resolve', () => {
   it('named, json and listed layers naming one secret: one get each, every layer its keys; another version, another get', async () => {
     const { fake, env, layer } = await setup(fixture());
     const { dir } = project({
-      'secretrun.yaml': `sources:\n${layer('    secrets: [db-password, cfg, gone]\n    optional: true\n')}${layer('    secrets: [cfg, gone]\n    format: json\n    optional: true\n')}${layer('    rename: { db_password: LISTED }\n')}${layer('    secrets: [db-password/v1]\n    rename: { db_password: OLD }\n')}`,
+      'secretrun.yaml': `sources:\n${layer('    secrets: [db-password, cfg, gone]\n    optional: true\n')}${layer('    secrets: [cfg, gone]\n    format: json\n    optional: true\n')}${layer('    rename: { db_password: LISTED }\n')}${layer('    secrets: [db-password/v1]\n    rename: { db_password: OLD }\n')}${layer('    rename: { db_password: AGAIN }\n')}`,
     });
     const r = await runCli(['export', '--format', 'json'], { cwd: dir, env });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ db_password: 'az-2', cfg: '{"HOST":"h"}', HOST: 'h', LISTED: 'az-2', OLD: 'az-1' });
+    expect(JSON.parse(r.stdout)).toEqual({ db_password: 'az-2', cfg: '{"HOST":"h"}', HOST: 'h', LISTED: 'az-2', OLD: 'az-1', AGAIN: 'az-2' });
     expect(fake.reads.sort()).toEqual(['cfg', 'db-password', 'db-password/v1', 'gone']);
+    // Two layers listing the vault: one listing.
+    expect(fake.requests.filter((q) => q.path === '/secrets')).toHaveLength(1);
   });
 
   // A reference names a vault, never a host, so the CLI can't point one at the loopback fake: the layer's `load`
