@@ -105,7 +105,7 @@ export function answersId(id: string, entry: { Name?: string; ARN?: string }): b
   return id.startsWith('arn:') && entry.ARN !== undefined && entry.ARN.startsWith(`${id}-`) && entry.ARN.length === id.length + 7;
 }
 
-// ---- fetching ----------------------------------------------------------------------------------------------
+// ---- fetching ------------------------------------------------------------------------------------------------
 
 type SecretsManagerModule = typeof import('@aws-sdk/client-secrets-manager');
 

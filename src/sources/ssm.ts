@@ -181,7 +181,7 @@ function collect(list: Parameter[] | undefined): Array<{ name: string; value: st
 /** `ref+awsssm://PATH` targets of one region: `/PATH` (with its `?version=`), decrypted, as the layers read them. */
 async function readReferences(call: SsmCall, context: SourceContext, targets: ReferenceTarget[]): Promise<(ReferenceValue | undefined)[]> {
   const values = await readParameters(call, context, targets.map((t) => ({ name: `/${t.path.replace(/^\/+/, '')}`, version: t.params.version })), true);
-  return values.map((value) => value === undefined ? undefined : { value });
+  return values.map((value) => (value === undefined ? undefined : { value }));
 }
 
 /** A `names:` layer: the values in the order of `names`, and the names the service has not. */
