@@ -84,6 +84,14 @@ describe('check (offline) through the CLI', () => {
     expect(dev.code).toBe(0);
   });
 
+  it('every option its descriptor marks as an http(s) URL is checked: doppler\'s api_host written without a scheme; one the parent environment fills is not', async () => {
+    const yaml = ['sources:', '  - type: doppler', '    api_host: api.doppler.example', '  - type: doppler', '    api_host: ${HOST}', ''].join('\n');
+    const { dir } = project({ 'secretrun.yaml': yaml });
+    const r = await runCli(['check'], { cwd: dir, env: { HOST: 'not-a-url' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')).toEqual(['secretrun: secretrun.yaml:2:5: layer "doppler": `api_host` is not an http:// or https:// URL', 'secretrun: secretrun.yaml: 1 problem', '']);
+  });
+
   it('a missing file shared by every environment is a problem; check --strict fails on dotenv warnings, also a UTF-16 file', async () => {
     const { dir } = project({ 'secretrun.yaml': 'sources:\n  - type: dotenv\n    path: .env\n  - type: dotenv\n    path: gone.env\n' });
     writeFileSync(join(dir, '.env'), Buffer.from('\ufeffA=1\n', 'utf16le'), { mode: 0o600 });

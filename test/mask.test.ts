@@ -150,18 +150,14 @@ describe('createRedactor', () => {
     for (let i = 0; i < 20000; i++) parts.push(i % 50 === 0 ? values[i % values.length] : `log line ${i} secret-${i} ok\n`);
     const text = parts.join('');
     const bytes = Buffer.from(text);
-    const started = performance.now();
     const redactor = createRedactor(many);
     const out: Buffer[] = [];
     for (let i = 0; i < bytes.length; i += 4096) out.push(redactor.write(bytes.subarray(i, i + 4096)));
     out.push(redactor.end());
-    const elapsed = performance.now() - started;
     const result = Buffer.concat(out).toString();
     expect(result).not.toContain(values[0]);
     expect(result).toContain('<S0>');
     expect(result.length).toBeLessThan(text.length);
-    // Generous: a shared, loaded machine; a naive per-secret scan takes far longer.
-    expect(elapsed).toBeLessThan(5000);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * `ref+gcpsecrets://` and `ref+azurekeyvault://` against the Google and Azure fakes (test/helpers/fake-gcp.ts,
  * fake-azure.ts): one read per distinct secret version, pointers, versions, and the store address taken from the
- * parent environment only. Google end to end through the built CLI; Azure's hook called directly, its vault's
- * address pointed at the loopback fake (a reference names a vault, never a host).
+ * parent environment only. Google end to end through the built CLI; Azure's hook called directly here for its
+ * parameter and not-found rules, its vault's address pointed at the loopback fake (end to end through the built CLI
+ * at https://NAME.vault.azure.net: references-azure.test.ts).
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

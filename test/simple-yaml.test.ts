@@ -382,12 +382,3 @@ describe('property: random lines of YAML-ish pieces are declined or parsed exact
     expect(accepted).toBeGreaterThan(30);
   });
 });
-
-describe('performance sanity', () => {
-  it('parses the demo sources file 1000 times well under a second', () => {
-    const demo = readFileSync('fixtures/demo/secretrun.yaml', 'utf8');
-    const start = performance.now();
-    for (let i = 0; i < 1000; i++) expect(parseSimpleYaml(demo)).toBeDefined();
-    expect(performance.now() - start).toBeLessThan(1000);
-  });
-});

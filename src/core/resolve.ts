@@ -107,6 +107,8 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
   shown(plan.name);
   const names = layers.map((spec) => layerName(spec, plan.vars, plan.varsFilled));
   const session = hooks.session ?? new Map<string, unknown>();
+  /** What stores read in this resolution, shared by layers and references (`context.reads`): each secret once. */
+  const reads = new Map<string, Promise<unknown>>();
   /** Everything the layers reported holding, failed ones included (a thrown-away resolution releases it). */
   const heldAll: HeldState[] = [];
   const remote = names.filter((_, i) => layers[i].source.remote);
@@ -124,6 +126,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
     warn: hooks.warn,
     secret: registerSecret,
     session,
+    reads,
     checking: hooks.checking,
   }, (scheme) => {
     // A reference's lease (a Vault dynamic secret) is held by the resolution, under `ref+SCHEME`, like a layer's.
@@ -260,6 +263,7 @@ export async function resolveLayers(plan: EnvironmentPlan, hooks: ResolveHooks):
       origins: (path: (string | number)[]) => origins.get(path.join('\0')) ?? [],
       cache: hooks.cache && layerCache(hooks.cache, spec.type, options),
       session,
+      reads,
       hold: (state: unknown, holdOptions?: { session?: boolean }) => {
         const entry: HeldState = holdOptions?.session ? { layer: name, source, state, session: true } : { layer: name, source, state };
         holding.push(entry);

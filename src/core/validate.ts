@@ -58,6 +58,8 @@ export interface StringOption extends OptionBase {
   default?: string;
   /** An empty string is refused (after interpolation too). */
   nonEmpty?: boolean;
+  /** An http:// or https:// URL: offline `check` reports a literal value (or one `vars` fill) with another scheme. */
+  httpUrl?: boolean;
   /** A regular expression the value must match, and what a matching value is, for the message. */
   pattern?: { regex: string; is: string };
   /** Numbers and booleans are accepted too, and taken as their text (`PORT: 8080` in `vars`). */

@@ -53,7 +53,8 @@ type AzureOptions = LayerOptions<typeof OPTIONS>;
 type Api = import('./azure/client.js').KeyVaultApi;
 
 /**
- * `ref+azurekeyvault://NAME/SECRET[/VERSION]` targets, one read per distinct secret version, vaults in parallel.
+ * `ref+azurekeyvault://NAME/SECRET[/VERSION]` targets, one read per distinct secret version, vaults in parallel,
+ * shared with the layers that read it in the same resolve (`getSecret`, ./azure/client.ts).
  * `originOf` gives a vault's address from its name (`https://NAME.vault.azure.net`; tests point it at a fake).
  */
 export async function readKeyVaultReferences(

@@ -25,6 +25,7 @@ const OPTIONS = {
   token: { type: 'string', default: '${DOPPLER_TOKEN}', credential: { when: 'always', is: 'the Doppler token' }, description: 'API token (default `${DOPPLER_TOKEN}`).' },
   api_host: {
     type: 'string',
+    httpUrl: true,
     default: `\${DOPPLER_API_HOST:-${DEFAULT_DOPPLER_API_HOST}}`,
     description: `API base URL (default DOPPLER_API_HOST, else ${DEFAULT_DOPPLER_API_HOST}).`,
   },

@@ -58,7 +58,8 @@ type GcpOptions = LayerOptions<typeof OPTIONS>;
 
 /**
  * `ref+gcpsecrets://PROJECT/SECRET[?version=N]`: one access per distinct secret version, the project's in
- * parallel. The service root is Google's, or gcloud's own override variable from the parent environment
+ * parallel, shared with the layers that name it in the same resolve (`accessSecret`, ./gcp/client.ts). The
+ * service root is Google's, or gcloud's own override variable from the parent environment
  * (`CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER`, scheme and host); never from a layer or the reference.
  */
 const REFERENCE: ReferenceHook = {

@@ -17,7 +17,7 @@ import type { OptionSpecs } from '../core/validate.js';
 const PLAIN_HEADERS = new Set(['accept', 'content-type', 'user-agent', 'accept-language', 'cache-control']);
 const OPTIONS = {
   // A credential only in its userinfo or query, where `${...}` filled them; `load` marks those secret, and messages never show them.
-  url: { type: 'string', required: true, nonEmpty: true, credential: { when: 'url', is: 'the URL' }, description: 'http:// or https:// URL.' },
+  url: { type: 'string', required: true, nonEmpty: true, httpUrl: true, credential: { when: 'url', is: 'the URL' }, description: 'http:// or https:// URL.' },
   method: { type: 'enum', values: ['GET', 'POST', 'PUT', 'PATCH'], default: 'GET', description: 'HTTP method (default GET).' },
   headers: {
     type: 'map',

@@ -10,16 +10,20 @@
  *   whole call) the ids are read one GetSecretValue each. Other stages have no batch form.
  * - A missing secret is a NotFoundError naming the id (`optional: true`: an empty layer, or with `secret_ids` the
  *   missing ones skipped). Two secrets giving one key is an error naming both.
+ * - One read per secret per resolve (`context.reads`): layers and `ref+awssecrets://` references naming one secret
+ *   (the same id as written, stage, region, endpoint and credentials) share the first read, in flight or done.
  */
 import { ENV_NAME_PATTERN } from '../core/names.js';
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
 import { readInGroups } from '../core/references.js';
+import { eachLimited, readEach, settled } from './aws/reads.js';
+import { readKey } from './session.js';
 import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, jsonObject, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';
 import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
-import type { ReferenceHook, SourceOptions } from './types.js';
+import type { ReferenceHook, SourceContext, SourceOptions } from './types.js';
 
 /** BatchGetSecretValue takes at most 20 ids per call. */
 export const BATCH_SIZE = 20;
@@ -105,23 +109,22 @@ export function answersId(id: string, entry: { Name?: string; ARN?: string }): b
 
 type SecretsManagerModule = typeof import('@aws-sdk/client-secrets-manager');
 
-interface Fetched {
-  secrets: FetchedSecret[];
-  missing: string[];
-}
+/** What the store said about one id: its text or bytes, or undefined for "no such secret" (each asker words it). */
+type SecretRead = Pick<FetchedSecret, 'text' | 'binary'> | undefined;
 
-interface Call extends AwsCall<SecretsManagerModule, SecretsManagerClient> {
-  opts: SecretsManagerOptions;
-}
+type Call = AwsCall<SecretsManagerModule, SecretsManagerClient>;
 
 const NOT_FOUND = 'ResourceNotFoundException';
 /** Refusals about one secret: the message names it, and not AWS's own text (a validation error may quote input). */
 const PER_SECRET_ERRORS = new Set(['AccessDeniedException', 'DecryptionFailure', 'InvalidRequestException', 'InvalidParameterException']);
 
-async function getOne(call: Call, id: string): Promise<FetchedSecret | undefined> {
+const asRead = (answer: { SecretString?: string; SecretBinary?: Uint8Array }): SecretRead =>
+  answer.SecretString !== undefined ? { text: answer.SecretString } : { binary: answer.SecretBinary };
+
+async function getOne(call: Call, id: string, versionStage: string): Promise<SecretRead> {
   let out: GetSecretValueCommandOutput;
   try {
-    const command = new call.sdk.GetSecretValueCommand({ SecretId: id, VersionStage: call.opts.versionStage });
+    const command = new call.sdk.GetSecretValueCommand({ SecretId: id, VersionStage: versionStage });
     out = await call.retrying('GetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
   } catch (err) {
     const name = awsErrorName(err);
@@ -129,52 +132,57 @@ async function getOne(call: Call, id: string): Promise<FetchedSecret | undefined
     if (PER_SECRET_ERRORS.has(name)) throw new SourceError(`${name} reading secret ${id} (${httpStatus(err)}region ${call.region})`);
     throw err;
   }
-  return { id, text: out.SecretString, binary: out.SecretString === undefined ? out.SecretBinary : undefined };
+  return asRead(out);
 }
 
-async function getEach(call: Call, ids: string[]): Promise<Fetched> {
-  const results: Array<FetchedSecret | undefined> = new Array(ids.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < ids.length; i = next++) results[i] = await getOne(call, ids[i]);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
-  return { secrets: results.filter((s): s is FetchedSecret => s !== undefined), missing: ids.filter((_, i) => results[i] === undefined) };
-}
+const getEach = (call: Call, ids: string[], versionStage: string): Promise<SecretRead>[] => eachLimited(ids, CONCURRENCY, (id) => getOne(call, id, versionStage));
 
-/** Up to 20 ids in one call (following NextToken, though a list of ids normally fits one page). */
-async function getBatch(call: Call, ids: string[]): Promise<Fetched> {
-  let pages: BatchGetSecretValueCommandOutput[];
-  try {
-    pages = await allPages('BatchGetSecretValue', (nextToken) => {
-      const command = new call.sdk.BatchGetSecretValueCommand({ SecretIdList: ids, NextToken: nextToken });
-      return call.retrying('BatchGetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
+/**
+ * Up to 20 ids in one call (following NextToken, though a list of ids normally fits one page), an outcome per id:
+ * a missing id is in `Errors[]`, not an exception, and another error there fails that id only.
+ */
+function getBatch(call: Call, ids: string[]): Promise<SecretRead>[] {
+  const batch = (async (): Promise<Promise<SecretRead>[]> => {
+    let pages: BatchGetSecretValueCommandOutput[];
+    try {
+      pages = await allPages('BatchGetSecretValue', (nextToken) => {
+        const command = new call.sdk.BatchGetSecretValueCommand({ SecretIdList: ids, NextToken: nextToken });
+        return call.retrying('BatchGetSecretValue', (abortSignal) => call.client.send(command, { abortSignal }));
+      });
+    } catch (err) {
+      // No secretsmanager:BatchGetSecretValue permission: GetSecretValue on each secret may still be allowed.
+      if (isAccessDenied(err)) return getEach(call, ids, DEFAULT_VERSION_STAGE);
+      throw err;
+    }
+    const values = pages.flatMap((p) => p.SecretValues ?? []);
+    const errors = pages.flatMap((p) => p.Errors ?? []).filter((e) => e.ErrorCode !== NOT_FOUND);
+    const failure = (e: (typeof errors)[number]) => new SourceError(`${e.ErrorCode ?? 'Error'} reading secret ${e.SecretId ?? '(unnamed)'} (region ${call.region})`);
+    return ids.map(async (id) => {
+      const entry = values.find((v) => answersId(id, v));
+      if (entry !== undefined) return asRead(entry);
+      // An error that names no id we asked for is every unanswered id's: absence is not proven.
+      const error = errors.find((e) => e.SecretId === id) ?? errors.find((e) => !ids.includes(e.SecretId ?? ''));
+      if (error) throw failure(error);
+      return undefined;
     });
-  } catch (err) {
-    // No secretsmanager:BatchGetSecretValue permission: GetSecretValue on each secret may still be allowed.
-    if (isAccessDenied(err)) return getEach(call, ids);
-    throw err;
-  }
-  const values = pages.flatMap((p) => p.SecretValues ?? []);
-  const errors = pages.flatMap((p) => p.Errors ?? []);
-  const failed = errors.find((e) => e.ErrorCode !== NOT_FOUND);
-  if (failed) throw new SourceError(`${failed.ErrorCode ?? 'Error'} reading secret ${failed.SecretId ?? '(unnamed)'} (region ${call.region})`);
-  const secrets: FetchedSecret[] = [];
-  const missing: string[] = [];
-  for (const id of ids) {
-    const entry = values.find((v) => answersId(id, v));
-    if (entry === undefined) missing.push(id);
-    else secrets.push({ id, text: entry.SecretString, binary: entry.SecretString === undefined ? entry.SecretBinary : undefined });
-  }
-  return { secrets, missing };
+  })();
+  return ids.map((_, i) => batch.then((each) => each[i]));
 }
 
-async function fetchSecrets(call: Call): Promise<Fetched> {
-  const { ids, versionStage } = call.opts;
-  // The batch call has no version stage: it always reads AWSCURRENT.
-  if (ids.length === 1 || versionStage !== DEFAULT_VERSION_STAGE) return getEach(call, ids);
-  const parts = await Promise.all(chunk(ids, BATCH_SIZE).map((batch) => getBatch(call, batch)));
-  return { secrets: parts.flatMap((p) => p.secrets), missing: parts.flatMap((p) => p.missing) };
+/**
+ * Each id's outcome, one read per id, stage and store per resolution (`context.reads`), whether a layer or a
+ * reference asked. The key is the id as written: a secret named by its ARN in one place and by its name in
+ * another is read twice (only the answer would tell they are one). The ids not read yet are fetched as before:
+ * for AWSCURRENT and several ids, BatchGetSecretValue by twenties; else GetSecretValue each (the batch call has
+ * no version stage).
+ */
+function readSecrets(call: Call, context: SourceContext, ids: readonly string[], versionStage: string): Promise<SecretRead[]> {
+  const keyOf = (id: string) => readKey(call.store, 'secret', id, versionStage);
+  return settled(
+    readEach(context, ids, keyOf, (rest) =>
+      rest.length === 1 || versionStage !== DEFAULT_VERSION_STAGE ? getEach(call, rest, versionStage) : chunk(rest, BATCH_SIZE).flatMap((batch) => getBatch(call, batch)),
+    ),
+  );
 }
 
 // ---- the source ----------------------------------------------------------------------------------------------
@@ -216,12 +224,9 @@ const REFERENCE: ReferenceHook = {
   check: awsReferenceProblem,
   resolve: (targets, context) =>
     readInGroups(targets, (t) => JSON.stringify([t.params.region ?? '', t.params.version_stage ?? DEFAULT_VERSION_STAGE]), async (group) => {
-      const opts: SecretsManagerOptions = { ...referenceAwsOptions(group[0]), ids: [...new Set(group.map((t) => t.path))], many: true, versionStage: group[0].params.version_stage ?? DEFAULT_VERSION_STAGE, optional: true };
-      const { secrets } = await withAwsClient(SECRETS_MANAGER, opts, context, (call) => fetchSecrets({ ...call, opts }));
-      return group.map((t) => {
-        const s = secrets.find((secret) => secret.id === t.path);
-        return s && { value: s.text ?? Buffer.from(s.binary ?? new Uint8Array()).toString('base64') };
-      });
+      const stage = group[0].params.version_stage ?? DEFAULT_VERSION_STAGE;
+      const reads = await withAwsClient(SECRETS_MANAGER, referenceAwsOptions(group[0]), context, (call) => readSecrets(call, context, group.map((t) => t.path), stage));
+      return reads.map((s) => s && { value: s.text ?? Buffer.from(s.binary ?? new Uint8Array()).toString('base64') });
     }),
 };
 
@@ -238,16 +243,18 @@ export default defineSource({
   reference: REFERENCE,
   async load(layerOptions, context) {
     const opts = secretsManagerOptions(layerOptions);
-    const { fetched, region } = await withAwsClient(SECRETS_MANAGER, opts, context, async (call) => ({
+    const { reads, region } = await withAwsClient(SECRETS_MANAGER, opts, context, async (call) => ({
       region: call.region,
-      fetched: await fetchSecrets({ ...call, opts }),
+      reads: await readSecrets(call, context, opts.ids, opts.versionStage),
     }));
-    if (fetched.missing.length > 0 && !(opts.optional && opts.many)) {
-      const what = fetched.missing.length === 1 ? 'secret' : `${fetched.missing.length} secrets`;
+    const secrets = opts.ids.flatMap((id, i): FetchedSecret[] => (reads[i] ? [{ id, ...reads[i] }] : []));
+    const missing = opts.ids.filter((_, i) => reads[i] === undefined);
+    if (missing.length > 0 && !(opts.optional && opts.many)) {
+      const what = missing.length === 1 ? 'secret' : `${missing.length} secrets`;
       const stage = opts.versionStage === DEFAULT_VERSION_STAGE ? '' : ` at version stage ${opts.versionStage}`;
       // With a single secret_id and `optional: true` the core turns this into an empty layer.
-      throw new NotFoundError(`${NOT_FOUND}: ${what} not found${stage}: ${fetched.missing.join(', ')} (region ${region})`);
+      throw new NotFoundError(`${NOT_FOUND}: ${what} not found${stage}: ${missing.join(', ')} (region ${region})`);
     }
-    return secretsToEnv(fetched.secrets, opts);
+    return secretsToEnv(secrets, opts);
   },
 });

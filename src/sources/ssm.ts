@@ -8,9 +8,11 @@ import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aw
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { structuredToEnv } from '../formats/parse.js';
 import { readInGroups } from '../core/references.js';
+import { readEach, settled } from './aws/reads.js';
+import { readKey, readOnce, recordRead } from './session.js';
 import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, jsonObject, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { defineSource, type Fill, type LayerOptions } from './descriptor.js';
-import type { ReferenceHook, ReferenceTarget, ReferenceValue, SourceOptions } from './types.js';
+import type { ReferenceHook, ReferenceTarget, ReferenceValue, SourceContext, SourceOptions } from './types.js';
 
 /** GetParametersByPath and GetParameters both accept at most 10 per call. */
 const PAGE_SIZE = 10;
@@ -110,69 +112,86 @@ export function parametersToEnv(params: Array<{ name: string; value: string }>, 
 }
 
 // ---- fetching ----------------------------------------------------------------------------------------------
+//
+// One read per parameter per resolve (`context.reads`), whether a layer or a `ref+awsssm://` reference asked. A
+// read's key is the store (`call.store`: endpoint, region, credentials), the name as sent, the version (none: the
+// newest) and whether it was decrypted. A `path` listing records each parameter it returned, so a reference to
+// one of them is served from it once the page holding it has arrived (a listing still in flight cannot tell which
+// names it will hold, and a listing never proves a name absent, so nothing is recorded for names outside it).
 
 type SsmModule = typeof import('@aws-sdk/client-ssm');
 
-interface Fetched {
-  params: Array<{ name: string; value: string }>;
-  missing: string[];
-}
-
 type SsmCall = AwsCall<SsmModule, SSMClient>;
 
-async function fetchByPath({ sdk, client, retrying }: SsmCall, opts: SsmOptions): Promise<Fetched> {
-  const pages = await allPages('GetParametersByPath', (nextToken): Promise<GetParametersByPathCommandOutput> => {
-    const command = new sdk.GetParametersByPathCommand({
-      Path: normalizePath(opts.path!),
-      Recursive: opts.recursive,
-      WithDecryption: opts.decrypt,
-      MaxResults: PAGE_SIZE,
-      NextToken: nextToken,
-    });
-    return retrying('GetParametersByPath', (abortSignal) => client.send(command, { abortSignal }));
-  });
-  return { params: pages.flatMap((page) => collect(page.Parameters)), missing: [] };
+/** One parameter to read by name: the newest value, or `version`. */
+interface ParameterName {
+  name: string;
+  version?: string;
 }
 
-async function fetchByNames({ sdk, client, retrying }: SsmCall, opts: SsmOptions): Promise<Fetched> {
-  const batches = chunk(opts.names!, PAGE_SIZE);
-  const pages = await Promise.all(
-    batches.map((names) => {
-      const command = new sdk.GetParametersCommand({ Names: names, WithDecryption: opts.decrypt });
-      return retrying('GetParameters', (abortSignal) => client.send(command, { abortSignal }));
-    }),
-  );
-  // Keep the order of `names`, whatever order the service answers in.
-  const byName = new Map(pages.flatMap((p) => collect(p.Parameters)).map((p) => [p.name, p] as const));
-  const invalid = new Set(pages.flatMap((p) => p.InvalidParameters ?? []));
-  const params = opts.names!.flatMap((n) => (byName.has(n) ? [byName.get(n)!] : []));
-  const missing = opts.names!.filter((n) => invalid.has(n) || !byName.has(n));
-  return { params, missing };
+const parameterKey = (call: SsmCall, { name, version }: ParameterName, decrypt: boolean) => readKey(call.store, 'parameter', name, version, decrypt ? 'decrypted' : 'as stored');
+
+/** What a listing returned, for the names and references that ask later: each value under its name and its version. */
+function recordListed(call: SsmCall, context: SourceContext, list: Parameter[] | undefined, decrypt: boolean): void {
+  for (const p of list ?? []) {
+    if (p.Name === undefined || p.Value === undefined) continue;
+    recordRead(context, parameterKey(call, { name: p.Name }, decrypt), Promise.resolve(p.Value));
+    if (p.Version !== undefined) recordRead(context, parameterKey(call, { name: p.Name, version: String(p.Version) }, decrypt), Promise.resolve(p.Value));
+  }
+}
+
+/** Every parameter under the layer's path (every page); two layers listing the same path share one listing. */
+function listPath(call: SsmCall, context: SourceContext, opts: SsmOptions): Promise<Array<{ name: string; value: string }>> {
+  const path = normalizePath(opts.path!);
+  return readOnce(context, readKey(call.store, 'path', path, opts.recursive ? 'recursive' : 'one level', opts.decrypt ? 'decrypted' : 'as stored'), async () => {
+    const pages = await allPages('GetParametersByPath', async (nextToken): Promise<GetParametersByPathCommandOutput> => {
+      const command = new call.sdk.GetParametersByPathCommand({ Path: path, Recursive: opts.recursive, WithDecryption: opts.decrypt, MaxResults: PAGE_SIZE, NextToken: nextToken });
+      const page = await call.retrying('GetParametersByPath', (abortSignal) => call.client.send(command, { abortSignal }));
+      recordListed(call, context, page.Parameters, opts.decrypt);
+      return page;
+    });
+    return pages.flatMap((page) => collect(page.Parameters));
+  });
+}
+
+/**
+ * GetParameters by tens: each name's value, or undefined when the service has none. An answer is matched by name
+ * and version (moto, unlike AWS, sends no `Selector`); without a version, the newest.
+ */
+function getParameters({ sdk, client, retrying }: SsmCall, wanted: ParameterName[], decrypt: boolean): Promise<string | undefined>[] {
+  return chunk(wanted, PAGE_SIZE).flatMap((batch) => {
+    const command = new sdk.GetParametersCommand({ Names: batch.map((p) => (p.version === undefined ? p.name : `${p.name}:${p.version}`)), WithDecryption: decrypt });
+    const answer = retrying('GetParameters', (abortSignal) => client.send(command, { abortSignal }));
+    return batch.map(async ({ name, version }) => {
+      const found = ((await answer).Parameters ?? []).filter((p) => p.Name === name && p.Value !== undefined && (version === undefined ? !p.Selector : String(p.Version) === version));
+      return found.sort((a, b) => (b.Version ?? 0) - (a.Version ?? 0))[0]?.Value;
+    });
+  });
+}
+
+/** Each name's value in order, one read per name per resolve: what a listing or an earlier read gave, then the rest. */
+function readParameters(call: SsmCall, context: SourceContext, wanted: ParameterName[], decrypt: boolean): Promise<(string | undefined)[]> {
+  return settled(readEach(context, wanted, (p) => parameterKey(call, p, decrypt), (rest) => getParameters(call, rest, decrypt)));
 }
 
 function collect(list: Parameter[] | undefined): Array<{ name: string; value: string }> {
   return (list ?? []).flatMap((p) => (p.Name !== undefined && p.Value !== undefined ? [{ name: p.Name, value: p.Value }] : []));
 }
 
-/**
- * `ref+awsssm://PATH` targets of one region: every distinct name (with its `:version`) once, by tens, decrypted.
- * An answer is matched by name and version (moto, unlike AWS, sends no `Selector`); without `version` the newest.
- */
-async function readReferences({ sdk, client, retrying }: SsmCall, targets: ReferenceTarget[]): Promise<(ReferenceValue | undefined)[]> {
-  const names = targets.map((t) => `/${t.path.replace(/^\/+/, '')}${t.params.version === undefined ? '' : `:${t.params.version}`}`);
-  const pages = await Promise.all(
-    chunk([...new Set(names)], PAGE_SIZE).map((batch) => {
-      const command = new sdk.GetParametersCommand({ Names: batch, WithDecryption: true });
-      return retrying('GetParameters', (abortSignal) => client.send(command, { abortSignal }));
-    }),
-  );
-  const answers = pages.flatMap((p) => p.Parameters ?? []);
-  return names.map((n) => {
-    const [name, version] = n.split(':');
-    const found = answers.filter((p) => p.Name === name && p.Value !== undefined && (version === undefined ? !p.Selector : String(p.Version) === version));
-    const newest = found.sort((a, b) => (b.Version ?? 0) - (a.Version ?? 0))[0];
-    return newest && { value: newest.Value! };
-  });
+/** `ref+awsssm://PATH` targets of one region: `/PATH` (with its `?version=`), decrypted, as the layers read them. */
+async function readReferences(call: SsmCall, context: SourceContext, targets: ReferenceTarget[]): Promise<(ReferenceValue | undefined)[]> {
+  const values = await readParameters(call, context, targets.map((t) => ({ name: `/${t.path.replace(/^\/+/, '')}`, version: t.params.version })), true);
+  return values.map((value) => (value === undefined ? undefined : { value }));
+}
+
+/** A `names:` layer: the values in the order of `names`, and the names the service has not. */
+async function readNames(call: SsmCall, context: SourceContext, opts: SsmOptions): Promise<{ params: Array<{ name: string; value: string }>; missing: string[] }> {
+  const names = opts.names!;
+  const values = await readParameters(call, context, names.map((name) => ({ name })), opts.decrypt);
+  return {
+    params: names.flatMap((name, i) => (values[i] === undefined ? [] : [{ name, value: values[i] }])),
+    missing: names.filter((_, i) => values[i] === undefined),
+  };
 }
 
 const REFERENCE: ReferenceHook = {
@@ -181,7 +200,7 @@ const REFERENCE: ReferenceHook = {
   pointer: 'refused',
   check: (t) => awsReferenceProblem(t) ?? (t.params.version !== undefined && !/^[1-9][0-9]{0,9}$/.test(t.params.version) ? 'parameter "version" is not a version number such as 3' : undefined),
   resolve: (targets, context) =>
-    readInGroups(targets, (t) => t.params.region ?? '', (group) => withAwsClient(SSM, referenceAwsOptions(group[0]), context, (call) => readReferences(call, group))),
+    readInGroups(targets, (t) => t.params.region ?? '', (group) => withAwsClient(SSM, referenceAwsOptions(group[0]), context, (call) => readReferences(call, context, group))),
 };
 
 // ---- the source ----------------------------------------------------------------------------------------------
@@ -219,7 +238,7 @@ export default defineSource({
     const opts = ssmOptions(layerOptions);
     const { fetched, region } = await withAwsClient(SSM, opts, context, async (call) => ({
       region: call.region,
-      fetched: opts.path !== undefined ? await fetchByPath(call, opts) : await fetchByNames(call, opts),
+      fetched: opts.path !== undefined ? { params: await listPath(call, context, opts), missing: [] } : await readNames(call, context, opts),
     }));
     if (fetched.missing.length > 0 && !opts.optional) {
       const list = fetched.missing.join(', ');

@@ -54,6 +54,13 @@ export interface SourceContext {
    */
   readonly session?: Map<string, unknown>;
   /**
+   * One map per resolution (one run's resolve, one re-resolve in watch mode), shared by every layer and every
+   * reference hook of it: what a store read, so one resolve never reads the same secret twice, whether layers or
+   * references asked (contract 3b). Use it through `readOnce` (./session.ts), keyed by everything that makes the
+   * read distinct: the store's address, the credential's identity, the secret and its version. Never module state.
+   */
+  readonly reads?: Map<string, Promise<unknown>>;
+  /**
    * Report something the layer holds beyond its values: a lease, a login token. The core keeps it with the
    * resolution and calls the source's lease hooks on it (`release`, `renewAt`/`renew`, `refreshAt`,
    * `parentReason`); a resolution that is thrown away releases it. Opaque to the core. `session: true`: it

@@ -111,15 +111,13 @@ export default defineSource({
       context.session?.set('vault-skip-verify-warned', true);
       context.warn(`layer "${context.layer}": skip_verify is set: the Vault server's TLS certificate is not verified`);
     }
-    const dispatcher = await tlsDispatcher(
-      { ca_cert: options.ca_cert || undefined, ca_path: options.ca_path || undefined, client_cert: options.client_cert || undefined, client_key: options.client_key || undefined, tls_server_name: options.tls_server_name || undefined, skip_verify: skipVerify },
-      context.configDir,
-      context,
-    );
+    const tls = { ca_cert: options.ca_cert || undefined, ca_path: options.ca_path || undefined, client_cert: options.client_cert || undefined, client_key: options.client_key || undefined, tls_server_name: options.tls_server_name || undefined, skip_verify: skipVerify };
+    const dispatcher = await tlsDispatcher(tls, context.configDir, context);
     const endpoint = {
       address,
       namespace: options.namespace.replace(/^\/+|\/+$/g, '') || undefined,
       fetch: { ...tokenFetchOptions(options, context, { carries: 'the Vault token' }), dispatcher },
+      transport: dispatcher ? JSON.stringify(tls) : undefined,
     };
     let { state: token } = await obtainToken(endpoint, auth, context, tokenFromLayer);
     if (options.revoke_on_exit && token.fromLogin) (token as Held).revokeOnExit = true;

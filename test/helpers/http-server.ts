@@ -3,7 +3,8 @@
  * status sequences, delays, Retry-After, a connection reset before or in the middle of the body, a server that
  * never answers, malformed JSON, huge bodies. Every request is logged with its method, path, query, headers and body.
  */
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface LoggedRequest {
@@ -34,17 +35,18 @@ export type Reply =
 export type Handler = (req: LoggedRequest) => Reply | Promise<Reply>;
 
 export interface FakeServer {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`) */
   origin: string;
   port: number;
   requests: LoggedRequest[];
   close(): Promise<void>;
 }
 
-export async function startServer(handler: Handler): Promise<FakeServer> {
+/** `tls`: serve HTTPS with this PEM key and certificate chain (see test/helpers/test-ca.ts). */
+export async function startServer(handler: Handler, opts: { tls?: { key: string; cert: string } } = {}): Promise<FakeServer> {
   const requests: LoggedRequest[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -67,15 +69,16 @@ export async function startServer(handler: Handler): Promise<FakeServer> {
           res.end(`test handler failed: ${String(err)}`);
         });
     });
-  });
-  server.on('connection', (s) => {
+  };
+  const server: Server = opts.tls ? createHttpsServer(opts.tls, listener) : createServer(listener);
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     requests,
     close: () =>

@@ -19,22 +19,27 @@ function check(host) {
   if (FORBIDDEN_HOST.test(bare) || LINK_LOCAL.test(bare) || /^::ffff:169\.254\./i.test(bare)) refuse(bare);
 }
 
-const connect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function guardedConnect(...args) {
-  // net.connect passes its normalized arguments as one array: [options, callback].
-  const first = Array.isArray(args[0]) ? args[0][0] : args[0];
-  if (first && typeof first === 'object') check(first.host);
-  else if (typeof args[1] === 'string') check(args[1]);
-  return connect.apply(this, args);
-};
+/** Run `check(host)` before every socket connection and DNS lookup of this process (loopback-only.cjs adds its own). */
+function install(check) {
+  const connect = net.Socket.prototype.connect;
+  net.Socket.prototype.connect = function guardedConnect(...args) {
+    // net.connect passes its normalized arguments as one array: [options, callback].
+    const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+    if (first && typeof first === 'object') check(first.host);
+    else if (typeof args[1] === 'string') check(args[1]);
+    return connect.apply(this, args);
+  };
+  const lookup = dns.lookup;
+  dns.lookup = function guardedLookup(host, ...rest) {
+    check(host);
+    return lookup.call(this, host, ...rest);
+  };
+  const promisesLookup = dns.promises.lookup;
+  dns.promises.lookup = function guardedPromisesLookup(host, ...rest) {
+    check(host);
+    return promisesLookup.call(this, host, ...rest);
+  };
+}
 
-const lookup = dns.lookup;
-dns.lookup = function guardedLookup(host, ...rest) {
-  check(host);
-  return lookup.call(this, host, ...rest);
-};
-const promisesLookup = dns.promises.lookup;
-dns.promises.lookup = function guardedPromisesLookup(host, ...rest) {
-  check(host);
-  return promisesLookup.call(this, host, ...rest);
-};
+install(check);
+module.exports = { install };

@@ -2,7 +2,7 @@
  * What offline `check` can know about the layers' local facts before `run` fails on them (issue 25, item 6):
  *
  * - a layer file that is missing and not `optional` (a problem in the selected environment, a note in another);
- * - a literal `url` / `api_host` that is not http(s) (the same);
+ * - a literal URL option (`httpUrl` in its descriptor: http's `url`, doppler's `api_host`) that is not http(s) (the same);
  * - a layer's own files, through its descriptor's `lintFile` (dotenv: lines dotenv ignores, an unquoted `#` that
  *   cuts a value, a UTF-16 file; warnings, `--strict` fails on them). The run's parse stays dotenv's.
  *
@@ -71,8 +71,8 @@ export function localFindings(file: SourcesFile, scope: Scope): LocalFindings {
         const st = statOrUndefined(abs);
         if (!st) found(`missing|${abs}|${spec.location ? formatLocation(spec.location) : label}`, `${shownPath(abs, dir)}: file not found (looked for ${abs}; \`optional: true\` makes it an empty layer)`);
       }
-      if (spec.source.remote) {
-        for (const key of ['url', 'api_host']) {
+      for (const [key, optionSpec] of Object.entries(spec.source.options)) {
+        if (optionSpec.type === 'string' && optionSpec.httpUrl) {
           const url = open.has(key) ? undefined : options[key];
           if (typeof url === 'string' && url !== '' && !/^https?:\/\//i.test(url)) {
             found(`url|${key}|${label}|${spec.location ? formatLocation(spec.location) : ''}`, `\`${key}\` is not an http:// or https:// URL`);

@@ -17,6 +17,7 @@ import { loadPackage } from '../../core/import-external.js';
 import { urlForDisplay } from '../../core/urls.js';
 import { debugChannel, formatSeconds, GaveUp, pacerFor, withRetries, type Attempt, type AttemptOutcome } from '../net/retry.js';
 import { missingProfileMessage } from './profiles.js';
+import { readKey } from '../session.js';
 import type { OptionSpecs } from '../../core/validate.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
 import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
@@ -233,6 +234,13 @@ export interface AwsCall<Sdk, Client> {
   sdk: Sdk;
   client: Client;
   region: string;
+  /**
+   * What makes two reads of one name the same read (the start of a `context.reads` key, see ../session.ts): the
+   * service, the endpoint in use, the region and the credential identity. That identity is the layer's `profile`,
+   * else AWS_PROFILE, else the default chain (which, unlike a named profile, takes environment credentials first);
+   * a reference has no `profile`, so a layer with one that AWS_PROFILE does not name reads on its own.
+   */
+  store: string;
   /** Run one SDK call under the retry policy; `send` gets each attempt's abort signal (time limit and cancel). */
   retrying<T>(what: string, send: (abortSignal: AbortSignal) => Promise<T>): Promise<T>;
 }
@@ -299,7 +307,8 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
         onNoConnection: noConnection,
       });
     try {
-      return await use({ sdk, client, region, retrying });
+      const store = readKey(service.title, endpoint, region, opts.profile ?? context.env.AWS_PROFILE);
+      return await use({ sdk, client, region, store, retrying });
     } catch (err) {
       if (err instanceof SourceError) throw err;
       if (context.signal.aborted) throw new SourceError('cancelled');

@@ -10,6 +10,7 @@
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { isLoopbackHost } from '../../core/urls.js';
 import { displayUrl, fetchText, jsonAnswer, type FetchOptions, type FetchResponse } from '../net/fetch.js';
+import { readKey, readOnce } from '../session.js';
 import type { SourceContext } from '../types.js';
 import { azureToken, credentialHasTenant } from './credentials.js';
 
@@ -73,9 +74,21 @@ export interface VaultSecret {
 
 /**
  * Read one secret (latest, or `version`). Missing: NotFoundError. Disabled: an error saying so. Any other refusal:
- * an error with the status and Key Vault's code.
+ * an error with the status and Key Vault's code (naming the secret, never a layer: each caller words its own).
+ *
+ * Once per resolution (`context.reads`), whichever layer (named or listed) or `ref+azurekeyvault` asks, the answer
+ * shared, a 404 or a disabled secret included. The key: the vault's origin, the name and the version, compared
+ * case-insensitively as Key Vault compares them (latest and a pinned version are two reads). The credential is not
+ * in it: layers and references alike take the session's default chain from the parent environment, for the
+ * resource the origin implies (no layer option picks credentials); if one ever does, its identity joins the key.
  */
-export async function getSecret(api: KeyVaultApi, name: string, version?: string): Promise<VaultSecret & { value: string }> {
+export function getSecret(api: KeyVaultApi, name: string, version?: string): Promise<VaultSecret & { value: string }> {
+  // Key Vault compares object identifiers case-insensitively (its docs: "always compare them as case-insensitive
+  // strings"): `DB-PASSWORD` and `db-password` are one secret, read once. The origin is lower case already.
+  return readOnce(api.context, readKey('azure-key-vault', api.target.origin, name.toLowerCase(), version?.toLowerCase()), () => readSecret(api, name, version));
+}
+
+async function readSecret(api: KeyVaultApi, name: string, version: string | undefined): Promise<VaultSecret & { value: string }> {
   const what = `secret ${name}${version ? `/${version}` : ''}`;
   const path = `/secrets/${encodeURIComponent(name)}${version ? `/${encodeURIComponent(version)}` : ''}`;
   const response = await call(api, `${api.target.origin}${path}?api-version=${API_VERSION}`, what);
@@ -85,7 +98,12 @@ export async function getSecret(api: KeyVaultApi, name: string, version?: string
 }
 
 /** Every secret of the vault (no values), following `nextLink` within the vault. */
-export async function listSecrets(api: KeyVaultApi): Promise<VaultSecret[]> {
+export function listSecrets(api: KeyVaultApi): Promise<VaultSecret[]> {
+  // Two layers listing one vault list it once per resolve (Key Vault's 4,000 transactions per 10 s are per vault).
+  return readOnce(api.context, readKey('azure-key-vault list', api.target.origin), () => listAllSecrets(api)).then((list) => [...list]);
+}
+
+async function listAllSecrets(api: KeyVaultApi): Promise<VaultSecret[]> {
   const out: VaultSecret[] = [];
   const seen = new Set<string>();
   let url: string | undefined = `${api.target.origin}/secrets?api-version=${API_VERSION}&maxresults=${PAGE_SIZE}`;

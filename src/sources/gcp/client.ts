@@ -10,6 +10,7 @@ import { NotFoundError, SourceError } from '../../core/errors.js';
 import { fetchText, jsonAnswer, type FetchOptions, type FetchResponse } from '../net/fetch.js';
 import { crc32c } from './crc32c.js';
 import { googleAuthHeaders } from './credentials.js';
+import { readKey, readOnce } from '../session.js';
 import type { SourceContext } from '../types.js';
 
 export const DEFAULT_ENDPOINT = 'https://secretmanager.googleapis.com';
@@ -44,9 +45,20 @@ export type Accessed = { kind: 'payload'; bytes: Uint8Array } | { kind: 'unavail
 /**
  * Read one version of one secret (`latest` by default). A 404 is a NotFoundError; a 400 FAILED_PRECONDITION (the
  * version is disabled or destroyed) comes back as `unavailable`, for the caller to decide; a 403 and any other
- * failure is an error naming the secret.
+ * failure is an error naming the secret (never a layer: each caller words its own message around it).
+ *
+ * Once per resolution (`context.reads`), whichever layer (`secrets:`, `filter:`) or `ref+gcpsecrets` asks, the
+ * answer shared, a 404 or a disabled version included. The key is what makes the access distinct: service root,
+ * project, location, secret, version as written (`latest` and `3` are two reads). The credentials are not in it:
+ * layers and references alike use the session's one application-default-credentials client (no layer option picks
+ * credentials); if one ever does, its identity joins the key.
  */
-export async function accessSecret(api: SecretManagerApi, secret: string, version = 'latest'): Promise<Accessed> {
+export function accessSecret(api: SecretManagerApi, secret: string, version = 'latest'): Promise<Accessed> {
+  const key = readKey('gcp-secret-manager', api.root, api.project, api.location, secret, version);
+  return readOnce(api.context, key, () => access(api, secret, version));
+}
+
+async function access(api: SecretManagerApi, secret: string, version: string): Promise<Accessed> {
   const url = `${api.root}/v1/${parent(api)}/secrets/${encodeURIComponent(secret)}/versions/${encodeURIComponent(version)}:access`;
   const response = await call(api, url);
   const what = `secret ${secret}${version === 'latest' ? '' : `@${version}`}`;
@@ -66,7 +78,13 @@ export async function accessSecret(api: SecretManagerApi, secret: string, versio
 }
 
 /** Every secret id of the project (or location) that `filter` selects, following every page. */
-export async function listSecretIds(api: SecretManagerApi, filter: string): Promise<string[]> {
+export function listSecretIds(api: SecretManagerApi, filter: string): Promise<string[]> {
+  // List calls share the scarce project-wide quota (600 a minute): two layers with one filter list once per resolve.
+  const key = readKey('gcp-secret-manager list', api.root, api.project, api.location, filter);
+  return readOnce(api.context, key, () => listAllSecretIds(api, filter)).then((ids) => [...ids]);
+}
+
+async function listAllSecretIds(api: SecretManagerApi, filter: string): Promise<string[]> {
   const ids: string[] = [];
   const seenTokens = new Set<string>();
   let pageToken: string | undefined;

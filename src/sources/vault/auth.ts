@@ -4,6 +4,7 @@
  * concurrent layers await the same promise. Token, secret-id and JWT files are read at every login, trimmed as the
  * Vault CLI does; every token, secret id and JWT joins the redaction net the moment it is read or obtained.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { SourceError } from '../../core/errors.js';
@@ -41,6 +42,12 @@ export interface TokenState {
   ttlMs: number;
   /** The layers' label, for warnings. */
   layer: string;
+  /**
+   * Who reads with this token, for the per-resolution read memo (read.ts `readKv`): a digest of the login's session
+   * key (address, namespace, auth settings), or of the given token. Two layers, or a layer and `ref+vault`, with one
+   * identity share a read; never a credential in clear.
+   */
+  identity: string;
   revoked?: boolean;
   /** Log in again (after a 403 on an expired login token). */
   relogin?: () => Promise<void>;
@@ -60,7 +67,7 @@ export async function obtainToken(endpoint: VaultEndpoint, settings: AuthSetting
   const session = context.session;
   const known = session?.get(key) as SessionLogin | undefined;
   if (known) return { state: await known.promise, fresh: false };
-  const state: TokenState = { kind: 'token', token: '', endpoint, fromLogin: true, found: true, renewable: false, renewedAt: 0, ttlMs: 0, layer: context.layer };
+  const state: TokenState = { kind: 'token', token: '', endpoint, fromLogin: true, found: true, renewable: false, renewedAt: 0, ttlMs: 0, layer: context.layer, identity: digest(key) };
   const loginOnce = async () => {
     const auth = await login(endpoint, settings, context);
     state.token = auth.token;
@@ -99,7 +106,11 @@ function givenToken(endpoint: VaultEndpoint, settings: Extract<AuthSettings, { m
   if (token === undefined) throw new SourceError('no Vault token: set VAULT_TOKEN, log in with `vault login` (~/.vault-token), or give the layer an `auth:` method');
   token = token.trim();
   context.secret(token);
-  return { kind: 'token', token, endpoint, fromLogin: false, found, renewable: false, renewedAt: Date.now(), ttlMs: 0, layer: context.layer };
+  return { kind: 'token', token, endpoint, fromLogin: false, found, renewable: false, renewedAt: Date.now(), ttlMs: 0, layer: context.layer, identity: digest(`vault-given\0${token}`) };
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 interface LoginResult {

@@ -12,6 +12,8 @@ export interface VaultEndpoint {
   address: string;
   namespace?: string;
   fetch: FetchOptions;
+  /** The TLS settings the dispatcher was made from (JSON), when there are any: part of the read memo's key. */
+  transport?: string;
 }
 
 export interface VaultAnswer {

@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { structuredToEnv } from '../../formats/parse.js';
+import { readKey, readOnce } from '../session.js';
 import type { SourceContext } from '../types.js';
 import { apiPathForMessage, dataOf, vaultRequest, type VaultAnswer, type VaultEndpoint } from './client.js';
 import { revokeToken, renewToken, type TokenState } from './auth.js';
@@ -166,7 +167,21 @@ function join2(...parts: string[]): string {
   return parts.map(trimPath).filter((p) => p !== '').join('/');
 }
 
-export async function readKv(endpoint: VaultEndpoint, token: TokenState, info: MountInfo, rel: string, version: number | undefined): Promise<Record<string, unknown>> {
+/**
+ * One KV secret's data (v1, or v2 latest or `version`). Once per resolution (`context.reads`), whichever layer
+ * (`path`, `paths`, a `recursive` walk) or `ref+vault` asks, a 404 or a refusal included; each caller gets its own
+ * copy of the data (turning fields into keys converts them in place). The key: address, namespace, TLS settings,
+ * the token's identity (its login, or the given token), the mount, its KV version, the path and the version. A
+ * leased (dynamic) secret never comes here: each read of one mints a credential and a lease (`readLeased`), and
+ * `check --resolve` asks `sys/capabilities-self` about it instead of reading, so no "verified, unread" answer
+ * can meet a real read in the memo. A KV read is the same read in `check --resolve` as in a run.
+ */
+export async function readKv(endpoint: VaultEndpoint, token: TokenState, info: MountInfo, rel: string, version: number | undefined, context: Pick<SourceContext, 'reads'>): Promise<Record<string, unknown>> {
+  const key = readKey('vault-kv', endpoint.address, endpoint.namespace, endpoint.transport, token.identity, info.mount, info.kv, rel, version);
+  return structuredClone(await readOnce(context, key, () => readKvOnce(endpoint, token, info, rel, version)));
+}
+
+async function readKvOnce(endpoint: VaultEndpoint, token: TokenState, info: MountInfo, rel: string, version: number | undefined): Promise<Record<string, unknown>> {
   const shown = join2(info.mount, rel);
   if (info.kv === 2) {
     const answer = await authed(endpoint, token, 'GET', join2(info.mount, 'data', rel), version !== undefined ? { version: String(version) } : {}, shown);
@@ -209,6 +224,8 @@ export async function readLayer(endpoint: VaultEndpoint, token: TokenState, sett
         leased.add(secrets[secrets.length - 1]);
         continue;
       }
+      // Never through the read memo (`readKv`): each read mints a credential and a lease, so a reference or
+      // another layer naming this path reads its own; only a lease kept from an earlier resolution is reused.
       const lease = await readLeased(endpoint, token, path);
       if (lease.id !== '') leases.push(lease);
       secrets.push({ path, relative: lastSegment(path), data: lease.data });
@@ -218,11 +235,11 @@ export async function readLayer(endpoint: VaultEndpoint, token: TokenState, sett
     if (settings.recursive) {
       for (const child of await listAll(endpoint, token, info, rel, context)) {
         const relative = rel === '' ? child : child.slice(rel.replace(/\/+$/, '').length + 1);
-        secrets.push({ path: join2(info.mount, child), relative, data: await readKv(endpoint, token, info, child, undefined) });
+        secrets.push({ path: join2(info.mount, child), relative, data: await readKv(endpoint, token, info, child, undefined, context) });
       }
       continue;
     }
-    secrets.push({ path, relative: settings.paths.length > 1 ? lastSegment(path) : '', data: await readKv(endpoint, token, info, rel, settings.version) });
+    secrets.push({ path, relative: settings.paths.length > 1 ? lastSegment(path) : '', data: await readKv(endpoint, token, info, rel, settings.version, context) });
   }
   // The keys of dynamic secrets are new on every read (`diff` compares them by presence).
   const dynamic = secrets.filter((x) => leased.has(x));

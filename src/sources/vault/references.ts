@@ -22,20 +22,19 @@ export async function readVaultReferences(targets: readonly ReferenceTarget[], c
   const address = (env.VAULT_ADDR ?? '').trim().replace(/\/+$/, '');
   if (address === '') throw new SourceError('no Vault address: ref+vault reads the parent environment\'s VAULT_ADDR');
   if (!/^https?:\/\//i.test(address)) throw new SourceError('VAULT_ADDR must start with http:// or https://');
-  const dispatcher = await tlsDispatcher(
-    {
-      ca_cert: env.VAULT_CACERT || undefined,
-      ca_path: env.VAULT_CAPATH || undefined,
-      client_cert: env.VAULT_CLIENT_CERT || undefined,
-      client_key: env.VAULT_CLIENT_KEY || undefined,
-      tls_server_name: env.VAULT_TLS_SERVER_NAME || undefined,
-      skip_verify: truthy(env.VAULT_SKIP_VERIFY),
-    },
-    context.configDir,
-    context,
-  );
+  const tls = {
+    ca_cert: env.VAULT_CACERT || undefined,
+    ca_path: env.VAULT_CAPATH || undefined,
+    client_cert: env.VAULT_CLIENT_CERT || undefined,
+    client_key: env.VAULT_CLIENT_KEY || undefined,
+    tls_server_name: env.VAULT_TLS_SERVER_NAME || undefined,
+    skip_verify: truthy(env.VAULT_SKIP_VERIFY),
+  };
+  const dispatcher = await tlsDispatcher(tls, context.configDir, context);
   const fetch = { ...referenceFetch(context, 'the Vault token', 'the Vault token'), debug: debugChannel(env, 'ref+vault'), dispatcher };
-  const endpointFor = (namespace: string | undefined): VaultEndpoint => ({ address, namespace: (namespace ?? env.VAULT_NAMESPACE ?? '').replace(/^\/+|\/+$/g, '') || undefined, fetch });
+  // `transport` as a layer's (vault.ts): a reference and a layer with the same TLS settings share a KV read.
+  const transport = dispatcher ? JSON.stringify(tls) : undefined;
+  const endpointFor = (namespace: string | undefined): VaultEndpoint => ({ address, namespace: (namespace ?? env.VAULT_NAMESPACE ?? '').replace(/^\/+|\/+$/g, '') || undefined, fetch, transport });
   // One token for every target: VAULT_TOKEN, else ~/.vault-token (the token method with nothing written).
   const { state: token } = await obtainToken(endpointFor(undefined), { method: 'token', token: undefined }, { ...context, layer: 'ref+vault' }, false);
   return Promise.all(
@@ -52,13 +51,14 @@ export async function readVaultReferences(targets: readonly ReferenceTarget[], c
             await checkCapabilities(endpoint, token, path);
             return { value: '', leased: true, unread: true };
           }
+          // Never memoized: every read mints a credential and a lease (a layer reading the path reads its own).
           const lease = await readLeased(endpoint, token, path);
           if (lease.id !== '') context.hold?.(lease);
           return { value: JSON.stringify(lease.data), leased: true };
         }
         if (version !== undefined && info.kv !== 2) throw new SourceError('parameter "version" pins a KV v2 version, and this mount is KV v1');
         const rel = path === info.mount ? '' : path.slice(info.mount.length + 1);
-        return { value: JSON.stringify(await readKv(endpoint, token, info, rel, version)) };
+        return { value: JSON.stringify(await readKv(endpoint, token, info, rel, version, context)) };
       } catch (err) {
         if (err instanceof NotFoundError) return undefined;
         throw err;
