@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { choiceError, excessArgumentsError, foreignOption, normaliseArgv, plainArgs, suggestOption } from '../src/cli/argv.js';
-import { commandNamed } from '../src/cli/command-table.js';
+import { COMMANDS, commandNamed, parseFlags } from '../src/cli/command-table.js';
 import { UsageError } from '../src/core/errors.js';
 
 /** The fast path's answer as plain data: the command's name, its arguments and options. */
@@ -93,6 +93,18 @@ describe('normaliseArgv', () => {
 
   it('moves common options given before a command after it', () => {
     expect(normaliseArgv(['-q', '-e', 'prod', 'export', '--format', 'json'])).toEqual(['export', '-q', '-e', 'prod', '--format', 'json']);
+  });
+
+  it("knows every command's options by each spelling before a command, and no word a spelling merely contains", () => {
+    for (const def of COMMANDS.flatMap((c) => c.options.filter((o) => !o.hidden))) {
+      const flags = parseFlags(def.flags);
+      for (const word of [flags.short, flags.long].filter((w): w is string => w !== undefined)) {
+        const value = flags.value === 'required' ? ['x'] : [];
+        expect(normaliseArgv([word, ...value, 'ls'])).toEqual(['ls', word, ...value]);
+        expect(normaliseArgv([word.slice(0, -1), 'ls'])).toEqual([word.slice(0, -1), 'ls']);
+      }
+    }
+    expect(normaliseArgv(['--no-exec', '--', 'ls'])).toEqual(['run', '--no-exec', '--', 'ls']);
   });
 
   it('refuses an unknown first word with a suggestion, and options with no command', () => {

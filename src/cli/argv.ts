@@ -130,9 +130,26 @@ export function normaliseArgv(argsIn: string[]): string[] {
   return args;
 }
 
-/** Every option word any command knows, to tell where the leading options end. */
-let anyOption: Map<string, KnownOption> | undefined;
-/** The same, hidden options included. */
+/**
+ * The option any command knows by this word (not hidden), to tell where the leading options end: what a map of
+ * every command's spellings would answer (the last definition wins), without parsing every command's flags on the
+ * hot path, where one or two leading words are looked up. Only the flags that contain the word are parsed.
+ */
+function anyOptionNamed(word: string): KnownOption | undefined {
+  if (!word.startsWith('-') || word === '--') return undefined;
+  for (let c = COMMANDS.length - 1; c >= 0; c--) {
+    const options = COMMANDS[c].options;
+    for (let o = options.length - 1; o >= 0; o--) {
+      const def = options[o];
+      if (def.hidden || !def.flags.includes(word)) continue;
+      const flags = parseFlags(def.flags);
+      if (flags.short === word || flags.long === word) return { def, flags };
+    }
+  }
+  return undefined;
+}
+
+/** Every option word any command knows, hidden options included. */
 let everyOption: Map<string, KnownOption> | undefined;
 
 /**
@@ -161,8 +178,7 @@ export function choiceError(where: string, noun: string, value: string, choices:
 
 /** An option another command takes, given to one that does not (`diff -e prod a b`): say whose it is not. */
 export function foreignOption(row: CommandDef, word: string): UsageError | undefined {
-  anyOption ??= spellings(COMMANDS.flatMap((c) => c.options.filter((o) => !o.hidden)));
-  if (!anyOption.has(word)) return undefined;
+  if (!anyOptionNamed(word)) return undefined;
   return new UsageError(`${row.name} does not take ${word}; usage: ${usageLine(row)}`);
 }
 
@@ -189,12 +205,11 @@ export function excessArgumentsError(row: CommandDef, extra: readonly string[]):
  * the command then accepts or refuses them as its own.
  */
 function hoistLeadingOptions(args: string[]): string[] {
-  anyOption ??= spellings(COMMANDS.flatMap((c) => c.options.filter((o) => !o.hidden)));
   let i = 0;
   while (i < args.length) {
     const a = args[i];
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const option = anyOption.get(eq > 0 ? a.slice(0, eq) : a);
+    const option = anyOptionNamed(eq > 0 ? a.slice(0, eq) : a);
     if (!option || PROGRAM_WORDS.has(a)) break;
     i += option.flags.value === 'required' && eq < 0 ? 2 : 1;
   }
