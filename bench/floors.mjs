@@ -5,7 +5,8 @@
  *   secretrun           `secretrun -c <layer>.yaml -- true` (the execve handover where Node has it)
  *   floor               ssm: Node's `http` alone, the SigV4-signed GetParametersByPath (and the page its NextToken
  *                       asks for) that the AWS SDK sends; doppler, http, vault: undici's request API, loaded as the
- *                       CLI loads it (`lib/dispatcher/agent.js` + `lib/api/api-request.js`), for the same URLs
+ *                       CLI loads it (`lib/dispatcher/agent.js` + `lib/api/api-request.js`, WebAssembly kept at
+ *                       V8's baseline compiler), for the same URLs
  *   package as published  `@aws-sdk/client-ssm` or `undici` required whole, the same requests
  *
  * The floors spawn the child and forward its exit code, as the spawn-only launcher does; secretrun is measured on
@@ -129,8 +130,11 @@ ${SPAWN_TAIL}`;
  * parsed answer.
  */
 function undiciScript(lean, url, headers, pick) {
+  // The lean floor also keeps WebAssembly at its baseline compiler, as the CLI does (src/sources/net/undici.ts):
+  // without it a process that loaded undici waits at exit for V8's optimising compile of llhttp.
   const load = lean
-    ? `const Agent = require(${JSON.stringify(resolveIn('undici/lib/dispatcher/agent.js'))});
+    ? `if (process.arch === 'x64' || process.arch === 'arm64') require('node:v8').setFlagsFromString('--liftoff-only');
+const Agent = require(${JSON.stringify(resolveIn('undici/lib/dispatcher/agent.js'))});
 const apiRequest = require(${JSON.stringify(resolveIn('undici/lib/api/api-request.js'))});
 const agent = new Agent();
 const request = (url, opts) => { const u = new URL(url); return apiRequest.call(agent, { ...opts, origin: u.origin, path: u.pathname + u.search, method: 'GET' }); };`

@@ -7,6 +7,11 @@
  *   node bench/relay-cpu.mjs            this Node and the installed 22, 24, 26; the working tree's build
  *   BENCH_ROUNDS=20                     runs per command
  *   BENCH_PACKAGE=0                     leave out the installed package (bench/lib.mjs installedPackage)
+ *   BENCH_NODES=24,26                   only these majors
+ *
+ * One diagnostic row: the working tree's `--no-exec` under `--min-semi-space-size=2`, a young generation large
+ * enough that the relaying parent never scavenges (the bin cannot pass a V8 flag; V8 does not tie its code cache to
+ * this one, so the cache is still taken). Its distance to the row above is what the one scavenge costs.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,12 +31,16 @@ const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(S
 const p25 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 4)];
 
 const rows = [];
-const nodes = [{ version: process.versions.node, bin: process.execPath }, ...installedNodes().filter((n) => n.version !== process.versions.node)];
+const majors = process.env.BENCH_NODES?.split(',').map(Number);
+const nodes = [{ version: process.versions.node, bin: process.execPath }, ...installedNodes().filter((n) => n.version !== process.versions.node)].filter(
+  (n) => !majors || majors.includes(Number(n.version.split('.')[0])),
+);
 for (const { version, bin } of nodes) {
   const cmds = [
     ['`node -e 0`', ['-e', '0']],
     ['spawn-only', ['-e', SPAWN_ONLY]],
     ['secretrun (working tree) `--no-exec`', [SECRETRUN_BIN, '--no-exec', '--', 'true']],
+    ['the same without its scavenge (`--min-semi-space-size=2`, diagnostic)', ['--min-semi-space-size=2', SECRETRUN_BIN, '--no-exec', '--', 'true']],
     ...(pkg ? [['secretrun (installed package) `--no-exec`', [pkg.bin, '--no-exec', '--', 'true']]] : []),
   ];
   const samples = cmds.map(() => []);
