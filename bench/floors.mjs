@@ -11,8 +11,9 @@
  *
  * The floors spawn the child and forward its exit code, as the spawn-only launcher does; secretrun is measured on
  * both paths (the execve handover, and `--no-exec`, which spawns as the floors do). Before timing, every
- * command's child is checked to see the layer's 10 keys, and the loopback layers' request lines (method, path and
- * query) are checked to be the same for secretrun and both scripts, so the comparison is like for like.
+ * command's child is checked to see the layer's 10 keys, and the requests to be the same for secretrun and both
+ * scripts (the loopback layers' request lines, method, path and query; ssm's actions and their count, through
+ * bench/lib.mjs's counting proxy), so the comparison is like for like.
  *
  * Ratios: secretrun / floor and package / floor, each the median over BENCH_RUNS runs (default 3) of the medians of
  * `rounds` alternating rounds (a run alternates every command of every Node), with the runs' spread in brackets.
@@ -23,7 +24,7 @@
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { REPO, SECRETRUN_BIN, alternate, capture, fmtMs, fmtRatio, median, nodeOn, seedSsm, startMoto, table, tempProject } from './lib.mjs';
+import { REPO, SECRETRUN_BIN, alternate, capture, fmtMs, fmtRatio, median, nodeOn, seedSsm, startCountingProxy, startMoto, table, tempProject } from './lib.mjs';
 
 const resolveIn = (spec) => createRequire(join(REPO, 'package.json')).resolve(spec);
 const KEYS = 10;
@@ -64,11 +65,11 @@ function run(values) {
 `;
 
 /** ssm with Node's http alone: GetParametersByPath as the SDK sends it (AWS JSON 1.1, SigV4), every page. */
-function ssmHttpFloor(endpoint, path) {
+function ssmHttpFloor(path) {
   return `'use strict';
 const http = require('node:http');
 const { createHash, createHmac } = require('node:crypto');
-const endpoint = new URL(${JSON.stringify(endpoint)});
+const endpoint = new URL(process.env.BENCH_SSM_ENDPOINT);
 const region = 'us-east-1';
 const hash = (s) => createHash('sha256').update(s).digest('hex');
 const hmac = (k, s) => createHmac('sha256', k).update(s).digest();
@@ -106,11 +107,11 @@ ${SPAWN_TAIL}`;
 }
 
 /** ssm with the SDK as published. */
-function ssmSdk(endpoint, path) {
+function ssmSdk(path) {
   return `'use strict';
 const { SSMClient, GetParametersByPathCommand } = require(${JSON.stringify(resolveIn('@aws-sdk/client-ssm'))});
 (async () => {
-  const client = new SSMClient({ endpoint: ${JSON.stringify(endpoint)}, region: 'us-east-1' });
+  const client = new SSMClient({ endpoint: process.env.BENCH_SSM_ENDPOINT, region: 'us-east-1' });
   const values = {};
   let NextToken;
   do {
@@ -158,6 +159,7 @@ export async function floorsBench({ nodes, baseEnv, rounds, runs, say, target })
   // (The targets name Node's major: the goals' Nodes are 24 and 26, and run.mjs passes those.)
   let moto;
   let fake;
+  let proxy;
   const project = tempProject('b6f');
   try {
     say('B6F: starting moto_server and a loopback doppler/http/vault server (not timed)');
@@ -174,9 +176,9 @@ export async function floorsBench({ nodes, baseEnv, rounds, runs, say, target })
       {
         type: 'ssm',
         stem: 'SSM',
-        yaml: `sources:\n  - type: ssm\n    path: /bench/floor\n    endpoint: ${moto.url}\n    region: us-east-1\n`,
-        floor: ['Node `http` + SigV4', ssmHttpFloor(moto.url, '/bench/floor')],
-        published: ['`@aws-sdk/client-ssm`', ssmSdk(moto.url, '/bench/floor')],
+        yaml: 'sources:\n  - type: ssm\n    path: /bench/floor\n    endpoint: ${BENCH_SSM_ENDPOINT}\n    region: us-east-1\n',
+        floor: ['Node `http` + SigV4', ssmHttpFloor('/bench/floor')],
+        published: ['`@aws-sdk/client-ssm`', ssmSdk('/bench/floor')],
       },
       {
         type: 'doppler',
@@ -221,6 +223,7 @@ export async function floorsBench({ nodes, baseEnv, rounds, runs, say, target })
       AWS_CONFIG_FILE: '/dev/null',
       AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      BENCH_SSM_ENDPOINT: moto.url,
       BENCH_DOPPLER_TOKEN: 'dp.st.bench',
       VAULT_TOKEN: 'bench-vault-token',
     };
@@ -242,22 +245,24 @@ export async function floorsBench({ nodes, baseEnv, rounds, runs, say, target })
       }
     }
 
-    // Like for like: each child sees the layer's keys, and the loopback layers' three commands ask the same.
+    // Like for like: each child sees the layer's keys, and the three commands of a layer ask the same (ssm through
+    // a proxy that counts SSM actions, for this check only: the timed runs go to moto_server directly).
     const count = (stem) => `Object.keys(process.env).filter((k) => k.startsWith('${stem}_')).length`;
+    proxy = await startCountingProxy(moto.url);
     for (const c of cmds.filter((c) => c.layer)) {
       const args = [...c.args.slice(0, -1), process.execPath, '-p', count(c.layer.stem)];
       fake.take();
-      const r = await capture({ ...c, args }, { cwd: project.dir, env });
+      proxy.reset();
+      const r = await capture({ ...c, args }, { cwd: project.dir, env: { ...env, BENCH_SSM_ENDPOINT: proxy.url } });
       if (r.code !== 0 || r.stdout.trim() !== String(KEYS)) throw new Error(`B6F: ${c.label} (${c.file}) did not give ${KEYS} keys: ${r.stderr.trim()}`);
-      const asked = fake.take().join(', ');
-      if (!c.layer.url) continue;
+      const asked = c.layer.url ? fake.take().join(', ') : Object.entries(proxy.stats.calls).map(([action, n]) => `${action} ×${n}`).join(', ');
       c.layer.asked ??= asked;
       if (c.args.includes('--no-exec')) {
         if (asked !== c.layer.asked) c.layer.relayAsked = asked;
       } else if (asked !== c.layer.asked) throw new Error(`B6F: ${c.label} asked ${asked}, secretrun asked ${c.layer.asked}`);
     }
     const extra = layers.filter((l) => l.relayAsked).map((l) => `${l.type}: \`--no-exec\` asks ${l.relayAsked}`);
-    for (const l of layers.filter((l) => l.asked)) say(`B6F: ${l.type}: ${l.asked}${l.relayAsked ? ` (\`--no-exec\`: ${l.relayAsked})` : ''}`);
+    for (const l of layers) say(`B6F: ${l.type}: ${l.asked}${l.relayAsked ? ` (\`--no-exec\`: ${l.relayAsked})` : ''}`);
 
     const perRun = [];
     for (let run = 0; run < runs; run++) {
@@ -290,6 +295,7 @@ export async function floorsBench({ nodes, baseEnv, rounds, runs, say, target })
     );
     if (extra.length) console.log(`A relaying parent may ask more than the handover does: ${extra.join('; ')}.\n`);
   } finally {
+    await proxy?.close();
     moto?.stop();
     await fake?.close();
     project.remove();
