@@ -4,15 +4,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import nodeVault from 'node-vault';
-import { startFakeVault, type FakeVault } from './helpers/fake-vault.js';
+import { useFakeVault, type FakeVault } from './helpers/fake-vault.js';
 
 let vault: FakeVault;
-beforeEach(async () => {
-  vault = await startFakeVault();
-});
-afterEach(async () => {
-  await vault.close();
-});
+useFakeVault(beforeEach, afterEach, (v) => (vault = v));
 
 const client = (token?: string, namespace?: string) => nodeVault({ endpoint: vault.origin, token, namespace });
 

@@ -6,17 +6,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { runCli, useTmpProjects } from './helpers/cli.js';
-import { startFakeVault, type FakeVault } from './helpers/fake-vault.js';
+import { useFakeVault, type FakeVault } from './helpers/fake-vault.js';
 
 const project = useTmpProjects(afterEach);
 let vault: FakeVault;
-beforeEach(async () => {
-  vault = await startFakeVault();
+useFakeVault(beforeEach, afterEach, (v) => {
+  vault = v;
   vault.mountKv('secret', 2);
   vault.put('secret', 'app', { A: 'b' });
-});
-afterEach(async () => {
-  await vault.close();
 });
 
 /** Random, so no 6-character piece of it can be in secretrun's own text. */

@@ -5,19 +5,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSecrets, watchSecrets } from '../src/index.js';
 import { useTmpProjects } from './helpers/cli.js';
-import { startFakeVault, type FakeVault } from './helpers/fake-vault.js';
+import { useFakeVault, type FakeVault } from './helpers/fake-vault.js';
 
 const project = useTmpProjects(afterEach);
 let vault: FakeVault;
-beforeEach(async () => {
-  vault = await startFakeVault();
+useFakeVault(beforeEach, afterEach, (v) => {
+  vault = v;
   vault.enableLogin('approle', { roles: { 'role-1': 'secret-id-1' } });
   vault.mountDynamic('database', 'database', { 'creds/app': { ttl: 60, maxTtl: 600, make: (n) => ({ DB_USER: `user-${n}` }) } });
   vault.mountKv('secret', 2);
   vault.put('secret', 'app', { API: 'kv-value' });
-});
-afterEach(async () => {
-  await vault.close();
 });
 
 const SOURCES = [

@@ -6,16 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
-import { startFakeVault, type FakeVault } from './helpers/fake-vault.js';
+import { useFakeVault, type FakeVault } from './helpers/fake-vault.js';
 
 const project = useTmpProjects(afterEach);
 let vault: FakeVault;
-beforeEach(async () => {
-  vault = await startFakeVault();
-});
-afterEach(async () => {
-  await vault.close();
-});
+useFakeVault(beforeEach, afterEach, (v) => (vault = v));
 
 const TOKEN = 'hvs.root-token-for-ref-tests';
 const reads = (path: string) => vault.requests.filter((q) => q.method === 'GET' && q.path === path);

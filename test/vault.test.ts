@@ -4,16 +4,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
-import { startFakeVault, type FakeVault } from './helpers/fake-vault.js';
+import { startFakeVault, useFakeVault, type FakeVault } from './helpers/fake-vault.js';
 
 const project = useTmpProjects(afterEach);
 let vault: FakeVault;
-beforeEach(async () => {
-  vault = await startFakeVault();
-});
-afterEach(async () => {
-  await vault.close();
-});
+useFakeVault(beforeEach, afterEach, (v) => (vault = v));
 
 const TOKEN = 'hvs.root-token-for-tests';
 const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;

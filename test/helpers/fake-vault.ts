@@ -131,6 +131,24 @@ export interface FakeVault {
 const errors = (status: number, ...messages: string[]): Reply => ({ status, json: { errors: messages } });
 const DENIED = () => errors(403, 'permission denied');
 
+type Hook = (fn: () => unknown) => void;
+
+/**
+ * A fresh fake Vault for every test of the calling file, closed after it; `ready` receives it first (keep it in the
+ * file's own `let vault`, mount and seed it): `useFakeVault(beforeEach, afterEach, (v) => (vault = v))`.
+ */
+export function useFakeVault(beforeEachHook: Hook, afterEachHook: Hook, ready: (vault: FakeVault) => void): void {
+  let current: FakeVault | undefined;
+  beforeEachHook(async () => {
+    current = await startFakeVault();
+    ready(current);
+  });
+  afterEachHook(async () => {
+    await current?.close();
+    current = undefined;
+  });
+}
+
 export async function startFakeVault(): Promise<FakeVault> {
   const mounts = new Map<string, Mount>(); // key: `${namespace}\0${mount}`
   const logins = new Map<string, { method: string; spec: LoginSpec }>(); // key: `${namespace}\0${mount}`
