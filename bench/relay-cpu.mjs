@@ -10,8 +10,9 @@
  *   BENCH_NODES=24,26                   only these majors
  *
  * One diagnostic row: the working tree's `--no-exec` under `--min-semi-space-size=2`, a young generation large
- * enough that the relaying parent never scavenges (the bin cannot pass a V8 flag; V8 does not tie its code cache to
- * this one, so the cache is still taken). Its distance to the row above is what the one scavenge costs.
+ * enough that the relaying parent never scavenges (the bin cannot pass a V8 flag). From V8 12 (Node 22) the code
+ * cache does not depend on this flag, so the cache is still taken and the distance to the row above is what the one
+ * scavenge costs; V8 11 (Node 20) rejects the cache under it, so there the row means nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
