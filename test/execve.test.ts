@@ -107,7 +107,7 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
     expect(r.stderr).not.toContain('execve');
   });
 
-  it('loads none of the modules only the spawn path needs (child_process, net, stream, tty), nor node:os, before the handover', async () => {
+  it('loads none of the modules only the spawn path needs (child_process, net, stream, tty), nor node:os, nor an AbortController (local layers cancel nothing), before the handover', async () => {
     const list = join(dir, 'modules.txt');
     const preload = join(dir, 'modules.cjs');
     writeFileSync(preload, `const real = process.execve; process.execve = function (...a) { require('fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')); return real.apply(this, a); };`);
@@ -115,7 +115,20 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
     expect(r.code, r.stderr).toBe(0);
     const loaded = readFileSync(list, 'utf8').split('\n');
     expect(loaded).toContain('NativeModule vm');
-    expect(loaded.filter((m) => /^NativeModule (child_process|net|stream|tty|dgram|os)$/.test(m))).toEqual([]);
+    expect(loaded.filter((m) => /^NativeModule (child_process|net|stream|tty|dgram|os|internal\/abort_controller)$/.test(m))).toEqual([]);
+  });
+
+  it('a relaying parent (--no-exec) with nothing to renew or cancel builds no AbortController either', async () => {
+    // child_process loads Node's abort_controller module itself, so count what secretrun constructs instead.
+    const count = join(dir, 'controllers.txt');
+    const preload = join(dir, 'controllers.cjs');
+    writeFileSync(
+      preload,
+      `let n = 0; const Real = globalThis.AbortController; globalThis.AbortController = class extends Real { constructor() { super(); n++; } }; process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(count)}, String(n)));`,
+    );
+    const r = await runCommand(EXEC_NODE!, ['-r', preload, BIN, '--no-exec', '--', 'true'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(count, 'utf8')).toBe('0');
   });
 
   const canUnshare = spawnSync('unshare', ['--pid', '--fork', 'true']).status === 0;
