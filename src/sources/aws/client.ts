@@ -16,6 +16,7 @@ import { SourceError, shown } from '../../core/errors.js';
 import { loadPackage } from '../../core/import-external.js';
 import { urlForDisplay } from '../../core/urls.js';
 import { debugChannel, formatSeconds, GaveUp, pacerFor, withRetries, type Attempt, type AttemptOutcome } from '../net/retry.js';
+import { everyPage } from '../net/pages.js';
 import { missingProfileMessage } from './profiles.js';
 import { readKey } from '../session.js';
 import type { OptionSpecs } from '../../core/validate.js';
@@ -357,25 +358,9 @@ export function jsonObject(text: string): Record<string, unknown> | undefined {
   }
 }
 
-/**
- * Every page of a paged call, following NextToken. A page may be empty while NextToken is still set, so only the
- * absence of a token ends the listing; a service that hands back a token it already gave would otherwise loop
- * forever, so that is an error.
- */
-export async function allPages<P extends { NextToken?: string }>(operation: string, page: (nextToken: string | undefined) => Promise<P>): Promise<P[]> {
-  const pages: P[] = [];
-  const seenTokens = new Set<string>();
-  let nextToken: string | undefined;
-  do {
-    const answer = await page(nextToken);
-    pages.push(answer);
-    nextToken = answer.NextToken || undefined;
-    if (nextToken !== undefined) {
-      if (seenTokens.has(nextToken)) throw new SourceError(`${operation} returned the same NextToken twice after ${pages.length} pages`);
-      seenTokens.add(nextToken);
-    }
-  } while (nextToken !== undefined);
-  return pages;
+/** Every page of a paged call, following NextToken (../net/pages.ts: a token given twice is an error, not a loop). */
+export function allPages<P extends { NextToken?: string }>(operation: string, page: (nextToken: string | undefined) => Promise<P>): Promise<P[]> {
+  return everyPage(page, (answer) => answer.NextToken, (pages) => `${operation} returned the same NextToken twice after ${pages} pages`);
 }
 
 /** `items` in runs of at most `size`: AWS batch calls take a bounded number of names or ids per request. */

@@ -10,6 +10,7 @@
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { isLoopbackHost } from '../../core/urls.js';
 import { displayUrl, fetchText, jsonAnswer, type FetchOptions, type FetchResponse } from '../net/fetch.js';
+import { everyPage } from '../net/pages.js';
 import { readKey, readOnce } from '../session.js';
 import type { SourceContext } from '../types.js';
 import { azureToken, credentialHasTenant } from './credentials.js';
@@ -104,25 +105,24 @@ export function listSecrets(api: KeyVaultApi): Promise<VaultSecret[]> {
 }
 
 async function listAllSecrets(api: KeyVaultApi): Promise<VaultSecret[]> {
-  const out: VaultSecret[] = [];
-  const seen = new Set<string>();
-  let url: string | undefined = `${api.target.origin}/secrets?api-version=${API_VERSION}&maxresults=${PAGE_SIZE}`;
-  while (url !== undefined) {
-    const page = jsonAnswer(await call(api, url, 'the listing'), 'the listing') as { value?: unknown[]; nextLink?: unknown };
-    for (const item of page.value ?? []) {
-      const id = (item as { id?: unknown })?.id;
-      if (typeof id !== 'string') continue;
-      const name = decodeURIComponent(new URL(id, api.target.origin).pathname.split('/').filter(Boolean)[1] ?? '');
-      if (name) out.push(toSecret(item, name));
-    }
-    const next = typeof page.nextLink === 'string' && page.nextLink !== '' ? page.nextLink : undefined;
-    if (next !== undefined) {
+  type Page = { value?: unknown[]; nextLink?: unknown };
+  const first = `${api.target.origin}/secrets?api-version=${API_VERSION}&maxresults=${PAGE_SIZE}`;
+  const pages = await everyPage(
+    async (next): Promise<Page> => jsonAnswer(await call(api, next === undefined ? first : new URL(next, api.target.origin).href, 'the listing'), 'the listing') as Page,
+    (page) => {
+      const next = typeof page.nextLink === 'string' && page.nextLink !== '' ? page.nextLink : undefined;
       // The token goes to the vault only: a next page elsewhere is refused, not followed.
-      if (new URL(next, api.target.origin).origin !== api.target.origin) throw new SourceError('the listing\'s nextLink points outside the vault; refusing to follow it');
-      if (seen.has(next)) throw new SourceError('the listing repeated a nextLink; stopping rather than looping');
-      seen.add(next);
-    }
-    url = next && new URL(next, api.target.origin).href;
+      if (next !== undefined && new URL(next, api.target.origin).origin !== api.target.origin) throw new SourceError('the listing\'s nextLink points outside the vault; refusing to follow it');
+      return next;
+    },
+    () => 'the listing repeated a nextLink; stopping rather than looping',
+  );
+  const out: VaultSecret[] = [];
+  for (const item of pages.flatMap((page) => page.value ?? [])) {
+    const id = (item as { id?: unknown })?.id;
+    if (typeof id !== 'string') continue;
+    const name = decodeURIComponent(new URL(id, api.target.origin).pathname.split('/').filter(Boolean)[1] ?? '');
+    if (name) out.push(toSecret(item, name));
   }
   return out;
 }

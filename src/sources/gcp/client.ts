@@ -8,6 +8,7 @@
  */
 import { NotFoundError, SourceError } from '../../core/errors.js';
 import { fetchText, jsonAnswer, type FetchOptions, type FetchResponse } from '../net/fetch.js';
+import { everyPage } from '../net/pages.js';
 import { crc32c } from './crc32c.js';
 import { googleAuthHeaders } from './credentials.js';
 import { readKey, readOnce } from '../session.js';
@@ -85,24 +86,20 @@ export function listSecretIds(api: SecretManagerApi, filter: string): Promise<st
 }
 
 async function listAllSecretIds(api: SecretManagerApi, filter: string): Promise<string[]> {
-  const ids: string[] = [];
-  const seenTokens = new Set<string>();
-  let pageToken: string | undefined;
-  do {
-    const query = new URLSearchParams({ pageSize: String(PAGE_SIZE) });
-    if (filter) query.set('filter', filter);
-    if (pageToken) query.set('pageToken', pageToken);
-    const response = await call(api, `${api.root}/v1/${parent(api)}/secrets?${query}`);
-    if (response.status !== 200) throw apiError(response, googleStatus(response), `the listing of ${parent(api)}`);
-    const page = jsonAnswer(response, 'the listing') as { secrets?: { name?: unknown }[]; nextPageToken?: unknown };
-    for (const s of page.secrets ?? []) if (typeof s?.name === 'string') ids.push(s.name.slice(s.name.lastIndexOf('/') + 1));
-    pageToken = typeof page.nextPageToken === 'string' && page.nextPageToken !== '' ? page.nextPageToken : undefined;
-    if (pageToken !== undefined) {
-      if (seenTokens.has(pageToken)) throw new SourceError('the listing repeated a page token; stopping rather than looping');
-      seenTokens.add(pageToken);
-    }
-  } while (pageToken !== undefined);
-  return ids;
+  type Page = { secrets?: { name?: unknown }[]; nextPageToken?: unknown };
+  const pages = await everyPage(
+    async (pageToken): Promise<Page> => {
+      const query = new URLSearchParams({ pageSize: String(PAGE_SIZE) });
+      if (filter) query.set('filter', filter);
+      if (pageToken) query.set('pageToken', pageToken);
+      const response = await call(api, `${api.root}/v1/${parent(api)}/secrets?${query}`);
+      if (response.status !== 200) throw apiError(response, googleStatus(response), `the listing of ${parent(api)}`);
+      return jsonAnswer(response, 'the listing') as Page;
+    },
+    (page) => (typeof page.nextPageToken === 'string' ? page.nextPageToken : undefined),
+    () => 'the listing repeated a page token; stopping rather than looping',
+  );
+  return pages.flatMap((page) => (page.secrets ?? []).flatMap((s) => (typeof s?.name === 'string' ? [s.name.slice(s.name.lastIndexOf('/') + 1)] : [])));
 }
 
 async function call(api: SecretManagerApi, url: string): Promise<FetchResponse> {
