@@ -14,6 +14,7 @@ import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type LayerOptions } 
 import { debugChannel } from './net/retry.js';
 import { tokenFetchOptions } from './net/fetch.js';
 import { mapConcurrently, referenceFetch, SECRET_FORMAT_OPTION, SecretKeys } from './secret-keys.js';
+import { withSession } from './session.js';
 import { readInGroups } from '../core/references.js';
 import type { ReferenceHook, ReferenceTarget, ReferenceValue, SourceContext } from './types.js';
 
@@ -64,7 +65,7 @@ export async function readKeyVaultReferences(
 ): Promise<(ReferenceValue | undefined)[]> {
   const { getSecret } = await import('./azure/client.js');
   return readInGroups(targets, (t) => t.path.split('/')[0].toLowerCase(), async (group) => {
-    const api: Api = { target: targetOf(group[0].path.split('/')[0]), context: context.session ? context : { ...context, session: new Map() }, fetch: referenceFetch(context, 'the Azure token', 'the Azure token') };
+    const api: Api = { target: targetOf(group[0].path.split('/')[0]), context: withSession(context), fetch: referenceFetch(context, 'the Azure token', 'the Azure token') };
     return mapConcurrently(group, async (t) => {
       const [, name, version] = t.path.split('/');
       try {
@@ -101,8 +102,7 @@ export default defineSource({
     const { vaultTarget } = await import('./azure/client.js');
     const api: Api = {
       target: vaultTarget(options.vault),
-      // Without a session (a library caller of `load`), the layer's own: one token for all its requests.
-      context: context.session ? context : { ...context, session: new Map() },
+      context: withSession(context),
       fetch: tokenFetchOptions(options, context, { carries: 'the Azure token' }),
     };
     return options.secrets !== undefined ? loadNamed(api, options) : loadListed(api, options, context);

@@ -13,6 +13,7 @@ import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type LayerOptions } 
 import { debugChannel } from './net/retry.js';
 import { tokenFetchOptions } from './net/fetch.js';
 import { mapConcurrently, payloadText, referenceFetch, SECRET_FORMAT_OPTION, SecretKeys } from './secret-keys.js';
+import { withSession } from './session.js';
 import { readInGroups } from '../core/references.js';
 import type { ReferenceHook, SourceContext } from './types.js';
 
@@ -75,7 +76,7 @@ const REFERENCE: ReferenceHook = {
       const { accessSecret, serviceRoot } = await import('./gcp/client.js');
       const project = group[0].path.split('/')[0];
       const override = context.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER;
-      const api = { root: override ? new URL(override).origin : serviceRoot(undefined, undefined), project, context: context.session ? context : { ...context, session: new Map() }, fetch: referenceFetch(context, 'the Google access token', 'the Google credentials') };
+      const api = { root: override ? new URL(override).origin : serviceRoot(undefined, undefined), project, context: withSession(context), fetch: referenceFetch(context, 'the Google access token', 'the Google credentials') };
       return mapConcurrently(group, async (t) => {
         const secret = t.path.split('/')[1];
         const version = t.params.version ?? 'latest';
@@ -111,8 +112,7 @@ export default defineSource({
       root: serviceRoot(options.endpoint, options.location),
       project,
       location: options.location,
-      // Without a session (a library caller of `load`), the layer's own: one credentials client for its requests.
-      context: context.session ? context : { ...context, session: new Map() },
+      context: withSession(context),
       fetch: tokenFetchOptions(options, context, { carries: 'the Google access token', credentialsName: 'the Google credentials' }),
     };
     return options.filter !== undefined ? loadFiltered(api, options, context) : loadNamed(api, options);

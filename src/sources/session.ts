@@ -5,6 +5,14 @@
  */
 import type { SourceContext } from './types.js';
 
+/**
+ * `context` with a session of its own when it has none (a library caller of `load`): one credentials client and one
+ * token for all of the layer's requests, rather than one per request.
+ */
+export function withSession<C extends Pick<SourceContext, 'session'>>(context: C): C {
+  return context.session ? context : { ...context, session: new Map<string, unknown>() };
+}
+
 /** A session's shared promise (one login for every layer); without a session, a fresh one. A failure is not kept. */
 export function sessionValue<T>(context: Pick<SourceContext, 'session'>, key: string, make: () => Promise<T>): Promise<T> {
   return shared(context.session, key, make, false);
