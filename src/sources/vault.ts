@@ -9,7 +9,7 @@ import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type Fill } from './descriptor.js';
 import type { ReferenceHook, SourceContext, SourceOptions } from './types.js';
 import { isAbsolute, resolve } from 'node:path';
-import { authIssues } from './vault/auth-settings.js';
+import { authIssues, vaultTrue } from './vault/auth-settings.js';
 
 const OPTIONS = {
   address: { type: 'string', default: '${VAULT_ADDR}', description: 'Vault address, e.g. `https://vault.example.com:8200` (default `${VAULT_ADDR}`).' },
@@ -42,11 +42,6 @@ const OPTIONS = {
 
 /** Options that say where the token goes: never filled from an earlier layer's keys when secretrun found the token. */
 export const DESTINATION_OPTIONS = ['address', 'namespace', 'ca_cert', 'ca_path', 'client_cert', 'client_key', 'tls_server_name', 'skip_verify'] as const;
-
-/** Vault's (Go's strconv.ParseBool) spelling of true. */
-function truthy(value: string | boolean | undefined): boolean {
-  return value === true || (typeof value === 'string' && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value.trim()));
-}
 
 /** The held states, as the lease hooks see them. */
 type Held = (import('./vault/read.js').LeaseState | import('./vault/auth.js').TokenState) & { revokeOnExit?: boolean };
@@ -97,7 +92,7 @@ export default defineSource({
     return out;
   },
   async load(options, context) {
-    const [{ authSettings, obtainToken }, { readLayer, tlsDispatcher }] = await Promise.all([import('./vault/auth.js'), import('./vault/read.js')]);
+    const [{ authSettings, obtainToken }, { readLayer, tlsTransport }] = await Promise.all([import('./vault/auth.js'), import('./vault/read.js')]);
     const { tokenFetchOptions } = await import('./net/fetch.js');
     const auth = authSettings(options.auth);
     const tokenFromLayer = context.filledFrom?.(['auth', 'token']) !== undefined;
@@ -106,18 +101,18 @@ export default defineSource({
     const address = options.address.trim().replace(/\/+$/, '');
     if (address === '') throw new SourceError('no Vault address: set VAULT_ADDR or the layer\'s `address:`');
     if (!/^https?:\/\//i.test(address)) throw new SourceError('`address` must start with http:// or https://');
-    const skipVerify = truthy(options.skip_verify);
+    const skipVerify = vaultTrue(options.skip_verify);
     if (skipVerify && !context.session?.has('vault-skip-verify-warned')) {
       context.session?.set('vault-skip-verify-warned', true);
       context.warn(`layer "${context.layer}": skip_verify is set: the Vault server's TLS certificate is not verified`);
     }
     const tls = { ca_cert: options.ca_cert || undefined, ca_path: options.ca_path || undefined, client_cert: options.client_cert || undefined, client_key: options.client_key || undefined, tls_server_name: options.tls_server_name || undefined, skip_verify: skipVerify };
-    const dispatcher = await tlsDispatcher(tls, context.configDir, context);
+    const { dispatcher, transport } = await tlsTransport(tls, context.configDir, context);
     const endpoint = {
       address,
       namespace: options.namespace.replace(/^\/+|\/+$/g, '') || undefined,
       fetch: { ...tokenFetchOptions(options, context, { carries: 'the Vault token' }), dispatcher },
-      transport: dispatcher ? JSON.stringify(tls) : undefined,
+      transport,
     };
     let { state: token } = await obtainToken(endpoint, auth, context, tokenFromLayer);
     if (options.revoke_on_exit && token.fromLogin) (token as Held).revokeOnExit = true;

@@ -48,6 +48,16 @@ function ownAgent(Agent: new () => unknown): () => unknown {
 }
 
 /**
+ * An Agent with options of a layer's own (`connect`: a CA, a client certificate, a server name), from undici's
+ * smallest entry as `request` is, else the package. Pass it as a request's `dispatcher`.
+ */
+export async function undiciAgent(options: Record<string, unknown>): Promise<unknown> {
+  type Agent = new (o: Record<string, unknown>) => unknown;
+  const Agent = await loadPackage<Agent>('undici/lib/dispatcher/agent.js').catch(async () => (await loadPackage<{ Agent: Agent }>('undici')).Agent);
+  return new Agent(options);
+}
+
+/**
  * The dispatcher, with each request's handler told apart from the rest: undici calls a handler's `onRequestStart`
  * (`onConnect` in its older handler interface) when it writes the request on an established connection.
  */

@@ -4,6 +4,11 @@
  */
 import { SourceError } from '../../core/errors.js';
 
+/** Vault's spelling of true (Go's strconv.ParseBool), for `skip_verify` and VAULT_SKIP_VERIFY. */
+export function vaultTrue(value: string | boolean | undefined): boolean {
+  return value === true || (typeof value === 'string' && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value.trim()));
+}
+
 export type AuthSettings =
   | { method: 'token'; token?: string }
   | { method: 'approle'; mount: string; role_id: string; secret_id?: string; secret_id_file?: string; role_name?: string; wrapped: boolean }

@@ -355,8 +355,17 @@ export interface TlsSettings {
   skip_verify: boolean;
 }
 
+/**
+ * The TLS settings' undici Agent (one per settings and session) and their fingerprint for the read memo's key
+ * (`readKv`: reads over different TLS settings are never shared); both undefined when there are none.
+ */
+export async function tlsTransport(tls: TlsSettings, configDir: string, context: SourceContext): Promise<{ dispatcher?: unknown; transport?: string }> {
+  const dispatcher = await tlsDispatcher(tls, configDir, context);
+  return dispatcher ? { dispatcher, transport: JSON.stringify(tls) } : {};
+}
+
 /** An undici Agent with the layer's TLS settings, one per settings and session; undefined when there are none. */
-export async function tlsDispatcher(tls: TlsSettings, configDir: string, context: SourceContext): Promise<unknown> {
+async function tlsDispatcher(tls: TlsSettings, configDir: string, context: SourceContext): Promise<unknown> {
   if (!tls.ca_cert && !tls.ca_path && !tls.client_cert && !tls.client_key && !tls.tls_server_name && !tls.skip_verify) return undefined;
   const key = `vault-tls\0${configDir}\0${JSON.stringify(tls)}`;
   const known = context.session?.get(key);
@@ -387,9 +396,8 @@ export async function tlsDispatcher(tls: TlsSettings, configDir: string, context
   if (tls.client_key) connect.key = file(tls.client_key, 'client_key');
   if (tls.tls_server_name) connect.servername = tls.tls_server_name;
   if (tls.skip_verify) connect.rejectUnauthorized = false;
-  const { loadPackage } = await import('../../core/import-external.js');
-  const Agent = await loadPackage<new (o: Record<string, unknown>) => unknown>('undici/lib/dispatcher/agent.js').catch(async () => (await loadPackage<{ Agent: new (o: Record<string, unknown>) => unknown }>('undici')).Agent);
-  const agent = new Agent({ connect });
+  const { undiciAgent } = await import('../net/undici.js');
+  const agent = await undiciAgent({ connect });
   context.session?.set(key, agent);
   return agent;
 }

@@ -12,10 +12,10 @@ import { debugChannel } from '../net/retry.js';
 import { referenceFetch } from '../secret-keys.js';
 import { obtainToken } from './auth.js';
 import type { VaultEndpoint } from './client.js';
-import { checkCapabilities, mountOf, readKv, readLeased, tlsDispatcher, trimPath } from './read.js';
+import { vaultTrue } from './auth-settings.js';
+import { checkCapabilities, mountOf, readKv, readLeased, tlsTransport, trimPath } from './read.js';
 
 /** Vault's (Go's strconv.ParseBool) spelling of true. */
-const truthy = (v: string | undefined) => v !== undefined && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v.trim());
 
 export async function readVaultReferences(targets: readonly ReferenceTarget[], context: SourceContext): Promise<(ReferenceValue | undefined)[]> {
   const env = context.env;
@@ -28,12 +28,11 @@ export async function readVaultReferences(targets: readonly ReferenceTarget[], c
     client_cert: env.VAULT_CLIENT_CERT || undefined,
     client_key: env.VAULT_CLIENT_KEY || undefined,
     tls_server_name: env.VAULT_TLS_SERVER_NAME || undefined,
-    skip_verify: truthy(env.VAULT_SKIP_VERIFY),
+    skip_verify: vaultTrue(env.VAULT_SKIP_VERIFY),
   };
-  const dispatcher = await tlsDispatcher(tls, context.configDir, context);
-  const fetch = { ...referenceFetch(context, 'the Vault token', 'the Vault token'), debug: debugChannel(env, 'ref+vault'), dispatcher };
   // `transport` as a layer's (vault.ts): a reference and a layer with the same TLS settings share a KV read.
-  const transport = dispatcher ? JSON.stringify(tls) : undefined;
+  const { dispatcher, transport } = await tlsTransport(tls, context.configDir, context);
+  const fetch = { ...referenceFetch(context, 'the Vault token', 'the Vault token'), debug: debugChannel(env, 'ref+vault'), dispatcher };
   const endpointFor = (namespace: string | undefined): VaultEndpoint => ({ address, namespace: (namespace ?? env.VAULT_NAMESPACE ?? '').replace(/^\/+|\/+$/g, '') || undefined, fetch, transport });
   // One token for every target: VAULT_TOKEN, else ~/.vault-token (the token method with nothing written).
   const { state: token } = await obtainToken(endpointFor(undefined), { method: 'token', token: undefined }, { ...context, layer: 'ref+vault' }, false);
