@@ -13,17 +13,14 @@ import { azureCredentialsError, credentialOptions } from '../src/sources/azure/c
 import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { secretPieces } from './helpers/fake-gcp.js';
 import { startFakeAuthority, startFakeKeyVault, type FakeAuthority, type FakeAuthorityOptions, type FakeKeyVault } from './helpers/fake-azure.js';
-import type { FakeServer } from './helpers/http-server.js';
+import { closeAfterEach } from './helpers/http-server.js';
 import { testCa } from './helpers/test-ca.js';
 
 // Each CLI run loads @azure/identity and MSAL: give a loaded 2-core machine room.
 vi.setConfig({ testTimeout: 90_000 });
 const GUARD = join(ROOT, 'test/helpers/loopback-only.cjs');
 const project = useTmpProjects(afterEach);
-const servers: FakeServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closeAfterEach(afterEach);
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT_ID = '0e3f7b2a-1c4d-4e5f-8a9b-0c1d2e3f4a5b';

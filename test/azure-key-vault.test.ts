@@ -12,15 +12,13 @@ import { parseVaultRef } from '../src/sources/azure-key-vault.js';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { secretPieces } from './helpers/fake-gcp.js';
 import { fakeAzCli, startFakeKeyVault, type FakeKeyVault, type FakeKeyVaultOptions } from './helpers/fake-azure.js';
+import { closeAfterEach } from './helpers/http-server.js';
 
 // Several CLI runs per case, each loading a cloud credential library: give a loaded 2-core machine room.
 vi.setConfig({ testTimeout: 90_000 });
 const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
 const project = useTmpProjects(afterEach);
-const servers: FakeKeyVault[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closeAfterEach(afterEach);
 
 const MI_TOKEN = 'eyJ0eXAi.managed-identity-token-0001';
 const MI_HEADER = 'identity-header-secret-0002';

@@ -6,11 +6,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeSecretManager, type FakeSecretManager } from './helpers/fake-gcp.js';
+import { closeAfterEach } from './helpers/http-server.js';
 
-const servers: FakeSecretManager[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closeAfterEach(afterEach);
 
 async function officialClient(fake: FakeSecretManager) {
   const { SecretManagerServiceClient } = await import('@google-cloud/secret-manager');

@@ -14,21 +14,13 @@ import { makeContext } from './helpers/source-context.js';
 import { serviceRoot } from '../src/sources/gcp/client.js';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { secretPieces, startFakeMetadata, startFakeSecretManager, type FakeSecretManagerOptions } from './helpers/fake-gcp.js';
-import { startServer, type FakeServer } from './helpers/http-server.js';
+import { closeAfterEach, startServer, type FakeServer } from './helpers/http-server.js';
 
 // Several CLI runs per case, each loading a cloud credential library: give a loaded 2-core machine room.
 vi.setConfig({ testTimeout: 90_000 });
 const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
 const project = useTmpProjects(afterEach);
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-async function serve<T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> {
-  const s = await p;
-  servers.push(s);
-  return s;
-}
+const { serve } = closeAfterEach(afterEach);
 
 const METADATA_TOKEN = 'ya29.metadata-token-for-tests-0001';
 

@@ -18,6 +18,7 @@ import { startFakeVault, type FakeVault } from './helpers/fake-vault.js';
 import { applyProcessEnv } from './helpers/moto.js';
 import { makeContext } from './helpers/source-context.js';
 import { starts, until, watchPlumbing } from './helpers/watch.js';
+import { closeAfterEach } from './helpers/http-server.js';
 
 // Each case is one or two CLI runs loading a cloud credential library: room for a loaded 2-core machine.
 vi.setConfig({ testTimeout: 90_000 });
@@ -25,15 +26,7 @@ const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
 const project = useTmpProjects(afterEach);
 const watching = watchPlumbing();
 afterAll(watching.cleanup);
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-async function serve<T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> {
-  const s = await p;
-  servers.push(s);
-  return s;
-}
+const { serve } = closeAfterEach(afterEach);
 
 const printed = (...keys: string[]) => ['--', process.execPath, '-e', PRINT_ENV, ...keys];
 

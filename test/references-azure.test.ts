@@ -10,14 +10,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PRINT_ENV, ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { startFakeKeyVault, type FakeKeyVault } from './helpers/fake-azure.js';
 import { testCa } from './helpers/test-ca.js';
+import { closeAfterEach } from './helpers/http-server.js';
 
 vi.setConfig({ testTimeout: 90_000 });
 const PRELOAD = join(ROOT, 'test/helpers/host-redirect.cjs');
 const project = useTmpProjects(afterEach);
-const servers: FakeKeyVault[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closeAfterEach(afterEach);
 
 const TOKEN = 'eyJ0eXAi.managed-identity-for-azure-refs-0004';
 const HEADER = 'identity-header-for-azure-refs-0005';

@@ -14,13 +14,11 @@ import { ROOT, runCli, useTmpProjects, PRINT_ENV } from './helpers/cli.js';
 import { startFakeKeyVault } from './helpers/fake-azure.js';
 import { startFakeMetadata, startFakeSecretManager } from './helpers/fake-gcp.js';
 import { applyProcessEnv, makeContext } from './helpers/moto.js';
+import { closeAfterEach } from './helpers/http-server.js';
 
 const GUARD = join(ROOT, 'test/helpers/no-metadata.cjs');
 const project = useTmpProjects(afterEach);
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const servers = closeAfterEach(afterEach);
 
 describe('ref+gcpsecrets', () => {
   it('a committed .env: one access per distinct secret version, pointers and versions; the endpoint from gcloud\'s override variable', async () => {

@@ -206,14 +206,31 @@ export function vaultHandler(opts: { token: string; mount?: string; secrets: Rec
 
 /** `serve(handler)` starts a server that is closed after the current test. Call at the top of a test file. */
 export function useServers(afterEach: (fn: () => Promise<void>) => void): (handler: Handler) => Promise<FakeServer> {
-  const servers: FakeServer[] = [];
+  const servers = closeAfterEach(afterEach);
+  return (handler) => servers.serve(startServer(handler));
+}
+
+type Closable = { close(): Promise<void> };
+
+/** What a test file's tests start (fakes, servers: anything with `close()`), closed after each test. */
+export interface Closing {
+  push(...started: Closable[]): void;
+  /** `started` once it has started, kept for closing: `const fake = await servers.serve(startFakeX())`. */
+  serve<T extends Closable>(started: Promise<T>): Promise<T>;
+}
+
+export function closeAfterEach(afterEach: (fn: () => Promise<void>) => void): Closing {
+  const open: Closable[] = [];
   afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()));
+    await Promise.all(open.splice(0).map((s) => s.close()));
   });
-  return async (handler) => {
-    const s = await startServer(handler);
-    servers.push(s);
-    return s;
+  return {
+    push: (...started) => void open.push(...started),
+    serve: async (started) => {
+      const s = await started;
+      open.push(s);
+      return s;
+    },
   };
 }
 
