@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NotFoundError } from '../src/core/errors.js';
-import ssm, { normalizePath, parametersToEnv, relativeName, toEnvKey } from '../src/sources/ssm.js';
+import ssm, { normalizePath, parametersToEnv, relativeName } from '../src/sources/ssm.js';
+import { toEnvKey } from '../src/core/names.js';
 import {
   applyProcessEnv,
   closedPortUrl,

@@ -18,3 +18,14 @@ export function envNameEnd(text: string, start: number): number {
 export function isEnvName(s: string): boolean {
   return WHOLE_NAME.test(s);
 }
+
+/**
+ * A store's name as a variable name (an SSM parameter, a Google or Azure secret): `/` and every other character
+ * that can't appear in a name become `_`, and a leading digit gets a leading `_`.
+ */
+export function toEnvKey(relative: string, uppercase: boolean): string {
+  let key = relative.replace(/[^A-Za-z0-9_]/g, '_');
+  // A name can't start with a digit; prefixing keeps the digit rather than erasing it.
+  if (/^[0-9]/.test(key)) key = `_${key}`;
+  return uppercase ? key.toUpperCase() : key;
+}

@@ -87,6 +87,17 @@ export function isOwnMap(map: object): boolean {
   return ownMaps.has(map);
 }
 
+/** The object a stored value (an SSM parameter, a secret) holds as JSON text, or undefined: text that merely looks like JSON stays text. */
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseJson(text: string, origin: string): unknown {
   try {
     return JSON.parse(stripBom(text));

@@ -4,9 +4,8 @@
  * UTF-8 and NUL checks, and collisions reported with both secrets' names. Messages name secrets, never values.
  */
 import { SourceError } from '../core/errors.js';
-import { jsonObject } from './aws/client.js';
-import { structuredToEnv } from '../formats/parse.js';
-import { toEnvKey } from './ssm.js';
+import { jsonObject, structuredToEnv } from '../formats/parse.js';
+import { toEnvKey } from '../core/names.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } from './descriptor.js';
 import { tokenFetchOptions } from './net/fetch.js';
 import type { SourceContext } from './types.js';

@@ -16,11 +16,11 @@
 import { ENV_NAME_PATTERN } from '../core/names.js';
 import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NotFoundError, SourceError } from '../core/errors.js';
-import { structuredToEnv } from '../formats/parse.js';
+import { jsonObject, structuredToEnv } from '../formats/parse.js';
 import { readInGroups } from '../core/references.js';
 import { eachLimited, readEach, settled } from './aws/reads.js';
 import { readKey } from './session.js';
-import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, jsonObject, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';
 import { STRUCTURED_OPTIONS, defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { ReferenceHook, SourceContext, SourceOptions } from './types.js';

@@ -6,11 +6,12 @@
  */
 import type { GetParametersByPathCommandOutput, Parameter, SSMClient } from '@aws-sdk/client-ssm';
 import { NotFoundError, SourceError } from '../core/errors.js';
-import { structuredToEnv } from '../formats/parse.js';
+import { jsonObject, structuredToEnv } from '../formats/parse.js';
+import { toEnvKey } from '../core/names.js';
 import { readInGroups } from '../core/references.js';
 import { readEach, settled } from './aws/reads.js';
 import { readKey, readOnce, recordRead } from './session.js';
-import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, jsonObject, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
+import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { defineSource, type Fill, type LayerOptions } from './descriptor.js';
 import type { ReferenceHook, ReferenceTarget, ReferenceValue, SourceContext, SourceOptions } from './types.js';
 
@@ -61,14 +62,6 @@ export function relativeName(name: string, path: string): string {
 export function lastSegment(name: string): string {
   const parts = name.split('/').filter((p) => p !== '');
   return parts[parts.length - 1] ?? name;
-}
-
-/** `/` and every other character that can't appear in an environment variable name become `_`. */
-export function toEnvKey(relative: string, uppercase: boolean): string {
-  let key = relative.replace(/[^A-Za-z0-9_]/g, '_');
-  // A name can't start with a digit; prefixing keeps the digit rather than erasing it.
-  if (/^[0-9]/.test(key)) key = `_${key}`;
-  return uppercase ? key.toUpperCase() : key;
 }
 
 /** A loaded parameter on its way to becoming a key: where it came from, for collision messages. */

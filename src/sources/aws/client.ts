@@ -347,17 +347,6 @@ export function resourceLabel(one: unknown, many: unknown, fill: (text: string) 
   return many.length === 1 ? first : `${first} (+${many.length - 1})`;
 }
 
-/** The object an SSM parameter or a secret holds as JSON text, or undefined: text that merely looks like JSON stays text. */
-export function jsonObject(text: string): Record<string, unknown> | undefined {
-  if (!text.trimStart().startsWith('{')) return undefined;
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Every page of a paged call, following NextToken (../net/pages.ts: a token given twice is an error, not a loop). */
 export function allPages<P extends { NextToken?: string }>(operation: string, page: (nextToken: string | undefined) => Promise<P>): Promise<P[]> {
   return everyPage(page, (answer) => answer.NextToken, (pages) => `${operation} returned the same NextToken twice after ${pages} pages`);
