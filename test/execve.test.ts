@@ -118,6 +118,24 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
     expect(loaded.filter((m) => /^NativeModule (child_process|net|stream|tty|dgram|os|internal\/abort_controller)$/.test(m))).toEqual([]);
   });
 
+  it('a run of local layers never reads the cold half of the CLI (dist/cold.cjs, scripts/cli-bundles.mjs); ls does', async () => {
+    const reads = join(dir, 'reads.txt');
+    const preload = join(dir, 'reads.cjs');
+    writeFileSync(
+      preload,
+      `const fs = require('fs'); const read = fs.readFileSync; const seen = []; fs.readFileSync = function (p, ...a) { seen.push(String(p)); return read.call(this, p, ...a); }; process.on('exit', () => fs.writeFileSync(${JSON.stringify(reads)}, seen.join('\\n')));`,
+    );
+    const readsOf = async (args: string[]) => {
+      const r = await runCommand(EXEC_NODE!, ['-r', preload, BIN, ...args], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(reads, 'utf8').split('\n');
+    };
+    const run = await readsOf(['--no-exec', '--', 'true']);
+    expect(run.some((p) => p.endsWith(join('dist', 'cli.cjs')))).toBe(true);
+    expect(run.filter((p) => p.endsWith(join('dist', 'cold.cjs')))).toEqual([]);
+    expect((await readsOf(['ls'])).filter((p) => p.endsWith(join('dist', 'cold.cjs')))).toHaveLength(1);
+  });
+
   it('a relaying parent (--no-exec) with nothing to renew or cancel builds no AbortController either', async () => {
     // child_process loads Node's abort_controller module itself, so count what secretrun constructs instead.
     const count = join(dir, 'controllers.txt');
