@@ -11,10 +11,22 @@
 // - cold.cjs holds the COLD modules and whatever only they import. A module the hot file already holds is not copied:
 //   cold code gets it from the hot file's table of module namespaces, which cli.cjs fills before the CLI starts.
 import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 
 /** Modules reached from the start-up file only through `import()` (paths from the project root; a `/` ends a folder). */
 export const COLD = [
+  // The registry's deferred source types (EAGER_TYPES below are the others).
+  'src/sources/ssm.ts',
+  'src/sources/secretsmanager.ts',
+  'src/sources/vault.ts',
+  'src/sources/gcp-secret-manager.ts',
+  'src/sources/azure-key-vault.ts',
+  'src/sources/doppler.ts',
+  'src/sources/http.ts',
+  'src/sources/exec.ts',
+  'src/sources/module.ts',
+  'src/sources/ansible-vault.ts',
   'src/cli/commands/export.ts',
   'src/cli/commands/diff.ts',
   'src/cli/commands/ls.ts',
@@ -62,8 +74,10 @@ function coldBoundary(coldIds) {
         if (id === undefined || !isCold(id)) return undefined;
         // A folder's modules that hot code imports statically stay in the start-up file (small shared parts such
         // as a source's option checks); a listed file must not be.
-        if (args.kind !== 'dynamic-import' && !COLD.includes(id)) return undefined;
-        if (args.kind !== 'dynamic-import') {
+        // `require()` (the deferred registry's, below) asks for the module as `import()` does, but synchronously.
+        const asked = args.kind === 'dynamic-import' || args.kind === 'require-call';
+        if (!asked && !COLD.includes(id)) return undefined;
+        if (!asked) {
           return { errors: [{ text: `${idOf(args.importer)} imports ${id} statically, but it is listed in COLD (scripts/cli-bundles.mjs): use import(), or take it off the list` }] };
         }
         coldIds.add(id);
@@ -103,6 +117,43 @@ module.exports = view;`,
   };
 }
 
+/**
+ * The source types whose descriptors a run of local layers uses; in the CLI bundle every other registry entry is a
+ * `deferredSource` (src/sources/descriptor.ts): its module, and what only it imports, initialise on first use (when a
+ * sources file names the type, or a value its `ref+` scheme), so a plain start neither runs nor allocates them, and the
+ * code cache does not carry their compiled module code.
+ */
+export const EAGER_TYPES = ['env', 'dotenv', 'json', 'yaml'];
+
+/**
+ * In the hot build: src/sources/index.ts with each `import NAME from './TYPE.js'` of a type not in EAGER_TYPES
+ * dropped and NAME in the SOURCES list replaced by `deferredSource('TYPE', () => require('./TYPE.js').default)`
+ * (esbuild's `require` of an ES module initialises it then). A registry module written differently fails the build.
+ */
+function deferredRegistry() {
+  return {
+    name: 'deferred-registry',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]src[\\/]sources[\\/]index\.ts$/ }, (args) => {
+        let text = readFileSync(args.path, 'utf8');
+        const imports = [...text.matchAll(/^import (\w+) from '\.\/([\w-]+)\.js';\n/gm)].filter(([, , type]) => !EAGER_TYPES.includes(type));
+        const list = /^export const SOURCES: SourceRegistry = \[([^\]]*)\];$/m.exec(text);
+        if (imports.length === 0 || !list) throw new Error('cli-bundles: src/sources/index.ts no longer has the shape deferredRegistry() rewrites');
+        for (const [, , type] of imports) if (!COLD.includes(`src/sources/${type}.ts`)) throw new Error(`cli-bundles: src/sources/${type}.ts is deferred (not in EAGER_TYPES) but not in COLD`);
+        let entries = list[1];
+        for (const [line, name, type] of imports) {
+          text = text.replace(line, '');
+          const replaced = entries.replace(new RegExp(`\\b${name}\\b`), `deferredSource(${JSON.stringify(type)}, () => require(${JSON.stringify(`./${type}.js`)}).default)`);
+          if (replaced === entries) throw new Error(`cli-bundles: ${name} (./${type}.js) is imported by the registry but not in SOURCES`);
+          entries = replaced;
+        }
+        text = text.replace(list[0], `export const SOURCES: SourceRegistry = [${entries}];`);
+        return { contents: `import { deferredSource } from './descriptor.js';\n${text}`, loader: 'ts' };
+      });
+    },
+  };
+}
+
 /** The hot build's inputs from the project (not node_modules, not the stubs): the modules cli.cjs holds. */
 function projectInputs(metafile) {
   return new Set(Object.keys(metafile.inputs).filter((p) => p.startsWith('src/') || p === 'package.json'));
@@ -116,7 +167,7 @@ export async function buildCliBundles(options, outdir) {
   const plugins = options.plugins ?? [];
   // 1. The start-up file as it will be, to learn which modules it holds.
   const coldIds = new Set();
-  const first = await build({ ...options, entryPoints: ['src/cli/main.ts'], write: false, metafile: true, outfile: `${outdir}/cli.cjs`, plugins: [coldBoundary(coldIds), ...plugins] });
+  const first = await build({ ...options, entryPoints: ['src/cli/main.ts'], write: false, metafile: true, outfile: `${outdir}/cli.cjs`, plugins: [deferredRegistry(), coldBoundary(coldIds), ...plugins] });
   const hotSet = projectInputs(first.metafile);
   // 2. The cold file: a table of the cold modules, each initialised when first asked for.
   const hotIds = new Set();
@@ -138,6 +189,7 @@ globalThis[${HOT_SYMBOL}] = { ${ids.map((id, i) => `${JSON.stringify(id)}: m${i}
     metafile: true,
     plugins: [
       { name: 'hot-registry', setup: (b) => (b.onResolve({ filter: /^\.\/hot-registry$/ }, () => ({ path: 'hot-registry', namespace: 'hot-registry' })), b.onLoad({ filter: /.*/, namespace: 'hot-registry' }, () => ({ contents: registry, resolveDir: root, loader: 'js' }))) },
+      deferredRegistry(),
       coldBoundary(new Set()),
       ...plugins,
     ],

@@ -12,7 +12,7 @@ import { ConfigErrors } from '../src/core/errors.js';
 import { generateSchema } from '../src/core/schema.js';
 import { resolveSecrets } from '../src/core/pipeline.js';
 import { COMMON_OPTION_NAMES } from '../src/core/validate.js';
-import { defineSource } from '../src/sources/descriptor.js';
+import { deferredSource, defineSource } from '../src/sources/descriptor.js';
 import { SOURCES } from '../src/sources/index.js';
 // @ts-expect-error: a plain .mjs build script without type declarations
 import { generatedSchemaText } from '../scripts/schema.mjs';
@@ -109,5 +109,37 @@ describe('a throwaway source type, added to an in-memory registry only', () => {
     const r = await runCli(['completion', '--list-sources']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(SOURCES.map((d) => `${d.type}\t${[...COMMON_OPTION_NAMES, ...Object.keys(d.options)].join(' ')}\n`).join(''));
+  });
+});
+
+// The CLI bundle defers every source type a run of local layers does not use (scripts/cli-bundles.mjs,
+// `deferredSource`): its entry knows only the type until another property is read.
+describe('deferred registry entries', () => {
+  const vault = SOURCES.find((d) => d.type === 'vault')!;
+
+  it('answer `type` without loading, and load once on the first other read', () => {
+    const get = vi.fn(() => vault);
+    const entry = deferredSource('vault', get);
+    expect(entry.type).toBe('vault');
+    expect(get).not.toHaveBeenCalled();
+    expect(entry.reference?.scheme).toBe('vault');
+    expect(entry.options).toBe(vault.options);
+    expect(entry.load).toBe(vault.load);
+    expect(get).toHaveBeenCalledTimes(1);
+    expect(Object.isFrozen(entry)).toBe(true);
+  });
+
+  it('have every property a descriptor has, so nothing reads past them', () => {
+    for (const d of SOURCES) expect(Object.keys(deferredSource(d.type, () => d)).sort()).toEqual(expect.arrayContaining(Object.keys(d).sort()));
+  });
+
+  it('refuse a module that describes another type than the one the registry names', () => {
+    expect(() => deferredSource('vualt', () => vault).options).toThrow('registry: module for type "vualt" describes "vault"');
+  });
+
+  it('the bundle names each type after its module file, as the registry does: ./TYPE.js exports the descriptor of TYPE', () => {
+    const text = readFileSync(join(ROOT, 'src/sources/index.ts'), 'utf8');
+    const files = [...text.matchAll(/^import \w+ from '\.\/([\w-]+)\.js';$/gm)].map(([, file]) => file);
+    expect(files.sort()).toEqual(SOURCES.map((d) => d.type).sort());
   });
 });

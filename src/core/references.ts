@@ -13,13 +13,17 @@ import type { ReferenceHook, ReferenceTarget, ReferenceValue, SourceContext } fr
 /** `ref+SCHEME://` or `secretref+SCHEME://`, not inside a longer word. */
 const START = /(?<![A-Za-z0-9_])(?:secret)?ref\+([A-Za-z][A-Za-z0-9]*):\/\//g;
 
-export type Schemes = ReadonlyMap<string, ReferenceHook>;
+export type Schemes = Pick<ReadonlyMap<string, ReferenceHook>, 'get' | 'keys'>;
 
-/** The schemes the source types offer (the registry's descriptors with a `reference` hook). */
+/**
+ * The schemes the source types offer (the registry's descriptors with a `reference` hook), collected when first
+ * asked: a run whose values hold no reference never reads a descriptor's hook (in the CLI bundle, reading a deferred
+ * descriptor's property initialises its module: `deferredSource`, ../sources/descriptor.ts).
+ */
 export function schemesOf(sources: readonly { reference?: ReferenceHook }[]): Schemes {
-  const out = new Map<string, ReferenceHook>();
-  for (const s of sources) if (s.reference) out.set(s.reference.scheme, s.reference);
-  return out;
+  let map: Map<string, ReferenceHook> | undefined;
+  const all = () => (map ??= new Map(sources.flatMap((s) => (s.reference ? [[s.reference.scheme, s.reference] as const] : []))));
+  return { get: (scheme) => all().get(scheme), keys: () => all().keys() };
 }
 
 export interface Reference {

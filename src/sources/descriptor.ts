@@ -100,6 +100,31 @@ export interface SourceDescriptor extends Source, OptionShape {
   readonly reference?: ReferenceHook;
 }
 
+/** Every property a descriptor has (the type makes this list complete: a key missing here does not compile). */
+const DESCRIPTOR_KEYS: { readonly [K in keyof Required<SourceDescriptor>]: true } = {
+  type: true, description: true, options: true, exclusive: true, openOptions: true, moreIssues: true, remote: true, passesParentEnvironment: true,
+  label: true, lintFile: true, release: true, renewAt: true, renew: true, refreshAt: true, parentReason: true, releaseAtExit: true,
+  endingWarning: true, reference: true, privateFiles: true, watchPaths: true, usesEarlierKeys: true, load: true,
+};
+
+/**
+ * A registry entry that stands for the descriptor `get` returns, calling it only when a property other than `type`
+ * is first read. The CLI bundle's registry is made of these for the source types a run of local layers does not
+ * use (scripts/cli-bundles.mjs): their modules, and what those import, initialise only when a sources file names the
+ * type or a value its reference scheme. Elsewhere (the library, tests) the registry holds the descriptors themselves.
+ */
+export function deferredSource(type: string, get: () => SourceDescriptor): SourceDescriptor {
+  let descriptor: SourceDescriptor | undefined;
+  const real = () => {
+    descriptor ??= get();
+    if (descriptor.type !== type) throw new Error(`registry: module for type "${type}" describes "${descriptor.type}"`);
+    return descriptor;
+  };
+  const entry: Record<string, unknown> = { type };
+  for (const key of Object.keys(DESCRIPTOR_KEYS) as (keyof SourceDescriptor)[]) if (key !== 'type') Object.defineProperty(entry, key, { get: () => real()[key], enumerable: true });
+  return Object.freeze(entry) as unknown as SourceDescriptor;
+}
+
 /** What a source's `load` receives: its own options, checked and with defaults, and the common ones. */
 export type LayerOptions<O extends OptionSpecs> = OptionsOf<O> & OptionsOf<typeof COMMON_OPTIONS>;
 
