@@ -204,6 +204,7 @@ const SSM: AwsService<SsmModule, SSMClient> = {
   endpointVariable: 'AWS_ENDPOINT_URL_SSM',
   hostPrefix: 'ssm',
   createClient: (sdk, config) => new sdk.SSMClient(config),
+  lean: { target: 'AmazonSSM', signingName: 'ssm', operations: ['GetParametersByPath', 'GetParameters'], serverErrors: ['InternalServerError'] },
 };
 
 const OPTIONS = {

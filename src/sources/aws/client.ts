@@ -23,6 +23,7 @@ import type { OptionSpecs } from '../../core/validate.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
 import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
 import { awsErrorName, classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
+import { LeanClient, leanRoute, leanSdk, type LeanProtocol } from './lean.js';
 
 /** One AWS service as a source uses it. */
 export interface AwsService<Sdk, Client> {
@@ -35,6 +36,8 @@ export interface AwsService<Sdk, Client> {
   /** The endpoint host prefix: `ssm` gives https://ssm.<region>.amazonaws.com. */
   hostPrefix: string;
   createClient(sdk: Sdk, config: AwsClientConfig): Client;
+  /** The service's JSON protocol, for requests without the SDK when it would certainly make the same (./lean.ts). */
+  lean?: LeanProtocol;
 }
 
 /** The options every AWS layer accepts besides its own. */
@@ -272,6 +275,37 @@ function noConnection(waitedMs: number): { error: unknown; describe: string } {
 }
 
 /**
+ * The lean client (./lean.ts) when the SDK would certainly end at the same request, else the service's SDK and a
+ * client of it; the debug line says which and why (names only).
+ */
+async function awsClient<Sdk, Client extends AwsClient>(
+  service: AwsService<Sdk, Client>,
+  opts: AwsOptions,
+  context: SourceContext,
+  watch: ConnectionWatch,
+  debug: ((message: string) => void) | undefined,
+): Promise<{ sdk: Sdk; client: Client }> {
+  const route = service.lean ? leanRoute(service, opts, context.env, process.env, (region) => endpointInUse(service, opts, context.env, region)) : { lean: false as const, why: 'no lean protocol' };
+  debug?.(`${service.title} client: ${route.lean ? 'lean (no AWS SDK)' : 'AWS SDK'}, ${route.why}`);
+  if (route.lean) {
+    context.secret(route.credentials.secretAccessKey);
+    if (route.credentials.sessionToken) context.secret(route.credentials.sessionToken);
+    const { region, credentials } = route;
+    const endpoint = endpointInUse(service, opts, context.env, region);
+    // The stand-ins have the surface the sources use of the SDK module and client (see ./lean.ts).
+    const client = new LeanClient({ protocol: service.lean!, endpoint, region, credentials, httpAgent: watch.httpAgent, httpsAgent: watch.httpsAgent });
+    return { sdk: leanSdk(service.lean!) as Sdk, client: client as unknown as Client };
+  }
+  let sdk: Sdk;
+  try {
+    sdk = await loadPackage<Sdk>(service.packageName);
+  } catch {
+    throw new SourceError(`the AWS SDK is not installed: run \`npm install ${service.packageName}\``);
+  }
+  return { sdk, client: withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context, watch))) };
+}
+
+/**
  * Load the service's SDK, build a client, resolve the region and run `use`. An SDK failure thrown by `use` becomes
  * one line naming the error, the region and the attempts (a `SourceError` it throws itself passes as it is); the
  * client is destroyed in every case.
@@ -282,19 +316,13 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
   context: SourceContext,
   use: (call: AwsCall<Sdk, Client>) => Promise<T>,
 ): Promise<T> {
-  let sdk: Sdk;
-  try {
-    sdk = await loadPackage<Sdk>(service.packageName);
-  } catch {
-    throw new SourceError(`the AWS SDK is not installed: run \`npm install ${service.packageName}\``);
-  }
+  const debug = debugChannel(context.env, context.layer);
   const watch = watchConnections();
-  const client = withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context, watch)));
+  const { sdk, client } = await awsClient(service, opts, context, watch, debug);
   try {
     const region = await resolveRegion(client, opts, context);
     const endpoint = endpointInUse(service, opts, context.env, region);
     const pacer = pacerFor(`${service.title} ${endpoint}`);
-    const debug = debugChannel(context.env, context.layer);
     const retrying = <R>(what: string, send: (abortSignal: AbortSignal) => Promise<R>): Promise<R> =>
       withRetries((a) => attemptCall(send, a, context.signal, watch), {
         timeoutMs: opts.timeoutMs,
