@@ -126,10 +126,16 @@ export function parseBody(text: string, status: number, headers: Readonly<Record
 /**
  * The error the SDK throws for a JSON 1.1 error answer: the service's error name, `$fault`, `$metadata` and
  * (hidden, as in the SDK) `$response` with the headers, which the retry policy reads `retry-after` from. Its
- * message is the name, never AWS's text (it may quote the request).
+ * message is the name, never AWS's text (it may quote the request). A body that is not JSON gives the SDK's
+ * SyntaxError instead.
  */
 export function serviceError(status: number, headers: Readonly<Record<string, string | string[] | undefined>>, body: string, serverErrors: readonly string[]): Error {
-  const parsed = parseBody(body, status, headers);
+  let parsed: unknown;
+  try {
+    parsed = parseBody(body, status, headers);
+  } catch (notJsonError) {
+    return notJsonError as Error;
+  }
   const data = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   const name = errorCode(headers, data) ?? 'Unknown';
   const fault = serverErrors.includes(name) || status >= 500 ? 'server' : 'client';
