@@ -11,7 +11,6 @@
  * `$metadata.httpStatusCode`, `$response.headers`, a network error's `code`), so the retry policy and every
  * message stay what they are on the SDK path (./errors.ts).
  */
-import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sharedFiles } from './profiles.js';
 
@@ -35,8 +34,13 @@ export interface AwsCredentials {
 
 // ---- SigV4 (pure) -------------------------------------------------------------------------------------------
 
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+/**
+ * node:crypto, loaded on first use: this module is reached from the source registry on every start, and
+ * node:crypto (with the stream modules it loads) is outside Node's start-up snapshot.
+ */
+const crypto = (): typeof import('node:crypto') => process.getBuiltinModule?.('node:crypto') ?? require('node:crypto');
+const sha256 = (data: string | Buffer) => crypto().createHash('sha256').update(data).digest('hex');
+const hmac = (key: string | Buffer, data: string) => crypto().createHmac('sha256', key).update(data).digest();
 
 /** `20261207T053510Z` */
 export function amzDate(date: Date): string {
@@ -76,7 +80,7 @@ export function signedHeaders(
   const stringToSign = ['AWS4-HMAC-SHA256', stamp, credentialScope, sha256(canonical)].join('\n');
   let key = hmac(`AWS4${credentials.secretAccessKey}`, day);
   for (const part of [scope.region, scope.service, 'aws4_request']) key = hmac(key, part);
-  const signature = createHmac('sha256', key).update(stringToSign).digest('hex');
+  const signature = crypto().createHmac('sha256', key).update(stringToSign).digest('hex');
   all.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${credentialScope}, SignedHeaders=${signed}, Signature=${signature}`;
   return all;
 }
