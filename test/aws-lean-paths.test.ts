@@ -5,10 +5,13 @@
  * line says which client each run used. Against moto_server for the data, and against a real node:http server on
  * 127.0.0.1 for the faults; nothing of a value, the secret key, the session token or a signature may show.
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dummyAwsEnv, numberedParameters, seedParameters, seedSecrets } from './helpers/moto.js';
+import { dummyAwsEnv, numberedParameters, seedParameters, seedSecrets, waitForMoto } from './helpers/moto.js';
+import { signedHeaders } from '../src/sources/aws/lean.js';
 import { runCli, tmpProject, useTmpProjects, type CliResult } from './helpers/cli.js';
 import { sequence, startServer, type Handler, type Reply } from './helpers/http-server.js';
 import { secretPieces } from './helpers/fake-gcp.js';
@@ -227,5 +230,81 @@ describe('the same message on both paths for each fault', () => {
   it('503 with Retry-After: throttling, waited for as asked, then the answer', async () => {
     const { lean } = await onBoth(layer(), EXPORT, { fresh: faultServer(() => sequence(awsError(503, 'ServiceUnavailable', { 'retry-after': '1' }), PARAMETERS), []) });
     expect(JSON.parse(lean.stdout)).toEqual({ A: 'fault-a' });
+  });
+});
+
+// ---- signatures, checked by moto_server's IAM emulation ----------------------------------------------------------
+
+/**
+ * A moto_server of this file's own that checks signatures after its first 4 actions (INITIAL_NO_AUTH_ACTION_COUNT):
+ * an IAM user with an access key and a policy, and one parameter, are made first, unsigned in effect.
+ */
+async function startCheckingMoto(): Promise<{ url: string; keyId: string; secret: string; stop(): void }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: '4' }, stdio: 'ignore', detached: true });
+  const stop = () => {
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  };
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForMoto(url);
+    // Signed with made-up keys: moto does not check the first 4 actions.
+    const call = async (service: string, headers: Record<string, string>, body: string) => {
+      const signed = signedHeaders({ ...headers, host: `127.0.0.1:${port}` }, body, { accessKeyId: 'AKIDSETUP', secretAccessKey: 'setup' }, { region: 'us-east-1', service, date: new Date() });
+      const res = await fetch(`${url}/`, { method: 'POST', headers: signed, body });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`moto setup ${service}: HTTP ${res.status}`);
+      return text;
+    };
+    const iam = (params: Record<string, string>) => call('iam', { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, new URLSearchParams({ ...params, Version: '2010-05-08' }).toString());
+    await iam({ Action: 'CreateUser', UserName: 'lean' });
+    const key = await iam({ Action: 'CreateAccessKey', UserName: 'lean' });
+    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['ssm:*'], Resource: '*' }] };
+    await iam({ Action: 'PutUserPolicy', UserName: 'lean', PolicyName: 'ssm', PolicyDocument: JSON.stringify(policy) });
+    await call('ssm', { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonSSM.PutParameter' }, JSON.stringify({ Name: '/signed/A', Value: 'signed-a', Type: 'SecureString' }));
+    return { url, keyId: /<AccessKeyId>([^<]+)</.exec(key)![1], secret: /<SecretAccessKey>([^<]+)</.exec(key)![1], stop };
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
+describe.skipIf(!moto)('signatures checked by moto_server (INITIAL_NO_AUTH_ACTION_COUNT)', () => {
+  let checking: Awaited<ReturnType<typeof startCheckingMoto>>;
+  beforeAll(async () => {
+    checking = await startCheckingMoto();
+  }, 40_000);
+  afterAll(() => checking?.stop());
+
+  const signedLayer = () => ({ 'secretrun.yaml': `sources:\n  - type: ssm\n    path: /signed\n    region: us-east-1\n    endpoint: ${checking.url}\n    retries: 0\n` });
+  const lean = (secret: string, extra: Record<string, string> = {}) =>
+    runCli(EXPORT, { cwd: project(signedLayer()).dir, env: dummyAwsEnv({ AWS_ACCESS_KEY_ID: checking.keyId, AWS_SECRET_ACCESS_KEY: secret, SECRETRUN_DEBUG: '1', ...extra }) });
+
+  it('the right secret key is accepted through the lean client, a wrong one is refused (403), with the same message as the SDK', async () => {
+    const right = await lean(checking.secret);
+    expect(right.stderr).toMatch(/SSM client: lean/);
+    expect(right.code, right.stderr).toBe(0);
+    expect(JSON.parse(right.stdout)).toEqual({ A: 'signed-a' });
+
+    const wrong = await lean(`${checking.secret.slice(0, -1)}X`);
+    expect(wrong.stderr).toMatch(/SSM client: lean/);
+    expect(wrong.code).toBe(1);
+    // moto answers a JSON service's refusal in XML, which neither client reads as AWS JSON: the status tells.
+    expect(wrong.stderr).toMatch(/\(HTTP 403, region us-east-1\)/);
+    expect(wrong.stderr).not.toContain(checking.secret.slice(0, 12));
+
+    // The SDK with the same wrong key (forced by an SDK-only setting that changes nothing here): the same line.
+    const sdk = await lean(`${checking.secret.slice(0, -1)}X`, { AWS_USE_DUALSTACK_ENDPOINT: 'false' });
+    expect(sdk.stderr).toMatch(/SSM client: AWS SDK/);
+    expect(shownOf(sdk)).toEqual(shownOf(wrong));
   });
 });
