@@ -135,7 +135,7 @@ export function clientConfig(opts: AwsOptions, context: Pick<SourceContext, 'war
     maxAttempts: 1,
     retryMode: 'standard',
     // The time limit of a whole attempt is ours (it doubles on each retry); the SDK only bounds connecting.
-    requestHandler: { connectionTimeout: opts.timeoutMs, ...(agents && { httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent }) },
+    requestHandler: { connectionTimeout: opts.timeoutMs, ...(agents && { httpAgent: agents.agent(false), httpsAgent: agents.agent(true) }) },
     // The SDK writes some warnings with console.warn unless given a logger; keep them to one line on our channel.
     logger: {
       debug: () => {},
@@ -185,16 +185,16 @@ function missingProfile(opts: AwsOptions, context: SourceContext): string | unde
  * The client's HTTP agents, watched: the retry policy tells a host that never accepts a connection (retried at
  * `timeout` each) from a server that is slow to answer on one (waited for longer). `connected(listener)` calls
  * back at once when a connection is open (a kept-alive one serves the next request), else when one opens.
+ * `agent(https)` makes each agent on first use: the lean client needs only its endpoint's, and node:https (with
+ * node:tls) costs a few milliseconds to load.
  */
 export interface ConnectionWatch {
-  httpAgent: unknown;
-  httpsAgent: unknown;
+  agent(https: boolean): unknown;
   connected(listener: () => void): () => void;
+  destroy(): void;
 }
 
 function watchConnections(): ConnectionWatch {
-  const http: typeof import('node:http') = process.getBuiltinModule?.('node:http') ?? require('node:http');
-  const https: typeof import('node:https') = process.getBuiltinModule?.('node:https') ?? require('node:https');
   let open = 0;
   const listeners = new Set<() => void>();
   const opened = (socket: import('node:net').Socket, event: 'connect' | 'secureConnect') =>
@@ -203,20 +203,25 @@ function watchConnections(): ConnectionWatch {
       socket.once('close', () => open--);
       for (const listener of [...listeners]) listener();
     });
-  // The SDK's own defaults: keep-alive, 50 sockets.
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 50 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 50 });
-  for (const [agent, event] of [[httpAgent, 'connect'], [httpsAgent, 'secureConnect']] as const) {
+  const agents = new Map<boolean, import('node:http').Agent>();
+  const make = (https: boolean) => {
+    const module: { Agent: typeof import('node:http').Agent } = https
+      ? (process.getBuiltinModule?.('node:https') ?? require('node:https'))
+      : (process.getBuiltinModule?.('node:http') ?? require('node:http'));
+    // The SDK's own defaults: keep-alive, 50 sockets.
+    const agent = new module.Agent({ keepAlive: true, maxSockets: 50 });
     const create = (agent as unknown as { createConnection: (...a: unknown[]) => import('node:net').Socket }).createConnection.bind(agent);
     (agent as unknown as { createConnection: (...a: unknown[]) => unknown }).createConnection = (...args: unknown[]) => {
       const socket = create(...args);
-      if (socket) opened(socket, event);
+      if (socket) opened(socket, https ? 'secureConnect' : 'connect');
       return socket;
     };
-  }
+    agents.set(https, agent);
+    return agent;
+  };
   return {
-    httpAgent,
-    httpsAgent,
+    agent: (https) => agents.get(https) ?? make(https),
+    destroy: () => agents.forEach((agent) => agent.destroy()),
     connected(listener) {
       if (open > 0) {
         listener();
@@ -293,7 +298,7 @@ async function awsClient<Sdk, Client extends AwsClient>(
     const { region, credentials } = route;
     const endpoint = endpointInUse(service, opts, context.env, region);
     // The stand-ins have the surface the sources use of the SDK module and client (see ./lean.ts).
-    const client = new LeanClient({ protocol: service.lean!, endpoint, region, credentials, httpAgent: watch.httpAgent, httpsAgent: watch.httpsAgent });
+    const client = new LeanClient({ protocol: service.lean!, endpoint, region, credentials, agent: watch.agent(new URL(endpoint).protocol === 'https:') });
     return { sdk: leanSdk(service.lean!) as Sdk, client: client as unknown as Client };
   }
   let sdk: Sdk;
@@ -359,8 +364,7 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
     }
   } finally {
     client.destroy();
-    (watch.httpAgent as { destroy(): void }).destroy();
-    (watch.httpsAgent as { destroy(): void }).destroy();
+    watch.destroy();
   }
 }
 

@@ -281,8 +281,8 @@ export interface LeanTarget {
   endpoint: string;
   region: string;
   credentials: AwsCredentials;
-  httpAgent: unknown;
-  httpsAgent: unknown;
+  /** The agent for the endpoint's protocol (the client's watched one, see ./client.ts). */
+  agent: unknown;
 }
 
 /** The client surface the sources use, over node:http(s). */
@@ -316,7 +316,7 @@ export class LeanClient {
           method: 'POST',
           path: '/',
           headers,
-          agent: (https ? this.target.httpsAgent : this.target.httpAgent) as import('node:http').Agent,
+          agent: this.target.agent as import('node:http').Agent,
           signal: options.abortSignal,
         },
         (response) => {
