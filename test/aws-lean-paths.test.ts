@@ -207,6 +207,7 @@ describe('the same message on both paths for each fault', () => {
     ['500, retried once', () => sequence(awsError(500, 'InternalServerError')), '    retries: 1\n', /InternalServerError from SSM \(HTTP 500, region eu-west-1, 2 attempts/, 1],
     ['an HTML 502 from a proxy, retried once', () => sequence({ status: 502, headers: { 'content-type': 'text/html' }, body: `<html><body>Bad gateway ${CANARY}</body></html>` }), '    retries: 1\n', /the answer of SSM at http:\/\/127\.0\.0\.1:\d+ is not AWS JSON \(HTTP 502, region eu-west-1, 2 attempts/, 1],
     ['a 200 with broken JSON', () => sequence({ status: 200, body: `{"Parameters":[{"Name":"/fault/A","Value":"${CANARY}` }), '', /the answer of SSM at http:\/\/127\.0\.0\.1:\d+ is not AWS JSON \(HTTP 200, region eu-west-1\)/, 1],
+    ['a connection reset in the middle of the body', () => sequence({ resetMidBody: { partial: '{"Parameters":[{"Name":"/fault/A",', length: 500 } }), '    retries: 0\n', /cannot reach SSM at http:\/\/127\.0\.0\.1:\d+: ECONNRESET \(region eu-west-1\)/, 1],
     ['a connection reset, retried once', () => sequence({ resetBeforeHeaders: true }), '    retries: 1\n', /cannot reach SSM at http:\/\/127\.0\.0\.1:\d+: ECONNRESET \(region eu-west-1, 2 attempts/, 1],
     ['a server that never answers', () => sequence({ hang: true }), '    timeout: 0.3\n    retries: 0\n', /cannot reach SSM at http:\/\/127\.0\.0\.1:\d+: no answer within 0\.3 s/, 1],
   ])('%s', async (_, handler, extra, message, code) => {
@@ -225,6 +226,19 @@ describe('the same message on both paths for each fault', () => {
     const { lean } = await onBoth(layer(), EXPORT, { fresh: faultServer(() => sequence(awsError(400, 'ThrottlingException'), PARAMETERS), seen) });
     expect(JSON.parse(lean.stdout)).toEqual({ A: 'fault-a' });
     expect(seen.map((r) => r.target)).toEqual(Array(4).fill('AmazonSSM.GetParametersByPath'));
+  });
+
+  it('a server whose clock is an hour ahead: the next page is signed at its time (the SDK\'s clock correction), on both paths', async () => {
+    const ahead = () => new Date(Date.now() + 3600_000);
+    const skewed: Handler = (req) => {
+      const date = { date: ahead().toUTCString() };
+      if (!JSON.parse(req.body).NextToken) return { status: 200, headers: date, json: { Parameters: [{ Name: '/fault/A', Value: 'fault-a', Type: 'String', Version: 1 }], NextToken: 'page-2' } };
+      const signedAt = Date.parse(String(req.headers['x-amz-date']).replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+      if (Math.abs(signedAt - ahead().getTime()) > 120_000) return { ...awsError(400, 'InvalidSignatureException'), headers: { ...date, 'content-type': 'application/x-amz-json-1.1' } };
+      return { status: 200, headers: date, json: { Parameters: [{ Name: '/fault/B', Value: 'fault-b', Type: 'String', Version: 1 }] } };
+    };
+    const { lean } = await onBoth(layer(), EXPORT, { fresh: faultServer(() => skewed, []) });
+    expect(JSON.parse(lean.stdout)).toEqual({ A: 'fault-a', B: 'fault-b' });
   });
 
   it('503 with Retry-After: throttling, waited for as asked, then the answer', async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256Js } from '@smithy/core/checksum';
-import { amzDate, canonicalRequest, errorCode, leanRoute, sdkShaped, serviceError, signedHeaders, type AwsCredentials } from '../src/sources/aws/lean.js';
+import { amzDate, canonicalRequest, clockOffset, errorCode, leanRoute, sdkShaped, serviceError, signedHeaders, type AwsCredentials } from '../src/sources/aws/lean.js';
 
 const DATE = new Date('2026-12-07T05:35:10.123Z');
 const KEYS: AwsCredentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
@@ -77,6 +77,18 @@ describe('error names, as the SDK finds them', () => {
     const html = serviceError(502, {}, '<html>bad gateway, key=hunter2</html>', []);
     expect(html).toMatchObject({ name: 'SyntaxError', $metadata: { httpStatusCode: 502 } });
     expect(html.message).not.toContain('hunter2');
+  });
+});
+
+describe('clock correction, as the SDK keeps it', () => {
+  const NOW = Date.parse('2026-12-07T06:00:00Z');
+  it('an answer\'s Date sets the offset; a cached answer (Age), a slow one or a Date that is not one leaves it', () => {
+    expect(clockOffset({ date: 'Mon, 07 Dec 2026 06:10:00 GMT' }, 0, NOW - 100, NOW)).toBe(600_000);
+    expect(clockOffset({ date: 'Mon, 07 Dec 2026 05:59:58 GMT' }, 600_000, NOW - 100, NOW)).toBe(-2000);
+    expect(clockOffset({ date: 'Mon, 07 Dec 2026 06:10:00 GMT', age: '30' }, 5, NOW - 100, NOW)).toBe(5);
+    expect(clockOffset({ date: 'Mon, 07 Dec 2026 06:10:00 GMT' }, 5, NOW - 900_001, NOW)).toBe(5);
+    expect(clockOffset({ date: 'yesterday' }, 5, NOW, NOW)).toBe(5);
+    expect(clockOffset({}, 5, NOW, NOW)).toBe(5);
   });
 });
 

@@ -148,6 +148,18 @@ export function serviceError(status: number, headers: Readonly<Record<string, st
   return error;
 }
 
+/**
+ * The clock correction the SDK keeps per client: every answer's `Date` (unless it came from a cache, `Age`, or
+ * took over 15 minutes) sets the offset added to the signing time of the next request, so a machine whose clock is
+ * off still signs requests AWS accepts after its first answer.
+ */
+export function clockOffset(headers: Readonly<Record<string, string | string[] | undefined>>, currentMs: number, sentAt: number, now = Date.now()): number {
+  const date = headers.date;
+  if (typeof date !== 'string' || headers.age !== undefined || now - sentAt > 900_000) return currentMs;
+  const server = Date.parse(date);
+  return Number.isNaN(server) ? currentMs : server - now;
+}
+
 /** Blob members (base64 in JSON) and timestamp members (epoch seconds) of the outputs we read, by member name. */
 const BLOB_MEMBERS = new Set(['SecretBinary']);
 const TIMESTAMP_MEMBERS = new Set(['CreatedDate', 'LastModifiedDate', 'LastAccessedDate', 'DeletedDate']);
@@ -288,6 +300,8 @@ export interface LeanTarget {
 /** The client surface the sources use, over node:http(s). */
 export class LeanClient {
   readonly config: { region(): Promise<string> };
+  /** Added to the signing time (see `clockOffset`). */
+  private clockOffsetMs = 0;
 
   constructor(private readonly target: LeanTarget) {
     this.config = { region: () => Promise.resolve(target.region) };
@@ -302,8 +316,9 @@ export class LeanClient {
       { 'content-length': String(Buffer.byteLength(body)), 'content-type': 'application/x-amz-json-1.1', host: url.host, 'x-amz-target': `${protocol.target}.${command.operation}` },
       body,
       credentials,
-      { region, service: protocol.signingName, date: new Date() },
+      { region, service: protocol.signingName, date: new Date(Date.now() + this.clockOffsetMs) },
     );
+    const sentAt = Date.now();
     const https = url.protocol === 'https:';
     const transport: Pick<typeof import('node:http'), 'request'> = https
       ? (process.getBuiltinModule?.('node:https') ?? require('node:https'))
@@ -324,6 +339,7 @@ export class LeanClient {
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('error', reject);
           response.on('end', () => {
+            this.clockOffsetMs = clockOffset(response.headers, this.clockOffsetMs, sentAt);
             const status = response.statusCode ?? 0;
             const text = Buffer.concat(chunks).toString('utf8');
             try {
