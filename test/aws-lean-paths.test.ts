@@ -10,7 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dummyAwsEnv, numberedParameters, seedParameters, seedSecrets, waitForMoto } from './helpers/moto.js';
+import { closedPortUrl, dummyAwsEnv, numberedParameters, seedParameters, seedSecrets, waitForMoto } from './helpers/moto.js';
+import { startBlackhole } from './helpers/blackhole.js';
 import { signedHeaders } from '../src/sources/aws/lean.js';
 import { runCli, tmpProject, useTmpProjects, type CliResult } from './helpers/cli.js';
 import { sequence, startServer, type Handler, type Reply } from './helpers/http-server.js';
@@ -239,6 +240,19 @@ describe('the same message on both paths for each fault', () => {
     };
     const { lean } = await onBoth(layer(), EXPORT, { fresh: faultServer(() => skewed, []) });
     expect(JSON.parse(lean.stdout)).toEqual({ A: 'fault-a', B: 'fault-b' });
+  });
+
+  it.each<[string, () => Promise<{ origin: string; close(): Promise<void> }>, string, RegExp]>([
+    ['a closed port', async () => ({ origin: await closedPortUrl(), close: async () => {} }), '    retries: 1\n', /cannot reach SSM at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED \(region eu-west-1, 2 attempts/],
+    ['a host that never accepts the connection', startBlackhole, '    timeout: 0.3\n    retries: 1\n', /cannot reach SSM at http:\/\/127\.0\.0\.1:\d+: no connection within 0\.3 s \(options `timeout` and `retries`\) \(region eu-west-1, 2 attempts/],
+  ])('%s: the same message on both paths', async (_, start, extra, message) => {
+    const fresh = async () => {
+      const target = await start();
+      return { env: { AWS_ENDPOINT_URL_SSM: target.origin }, close: () => target.close() };
+    };
+    const { lean } = await onBoth(layer(extra), EXPORT, { fresh });
+    expect(lean.code).toBe(1);
+    expect(lean.stderr.replace(DEBUG_LINE, '').split('\n')[0]).toMatch(message);
   });
 
   it('503 with Retry-After: throttling, waited for as asked, then the answer', async () => {
