@@ -17,6 +17,12 @@ const dist = path.join(__dirname, '..', 'dist');
 const file = path.join(dist, 'cli.cjs');
 /** The code cache for this V8 (a version string holds only digits, dots, dashes and letters). */
 const cacheFile = path.join(dist, 'code-cache', `${process.versions.v8}.bin`);
+/**
+ * The CLI's code that a run of local layers never reaches (other commands, the Vault, Google and Azure clients,
+ * watch mode, secret files: scripts/cli-bundles.mjs), loaded with its own code cache when first asked for.
+ */
+const coldFile = path.join(dist, 'cold.cjs');
+const coldCacheFile = path.join(dist, 'code-cache', 'cold', `${process.versions.v8}.bin`);
 
 /**
  * Packages the build bundles into one file of dist/vendor/ with a code cache per V8 (scripts/build.mjs): the AWS
@@ -101,16 +107,24 @@ function requirePackage(specifier) {
   }
 }
 
+let coldModules;
+/** dist/cold.cjs's table of modules, loaded once; `onScript` (the build's cache step) gets its compiled script. */
+function coldTable(onScript) {
+  return (coldModules ??= runCached(coldFile, coldCacheFile, true, onScript));
+}
+
 function boot(onScript) {
   // import() compiled inside a vm.Script has no loader to call; the bundle imports external modules (undici,
   // the AWS SDK, ora, user modules) through this one instead (src/core/import-external.ts).
   globalThis[Symbol.for('secretrun.import')] = (specifier) => import(specifier);
   // Packages with a CommonJS build (undici, the AWS SDK) load faster through require (src/core/import-external.ts).
   globalThis[Symbol.for('secretrun.require')] = requirePackage;
+  // One module of dist/cold.cjs by its source path (`src/cli/commands/ls.ts`), initialised on first use.
+  globalThis[Symbol.for('secretrun.cold')] = (id) => coldTable()[id]();
   // The build writes the bundle already wrapped in the CommonJS module function (scripts/build.mjs), so the
   // source is used as read: no second 130 KB copy of it on the heap.
   runCached(file, cacheFile, true, onScript);
 }
 
-module.exports = { boot, file, cacheFile, requireVendored, vendorCacheFile, HTTP2_CONSTANTS };
+module.exports = { boot, file, cacheFile, coldFile, coldCacheFile, coldTable, requireVendored, vendorCacheFile, HTTP2_CONSTANTS };
 if (require.main === module) boot();

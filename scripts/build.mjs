@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { SUPPORTED_MAJORS, installNewest, installedNodes } from './node-versions.mjs';
 import { generatedSchemaText } from './schema.mjs';
+import { buildCliBundles } from './cli-bundles.mjs';
 
 // schema.json (for editors) is generated from the source descriptors; the CLI never reads it.
 const schemaText = await generatedSchemaText();
@@ -24,9 +25,10 @@ const common = {
   external,
   logLevel: 'warning',
 };
-// The CLI: one CommonJS file behind a CommonJS bin shim. On Node 20 the same code as split ESM chunks costs
+// The CLI: CommonJS files behind a CommonJS bin shim. On Node 20 the same code as split ESM chunks costs
 // ~20 ms more per start (the ESM loader, a module job per chunk, a createRequire banner in each).
-// Local lazy imports (commands, sources) are inlined; the heavy dependencies stay external `import()`s.
+// Two files (scripts/cli-bundles.mjs): dist/cli.cjs, what a run of local layers needs, and dist/cold.cjs, the code
+// only other commands and remote layers reach; the heavy dependencies stay external `import()`s.
 // yaml and commander are self-contained and off the plain-run hot path, so they are bundled on their own
 // (dist/vendor/*.cjs) and required only when needed: the start-up file stays small to compile. execa (used only by
 // exec layers) ships as ESM only; its prebuilt CommonJS copy loads without starting Node's ESM loader, and
@@ -57,11 +59,12 @@ const lazyOsForDotenv = {
     }));
   },
 };
-await build({ ...common, entryPoints: { cli: 'src/cli/main.ts' }, outfile: `${next}/cli.cjs`, format: 'cjs', plugins: [vendored, lazyOsForDotenv] });
-// bin/secretrun.cjs compiles the bundle itself (with the V8 code cache): store it already wrapped in the CommonJS
+const cliFiles = await buildCliBundles({ ...common, format: 'cjs', plugins: [vendored, lazyOsForDotenv] }, next);
+// bin/secretrun.cjs compiles the bundles itself (with the V8 code cache): store them already wrapped in the CommonJS
 // module function, so the shim hands the text to V8 as read instead of building a wrapped copy on every start.
-const cliText = readFileSync(`${next}/cli.cjs`, 'utf8');
-writeFileSync(`${next}/cli.cjs`, `// secretrun's CLI bundle as a CommonJS module function: bin/secretrun.cjs runs it.\n${createRequire(import.meta.url)('node:module').wrap(cliText)}`);
+for (const file of [cliFiles.hot, cliFiles.cold]) {
+  writeFileSync(file, `// secretrun's CLI bundle as a CommonJS module function: bin/secretrun.cjs runs it.\n${createRequire(import.meta.url)('node:module').wrap(readFileSync(file, 'utf8'))}`);
+}
 /** A package's exports: `require` for CommonJS, `import()` for an ESM-only package (execa). */
 async function exportsOf(name) {
   const pkg = JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8'));
@@ -170,12 +173,13 @@ rmSync(old, { recursive: true, force: true });
 //   switch of test/pack.test.ts) makes a partial release from this Node and the installed ones, with no download.
 const release = process.argv.includes('--release');
 const partial = release && process.env.SECRETRUN_PACK_INSTALLED_NODES === '1';
-/** Whether `bin` accepts the caches it just made (the CLI bundle's and the AWS clients'). */
+/** Whether `bin` accepts the caches it just made (the CLI's two files' and the AWS clients'). */
 function cachesAccepted(bin) {
   const probe = `const shim = require('./bin/secretrun.cjs'), fs = require('node:fs'), vm = require('node:vm');
 let aws; shim.requireVendored('aws', (s) => (aws = s));
+let cold; shim.coldTable((s) => (cold = s));
 const cli = new vm.Script(fs.readFileSync(shim.file, 'utf8'), { cachedData: fs.readFileSync(shim.cacheFile) });
-process.stdout.write(String(!cli.cachedDataRejected && aws.cachedDataRejected === false));`;
+process.stdout.write(String(!cli.cachedDataRejected && cold.cachedDataRejected === false && aws.cachedDataRejected === false));`;
   try {
     return execFileSync(bin, ['-e', probe], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }) === 'true';
   } catch {

@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
-const { boot, cacheFile, requireVendored, vendorCacheFile } = require('../bin/secretrun.cjs');
+const { boot, cacheFile, coldCacheFile, coldTable, requireVendored, vendorCacheFile } = require('../bin/secretrun.cjs');
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'secretrun-code-cache-'));
 const write = (name, text) => fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 });
@@ -49,6 +49,11 @@ process.on('exit', () => {
   if (!script) return;
   fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
   fs.writeFileSync(cacheFile, script.createCachedData());
+  // dist/cold.cjs, which this run does not reach: its top level, as every start that loads it compiles it.
+  let cold;
+  coldTable((s) => (cold = s));
+  fs.mkdirSync(path.dirname(coldCacheFile), { recursive: true });
+  fs.writeFileSync(coldCacheFile, cold.createCachedData());
 });
 /**
  * The vendored AWS clients (dist/vendor/aws.cjs): load them, and make one call of each command the sources use

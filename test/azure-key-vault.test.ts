@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { checkChallenge, vaultTarget } from '../src/sources/azure/client.js';
-import { parseVaultRef } from '../src/sources/azure-key-vault.js';
+import { parseVaultRef } from '../src/sources/azure/layer.js';
 import { ROOT, runCli, useTmpProjects } from './helpers/cli.js';
 import { secretPieces } from './helpers/fake-gcp.js';
 import { fakeAzCli, startFakeKeyVault, type FakeKeyVault, type FakeKeyVaultOptions } from './helpers/fake-azure.js';

@@ -16,6 +16,9 @@ const fs = require('node:fs'), vm = require('node:vm');
 const s = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData: fs.readFileSync(cacheFile) });
 process.stdout.write(String(s.cachedDataRejected));`;
 
+/** Where the build writes caches: the CLI's start-up file, its cold half, the vendored AWS clients. */
+const CACHE_DIRS = ['dist/code-cache', 'dist/code-cache/cold', 'dist/vendor/code-cache/aws'];
+
 describe('per-Node V8 code cache', () => {
   it.each([CLI_NODE, ...(installedNodes() as { bin: string }[]).map((n) => n.bin)])('%s finds a cache for its V8 and V8 accepts it', (node) => {
     const r = spawnSync(node, ['-e', PROBE], { encoding: 'utf8' });
@@ -23,8 +26,24 @@ describe('per-Node V8 code cache', () => {
     expect(r.stdout).toBe('false');
   });
 
-  it('one file per V8 version, nothing else', () => {
-    for (const dir of ['dist/code-cache', 'dist/vendor/code-cache/aws']) for (const name of readdirSync(join(ROOT, dir))) expect(name).toMatch(/^\d+\.\d+\.\d+\.\d+(-node\.\d+)?\.bin$/);
+  it('one file per V8 version, nothing else (and the cold file\'s caches in cold/)', () => {
+    for (const dir of CACHE_DIRS) for (const name of readdirSync(join(ROOT, dir))) expect(name).toMatch(dir === 'dist/code-cache' ? /^(\d+\.\d+\.\d+\.\d+(-node\.\d+)?\.bin|cold)$/ : /^\d+\.\d+\.\d+\.\d+(-node\.\d+)?\.bin$/);
+    expect(readdirSync(join(ROOT, 'dist/code-cache/cold')).sort()).toEqual(readdirSync(join(ROOT, 'dist/code-cache')).filter((n) => n !== 'cold').sort());
+  });
+});
+
+// dist/cold.cjs (the code a run of local layers never reaches: scripts/cli-bundles.mjs) is loaded with its own cache.
+const COLD_PROBE = `
+const shim = require(${JSON.stringify(join(ROOT, 'bin/secretrun.cjs'))});
+let script;
+const table = shim.coldTable((s) => (script = s));
+process.stdout.write(JSON.stringify({ rejected: script.cachedDataRejected, ls: typeof table['src/cli/commands/ls.ts'] }));`;
+
+describe('the cold half of the CLI', () => {
+  it.each([CLI_NODE, ...(installedNodes() as { bin: string }[]).map((n) => n.bin)])('%s finds a cache for dist/cold.cjs and V8 accepts it', (node) => {
+    const r = spawnSync(node, ['-e', COLD_PROBE], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ rejected: false, ls: 'function' });
   });
 });
 
@@ -47,7 +66,7 @@ describe('vendored AWS clients', () => {
 // would carry the build machine's directory (and stack traces from cached functions would point there).
 describe('the caches do not depend on where the package was built', () => {
   it('no cache file holds the absolute path of the tree it was built in', () => {
-    const files = ['dist/code-cache', 'dist/vendor/code-cache/aws'].flatMap((dir) => readdirSync(join(ROOT, dir)).map((name) => join(ROOT, dir, name)));
+    const files = CACHE_DIRS.flatMap((dir) => readdirSync(join(ROOT, dir)).filter((name) => name.endsWith('.bin')).map((name) => join(ROOT, dir, name)));
     expect(files.length).toBeGreaterThanOrEqual(2);
     // The build tree's own path, and its parent (a shorter prefix a name could be stored under).
     for (const file of files) for (const path of [ROOT, join(ROOT, '..')]) expect(readFileSync(file).includes(Buffer.from(path)), `${file} holds ${path}`).toBe(false);

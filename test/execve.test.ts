@@ -119,6 +119,24 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
     expect(loaded.filter((m) => /^NativeModule (child_process|net|stream|tty|dgram|os|internal\/abort_controller)$/.test(m))).toEqual([]);
   });
 
+  it('a run of local layers never reads the cold half of the CLI (dist/cold.cjs, scripts/cli-bundles.mjs); ls does', async () => {
+    const reads = join(dir, 'reads.txt');
+    const preload = join(dir, 'reads.cjs');
+    writeFileSync(
+      preload,
+      `const fs = require('fs'); const read = fs.readFileSync; const seen = []; fs.readFileSync = function (p, ...a) { seen.push(String(p)); return read.call(this, p, ...a); }; process.on('exit', () => fs.writeFileSync(${JSON.stringify(reads)}, seen.join('\\n')));`,
+    );
+    const readsOf = async (args: string[]) => {
+      const r = await runCommand(EXEC_NODE!, ['-r', preload, BIN, ...args], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(reads, 'utf8').split('\n');
+    };
+    const run = await readsOf(['--no-exec', '--', 'true']);
+    expect(run.some((p) => p.endsWith(join('dist', 'cli.cjs')))).toBe(true);
+    expect(run.filter((p) => p.endsWith(join('dist', 'cold.cjs')))).toEqual([]);
+    expect((await readsOf(['ls'])).filter((p) => p.endsWith(join('dist', 'cold.cjs')))).toHaveLength(1);
+  });
+
   it('an ssm layer with environment credentials loads no AWS SDK (dist/vendor/aws.cjs) before the handover; with a profile it does', async () => {
     const server = await startServer(() => ({ status: 200, json: { Parameters: [{ Name: '/lean/A', Value: 'a', Type: 'String', Version: 1 }] } }));
     const { dir: ssmDir, cleanup: done } = tmpProject({

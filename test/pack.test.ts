@@ -154,14 +154,16 @@ function packingNodes(): { major: number; bin: string }[] {
 const CACHE_PROBE = `
 const shim = require(process.argv[1]), fs = require('node:fs'), vm = require('node:vm');
 let aws; shim.requireVendored('aws', (s) => (aws = s));
+let cold; shim.coldTable((s) => (cold = s));
 const cli = new vm.Script(fs.readFileSync(shim.file, 'utf8'), { cachedData: fs.readFileSync(shim.cacheFile) });
-process.stdout.write(JSON.stringify({ v8: process.versions.v8, cli: cli.cachedDataRejected, aws: aws.cachedDataRejected }));`;
+process.stdout.write(JSON.stringify({ v8: process.versions.v8, cli: cli.cachedDataRejected, cold: cold.cachedDataRejected, aws: aws.cachedDataRejected }));`;
 
 describe('the code caches in the tarball', () => {
-  it('one cache per major it was packed with, for the CLI and for the AWS clients, and nothing else', () => {
-    const caches = (dir: string) => packedFiles.filter((p) => p.startsWith(dir) && p.endsWith('.bin')).map((p) => p.slice(dir.length));
+  it('one cache per major it was packed with, for the CLI (both halves) and for the AWS clients, and nothing else', () => {
+    const caches = (dir: string) => packedFiles.filter((p) => p.startsWith(dir) && p.endsWith('.bin') && !p.slice(dir.length).includes('/')).map((p) => p.slice(dir.length));
     const nodes = packingNodes();
     expect(caches('dist/code-cache/')).toHaveLength(nodes.length);
+    expect(caches('dist/code-cache/cold/')).toEqual(caches('dist/code-cache/'));
     expect(caches('dist/vendor/code-cache/aws/')).toEqual(caches('dist/code-cache/'));
   });
 
@@ -169,9 +171,9 @@ describe('the code caches in the tarball', () => {
     const installedBin = join(consumer, 'node_modules/secretrun/bin/secretrun.cjs');
     for (const { bin } of packingNodes()) {
       const r = ok(await exec(bin, ['-e', CACHE_PROBE, installedBin], consumer), `${bin} cache probe`);
-      const out = JSON.parse(r.stdout) as { v8: string; cli: boolean; aws: boolean };
+      const out = JSON.parse(r.stdout) as { v8: string; cli: boolean; cold: boolean; aws: boolean };
       expect(packedFiles).toContain(`dist/code-cache/${out.v8}.bin`);
-      expect(out, bin).toMatchObject({ cli: false, aws: false });
+      expect(out, bin).toMatchObject({ cli: false, cold: false, aws: false });
     }
   });
 });

@@ -8,7 +8,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseReferences, ReferenceResolver, schemesOf } from '../src/core/references.js';
-import azureKeyVault, { readKeyVaultReferences } from '../src/sources/azure-key-vault.js';
+import azureKeyVault from '../src/sources/azure-key-vault.js';
+import { readKeyVaultReferences } from '../src/sources/azure/layer.js';
 import gcp from '../src/sources/gcp-secret-manager.js';
 import { ROOT, runCli, useTmpProjects, PRINT_ENV } from './helpers/cli.js';
 import { startFakeKeyVault } from './helpers/fake-azure.js';

@@ -8,7 +8,7 @@
  * (or in COMMON_OPTIONS for every command that reads secrets). This file is plain data plus lazy imports: the
  * plain `secretrun -- cmd` path reads it without loading commander.
  */
-import { EXPORT_FORMATS } from '../formats/write.js';
+import { EXPORT_FORMATS } from '../formats/export-formats.js';
 import pkg from '../../package.json' with { type: 'json' };
 
 export type Outcome = number | { code: number } | { signal: NodeJS.Signals };

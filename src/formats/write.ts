@@ -8,9 +8,9 @@ import dotenv from 'dotenv';
 import { SecretrunError } from '../core/errors.js';
 import { isEnvName } from '../core/names.js';
 import { DOTENV_KEY_CHAR, PLAIN_DOTENV_CHAR } from './parse.js';
+import { EXPORT_FORMATS, type ExportFormat } from './export-formats.js';
 
-export const EXPORT_FORMATS = ['dotenv', 'json', 'yaml', 'shell'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat };
 
 export function formatEnv(map: Record<string, string>, format: ExportFormat): string {
   switch (format) {

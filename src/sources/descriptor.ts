@@ -57,6 +57,14 @@ export const REMOTE_OPTIONS = {
   },
 } as const satisfies OptionSpecs;
 
+/** `format:` of a secret store layer: a payload is one value, or (`json`) a JSON object whose members are keys. */
+export const SECRET_FORMAT_OPTION = {
+  type: 'enum',
+  values: ['raw', 'json'],
+  default: 'raw',
+  description: '`json`: each secret holds a JSON object whose members become keys (as a `json` layer). Default `raw`: each secret is one value, whatever it holds.',
+} as const;
+
 /** Of the layers that send credentials over HTTP (http, doppler): the transport rule's one escape (net/fetch.ts). */
 export const ALLOW_INSECURE_HTTP = {
   type: 'boolean',

@@ -10,7 +10,6 @@
  * provides them.
  */
 import { SourceError } from '../core/errors.js';
-import { fetchKeys, layerFetchOptions } from './net/fetch.js';
 import { credentialOrigin } from './net/credential-origin.js';
 import { parseJson } from '../formats/parse.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource } from './descriptor.js';
@@ -50,6 +49,7 @@ export default defineSource({
       throw new SourceError(`${from}: the API host needs a scheme: write https://HOST[:PORT]`);
     }
     const url = downloadUrl(apiHost, { project: options.project, config: options.config, only: options.only });
+    const { fetchKeys, layerFetchOptions } = await import('./net/fetch.js');
     return fetchKeys(
       { url, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
       {

@@ -7,8 +7,8 @@
  * is sent as a Basic Authorization header because undici does not send it.
  */
 import { SourceError } from '../core/errors.js';
-import { credentialsInUrl, displayUrl, fetchKeys, layerFetchOptions, mediaType, statusText } from './net/fetch.js';
 import { credentialOrigin } from './net/credential-origin.js';
+import { mediaType } from './net/media-type.js';
 import { parseContent, type ContentFormat } from '../formats/parse.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, STRUCTURED_OPTIONS, defineSource, labelByUrl } from './descriptor.js';
 import type { OptionSpecs } from '../core/validate.js';
@@ -40,6 +40,8 @@ export default defineSource({
   remote: true,
   label: labelByUrl,
   async load(options, context) {
+    // The HTTP client code loads with the first remote layer (./descriptor.ts: a descriptor module stays light).
+    const { credentialsInUrl, displayUrl, fetchKeys, layerFetchOptions, statusText } = await import('./net/fetch.js');
     const { url, headers } = splitUserinfo(options.url, options.headers ?? {});
     for (const value of credentialsInUrl(options.url)) context.secret(value);
     for (const [name, value] of Object.entries(headers)) if (!PLAIN_HEADERS.has(name.toLowerCase())) context.secret(value);

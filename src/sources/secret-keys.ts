@@ -10,13 +10,6 @@ import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS } fr
 import { tokenFetchOptions } from './net/fetch.js';
 import type { SourceContext } from './types.js';
 
-/** `format:` of a secret store layer: a payload is one value, or (`json`) a JSON object whose members are keys. */
-export const SECRET_FORMAT_OPTION = {
-  type: 'enum',
-  values: ['raw', 'json'],
-  default: 'raw',
-  description: '`json`: each secret holds a JSON object whose members become keys (as a `json` layer). Default `raw`: each secret is one value, whatever it holds.',
-} as const;
 
 /** `db-password` → `db_password`, `1st` → `_1st`: every character invalid in a variable name becomes `_`. */
 export function secretKeyName(name: string): string {

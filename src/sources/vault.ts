@@ -4,14 +4,13 @@
  * logins (token, approle, kubernetes, jwt, aws) shared per session. The client and the login methods live in
  * ./vault/ and load only when a vault layer loads.
  */
-import { NotFoundError, SourceError } from '../core/errors.js';
 import type { OptionSpecs } from '../core/validate.js';
 import { ALLOW_INSECURE_HTTP, REMOTE_OPTIONS, defineSource, type Fill } from './descriptor.js';
-import type { ReferenceHook, SourceContext, SourceOptions } from './types.js';
+import type { ReferenceHook, SourceOptions } from './types.js';
 import { isAbsolute, resolve } from 'node:path';
-import { authIssues, vaultTrue } from './vault/auth-settings.js';
+import { authIssues } from './vault/auth-settings.js';
 
-const OPTIONS = {
+export const OPTIONS = {
   address: { type: 'string', default: '${VAULT_ADDR}', description: 'Vault address, e.g. `https://vault.example.com:8200` (default `${VAULT_ADDR}`).' },
   namespace: { type: 'string', default: '${VAULT_NAMESPACE:-}', description: 'Namespace, sent as `X-Vault-Namespace` (default `${VAULT_NAMESPACE}` when set).' },
   path: { type: 'string', nonEmpty: true, description: 'The secret as `vault kv get` takes it, `MOUNT/SECRET` (without `data/`), or a dynamic path such as `database/creds/app`.' },
@@ -44,7 +43,7 @@ const OPTIONS = {
 export const DESTINATION_OPTIONS = ['address', 'namespace', 'ca_cert', 'ca_path', 'client_cert', 'client_key', 'tls_server_name', 'skip_verify'] as const;
 
 /** The held states, as the lease hooks see them. */
-type Held = (import('./vault/read.js').LeaseState | import('./vault/auth.js').TokenState) & { revokeOnExit?: boolean };
+export type Held = (import('./vault/read.js').LeaseState | import('./vault/auth.js').TokenState) & { revokeOnExit?: boolean };
 
 const label = (o: SourceOptions, fill: Fill) =>
   typeof o.path === 'string' ? fill(o.path) : Array.isArray(o.paths) && typeof o.paths[0] === 'string' ? `${fill(o.paths[0])}${o.paths.length > 1 ? ` (+${o.paths.length - 1})` : ''}` : undefined;
@@ -91,70 +90,7 @@ export default defineSource({
     }
     return out;
   },
-  async load(options, context) {
-    const [{ authSettings, obtainToken }, { readLayer, tlsTransport }] = await Promise.all([import('./vault/auth.js'), import('./vault/read.js')]);
-    const { tokenFetchOptions } = await import('./net/fetch.js');
-    const auth = authSettings(options.auth);
-    const tokenFromLayer = context.filledFrom?.(['auth', 'token']) !== undefined;
-    const found = auth.method !== 'token' || !(auth.token !== undefined && (tokenFromLayer || (context.filled?.(['auth', 'token']).length ?? 0) === 0));
-    if (found) checkDestinations(context);
-    const address = options.address.trim().replace(/\/+$/, '');
-    if (address === '') throw new SourceError('no Vault address: set VAULT_ADDR or the layer\'s `address:`');
-    if (!/^https?:\/\//i.test(address)) throw new SourceError('`address` must start with http:// or https://');
-    const skipVerify = vaultTrue(options.skip_verify);
-    if (skipVerify && !context.session?.has('vault-skip-verify-warned')) {
-      context.session?.set('vault-skip-verify-warned', true);
-      context.warn(`layer "${context.layer}": skip_verify is set: the Vault server's TLS certificate is not verified`);
-    }
-    const tls = { ca_cert: options.ca_cert || undefined, ca_path: options.ca_path || undefined, client_cert: options.client_cert || undefined, client_key: options.client_key || undefined, tls_server_name: options.tls_server_name || undefined, skip_verify: skipVerify };
-    const { dispatcher, transport } = await tlsTransport(tls, context.configDir, context);
-    const endpoint = {
-      address,
-      namespace: options.namespace.replace(/^\/+|\/+$/g, '') || undefined,
-      fetch: { ...tokenFetchOptions(options, context, { carries: 'the Vault token' }), dispatcher },
-      transport,
-    };
-    let { state: token } = await obtainToken(endpoint, auth, context, tokenFromLayer);
-    if (options.revoke_on_exit && token.fromLogin) (token as Held).revokeOnExit = true;
-    if (token.fromLogin) context.hold?.(token, { session: true });
-    else if (token.found && context.session) {
-      // A given token (VAULT_TOKEN, ~/.vault-token): one state per session, held so a run that stays the parent
-      // can say once when it expires (`endingWarning`); it is never renewed or revoked.
-      const key = `vault-given\0${endpoint.address}\0${endpoint.namespace ?? ''}\0${token.token}`;
-      const shared = context.session.get(key) as typeof token | undefined;
-      if (shared) token = shared;
-      else context.session.set(key, token);
-      context.hold?.(token, { session: true });
-    }
-
-    const kv = options.kv === undefined ? undefined : options.kv === 'none' ? 'none' : (Number(options.kv) as 1 | 2);
-    if (options.kv !== undefined && !['1', '2', 'none'].includes(String(options.kv))) throw new SourceError('`kv`: expected 1, 2 or none');
-    if (options.version !== undefined && (options.recursive || kv === 1 || kv === 'none')) throw new SourceError('`version` pins a KV v2 version of one secret: not with `recursive`, `kv: 1` or `kv: none`');
-    const leasesKept = (context.cache?.get('vault-leases') as Map<string, Held> | undefined) ?? new Map<string, Held>();
-    context.cache?.set('vault-leases', leasesKept);
-    const reuse = (path: string) => {
-      const lease = leasesKept.get(path);
-      if (!lease || lease.kind !== 'lease' || lease.revoked || lease.token.token !== token.token) return undefined;
-      const due = lease.renewable && !lease.capped ? lease.endsAt - 1000 : (lease.endsAt - Math.max(1000, Math.round(lease.ttlMs / 3)));
-      return Date.now() < due ? lease : undefined;
-    };
-    const outcome = await readLayer(
-      endpoint,
-      token,
-      { paths: options.path !== undefined ? [options.path] : options.paths ?? [], recursive: options.recursive, keyPath: options.key_path, version: options.version, mount: options.mount, kv, flatten: options.flatten },
-      context,
-      reuse,
-    );
-    for (const lease of outcome.leases) {
-      if (options.revoke_on_exit) (lease as Held).revokeOnExit = true;
-      context.hold?.(lease);
-      leasesKept.set(lease.path, lease);
-    }
-    for (const lease of outcome.reused) context.hold?.(lease, { session: true });
-    if (outcome.leasedKeys.length > 0) context.leased?.(outcome.leasedKeys);
-    if (Object.keys(outcome.keys).length === 0 && options.recursive) throw new NotFoundError(`no secret under ${options.path}`);
-    return outcome.keys;
-  },
+  load: async (options, context) => (await import('./vault/layer.js')).loadVaultLayer(options, context),
   release: async (state, signal) => {
     const held = state as Held;
     const { revokeLease, revokeToken } = await import('./vault/read.js');
@@ -194,15 +130,3 @@ export default defineSource({
     return end === undefined ? undefined : `the Vault token it was given is not renewable and expires at ${new Date(end).toISOString()}, while the process runs; Vault revokes its leases then (use a login method, \`auth:\`, or a longer-lived token)`;
   },
 });
-
-/** Contract, "where found credentials go": a destination option filled from an earlier layer's keys is refused. */
-function checkDestinations(context: SourceContext): void {
-  for (const option of DESTINATION_OPTIONS) {
-    const layer = context.filledFrom?.([option]);
-    if (layer !== undefined) {
-      throw new SourceError(
-        `\`${option}\` is filled from a key of layer "${layer}": secretrun does not send a Vault token it found itself (VAULT_TOKEN, ~/.vault-token, a login) where an earlier layer's keys point; set it in vars or the parent environment, or take the token from that layer too (\`auth: { token: \${VAULT_TOKEN} }\`)`,
-      );
-    }
-  }
-}

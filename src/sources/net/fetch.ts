@@ -18,6 +18,7 @@ import { credentialCarried, DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_T
 import type { OptionSpecs } from '../../core/validate.js';
 import type { SourceContext, SourceOptions } from '../types.js';
 import { backoffMs, debugChannel, formatSeconds, GaveUp, pacerFor, parseRetryAfter, RETRY_AFTER_CAP_MS, throwIfCancelled, withRetries, type AttemptOutcome } from './retry.js';
+import { mediaType } from './media-type.js';
 
 export interface FetchRequest {
   url: string;
@@ -389,11 +390,7 @@ export function statusText(response: Pick<FetchResponse, 'status' | 'headers'>):
   return `HTTP ${response.status}${mime ? `, ${mime}` : ''}`;
 }
 
-/** The `type/subtype` of a Content-Type header, lower-case, or undefined when absent or not well-formed. */
-export function mediaType(contentType: string | undefined): string | undefined {
-  const mime = (contentType ?? '').split(';')[0].trim().toLowerCase();
-  return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(mime) ? mime : undefined;
-}
+export { mediaType };
 
 /** `Retry-After` wins over the backoff when it parses; it is capped so a server cannot stall a run for long. */
 export { backoffMs, parseRetryAfter, RETRY_AFTER_CAP_MS };
