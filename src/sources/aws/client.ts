@@ -6,7 +6,9 @@
  *
  * Credentials, region and endpoint come from the SDK's own resolution chains (AWS_PROFILE, AWS_REGION,
  * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, ~/.aws/config, SSO, container and instance roles); the layer's
- * `region`, `profile` and `endpoint` only override them when given.
+ * `region`, `profile` and `endpoint` only override them when given. When those chains would certainly end at the
+ * environment's keys, a region and endpoint known without reading a file, the requests go through ./lean.ts
+ * instead, and the SDK is not loaded (a service opts in with `AwsService.lean`).
  *
  * Retries are ours, not the SDK's (its client makes one attempt per call): the policy of every remote layer
  * (../net/retry.ts) retries throttling until `deadline`, waits for a slow answer (twice as long on each retry)
@@ -290,6 +292,7 @@ async function awsClient<Sdk, Client extends AwsClient>(
   watch: ConnectionWatch,
   debug: ((message: string) => void) | undefined,
 ): Promise<{ sdk: Sdk; client: Client }> {
+  // process.env: what the SDK itself would read; the layer's environment must agree with it.
   const route = service.lean ? leanRoute(service, opts, context.env, process.env, (region) => endpointInUse(service, opts, context.env, region)) : { lean: false as const, why: 'no lean protocol' };
   debug?.(`${service.title} client: ${route.lean ? 'lean (no AWS SDK)' : 'AWS SDK'}, ${route.why}`);
   if (route.lean) {
