@@ -186,11 +186,11 @@ const awsError = (status: number, type: string, headers: Record<string, string> 
 const PARAMETERS: Reply = { status: 200, json: { Parameters: [{ Name: '/fault/A', Value: 'fault-a', Type: 'String', Version: 1 }] } };
 
 /** A fresh server per run, so each path meets the same sequence; `seen` keeps every request of both runs. */
-function faultServer(handler: () => Handler, seen: Array<{ authorization?: string; target?: string }>) {
+function faultServer(handler: () => Handler, seen: Array<{ authorization?: string; target?: string }>, variable = 'AWS_ENDPOINT_URL_SSM') {
   return async () => {
     const server = await startServer(handler());
     return {
-      env: { AWS_ENDPOINT_URL_SSM: server.origin },
+      env: { [variable]: server.origin },
       close: async () => {
         seen.push(...server.requests.map((r) => ({ authorization: r.headers.authorization as string | undefined, target: r.headers['x-amz-target'] as string | undefined })));
         await server.close();
@@ -253,6 +253,19 @@ describe('the same message on both paths for each fault', () => {
     const { lean } = await onBoth(layer(extra), EXPORT, { fresh });
     expect(lean.code).toBe(1);
     expect(lean.stderr.replace(DEBUG_LINE, '').split('\n')[0]).toMatch(message);
+  });
+
+  it('Secrets Manager without the batch permission: BatchGetSecretValue is refused, each secret is read alone, on both paths', async () => {
+    const seen: Array<{ target?: string }> = [];
+    const handler = (): Handler => (req) => {
+      if (req.headers['x-amz-target'] === 'secretsmanager.BatchGetSecretValue') return awsError(400, 'AccessDeniedException');
+      const id = JSON.parse(req.body).SecretId as string;
+      return { status: 200, json: { Name: id, ARN: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${id}-AbCdEf`, SecretString: JSON.stringify({ [id.toUpperCase()]: `${id}-value` }), CreatedDate: 1700000000.123 } };
+    };
+    const fresh = faultServer(handler, seen, 'AWS_ENDPOINT_URL_SECRETS_MANAGER');
+    const { lean } = await onBoth({ 'secretrun.yaml': 'sources:\n  - type: secretsmanager\n    secret_ids: [one, two]\n    region: eu-west-1\n' }, EXPORT, { fresh });
+    expect(JSON.parse(lean.stdout)).toEqual({ ONE: 'one-value', TWO: 'two-value' });
+    expect(seen.map((r) => r.target).sort()).toEqual([...Array(2).fill('secretsmanager.BatchGetSecretValue'), ...Array(4).fill('secretsmanager.GetSecretValue')]);
   });
 
   it('503 with Retry-After: throttling, waited for as asked, then the answer', async () => {
