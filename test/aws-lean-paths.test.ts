@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closedPortUrl, dummyAwsEnv, numberedParameters, seedParameters, seedSecrets, waitForMoto } from './helpers/moto.js';
 import { startBlackhole } from './helpers/blackhole.js';
+import { testCa } from './helpers/test-ca.js';
 import { signedHeaders } from '../src/sources/aws/lean.js';
 import { runCli, tmpProject, useTmpProjects, type CliResult } from './helpers/cli.js';
 import { sequence, startServer, type Handler, type Reply } from './helpers/http-server.js';
@@ -266,6 +267,19 @@ describe('the same message on both paths for each fault', () => {
     const { lean } = await onBoth({ 'secretrun.yaml': 'sources:\n  - type: secretsmanager\n    secret_ids: [one, two]\n    region: eu-west-1\n' }, EXPORT, { fresh });
     expect(JSON.parse(lean.stdout)).toEqual({ ONE: 'one-value', TWO: 'two-value' });
     expect(seen.map((r) => r.target).sort()).toEqual([...Array(2).fill('secretsmanager.BatchGetSecretValue'), ...Array(4).fill('secretsmanager.GetSecretValue')]);
+  });
+
+  it('an https:// endpoint (a CA from NODE_EXTRA_CA_CERTS): the same answer over TLS on both paths; an untrusted certificate, the same refusal', async () => {
+    const ca = testCa();
+    const tls = async () => {
+      const server = await startServer(() => PARAMETERS, { tls: ca.tls });
+      return { env: { AWS_ENDPOINT_URL_SSM: server.origin }, close: () => server.close() };
+    };
+    const { lean } = await onBoth(layer(), EXPORT, { fresh: tls, extra: { NODE_EXTRA_CA_CERTS: ca.caPath } });
+    expect(JSON.parse(lean.stdout)).toEqual({ A: 'fault-a' });
+    const untrusted = await onBoth(layer('    retries: 0\n'), EXPORT, { fresh: tls });
+    expect(untrusted.lean.code).toBe(1);
+    expect(untrusted.lean.stderr.replace(DEBUG_LINE, '').split('\n')[0]).toMatch(/cannot reach SSM at https:\/\/127\.0\.0\.1:\d+: TLS [A-Z_]+ \(is the server's CA trusted\? NODE_EXTRA_CA_CERTS adds one\) \(region eu-west-1\)$/);
   });
 
   it('503 with Retry-After: throttling, waited for as asked, then the answer', async () => {

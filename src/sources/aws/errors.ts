@@ -5,6 +5,8 @@
 import { formatSeconds, parseRetryAfter, type AttemptOutcome, type GaveUp } from '../net/retry.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
+/** A certificate that does not verify, a TLS handshake that fails: final (trying again will not heal it). */
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
 const EXPIRED_NAMES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired']);
 const BAD_CREDENTIAL_NAMES = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'InvalidClientTokenId', 'SignatureDoesNotMatch']);
 const ACCESS_DENIED_NAMES = new Set(['AccessDeniedException', 'AccessDenied']);
@@ -102,6 +104,9 @@ export function describeAwsError(err: unknown, scene: ErrorScene, gaveUp?: GaveU
     return `cannot reach ${scene.service} at ${scene.endpoint}: no connection within ${formatSeconds(e.timeoutMs ?? 0)} (options \`timeout\` and \`retries\`) (${where}${tries})`;
   }
   if (e.code !== undefined && NETWORK_CODES.has(e.code)) return `cannot reach ${scene.service} at ${scene.endpoint}: ${e.code} (${where}${tries})`;
+  if (e.code !== undefined && TLS_CODES.test(e.code)) {
+    return `cannot reach ${scene.service} at ${scene.endpoint}: TLS ${e.code} (is the server's CA trusted? NODE_EXTRA_CA_CERTS adds one) (${where}${tries})`;
+  }
   // The SDK's deserializer (and ./lean.ts) on a body that is not JSON: a proxy's page, a cut-off answer.
   if (name === 'SyntaxError' && e.$metadata?.httpStatusCode !== undefined) return `the answer of ${scene.service} at ${scene.endpoint} is not AWS JSON (${httpStatus(err)}${where}${tries})`;
   if (name === 'TimeoutError') {
