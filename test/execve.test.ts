@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, CLI_NODE, baseEnv, hasExecve, runCommand, tmpProject } from './helpers/cli.js';
+import { startServer } from './helpers/http-server.js';
 import { execWillStart } from '../src/process/child.js';
 // @ts-expect-error: a plain .mjs script without types
 import { installedNodes } from '../scripts/node-versions.mjs';
@@ -134,6 +135,34 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
     expect(run.some((p) => p.endsWith(join('dist', 'cli.cjs')))).toBe(true);
     expect(run.filter((p) => p.endsWith(join('dist', 'cold.cjs')))).toEqual([]);
     expect((await readsOf(['ls'])).filter((p) => p.endsWith(join('dist', 'cold.cjs')))).toHaveLength(1);
+  });
+
+  it('an ssm layer with environment credentials loads no AWS SDK (dist/vendor/aws.cjs) before the handover; with a profile it does', async () => {
+    const server = await startServer(() => ({ status: 200, json: { Parameters: [{ Name: '/lean/A', Value: 'a', Type: 'String', Version: 1 }] } }));
+    const { dir: ssmDir, cleanup: done } = tmpProject({
+      'secretrun.yaml': 'sources:\n  - type: ssm\n    path: /lean\n    region: eu-west-1\n',
+      credentials: '[p]\naws_access_key_id = AKIDLEAN\naws_secret_access_key = not-a-real-key\n',
+    });
+    try {
+      const reads = (name: string) => join(ssmDir, `${name}.txt`);
+      const preload = join(ssmDir, 'reads.cjs');
+      // Each read of a vendored bundle is noted at once (the handover replaces the process: no exit hook runs).
+      writeFileSync(preload, `const fs = require('fs'); const real = fs.readFileSync; fs.readFileSync = function (p, ...a) { if (/vendor[\\/][^\\/]+\\.cjs$/.test(String(p))) fs.appendFileSync(process.env.SR_READS, String(p) + '\\n'); return real.call(this, p, ...a); };`);
+      const common = { AWS_ENDPOINT_URL_SSM: server.origin, AWS_CONFIG_FILE: join(ssmDir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(ssmDir, 'credentials') };
+      const run = (name: string, env: Record<string, string>) =>
+        runCommand(EXEC_NODE!, ['-r', preload, BIN, '--', process.execPath, '-e', 'process.stdout.write(process.env.A)'], { cwd: ssmDir, env: { ...common, ...env, SR_READS: reads(name) } });
+      const lean = await run('lean', { AWS_ACCESS_KEY_ID: 'AKIDLEAN', AWS_SECRET_ACCESS_KEY: 'not-a-real-key' });
+      expect(lean.code, lean.stderr).toBe(0);
+      expect(lean.stdout).toBe('a');
+      expect(existsSync(reads('lean')) ? readFileSync(reads('lean'), 'utf8') : '').not.toMatch(/aws\.cjs/);
+      const sdk = await run('sdk', { AWS_PROFILE: 'p' });
+      expect(sdk.code, sdk.stderr).toBe(0);
+      expect(sdk.stdout).toBe('a');
+      expect(readFileSync(reads('sdk'), 'utf8')).toMatch(/vendor[\\/]aws\.cjs/);
+    } finally {
+      done();
+      await server.close();
+    }
   });
 
   it('a relaying parent (--no-exec) with nothing to renew or cancel builds no AbortController either', async () => {

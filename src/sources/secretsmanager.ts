@@ -193,6 +193,7 @@ const SECRETS_MANAGER: AwsService<SecretsManagerModule, SecretsManagerClient> = 
   endpointVariable: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
   hostPrefix: 'secretsmanager',
   createClient: (sdk, config) => new sdk.SecretsManagerClient(config),
+  lean: { target: 'secretsmanager', signingName: 'secretsmanager', operations: ['GetSecretValue', 'BatchGetSecretValue'], serverErrors: ['InternalServiceError'] },
 };
 
 const OPTIONS = {

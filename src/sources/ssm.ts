@@ -1,5 +1,6 @@
 /**
- * `type: ssm` — AWS SSM Parameter Store through the real AWS SDK (contract section 1).
+ * `type: ssm` — AWS SSM Parameter Store through the real AWS SDK (contract section 1), or the requests it would
+ * send, without it, when that is certain (./aws/lean.ts).
  *
  * What every AWS source shares (credentials, region, AWS_ENDPOINT_URL_SSM, retries, lazy SDK loading, error
  * messages) lives in ./aws/; this module is what is SSM's own: the options, the paging, the key names.
@@ -204,6 +205,7 @@ const SSM: AwsService<SsmModule, SSMClient> = {
   endpointVariable: 'AWS_ENDPOINT_URL_SSM',
   hostPrefix: 'ssm',
   createClient: (sdk, config) => new sdk.SSMClient(config),
+  lean: { target: 'AmazonSSM', signingName: 'ssm', operations: ['GetParametersByPath', 'GetParameters'], serverErrors: ['InternalServerError'] },
 };
 
 const OPTIONS = {

@@ -6,7 +6,9 @@
  *
  * Credentials, region and endpoint come from the SDK's own resolution chains (AWS_PROFILE, AWS_REGION,
  * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, ~/.aws/config, SSO, container and instance roles); the layer's
- * `region`, `profile` and `endpoint` only override them when given.
+ * `region`, `profile` and `endpoint` only override them when given. When those chains would certainly end at the
+ * environment's keys, a region and endpoint known without reading a file, the requests go through ./lean.ts
+ * instead, and the SDK is not loaded (a service opts in with `AwsService.lean`).
  *
  * Retries are ours, not the SDK's (its client makes one attempt per call): the policy of every remote layer
  * (../net/retry.ts) retries throttling until `deadline`, waits for a slow answer (twice as long on each retry)
@@ -23,6 +25,7 @@ import type { OptionSpecs } from '../../core/validate.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
 import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
 import { awsErrorName, classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
+import { LeanClient, leanRoute, leanSdk, type LeanProtocol } from './lean.js';
 
 /** One AWS service as a source uses it. */
 export interface AwsService<Sdk, Client> {
@@ -35,6 +38,8 @@ export interface AwsService<Sdk, Client> {
   /** The endpoint host prefix: `ssm` gives https://ssm.<region>.amazonaws.com. */
   hostPrefix: string;
   createClient(sdk: Sdk, config: AwsClientConfig): Client;
+  /** The service's JSON protocol, for requests without the SDK when it would certainly make the same (./lean.ts). */
+  lean?: LeanProtocol;
 }
 
 /** The options every AWS layer accepts besides its own. */
@@ -132,7 +137,7 @@ export function clientConfig(opts: AwsOptions, context: Pick<SourceContext, 'war
     maxAttempts: 1,
     retryMode: 'standard',
     // The time limit of a whole attempt is ours (it doubles on each retry); the SDK only bounds connecting.
-    requestHandler: { connectionTimeout: opts.timeoutMs, ...(agents && { httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent }) },
+    requestHandler: { connectionTimeout: opts.timeoutMs, ...(agents && { httpAgent: agents.agent(false), httpsAgent: agents.agent(true) }) },
     // The SDK writes some warnings with console.warn unless given a logger; keep them to one line on our channel.
     logger: {
       debug: () => {},
@@ -182,16 +187,16 @@ function missingProfile(opts: AwsOptions, context: SourceContext): string | unde
  * The client's HTTP agents, watched: the retry policy tells a host that never accepts a connection (retried at
  * `timeout` each) from a server that is slow to answer on one (waited for longer). `connected(listener)` calls
  * back at once when a connection is open (a kept-alive one serves the next request), else when one opens.
+ * `agent(https)` makes each agent on first use: the lean client needs only its endpoint's, and node:https (with
+ * node:tls) costs a few milliseconds to load.
  */
 export interface ConnectionWatch {
-  httpAgent: unknown;
-  httpsAgent: unknown;
+  agent(https: boolean): unknown;
   connected(listener: () => void): () => void;
+  destroy(): void;
 }
 
 function watchConnections(): ConnectionWatch {
-  const http: typeof import('node:http') = process.getBuiltinModule?.('node:http') ?? require('node:http');
-  const https: typeof import('node:https') = process.getBuiltinModule?.('node:https') ?? require('node:https');
   let open = 0;
   const listeners = new Set<() => void>();
   const opened = (socket: import('node:net').Socket, event: 'connect' | 'secureConnect') =>
@@ -200,20 +205,25 @@ function watchConnections(): ConnectionWatch {
       socket.once('close', () => open--);
       for (const listener of [...listeners]) listener();
     });
-  // The SDK's own defaults: keep-alive, 50 sockets.
-  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 50 });
-  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 50 });
-  for (const [agent, event] of [[httpAgent, 'connect'], [httpsAgent, 'secureConnect']] as const) {
+  const agents = new Map<boolean, import('node:http').Agent>();
+  const make = (https: boolean) => {
+    const module: { Agent: typeof import('node:http').Agent } = https
+      ? (process.getBuiltinModule?.('node:https') ?? require('node:https'))
+      : (process.getBuiltinModule?.('node:http') ?? require('node:http'));
+    // The SDK's own defaults: keep-alive, 50 sockets.
+    const agent = new module.Agent({ keepAlive: true, maxSockets: 50 });
     const create = (agent as unknown as { createConnection: (...a: unknown[]) => import('node:net').Socket }).createConnection.bind(agent);
     (agent as unknown as { createConnection: (...a: unknown[]) => unknown }).createConnection = (...args: unknown[]) => {
       const socket = create(...args);
-      if (socket) opened(socket, event);
+      if (socket) opened(socket, https ? 'secureConnect' : 'connect');
       return socket;
     };
-  }
+    agents.set(https, agent);
+    return agent;
+  };
   return {
-    httpAgent,
-    httpsAgent,
+    agent: (https) => agents.get(https) ?? make(https),
+    destroy: () => agents.forEach((agent) => agent.destroy()),
     connected(listener) {
       if (open > 0) {
         listener();
@@ -272,6 +282,38 @@ function noConnection(waitedMs: number): { error: unknown; describe: string } {
 }
 
 /**
+ * The lean client (./lean.ts) when the SDK would certainly end at the same request, else the service's SDK and a
+ * client of it; the debug line says which and why (names only).
+ */
+async function awsClient<Sdk, Client extends AwsClient>(
+  service: AwsService<Sdk, Client>,
+  opts: AwsOptions,
+  context: SourceContext,
+  watch: ConnectionWatch,
+  debug: ((message: string) => void) | undefined,
+): Promise<{ sdk: Sdk; client: Client }> {
+  // process.env: what the SDK itself would read; the layer's environment must agree with it.
+  const route = service.lean ? leanRoute(service, opts, context.env, process.env, (region) => endpointInUse(service, opts, context.env, region)) : { lean: false as const, why: 'no lean protocol' };
+  debug?.(`${service.title} client: ${route.lean ? 'lean (no AWS SDK)' : 'AWS SDK'}, ${route.why}`);
+  if (route.lean) {
+    context.secret(route.credentials.secretAccessKey);
+    if (route.credentials.sessionToken) context.secret(route.credentials.sessionToken);
+    const { region, credentials } = route;
+    const endpoint = endpointInUse(service, opts, context.env, region);
+    // The stand-ins have the surface the sources use of the SDK module and client (see ./lean.ts).
+    const client = new LeanClient({ protocol: service.lean!, endpoint, region, credentials, agent: watch.agent(new URL(endpoint).protocol === 'https:') });
+    return { sdk: leanSdk(service.lean!) as Sdk, client: client as unknown as Client };
+  }
+  let sdk: Sdk;
+  try {
+    sdk = await loadPackage<Sdk>(service.packageName);
+  } catch {
+    throw new SourceError(`the AWS SDK is not installed: run \`npm install ${service.packageName}\``);
+  }
+  return { sdk, client: withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context, watch))) };
+}
+
+/**
  * Load the service's SDK, build a client, resolve the region and run `use`. An SDK failure thrown by `use` becomes
  * one line naming the error, the region and the attempts (a `SourceError` it throws itself passes as it is); the
  * client is destroyed in every case.
@@ -282,19 +324,13 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
   context: SourceContext,
   use: (call: AwsCall<Sdk, Client>) => Promise<T>,
 ): Promise<T> {
-  let sdk: Sdk;
-  try {
-    sdk = await loadPackage<Sdk>(service.packageName);
-  } catch {
-    throw new SourceError(`the AWS SDK is not installed: run \`npm install ${service.packageName}\``);
-  }
+  const debug = debugChannel(context.env, context.layer);
   const watch = watchConnections();
-  const client = withoutNodeVersionWarning(() => service.createClient(sdk, clientConfig(opts, context, watch)));
+  const { sdk, client } = await awsClient(service, opts, context, watch, debug);
   try {
     const region = await resolveRegion(client, opts, context);
     const endpoint = endpointInUse(service, opts, context.env, region);
     const pacer = pacerFor(`${service.title} ${endpoint}`);
-    const debug = debugChannel(context.env, context.layer);
     const retrying = <R>(what: string, send: (abortSignal: AbortSignal) => Promise<R>): Promise<R> =>
       withRetries((a) => attemptCall(send, a, context.signal, watch), {
         timeoutMs: opts.timeoutMs,
@@ -331,8 +367,7 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
     }
   } finally {
     client.destroy();
-    (watch.httpAgent as { destroy(): void }).destroy();
-    (watch.httpsAgent as { destroy(): void }).destroy();
+    watch.destroy();
   }
 }
 

@@ -5,6 +5,8 @@
 import { formatSeconds, parseRetryAfter, type AttemptOutcome, type GaveUp } from '../net/retry.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE']);
+/** A certificate that does not verify, a TLS handshake that fails: final (trying again will not heal it). */
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
 const EXPIRED_NAMES = new Set(['ExpiredTokenException', 'ExpiredToken', 'RequestExpired']);
 const BAD_CREDENTIAL_NAMES = new Set(['UnrecognizedClientException', 'InvalidSignatureException', 'InvalidClientTokenId', 'SignatureDoesNotMatch']);
 const ACCESS_DENIED_NAMES = new Set(['AccessDeniedException', 'AccessDenied']);
@@ -51,11 +53,13 @@ export function classifyAwsError(err: unknown): AttemptOutcome<never> & { ok: fa
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
   const retryAfterMs = parseRetryAfter(e.$response?.headers?.['retry-after']);
-  const describe = e.code !== undefined && NETWORK_CODES.has(e.code) ? e.code : name;
+  const network = e.code !== undefined && NETWORK_CODES.has(e.code);
+  const describe = network ? e.code! : name;
   if (THROTTLING_NAMES.has(name) || status === 429 || (status === 503 && retryAfterMs !== undefined)) return { ok: false, kind: 'throttled', error: err, describe, retryAfterMs };
-  // The SDK's own connection timeout: no connection was established (retried at `timeout`, no doubling).
-  if (name === 'TimeoutError') return { ok: false, kind: /establish a connection/.test(String(e.message)) ? 'unconnected' : 'timeout', error: err, describe };
-  const transient = (e.code !== undefined && NETWORK_CODES.has(e.code)) || e.$fault === 'server' || (status !== undefined && status >= 500) || TRANSIENT_NAMES.has(name);
+  // The SDK's own connection timeout: no connection was established (retried at `timeout`, no doubling). The SDK
+  // also names a reset connection (ECONNRESET, EPIPE, ETIMEDOUT) TimeoutError: that is a failure, by its code.
+  if (name === 'TimeoutError' && !network) return { ok: false, kind: /establish a connection/.test(String(e.message)) ? 'unconnected' : 'timeout', error: err, describe };
+  const transient = network || e.$fault === 'server' || (status !== undefined && status >= 500) || TRANSIENT_NAMES.has(name);
   return { ok: false, kind: transient ? 'transient' : 'final', error: err, describe };
 }
 
@@ -99,11 +103,16 @@ export function describeAwsError(err: unknown, scene: ErrorScene, gaveUp?: GaveU
   if (name === 'AttemptNoConnection') {
     return `cannot reach ${scene.service} at ${scene.endpoint}: no connection within ${formatSeconds(e.timeoutMs ?? 0)} (options \`timeout\` and \`retries\`) (${where}${tries})`;
   }
+  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return `cannot reach ${scene.service} at ${scene.endpoint}: ${e.code} (${where}${tries})`;
+  if (e.code !== undefined && TLS_CODES.test(e.code)) {
+    return `cannot reach ${scene.service} at ${scene.endpoint}: TLS ${e.code} (is the server's CA trusted? NODE_EXTRA_CA_CERTS adds one) (${where}${tries})`;
+  }
+  // The SDK's deserializer (and ./lean.ts) on a body that is not JSON: a proxy's page, a cut-off answer.
+  if (name === 'SyntaxError' && e.$metadata?.httpStatusCode !== undefined) return `the answer of ${scene.service} at ${scene.endpoint} is not AWS JSON (${httpStatus(err)}${where}${tries})`;
   if (name === 'TimeoutError') {
     const phase = /establish a connection/.test(String(e.message)) ? 'no connection' : 'no answer';
     return `cannot reach ${scene.service} at ${scene.endpoint}: ${phase} within ${formatSeconds(scene.timeoutMs)} (option \`timeout\`) (${where}${tries})`;
   }
-  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return `cannot reach ${scene.service} at ${scene.endpoint}: ${e.code} (${where}${tries})`;
   return `${name}${awsErrorMeaning(name, scene.service)} (${httpStatus(err)}${where}${tries})`;
 }
 
