@@ -114,16 +114,28 @@ const DESCRIPTOR_KEYS: { readonly [K in keyof Required<SourceDescriptor>]: true 
  * type or a value its reference scheme. Elsewhere (the library, tests) the registry holds the descriptors themselves.
  */
 export function deferredSource(type: string, get: () => SourceDescriptor): SourceDescriptor {
-  let descriptor: SourceDescriptor | undefined;
-  const real = () => {
-    descriptor ??= get();
-    if (descriptor.type !== type) throw new Error(`registry: module for type "${type}" describes "${descriptor.type}"`);
-    return descriptor;
-  };
-  const entry: Record<string, unknown> = { type };
-  for (const key of Object.keys(DESCRIPTOR_KEYS) as (keyof SourceDescriptor)[]) if (key !== 'type') Object.defineProperty(entry, key, { get: () => real()[key], enumerable: true });
+  const entry = Object.defineProperties({ type, [LOAD]: get }, DEFERRED_PROPERTIES);
   return Object.freeze(entry) as unknown as SourceDescriptor;
 }
+
+const LOAD = Symbol('load');
+const LOADED = new WeakMap<object, SourceDescriptor>();
+/** The descriptor a deferred entry stands for, loaded on first use and checked to be of the entry's type. */
+function loaded(entry: { type: string; [LOAD]: () => SourceDescriptor }): SourceDescriptor {
+  let descriptor = LOADED.get(entry);
+  if (!descriptor) {
+    descriptor = entry[LOAD]();
+    if (descriptor.type !== entry.type) throw new Error(`registry: module for type "${entry.type}" describes "${descriptor.type}"`);
+    LOADED.set(entry, descriptor);
+  }
+  return descriptor;
+}
+/** One getter per descriptor property, shared by every deferred entry (so an entry costs one small object). */
+const DEFERRED_PROPERTIES: PropertyDescriptorMap = Object.fromEntries(
+  (Object.keys(DESCRIPTOR_KEYS) as (keyof SourceDescriptor)[])
+    .filter((key) => key !== 'type')
+    .map((key) => [key, { enumerable: true, get(this: Parameters<typeof loaded>[0]) { return loaded(this)[key]; } }]),
+);
 
 /** What a source's `load` receives: its own options, checked and with defaults, and the common ones. */
 export type LayerOptions<O extends OptionSpecs> = OptionsOf<O> & OptionsOf<typeof COMMON_OPTIONS>;
