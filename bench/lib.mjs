@@ -316,7 +316,7 @@ export function installedPackage() {
   const consumer = join(dir, 'consumer');
   const pkgDir = join(consumer, 'node_modules', 'secretrun');
   const done = join(dir, 'installed');
-  const caches = () => readdirSync(join(pkgDir, 'dist', 'code-cache')).map((f) => f.replace(/\.bin$/, ''));
+  const caches = () => readdirSync(join(pkgDir, 'dist', 'code-cache')).filter((f) => f.endsWith('.bin')).map((f) => f.replace(/\.bin$/, ''));
   if (existsSync(done)) return { bin: join(pkgDir, 'bin', 'secretrun.cjs'), commit, caches: caches() };
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(consumer, { recursive: true });
@@ -347,8 +347,8 @@ export function rejectedCachePackage(pkg) {
   const dir = mkdtempSync(join(tmpdir(), 'secretrun-bench-rejected-'));
   const to = join(dir, 'node_modules', 'secretrun');
   cpSync(from, to, { recursive: true });
-  for (const sub of ['dist/code-cache', 'dist/vendor/code-cache/aws']) {
-    const names = readdirSync(join(to, sub)).sort();
+  for (const sub of ['dist/code-cache', 'dist/code-cache/cold', 'dist/vendor/code-cache/aws']) {
+    const names = readdirSync(join(to, sub)).filter((n) => n.endsWith('.bin')).sort();
     const bytes = names.map((n) => readFileSync(join(to, sub, n)));
     names.forEach((n, i) => writeFileSync(join(to, sub, n), bytes[(i + 1) % bytes.length]));
   }
