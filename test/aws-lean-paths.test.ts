@@ -62,6 +62,8 @@ const shownOf = (r: CliResult) => ({
   stdout: r.stdout,
   stderr: r.stderr
     .replace(DEBUG_LINE, '')
+    // SECRETRUN_DEBUG's stack frames: which of Node's timer and tick frames appear depends on when the last attempt ended.
+    .replace(/^ +at .*\n/gm, '')
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
     .replace(/ in \d+(\.\d+)? s\)/g, ' in T s)'),
 });
