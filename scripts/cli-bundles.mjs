@@ -1,7 +1,8 @@
 // The CLI as two CommonJS files: dist/cli.cjs, what a run of local layers needs, and dist/cold.cjs, the code only
-// some runs reach (the other commands, the Vault, Google and Azure clients, watch mode, secret files). Every start
-// reads, deserialises and initialises cli.cjs, so what a plain `secretrun -- cmd` never runs costs it time there
-// (measured: the execve path 6-11 ms faster with the cold code out of the start-up file, docs/performance.md).
+// some runs reach (the other commands, the remote source types, watch mode, secret files). Every start reads,
+// deserialises and initialises cli.cjs, so what a plain `secretrun -- cmd` never runs costs it time there: memory
+// touched is time on a VM (docs/performance.md, "Third session": about 150 fewer pages per start with this split
+// and the deferred registry below).
 //
 // How the two share one set of modules (one SourceError class, one registry, one session):
 // - COLD lists modules (a file, or a folder's) that hot code reaches through `import()`. In the hot build such an
