@@ -25,7 +25,7 @@ import type { OptionSpecs } from '../../core/validate.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
 import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
 import { awsErrorName, classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
-import { LeanClient, leanRoute, leanSdk, type LeanProtocol } from './lean.js';
+import { LeanClient, leanRoute, leanSdk, nodeHttp, type LeanProtocol } from './lean.js';
 
 /** One AWS service as a source uses it. */
 export interface AwsService<Sdk, Client> {
@@ -207,11 +207,8 @@ function watchConnections(): ConnectionWatch {
     });
   const agents = new Map<boolean, import('node:http').Agent>();
   const make = (https: boolean) => {
-    const module: { Agent: typeof import('node:http').Agent } = https
-      ? (process.getBuiltinModule?.('node:https') ?? require('node:https'))
-      : (process.getBuiltinModule?.('node:http') ?? require('node:http'));
     // The SDK's own defaults: keep-alive, 50 sockets.
-    const agent = new module.Agent({ keepAlive: true, maxSockets: 50 });
+    const agent = new (nodeHttp(https).Agent)({ keepAlive: true, maxSockets: 50 });
     const create = (agent as unknown as { createConnection: (...a: unknown[]) => import('node:net').Socket }).createConnection.bind(agent);
     (agent as unknown as { createConnection: (...a: unknown[]) => unknown }).createConnection = (...args: unknown[]) => {
       const socket = create(...args);

@@ -268,6 +268,14 @@ function readIfPresent(path: string): string | undefined {
 
 // ---- the stand-ins ----------------------------------------------------------------------------------------------
 
+/**
+ * node:https or node:http, loaded on first use (node:https brings node:tls, a few milliseconds): the module of the
+ * lean client's requests and of the agents both clients send through (./client.ts).
+ */
+export function nodeHttp(https: boolean): Pick<typeof import('node:http'), 'Agent' | 'request'> {
+  return https ? (process.getBuiltinModule?.('node:https') ?? require('node:https')) : (process.getBuiltinModule?.('node:http') ?? require('node:http'));
+}
+
 /** A command as the sources build it: `new sdk.GetParametersCommand(input)`. */
 interface LeanCommand {
   operation: string;
@@ -319,10 +327,7 @@ export class LeanClient {
       { region, service: protocol.signingName, date: new Date(Date.now() + this.clockOffsetMs) },
     );
     const sentAt = Date.now();
-    const https = url.protocol === 'https:';
-    const transport: Pick<typeof import('node:http'), 'request'> = https
-      ? (process.getBuiltinModule?.('node:https') ?? require('node:https'))
-      : (process.getBuiltinModule?.('node:http') ?? require('node:http'));
+    const transport = nodeHttp(url.protocol === 'https:');
     return new Promise((resolve, reject) => {
       const request = transport.request(
         {
