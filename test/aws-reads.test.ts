@@ -1,6 +1,7 @@
 /** The batching side of one read per resolve (src/sources/aws/reads.ts): known reads, the rest, limits, settling. */
 import { describe, expect, it } from 'vitest';
-import { eachLimited, readEach, settled } from '../src/sources/aws/reads.js';
+import { eachLimited, mapConcurrently } from '../src/sources/concurrency.js';
+import { readEach, settled } from '../src/sources/aws/reads.js';
 import { knownRead, readKey, recordRead } from '../src/sources/session.js';
 
 /** A promise settled by hand. */
@@ -102,5 +103,26 @@ describe('eachLimited', () => {
     });
     const results = await Promise.allSettled(out);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+  });
+});
+
+describe('mapConcurrently', () => {
+  it('results in order, at most `limit` at once; after a failure, no item waiting for a slot starts', async () => {
+    const started: number[] = [];
+    const gates = Array.from({ length: 4 }, () => deferred<void>());
+    const all = mapConcurrently([0, 1, 2, 3], async (i) => {
+      started.push(i);
+      await gates[i].promise;
+      if (i === 0) throw new Error('zero');
+      return i;
+    }, 2);
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([0, 1]);
+    gates[0].resolve();
+    await expect(all).rejects.toThrow('zero');
+    for (const g of gates) g.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual([0, 1]);
+    expect(await mapConcurrently([3, 1, 2], async (i) => i * 2, 2)).toEqual([6, 2, 4]);
   });
 });

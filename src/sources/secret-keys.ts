@@ -53,29 +53,6 @@ export class SecretKeys {
   }
 }
 
-/** Secrets read at once: well under the stores' quotas, and kind to a small machine. */
-const CONCURRENCY = 8;
-
-/** `fn` over `items`, at most CONCURRENCY at a time, results in order; the first failure stops new work. */
-export async function mapConcurrently<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit = CONCURRENCY): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /** The fetch options of a reference read (`ref+gcpsecrets`, `ref+azurekeyvault`): the remote defaults, no insecure transport. */
 export function referenceFetch(context: SourceContext, carries: string, credentialsName: string) {
   const defaults = { timeout: DEFAULT_TIMEOUT_SECONDS, retries: DEFAULT_RETRIES, deadline: DEFAULT_DEADLINE_SECONDS, allow_insecure_http: false };

@@ -18,7 +18,8 @@ import type { BatchGetSecretValueCommandOutput, GetSecretValueCommandOutput, Sec
 import { NotFoundError, SourceError } from '../core/errors.js';
 import { jsonObject, structuredToEnv } from '../formats/parse.js';
 import { readInGroups } from '../core/references.js';
-import { eachLimited, readEach, settled } from './aws/reads.js';
+import { eachLimited } from './concurrency.js';
+import { readEach, settled } from './aws/reads.js';
 import { readKey } from './session.js';
 import { allPages, awsOptions, awsOptionSpecs, awsReferenceProblem, chunk, referenceAwsOptions, resourceLabel, withAwsClient, type AwsCall, type AwsOptions, type AwsService } from './aws/client.js';
 import { awsErrorName, httpStatus, isAccessDenied } from './aws/errors.js';

@@ -43,30 +43,3 @@ export async function settled<V>(reads: readonly Promise<V>[]): Promise<V[]> {
   if (failed) throw failed.reason;
   return outcomes.map((o) => (o as PromiseFulfilledResult<V>).value);
 }
-
-/** `read` on each item, at most `limit` at once; one promise per item, in order. */
-export function eachLimited<I, V>(items: readonly I[], limit: number, read: (item: I) => Promise<V>): Promise<V>[] {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  const slot = (): Promise<void> => {
-    if (active < limit) {
-      active++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => waiting.push(resolve));
-  };
-  // A finished read hands its slot to the next waiting one.
-  const free = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else active--;
-  };
-  return items.map(async (item) => {
-    await slot();
-    try {
-      return await read(item);
-    } finally {
-      free();
-    }
-  });
-}
