@@ -20,7 +20,8 @@
  * B1N and B6 also measure the package as a user installs it, beside the working tree's build: HEAD packed from a
  * clean clone (`npm ci`, `npm pack`, whose prepack makes the release's code caches) and installed into an empty
  * project, about a minute and a half once per commit (bench/lib.mjs installedPackage; BENCH_PACKAGE=0 skips it).
- * Their Node 24 and 26 rows are the issue #31 goals; bench/relay-cpu.mjs measures the relaying parent's own CPU.
+ * Their Node 24 and 26 rows are the issue #31 goals; bench/relay-cpu.mjs measures the relaying parent's own CPU,
+ * and bench/snapshot.mjs the floor of a start from a V8 start-up snapshot (a design that was measured, not built).
  */
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
