@@ -9,6 +9,9 @@
  *   BENCH_PACKAGE=0                     leave out the installed package (bench/lib.mjs installedPackage)
  *   BENCH_NODES=24,26                   only these majors
  *
+ * Two floors: bench/minimal-relay.cjs, a relaying parent that does this project's work by hand (with dotenv's parser,
+ * and with a plain split of each line), started as a file, as a bin is.
+ *
  * One diagnostic row: the working tree's `--no-exec` under `--min-semi-space-size=2`, a young generation large
  * enough that the relaying parent never scavenges (the bin cannot pass a V8 flag). From V8 12 (Node 22) the code
  * cache does not depend on this flag, so the cache is still taken and the distance to the row above is what the one
@@ -18,9 +21,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SECRETRUN_BIN, SPAWN_ONLY, installedPackage, table } from './lib.mjs';
 import { startupProject } from './fixtures.mjs';
 import { installedNodes } from '../scripts/node-versions.mjs';
+
+/** The least a relaying parent can do for this project, by hand: the floor of any JavaScript relaying launcher. */
+const MINIMAL_RELAY = fileURLToPath(new URL('./minimal-relay.cjs', import.meta.url));
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const dir = mkdtempSync(join(tmpdir(), 'secretrun-relay-cpu-'));
@@ -40,6 +47,8 @@ for (const { version, bin } of nodes) {
   const cmds = [
     ['`node -e 0`', ['-e', '0']],
     ['spawn-only', ['-e', SPAWN_ONLY]],
+    ['minimal relaying script, dotenv\'s parser (bench/minimal-relay.cjs, a floor)', [MINIMAL_RELAY, '--', 'true']],
+    ['minimal relaying script, lines split on `=` (a floor)', [MINIMAL_RELAY, '--split', '--', 'true']],
     ['secretrun (working tree) `--no-exec`', [SECRETRUN_BIN, '--no-exec', '--', 'true']],
     ['the same without its scavenge (`--min-semi-space-size=2`, diagnostic)', ['--min-semi-space-size=2', SECRETRUN_BIN, '--no-exec', '--', 'true']],
     ...(pkg ? [['secretrun (installed package) `--no-exec`', [pkg.bin, '--no-exec', '--', 'true']]] : []),
