@@ -10,7 +10,16 @@
 //   cache) on the first ask. A static import of a listed file from hot code is a build error (it would pull the
 //   module back in); a folder's module imported statically stays in the start-up file.
 // - cold.cjs holds the COLD modules and whatever only they import. A module the hot file already holds is not copied:
-//   cold code gets it from the hot file's table of module namespaces, which cli.cjs fills before the CLI starts.
+//   cold code gets it from the hot file's table of shared modules, which cli.cjs fills before the CLI starts.
+// - That table holds a function per module, which builds a view of the module's exports (a getter per export,
+//   reading the hot module's own binding) when cold code first imports it. A table of namespaces (`import * as`) did
+//   the same, but esbuild builds every namespace when cli.cjs loads (~190 getters defined, a closure each) for code
+//   only some runs load. Measured on a plain `secretrun -- true` of env/dotenv/json layers, up to the handover: the
+//   namespaces were 200-310 KB of young-generation allocation on Node 20-26 (__export alone ~23 KB in --heap-prof),
+//   which pushed the start over its one scavenge on Node 22-26 and cost it 130-160 minor page faults there. The views
+//   need each module's export names: esbuild's metafile gives them (exportNames), and the cold build checks every
+//   import of cold code against them, so a name the list lacks (an `export *` of a CommonJS module is known only at
+//   run time) fails the build.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
@@ -93,29 +102,75 @@ function coldBoundary(coldIds) {
 }
 
 /**
- * In the cold build: a module the hot file holds becomes a view of its namespace there (`hotIds` collects them), so
- * both files use one instance of it.
+ * In the cold build: a module the hot file holds (a key of `exportsOf`, its export names) becomes the hot file's view
+ * of it (`hotIds` collects them), so both files use one instance of it. The view is an ES module re-exporting the
+ * listed names from the object the hot table's function returns (`hot-object`, built once, when cold code first
+ * imports the module): esbuild fails the build on an import of a name the list lacks, and reads every other through
+ * the object's getters (hotRegistry), so a `let` the hot module reassigns reads the same in cold code (ES module
+ * live bindings).
  */
-function hotModules(hotSet, hotIds) {
+function hotModules(exportsOf, hotIds) {
   return {
     name: 'hot-modules',
     setup(b) {
       b.onResolve({ filter: /^\.\.?\// }, async (args) => {
         const id = await projectId(b, args, 'hot-modules');
-        if (id === undefined || !hotSet.has(id)) return undefined;
+        if (id === undefined || !exportsOf.has(id)) return undefined;
         hotIds.add(id);
         return { path: id, namespace: 'hot-view' };
       });
-      // Getters, so a `let` the hot module reassigns reads the same in cold code (ES module live bindings).
       b.onLoad({ filter: /.*/, namespace: 'hot-view' }, (args) => ({
-        contents: `const ns = globalThis[${HOT_SYMBOL}][${JSON.stringify(args.path)}];
-const view = { __esModule: true };
-for (const key of Object.keys(ns)) Object.defineProperty(view, key, { get: () => ns[key], enumerable: true });
-module.exports = view;`,
+        contents: `export { ${exportsOf.get(args.path).map((name) => JSON.stringify(name)).join(', ')} } from ${JSON.stringify(`hot-object:${args.path}`)};`,
+        loader: 'js',
+      }));
+      b.onResolve({ filter: /^hot-object:/, namespace: 'hot-view' }, (args) => ({ path: args.path.slice('hot-object:'.length), namespace: 'hot-object' }));
+      b.onLoad({ filter: /.*/, namespace: 'hot-object' }, (args) => ({
+        contents: `module.exports = globalThis[${HOT_SYMBOL}][${JSON.stringify(args.path)}]();`,
         loader: 'js',
       }));
     },
   };
+}
+
+/**
+ * The export names of each of the modules `ids` as the hot build compiles them (its `plugins`): esbuild's metafile
+ * lists an entry point's exports, with `export ... from` and `export *` of ES modules resolved. Names known only at
+ * run time (an `export *` of a CommonJS or external module) are missing, which hotModules turns into a build error
+ * where cold code imports one.
+ */
+async function exportNames(options, ids, plugins) {
+  const { metafile } = await build({
+    ...options,
+    entryPoints: ids.map((id) => `./${id}`),
+    format: 'esm',
+    splitting: true,
+    write: false,
+    metafile: true,
+    outdir: 'export-names',
+    outbase: root,
+    plugins,
+  });
+  const names = new Map(Object.values(metafile.outputs).filter((o) => o.entryPoint).map((o) => [o.entryPoint, o.exports]));
+  const unlisted = ids.filter((id) => !names.has(id));
+  if (unlisted.length > 0) throw new Error(`cli-bundles: esbuild listed no exports for ${unlisted.join(', ')}`);
+  return names;
+}
+
+/**
+ * The start-up file's table of the modules cold code shares (`exportsOf`: id → export names): per module, a
+ * function returning a view with a getter per export. Named imports, which esbuild resolves through renaming and
+ * re-exports; no getter exists until cold code asks for the module.
+ */
+function hotRegistry(exportsOf) {
+  const imports = [];
+  const entries = [];
+  [...exportsOf].forEach(([id, names], i) => {
+    const local = (j) => `m${i}_${j}`;
+    imports.push(`import { ${names.map((name, j) => `${JSON.stringify(name)} as ${local(j)}`).join(', ')} } from ${JSON.stringify(`./${id}`)};`);
+    const getters = names.map((name, j) => `get ${JSON.stringify(name)}() { return ${local(j)}; }`);
+    entries.push(`  ${JSON.stringify(id)}: () => ({ __esModule: true, ${getters.join(', ')} }),`);
+  });
+  return `${imports.join('\n')}\nglobalThis[${HOT_SYMBOL}] = {\n${entries.join('\n')}\n};\n`;
 }
 
 /**
@@ -170,6 +225,7 @@ export async function buildCliBundles(options, outdir) {
   const coldIds = new Set();
   const first = await build({ ...options, entryPoints: ['src/cli/main.ts'], write: false, metafile: true, outfile: `${outdir}/cli.cjs`, plugins: [deferredRegistry(), coldBoundary(coldIds), ...plugins] });
   const hotSet = projectInputs(first.metafile);
+  const exportsOf = await exportNames(options, [...hotSet], [deferredRegistry(), coldBoundary(new Set()), ...plugins]);
   // 2. The cold file: a table of the cold modules, each initialised when first asked for.
   const hotIds = new Set();
   const table = [...coldIds].sort().map((id) => `  ${JSON.stringify(id)}: () => require(${JSON.stringify(`./${id}`)}),`);
@@ -177,12 +233,16 @@ export async function buildCliBundles(options, outdir) {
     ...options,
     stdin: { contents: `module.exports = {\n${table.join('\n')}\n};\n`, resolveDir: root, loader: 'js', sourcefile: 'cold-modules.js' },
     outfile: `${outdir}/cold.cjs`,
-    plugins: [hotModules(hotSet, hotIds), ...plugins],
+    // `ns.name` of an `import * as ns` of a shared module, where the list lacks `name`, is an error too.
+    logOverride: { ...options.logOverride, 'import-is-undefined': 'error' },
+    plugins: [hotModules(exportsOf, hotIds), ...plugins],
+  }).catch((e) => {
+    if (!e.errors?.some((m) => m.text.includes('"hot-view:'))) throw e;
+    throw new Error('cli-bundles: cold code imports a name that esbuild did not list among the exports of a module the start-up file holds (an `export *` of a CommonJS or external module is known only at run time): export it by name', { cause: e });
   });
   // 3. The start-up file again, now also filling the table of the hot modules cold code uses, before the CLI starts.
   const ids = [...hotIds].sort();
-  const registry = `${ids.map((id, i) => `import * as m${i} from ${JSON.stringify(`./${id}`)};`).join('\n')}
-globalThis[${HOT_SYMBOL}] = { ${ids.map((id, i) => `${JSON.stringify(id)}: m${i}`).join(', ')} };`;
+  const registry = hotRegistry(new Map(ids.map((id) => [id, exportsOf.get(id)])));
   const final = await build({
     ...options,
     stdin: { contents: `import './hot-registry';\nimport './src/cli/main.ts';\n`, resolveDir: root, loader: 'js', sourcefile: 'cli-entry.js' },

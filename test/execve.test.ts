@@ -119,6 +119,29 @@ describe.skipIf(!EXEC_NODE)('the handover, where Node has process.execve', () =>
     expect(loaded.filter((m) => /^NativeModule (child_process|net|stream|tty|dgram|os|internal\/abort_controller)$/.test(m))).toEqual([]);
   });
 
+  it('builds no view of the modules the cold half shares before the handover: the hot table holds a function per module (scripts/cli-bundles.mjs)', async () => {
+    const out = join(dir, 'hot.json');
+    const preload = join(dir, 'hot.cjs');
+    // esbuild's namespace objects define a getter per export through Object.defineProperty, taken when cli.cjs loads.
+    writeFileSync(
+      preload,
+      `const define = Object.defineProperty; const getters = new Set();
+Object.defineProperty = function (o, k, d) { if (typeof d?.get === 'function') getters.add(String(k)); return define.call(this, o, k, d); };
+const real = process.execve;
+process.execve = function (...a) {
+  const table = globalThis[Symbol.for('secretrun.hot')];
+  const covered = Object.entries(table).filter(([, view]) => typeof view !== 'function' || Object.keys(view()).filter((k) => k !== '__esModule').every((k) => getters.has(k))).map(([id]) => id);
+  require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({ modules: Object.keys(table).length, covered }));
+  return real.apply(this, a);
+};`,
+    );
+    const r = await runCommand(EXEC_NODE!, ['-r', preload, BIN, '--', 'true'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const { modules, covered } = JSON.parse(readFileSync(out, 'utf8'));
+    expect(modules).toBeGreaterThan(0);
+    expect(covered).toEqual([]);
+  });
+
   it('a run of local layers never reads the cold half of the CLI (dist/cold.cjs, scripts/cli-bundles.mjs); ls does', async () => {
     const reads = join(dir, 'reads.txt');
     const preload = join(dir, 'reads.cjs');
