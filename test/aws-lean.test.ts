@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256Js } from '@smithy/core/checksum';
-import { amzDate, canonicalRequest, clockOffset, errorCode, leanRoute, sdkShaped, serviceError, signedHeaders, type AwsCredentials } from '../src/sources/aws/lean.js';
+import { amzDate, canonicalRequest, clockOffset, environmentCredentials, errorCode, leanRoute, sdkShaped, serviceError, signedHeaders, type AwsCredentials } from '../src/sources/aws/lean.js';
 
 const DATE = new Date('2026-12-07T05:35:10.123Z');
 const KEYS: AwsCredentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
@@ -149,6 +149,22 @@ describe('leanRoute: the SDK unless it would certainly send the same request', (
   it('the layer environment and the process environment the SDK reads must agree on every AWS_ variable', () => {
     expect(route(ENV, {}, {}, { ...ENV, AWS_SESSION_TOKEN: 'tok' })).toMatchObject({ lean: false, why: expect.stringMatching(/AWS_SESSION_TOKEN differs/) });
     expect(route(ENV, {}, {}, { ...ENV, PATH: '/bin' })).toMatchObject({ lean: true });
+  });
+
+  it('the credential part alone (environmentCredentials, as the Vault AWS login asks it): endpoint and region settings do not matter to it', () => {
+    const endpointOnly = { ...ENV, AWS_REGION: undefined, AWS_USE_FIPS_ENDPOINT: 'true', AWS_ENDPOINT_URL: 'https://u:p@proxy.example/x' };
+    expect(environmentCredentials(undefined, endpointOnly, endpointOnly)).toEqual({ lean: true, credentials: { accessKeyId: 'AKID', secretAccessKey: 'sk' }, why: 'environment credentials' });
+    expect(route(endpointOnly).lean).toBe(false);
+    for (const [env, why] of [
+      [{ ...ENV, AWS_PROFILE: 'p' }, /AWS_PROFILE is set/],
+      [{ ...ENV, AWS_CREDENTIAL_SCOPE: 'eu-west-1' }, /AWS_CREDENTIAL_SCOPE/],
+      [{ ...ENV, AWS_ACCOUNT_ID: '123456789012' }, /AWS_ACCOUNT_ID/],
+      [{ ...ENV, AWS_SECRET_ACCESS_KEY: '' }, /AWS_SECRET_ACCESS_KEY/],
+    ] as const) {
+      expect(environmentCredentials(undefined, env, env)).toMatchObject({ lean: false, why: expect.stringMatching(why) });
+    }
+    expect(environmentCredentials('p', ENV, ENV)).toMatchObject({ lean: false, why: expect.stringMatching(/profile/) });
+    expect(environmentCredentials(undefined, ENV, { ...ENV, AWS_ACCESS_KEY_ID: 'other' })).toMatchObject({ lean: false, why: expect.stringMatching(/AWS_ACCESS_KEY_ID differs/) });
   });
 
   it('a shared file that cannot be read: the SDK', () => {

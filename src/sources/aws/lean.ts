@@ -182,15 +182,14 @@ export function sdkShaped(value: unknown): unknown {
 /** The standard `aws` partition (the SDK's partition data); its default endpoint is `<prefix>.<region>.amazonaws.com`. */
 const AWS_PARTITION_REGION = /^(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-\d+$/;
 
-/** Settings the SDK reads from the environment that could change the request or its credentials. */
-const SDK_ONLY_VARIABLES = [
-  'AWS_PROFILE',
-  'AWS_USE_FIPS_ENDPOINT',
-  'AWS_USE_DUALSTACK_ENDPOINT',
-  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
-  'AWS_CREDENTIAL_SCOPE',
-  'AWS_ACCOUNT_ID',
-] as const;
+/**
+ * Settings of the SDK's default credential chain besides the keys: AWS_PROFILE makes it skip the environment's keys,
+ * and the other two travel with the credentials it returns.
+ */
+const CREDENTIAL_VARIABLES = ['AWS_PROFILE', 'AWS_CREDENTIAL_SCOPE', 'AWS_ACCOUNT_ID'] as const;
+
+/** Settings the SDK reads from the environment that could change the endpoint. */
+const ENDPOINT_VARIABLES = ['AWS_USE_FIPS_ENDPOINT', 'AWS_USE_DUALSTACK_ENDPOINT', 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] as const;
 
 /** Keys of the shared files that could change the endpoint, or whether AWS_ENDPOINT_URL* applies. */
 const ENDPOINT_SETTINGS = /^[ \t]*(endpoint_url|services|use_fips_endpoint|use_dualstack_endpoint|ignore_configured_endpoint_urls)[ \t]*=|^[ \t]*\[[ \t]*services[ \t]/m;
@@ -198,14 +197,39 @@ const ENDPOINT_SETTINGS = /^[ \t]*(endpoint_url|services|use_fips_endpoint|use_d
 /** The credentials are valid for at least this long (the SDK refreshes credentials expiring within 5 minutes). */
 const EXPIRY_MARGIN_MS = 5 * 60_000;
 
+/** The environment's credentials when the SDK's default chain would certainly take them, else why not (names only). */
+export type CredentialRoute = { lean: true; credentials: AwsCredentials; why: string } | { lean: false; why: string };
+
 export type LeanRoute = { lean: true; region: string; credentials: AwsCredentials; why: string } | { lean: false; why: string };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Whether the SDK would certainly sign with the environment's static keys, in a region of the `aws` partition,
- * and send to the endpoint `endpoint` (as `endpointInUse` finds it); `why` says which way and why, for the debug
- * line (names only). `env` is what the layer sees and `processEnv` what the SDK reads: they must agree.
+ * Whether the SDK's default credential chain (`@aws-sdk/credential-provider-node`) would certainly end at the
+ * environment's static keys: its first link, which it skips when a profile is named (the layer's `profile`,
+ * AWS_PROFILE). `env` is what the layer sees and `processEnv` what the SDK reads: they must agree on every AWS_
+ * variable.
+ */
+export function environmentCredentials(profile: string | undefined, env: Env, processEnv: Env): CredentialRoute {
+  const sdk = (why: string): CredentialRoute => ({ lean: false, why });
+  if (profile !== undefined) return sdk('the layer names a profile');
+  const differs = [...new Set([...Object.keys(env), ...Object.keys(processEnv)])].find((k) => k.startsWith('AWS_') && env[k] !== processEnv[k]);
+  if (differs) return sdk(`${differs} differs from the process environment the SDK reads`);
+  const set = CREDENTIAL_VARIABLES.find((name) => env[name] !== undefined);
+  if (set) return sdk(`${set} is set`);
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return sdk('no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
+  const expiry = env.AWS_CREDENTIAL_EXPIRATION;
+  if (expiry !== undefined && !(new Date(expiry).getTime() - Date.now() > EXPIRY_MARGIN_MS)) return sdk('AWS_CREDENTIAL_EXPIRATION is near, past or not a date');
+  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
+  return { lean: true, credentials: { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) }, why: 'environment credentials' };
+}
+
+/**
+ * Whether the SDK would certainly sign with the environment's static keys (`environmentCredentials`), in a region
+ * of the `aws` partition, and send to `endpointFor(region)` (as `endpointInUse` finds it); `why` says which way and
+ * why, for the debug line (names only).
  */
 export function leanRoute(
   service: { endpointVariable: string },
@@ -216,16 +240,10 @@ export function leanRoute(
   readText: (path: string) => string | undefined = readIfPresent,
 ): LeanRoute {
   const sdk = (why: string): LeanRoute => ({ lean: false, why });
-  if (opts.profile !== undefined) return sdk('the layer names a profile');
-  const differs = [...new Set([...Object.keys(env), ...Object.keys(processEnv)])].find((k) => k.startsWith('AWS_') && env[k] !== processEnv[k]);
-  if (differs) return sdk(`${differs} differs from the process environment the SDK reads`);
-  const set = SDK_ONLY_VARIABLES.find((name) => env[name] !== undefined);
+  const chain = environmentCredentials(opts.profile, env, processEnv);
+  if (!chain.lean) return chain;
+  const set = ENDPOINT_VARIABLES.find((name) => env[name] !== undefined);
   if (set) return sdk(`${set} is set`);
-  const accessKeyId = env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) return sdk('no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
-  const expiry = env.AWS_CREDENTIAL_EXPIRATION;
-  if (expiry !== undefined && !(new Date(expiry).getTime() - Date.now() > EXPIRY_MARGIN_MS)) return sdk('AWS_CREDENTIAL_EXPIRATION is near, past or not a date');
   const region = opts.region ?? env.AWS_REGION;
   if (!region) return sdk('the region comes from the shared config file');
   if (!AWS_PARTITION_REGION.test(region)) return sdk('the region is not one of the standard aws partition');
@@ -241,8 +259,7 @@ export function leanRoute(
     }
     if (text !== undefined && ENDPOINT_SETTINGS.test(text)) return sdk(`${shown} has endpoint settings`);
   }
-  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
-  return { lean: true, region, credentials: { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) }, why: 'environment credentials' };
+  return { lean: true, region, credentials: chain.credentials, why: chain.why };
 }
 
 /** An http(s) URL of a host alone: what the SDK turns into `POST /` on that host without a second thought. */
