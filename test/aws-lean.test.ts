@@ -12,11 +12,11 @@ const DATE = new Date('2026-12-07T05:35:10.123Z');
 const KEYS: AwsCredentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const WITH_TOKEN: AwsCredentials = { ...KEYS, sessionToken: 'IQoJb3JpZ2luX2VjEXAMPLE//token+with/odd=chars' };
 
-/** The SDK signer's `authorization` for the same request. */
-async function sdkAuthorization(headers: Record<string, string>, body: string, credentials: AwsCredentials, region: string, service: string): Promise<string> {
+/** The SDK signer's headers for the same request, in its order. */
+async function sdkSigned(headers: Record<string, string>, body: string, credentials: AwsCredentials, region: string, service: string): Promise<Record<string, string>> {
   const signer = new SignatureV4({ credentials, region, service, sha256: Sha256Js, uriEscapePath: true });
   const signed = await signer.sign({ method: 'POST', protocol: 'https:', hostname: headers.host, path: '/', query: {}, headers: { ...headers }, body }, { signingDate: DATE });
-  return signed.headers.authorization;
+  return signed.headers;
 }
 
 describe('SigV4 signing', () => {
@@ -26,15 +26,26 @@ describe('SigV4 signing', () => {
     ['secretsmanager on a loopback port, unicode in the body', '127.0.0.1:4566', 'secretsmanager.GetSecretValue', '{"SecretId":"prod/ä p","VersionStage":"AWSCURRENT"}', WITH_TOKEN],
     ['an empty JSON body', 'secretsmanager.ap-southeast-2.amazonaws.com', 'secretsmanager.BatchGetSecretValue', '{}', KEYS],
   ];
-  it.each(cases)('%s: the same authorization header as @smithy/signature-v4', async (_, host, target, body, credentials) => {
+  it.each(cases)('%s: the same headers as @smithy/signature-v4, in its order', async (_, host, target, body, credentials) => {
     const region = host.split('.')[1]?.match(/^[a-z]+-[a-z]+-\d$/) ? host.split('.')[1] : 'us-east-1';
     const service = target.startsWith('AmazonSSM') ? 'ssm' : 'secretsmanager';
     const base = { 'content-length': String(Buffer.byteLength(body)), 'content-type': 'application/x-amz-json-1.1', host, 'x-amz-target': target };
     const ours = signedHeaders(base, body, credentials, { region, service, date: DATE });
-    expect(ours.authorization).toBe(await sdkAuthorization(base, body, credentials, region, service));
+    expect(Object.entries(ours)).toEqual(Object.entries(await sdkSigned(base, body, credentials, region, service)));
     expect(ours['x-amz-date']).toBe('20261207T053510Z');
     expect(ours['x-amz-security-token']).toBe(credentials.sessionToken);
     expect(ours.authorization).toContain(`Credential=AKIDEXAMPLE/20261207/${region}/${service}/aws4_request, SignedHeaders=`);
+  });
+
+  it.each([
+    ['plain', 'vault.example.com'],
+    ['runs of spaces and tabs, spaces at either end', '  vault \t\t example   com '],
+    ['a line break', 'vault\r\nexample'],
+  ])('a header value the user gives (Vault\'s server id), %s: folded as the SDK folds it', async (_, value) => {
+    const base = { host: 'sts.amazonaws.com', 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'x-vault-aws-iam-server-id': value };
+    const body = 'Action=GetCallerIdentity&Version=2011-06-15';
+    const ours = signedHeaders(base, body, WITH_TOKEN, { region: 'eu-west-1', service: 'sts', date: DATE });
+    expect(Object.entries(ours)).toEqual(Object.entries(await sdkSigned(base, body, WITH_TOKEN, 'eu-west-1', 'sts')));
   });
 
   it('a different secret key, body or date gives a different signature', () => {

@@ -49,11 +49,12 @@ export function amzDate(date: Date): string {
 
 /**
  * The canonical request of SigV4 for a request to `path` without a query: every header given is signed (names in
- * lower case, sorted; values trimmed, inner runs of spaces made one).
+ * lower case, sorted; values folded as the SDK's signer folds them: line breaks and runs of spaces and tabs made one
+ * space, that space trimmed at either end).
  */
 export function canonicalRequest(method: string, path: string, headers: Readonly<Record<string, string>>, payloadHash: string): { canonical: string; signedHeaders: string } {
   const names = Object.keys(headers).map((n) => n.toLowerCase());
-  const byName = new Map(Object.entries(headers).map(([n, v]) => [n.toLowerCase(), v.trim().replace(/ +/g, ' ')]));
+  const byName = new Map(Object.entries(headers).map(([n, v]) => [n.toLowerCase(), v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '')]));
   const sorted = [...new Set(names)].sort();
   const signedHeaders = sorted.join(';');
   const canonical = [method, path, '', ...sorted.map((n) => `${n}:${byName.get(n)}`), '', signedHeaders, payloadHash].join('\n');
@@ -61,8 +62,9 @@ export function canonicalRequest(method: string, path: string, headers: Readonly
 }
 
 /**
- * The headers of a signed JSON 1.1 POST to `/`: the ones given plus `x-amz-date`, `x-amz-content-sha256`,
- * `x-amz-security-token` (with a session token) and `authorization`, as the SDK's signer adds them.
+ * The headers of a signed POST to `/`: the ones given, then `x-amz-date`, `x-amz-security-token` (with a session
+ * token), `x-amz-content-sha256` and `authorization`, as the SDK's signer adds them and in its order (Vault's AWS
+ * login hands these headers on as they are, ../vault/aws-login.ts).
  */
 export function signedHeaders(
   headers: Readonly<Record<string, string>>,
@@ -73,8 +75,9 @@ export function signedHeaders(
   const stamp = amzDate(scope.date);
   const day = stamp.slice(0, 8);
   const payloadHash = sha256(body);
-  const all: Record<string, string> = { ...headers, 'x-amz-content-sha256': payloadHash, 'x-amz-date': stamp };
+  const all: Record<string, string> = { ...headers, 'x-amz-date': stamp };
   if (credentials.sessionToken) all['x-amz-security-token'] = credentials.sessionToken;
+  all['x-amz-content-sha256'] = payloadHash;
   const { canonical, signedHeaders: signed } = canonicalRequest('POST', '/', all, payloadHash);
   const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', stamp, credentialScope, sha256(canonical)].join('\n');
