@@ -25,7 +25,7 @@ import type { OptionSpecs } from '../../core/validate.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
 import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
 import { awsErrorName, classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
-import { LeanClient, leanRoute, leanSdk, nodeHttp, type LeanProtocol } from './lean.js';
+import { LeanClient, leanRoute, leanSdk, maskCredentials, nodeHttp, type LeanProtocol } from './lean.js';
 
 /** One AWS service as a source uses it. */
 export interface AwsService<Sdk, Client> {
@@ -293,8 +293,7 @@ async function awsClient<Sdk, Client extends AwsClient>(
   const route = service.lean ? leanRoute(service, opts, context.env, process.env, (region) => endpointInUse(service, opts, context.env, region)) : { lean: false as const, why: 'no lean protocol' };
   debug?.(`${service.title} client: ${route.lean ? 'lean (no AWS SDK)' : 'AWS SDK'}, ${route.why}`);
   if (route.lean) {
-    context.secret(route.credentials.secretAccessKey);
-    if (route.credentials.sessionToken) context.secret(route.credentials.sessionToken);
+    maskCredentials(route.credentials, context);
     const { region, credentials } = route;
     const endpoint = endpointInUse(service, opts, context.env, region);
     // The stand-ins have the surface the sources use of the SDK module and client (see ./lean.ts).

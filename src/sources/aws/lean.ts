@@ -9,9 +9,11 @@
  * (`new sdk.XCommand(input)`, `client.send(command, { abortSignal })`, `client.config.region()`, `destroy()`), with
  * the SDK's outputs (blobs as Uint8Array, timestamps as Date) and the SDK's error objects (`name`, `$fault`,
  * `$metadata.httpStatusCode`, `$response.headers`, a network error's `code`), so the retry policy and every
- * message stay what they are on the SDK path (./errors.ts).
+ * message stay what they are on the SDK path (./errors.ts). The signer and the credential part of the route
+ * (`environmentCredentials`) also sign Vault's AWS login (../vault/aws-login.ts).
  */
 import { readFileSync } from 'node:fs';
+import type { SourceContext } from '../types.js';
 import { sharedFiles } from './profiles.js';
 
 /** What a service's JSON protocol needs beyond the SDK's model, for the commands the sources send. */
@@ -30,6 +32,12 @@ export interface AwsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+}
+
+/** Put the secret parts of `credentials` (the secret key, a session token) in the redaction net. */
+export function maskCredentials(credentials: AwsCredentials, context: Pick<SourceContext, 'secret'>): void {
+  context.secret(credentials.secretAccessKey);
+  if (credentials.sessionToken) context.secret(credentials.sessionToken);
 }
 
 // ---- SigV4 (pure) -------------------------------------------------------------------------------------------
