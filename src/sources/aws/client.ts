@@ -25,7 +25,7 @@ import type { OptionSpecs } from '../../core/validate.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
 import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
 import { awsErrorName, classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
-import { LeanClient, leanRoute, leanSdk, maskCredentials, nodeHttp, type LeanProtocol } from './lean.js';
+import { LeanClient, leanRoute, leanSdk, maskCredentials, nodeHttp, sharedFileVerdicts, type LeanProtocol } from './lean.js';
 
 /** One AWS service as a source uses it. */
 export interface AwsService<Sdk, Client> {
@@ -290,7 +290,9 @@ async function awsClient<Sdk, Client extends AwsClient>(
   debug: ((message: string) => void) | undefined,
 ): Promise<{ sdk: Sdk; client: Client }> {
   // process.env: what the SDK itself would read; the layer's environment must agree with it.
-  const route = service.lean ? leanRoute(service, opts, context.env, process.env, (region) => endpointInUse(service, opts, context.env, region)) : { lean: false as const, why: 'no lean protocol' };
+  const route = service.lean
+    ? await leanRoute(service, opts, context.env, process.env, (region) => endpointInUse(service, opts, context.env, region), sharedFileVerdicts(context))
+    : { lean: false as const, why: 'no lean protocol' };
   debug?.(`${service.title} client: ${route.lean ? 'lean (no AWS SDK)' : 'AWS SDK'}, ${route.why}`);
   if (route.lean) {
     maskCredentials(route.credentials, context);

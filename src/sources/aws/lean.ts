@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { SourceContext } from '../types.js';
+import { readKey, readOnce } from '../session.js';
 import { sharedFiles } from './profiles.js';
 
 /** What a service's JSON protocol needs beyond the SDK's model, for the commands the sources send. */
@@ -240,16 +241,17 @@ export function environmentCredentials(profile: string | undefined, env: Env, pr
 /**
  * Whether the SDK would certainly sign with the environment's static keys (`environmentCredentials`), in a region
  * of the `aws` partition, and send to `endpointFor(region)` (as `endpointInUse` finds it); `why` says which way and
- * why, for the debug line (names only).
+ * why, for the debug line (names only). `verdictOf` says what a shared file holds (`sharedFileVerdicts`: read once
+ * per resolve).
  */
-export function leanRoute(
+export async function leanRoute(
   service: { endpointVariable: string },
   opts: { region?: string; profile?: string; endpoint?: string },
   env: Env,
   processEnv: Env,
   endpointFor: (region: string) => string,
-  readText: (path: string) => string | undefined = readIfPresent,
-): LeanRoute {
+  verdictOf: (path: string) => SharedFileVerdict | Promise<SharedFileVerdict>,
+): Promise<LeanRoute> {
   const sdk = (why: string): LeanRoute => ({ lean: false, why });
   const chain = environmentCredentials(opts.profile, env, processEnv);
   if (!chain.lean) return chain;
@@ -262,13 +264,9 @@ export function leanRoute(
   if (!plainEndpoint(endpointFor(region))) return sdk('the endpoint has a path, query or user info');
   const files = sharedFiles(env);
   for (const [path, shown] of [[files.config, files.configShown], [files.credentials, files.credentialsShown]] as const) {
-    let text: string | undefined;
-    try {
-      text = readText(path);
-    } catch {
-      return sdk(`${shown} cannot be read`);
-    }
-    if (text !== undefined && ENDPOINT_SETTINGS.test(text)) return sdk(`${shown} has endpoint settings`);
+    const verdict = await verdictOf(path);
+    if (verdict === 'unreadable') return sdk(`${shown} cannot be read`);
+    if (verdict === 'endpoint settings') return sdk(`${shown} has endpoint settings`);
   }
   return { lean: true, region, credentials: chain.credentials, why: chain.why };
 }
@@ -282,6 +280,29 @@ function plainEndpoint(endpoint: string): boolean {
     return false;
   }
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && url.pathname === '/' && url.search === '' && url.hash === '' && !endpoint.includes('?');
+}
+
+/** What a shared file holds, as leanRoute asks it: only whether its keys could change the endpoint, never its text. */
+export type SharedFileVerdict = 'no endpoint settings' | 'endpoint settings' | 'unreadable';
+
+/** One shared file's verdict; a file that does not exist has no endpoint settings. */
+export function sharedFileVerdict(path: string, readText: (path: string) => string | undefined = readIfPresent): SharedFileVerdict {
+  let text: string | undefined;
+  try {
+    text = readText(path);
+  } catch {
+    return 'unreadable';
+  }
+  return text !== undefined && ENDPOINT_SETTINGS.test(text) ? 'endpoint settings' : 'no endpoint settings';
+}
+
+/**
+ * Each shared file's verdict, read once per resolve (`context.reads`, keyed by the file's path): every AWS layer and
+ * reference of a resolve asks about the same two files, and a re-resolve in watch mode reads them again. Only the
+ * verdict is kept, never the text (the credentials file holds keys).
+ */
+export function sharedFileVerdicts(context: Pick<SourceContext, 'reads'>, readText?: (path: string) => string | undefined): (path: string) => Promise<SharedFileVerdict> {
+  return (path) => readOnce(context, readKey('aws shared file', path), async () => sharedFileVerdict(path, readText));
 }
 
 /** A file's text, or undefined when it does not exist (any other failure throws). */
