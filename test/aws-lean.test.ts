@@ -123,9 +123,9 @@ describe('leanRoute: the SDK unless it would certainly send the same request', (
     leanRoute(SERVICE, opts, env, processEnv, endpoint(opts, env), (path) => sharedFileVerdict(path, (p) => files[p]));
 
   it('environment keys, a region from the layer or AWS_REGION, no shared files: lean, with the session token when set', async () => {
-    expect(await route(ENV)).toEqual({ lean: true, region: 'eu-west-1', credentials: { accessKeyId: 'AKID', secretAccessKey: 'sk' }, why: 'environment credentials' });
+    expect(await route(ENV)).toEqual({ lean: true, region: 'eu-west-1', endpoint: 'https://ssm.eu-west-1.amazonaws.com', credentials: { accessKeyId: 'AKID', secretAccessKey: 'sk' }, why: 'environment credentials' });
     expect(await route({ ...ENV, AWS_SESSION_TOKEN: 'tok' }, { region: 'us-west-2' })).toMatchObject({ lean: true, region: 'us-west-2', credentials: { sessionToken: 'tok' } });
-    expect(await route({ ...ENV, AWS_ENDPOINT_URL_SSM: 'http://127.0.0.1:4566' })).toMatchObject({ lean: true });
+    expect(await route({ ...ENV, AWS_ENDPOINT_URL_SSM: 'http://127.0.0.1:4566' })).toMatchObject({ lean: true, endpoint: 'http://127.0.0.1:4566' });
     expect(await route({ ...ENV, AWS_CREDENTIAL_EXPIRATION: new Date(Date.now() + 3600_000).toISOString() })).toMatchObject({ lean: true });
     expect(await route(ENV, {}, { '/nowhere/.aws/config': '[default]\nregion = us-east-1\noutput = json\n' })).toMatchObject({ lean: true });
   });

@@ -212,7 +212,7 @@ const EXPIRY_MARGIN_MS = 5 * 60_000;
 /** The environment's credentials when the SDK's default chain would certainly take them, else why not (names only). */
 export type CredentialRoute = { lean: true; credentials: AwsCredentials; why: string } | { lean: false; why: string };
 
-export type LeanRoute = { lean: true; region: string; credentials: AwsCredentials; why: string } | { lean: false; why: string };
+export type LeanRoute = { lean: true; region: string; endpoint: string; credentials: AwsCredentials; why: string } | { lean: false; why: string };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -240,8 +240,8 @@ export function environmentCredentials(profile: string | undefined, env: Env, pr
 
 /**
  * Whether the SDK would certainly sign with the environment's static keys (`environmentCredentials`), in a region
- * of the `aws` partition, and send to `endpointFor(region)` (as `endpointInUse` finds it); `why` says which way and
- * why, for the debug line (names only). `verdictOf` says what a shared file holds (`sharedFileVerdicts`: read once
+ * of the `aws` partition, and send to `endpointFor(region)` (as `endpointInUse` finds it), which a lean route
+ * carries on; `why` says which way and why, for the debug line (names only). `verdictOf` says what a shared file holds (`sharedFileVerdicts`: read once
  * per resolve).
  */
 export async function leanRoute(
@@ -261,14 +261,15 @@ export async function leanRoute(
   if (!region) return sdk('the region comes from the shared config file');
   if (!AWS_PARTITION_REGION.test(region)) return sdk('the region is not one of the standard aws partition');
   for (const name of [service.endpointVariable, 'AWS_ENDPOINT_URL']) if (env[name] === '') return sdk(`${name} is empty`);
-  if (!plainEndpoint(endpointFor(region))) return sdk('the endpoint has a path, query or user info');
+  const endpoint = endpointFor(region);
+  if (!plainEndpoint(endpoint)) return sdk('the endpoint has a path, query or user info');
   const files = sharedFiles(env);
   for (const [path, shown] of [[files.config, files.configShown], [files.credentials, files.credentialsShown]] as const) {
     const verdict = await verdictOf(path);
     if (verdict === 'unreadable') return sdk(`${shown} cannot be read`);
     if (verdict === 'endpoint settings') return sdk(`${shown} has endpoint settings`);
   }
-  return { lean: true, region, credentials: chain.credentials, why: chain.why };
+  return { lean: true, region, endpoint, credentials: chain.credentials, why: chain.why };
 }
 
 /** An http(s) URL of a host alone: what the SDK turns into `POST /` on that host without a second thought. */
