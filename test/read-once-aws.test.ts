@@ -2,12 +2,16 @@
  * One read per SSM parameter and Secrets Manager secret per resolve, whether layers or references asked for it
  * (contract section 3b, issue 29): the built CLI against moto_server through a counting loopback proxy, so the
  * reads are counted where the store receives them. What makes reads distinct (version, stage, decryption, region,
- * credentials) still reads apart, and every watch re-resolve reads again.
+ * credentials) still reads apart, and every watch re-resolve reads again. The shared AWS files, which decide
+ * whether a layer needs the SDK (src/sources/aws/lean.ts), are read once per resolve as well.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { withoutNodeVersionWarning } from '../src/sources/aws/client.js';
-import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
+import { BIN, CLI_NODE, PRINT_ENV, runCli, runCommand, useTmpProjects } from './helpers/cli.js';
+import { startServer } from './helpers/http-server.js';
 import { dummyAwsEnv, seedParameters, seedSecrets, startAwsProxy, type AwsProxy } from './helpers/moto.js';
 import { starts, until, watchPlumbing } from './helpers/watch.js';
 
@@ -291,6 +295,39 @@ describe.skipIf(!moto)('one read per secret per resolve, against moto_server', (
       expect(count('AmazonSSM.GetParameters')).toBe(0);
     } finally {
       await plumbing.cleanup();
+    }
+  });
+});
+
+describe('the shared AWS files, once per resolve', () => {
+  it('three AWS layers of two services (lean clients): ~/.aws/config and ~/.aws/credentials are each read once', async () => {
+    const server = await startServer((req) => {
+      const target = String(req.headers['x-amz-target']);
+      if (target === 'AmazonSSM.GetParametersByPath') return { json: { Parameters: [{ Name: `${JSON.parse(req.body).Path}/P`, Value: 'p', Type: 'String', Version: 1 }] } };
+      if (target === 'secretsmanager.GetSecretValue') return { json: { Name: 'app', VersionId: 'v1', SecretString: '{"S":"s"}', VersionStages: ['AWSCURRENT'] } };
+      return { status: 400, json: { __type: 'UnknownOperationException' } };
+    });
+    try {
+      const { dir, write } = project({
+        'secretrun.yaml': yaml('sources:', '  - type: ssm', '    path: /a', '    prefix: A_', '  - type: ssm', '    path: /b', '    prefix: B_', '  - type: secretsmanager', '    secret_id: app'),
+        'aws/config': '[default]\noutput = json\n',
+        'aws/credentials': '[other]\naws_access_key_id = AKIDOTHER\n',
+      });
+      const files = [join(dir, 'aws/config'), join(dir, 'aws/credentials')];
+      const counts = join(dir, 'reads.json');
+      const preload = write(
+        'reads.cjs',
+        `const fs = require('fs'); const real = fs.readFileSync; const n = {}; fs.readFileSync = function (p, ...a) { n[String(p)] = (n[String(p)] ?? 0) + 1; return real.call(this, p, ...a); }; process.on('exit', () => fs.writeFileSync(${JSON.stringify(counts)}, JSON.stringify(n)));`,
+      );
+      const env = dummyAwsEnv({ AWS_ENDPOINT_URL: server.origin, AWS_CONFIG_FILE: files[0], AWS_SHARED_CREDENTIALS_FILE: files[1], SECRETRUN_DEBUG: '1' });
+      const r = await runCommand(CLI_NODE, ['-r', preload, BIN, 'export', '--format', 'json'], { cwd: dir, env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ A_P: 'p', B_P: 'p', S: 's' });
+      expect([...r.stderr.matchAll(/ client: lean \(no AWS SDK\), environment credentials$/gm)]).toHaveLength(3);
+      const read = JSON.parse(readFileSync(counts, 'utf8')) as Record<string, number>;
+      expect(files.map((f) => read[f])).toEqual([1, 1]);
+    } finally {
+      await server.close();
     }
   });
 });

@@ -2,9 +2,12 @@
  * `type: vault` end to end: the built CLI against the fake Vault (helpers/fake-vault.ts) on loopback, with a temp
  * HOME and no inherited VAULT_* / AWS_* variables (helpers/cli.ts).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PRINT_ENV, runCli, useTmpProjects } from './helpers/cli.js';
+import { BIN, CLI_NODE, PRINT_ENV, runCli, runCommand, useTmpProjects } from './helpers/cli.js';
 import { startFakeVault, useFakeVault, type FakeVault } from './helpers/fake-vault.js';
+import { secretPieces } from './helpers/fake-gcp.js';
 
 const project = useTmpProjects(afterEach);
 let vault: FakeVault;
@@ -152,19 +155,78 @@ describe('vault: logins', () => {
     expect((await exported(jwt.dir, { CI_JOB_JWT: 'ci.jwt.token' })).json).toEqual({ FROM_VAULT: 'logged-in' });
   });
 
-  it('aws: a SigV4-signed GetCallerIdentity from the SDK credential chain, with the server id header', async () => {
-    vault.enableLogin('aws', { roles: { deploy: 'AKIAFAKEFORTESTS0001' }, serverId: 'vault.example.com' });
-    const { dir } = project({ 'secretrun.yaml': yaml('sources:', '  - type: vault', '    path: secret/app', '    auth: { method: aws, role: deploy, header_value: vault.example.com }') });
-    const r = await exported(dir, { AWS_ACCESS_KEY_ID: 'AKIAFAKEFORTESTS0001', AWS_SECRET_ACCESS_KEY: 'fake-secret-access-key-for-tests' });
-    expect(r.stderr).toBe('');
-    expect(r.json).toEqual({ FROM_VAULT: 'logged-in' });
-  });
-
   it('a failing login is one line naming the layer and the method', async () => {
     vault.enableLogin('approle', { roles: { 'role-abc': 'secret-id-xyz' } });
     const { dir } = project({ 'secretrun.yaml': yaml('sources:', '  - type: vault', '    path: secret/app', '    auth: { method: approle, role_id: role-abc, secret_id: wrong-secret-id-1 }') });
     const r = await exported(dir);
     expect(r.stderr).toBe('secretrun: layer "vault secret/app" (secretrun.yaml:2:5): auth approle at auth/approle/login: the login was refused (HTTP 400: wrong role or credentials)\n');
+  });
+});
+
+describe('vault: the aws login, signed by secretrun or by the AWS SDK', () => {
+  const KEY_ID = 'AKIAFAKEFORTESTS0001';
+  const SECRET_KEY = 'Qz7wK3vNx/R5tY7uJ2+mLp9BcD4eFgH6';
+  const SESSION_TOKEN = 'FQoGZXIvYXdzEJr7/Hk2Lm8nR3xQ+vT0gWe9Zp==';
+  const SDK_PACKAGES = /node_modules[\\/](@smithy[\\/]signature-v4|@aws-sdk[\\/]credential-provider-node)[\\/]/;
+  const SIGNER = /^secretrun: debug: layer "vault secret\/app": auth aws signer: (.*)$/m;
+
+  beforeEach(() => {
+    vault.mountKv('secret', 2);
+    vault.put('secret', 'app', { FROM_VAULT: 'logged-in' });
+    vault.enableLogin('aws', { roles: { deploy: KEY_ID }, secretKeys: { [KEY_ID]: SECRET_KEY }, serverId: 'vault.example.com' });
+  });
+
+  /**
+   * `export` with SECRETRUN_DEBUG=1, in a project whose HOME is `home/` (shared AWS files as given), and the
+   * files of every package the CLI required from node_modules, noted at exit; the headers Vault was handed.
+   */
+  async function login(env: Record<string, string>, homeFiles: Record<string, string> = {}, auth = 'auth: { method: aws, role: deploy, header_value: vault.example.com, region: eu-west-1 }') {
+    const files = Object.fromEntries(Object.entries(homeFiles).map(([path, text]) => [`home/${path}`, text]));
+    const { dir, write } = project({ 'secretrun.yaml': yaml('sources:', '  - type: vault', '    path: secret/app', `    ${auth}`), ...files });
+    const loaded = join(dir, 'loaded.txt');
+    const preload = write('loaded.cjs', `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(loaded)}, Object.keys(require.cache).join('\\n')));`);
+    const r = await runCommand(CLI_NODE, ['-r', preload, BIN, 'export', '--format', 'json'], { cwd: dir, env: { VAULT_ADDR: vault.origin, HOME: join(dir, 'home'), SECRETRUN_DEBUG: '1', ...env } });
+    const sent = vault.requests.filter((q) => q.path === 'auth/aws/login').map((q) => JSON.parse(Buffer.from(String(q.body.iam_request_headers), 'base64').toString('utf8')) as Record<string, string[]>);
+    for (const piece of [...secretPieces(SECRET_KEY), ...secretPieces(SESSION_TOKEN)]) expect(r.stdout + r.stderr).not.toContain(piece);
+    return { r, signer: SIGNER.exec(r.stderr)?.[1], sdkLoaded: readFileSync(loaded, 'utf8').split('\n').filter((f) => SDK_PACKAGES.test(f)).length > 0, sent };
+  }
+
+  it('environment keys and a session token: signed by secretrun (the AWS SDK not loaded), accepted, in the region asked for, with the server id', async () => {
+    const { r, signer, sdkLoaded, sent } = await login({ AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_SESSION_TOKEN: SESSION_TOKEN });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ FROM_VAULT: 'logged-in' });
+    expect(signer).toBe('lean (no AWS SDK), environment credentials');
+    expect(sdkLoaded).toBe(false);
+    expect(sent).toHaveLength(1);
+    expect(Object.keys(sent[0])).toEqual(['host', 'content-type', 'x-vault-aws-iam-server-id', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256', 'authorization']);
+    expect(sent[0].authorization[0]).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=${KEY_ID}/\\d{8}/eu-west-1/sts/aws4_request, `));
+  });
+
+  it('a wrong secret key through secretrun\'s signer: the signature does not verify, the login is refused', async () => {
+    const { r, signer } = await login({ AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: `${SECRET_KEY}-wrong` });
+    expect(signer).toBe('lean (no AWS SDK), environment credentials');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('secretrun: layer "vault secret/app" (secretrun.yaml:2:5): auth aws at auth/aws/login: the login was refused (HTTP 400: wrong role or credentials)\n');
+  });
+
+  it.each([
+    ['AWS_PROFILE naming a profile of ~/.aws/credentials', { AWS_PROFILE: 'deploy' }, `[deploy]\naws_access_key_id = ${KEY_ID}\naws_secret_access_key = ${SECRET_KEY}\naws_session_token = ${SESSION_TOKEN}\n`, 'AWS SDK, AWS_PROFILE is set'],
+    ['no keys in the environment, the default profile of ~/.aws/credentials', {}, `[default]\naws_access_key_id = ${KEY_ID}\naws_secret_access_key = ${SECRET_KEY}\n`, 'AWS SDK, no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY'],
+  ])('%s: signed by the AWS SDK, as before, and accepted', async (_, env, credentials, why) => {
+    const { r, signer, sdkLoaded, sent } = await login(env, { '.aws/credentials': credentials });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ FROM_VAULT: 'logged-in' });
+    expect(signer).toBe(why);
+    expect(sdkLoaded).toBe(true);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('no region and no server id: us-east-1, no server id header (Vault\'s defaults)', async () => {
+    vault.enableLogin('aws', { roles: { deploy: KEY_ID }, secretKeys: { [KEY_ID]: SECRET_KEY } });
+    const { r, sent } = await login({ AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_KEY }, {}, 'auth: { method: aws, role: deploy }');
+    expect(r.code, r.stderr).toBe(0);
+    expect(Object.keys(sent[0])).toEqual(['host', 'content-type', 'x-amz-date', 'x-amz-content-sha256', 'authorization']);
+    expect(sent[0].authorization[0]).toContain('/us-east-1/sts/aws4_request, ');
   });
 });
 

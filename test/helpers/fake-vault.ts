@@ -6,7 +6,8 @@
  *   versions, soft-deleted versions answered 404 with the metadata in the body (as Vault does);
  * - `GET sys/internal/ui/mounts/<path>` (one mount's type and options; 404 everywhere in `oldServer` mode);
  * - logins: approle (plain and response-wrapped secret ids: `sys/wrapping/lookup`, `sys/wrapping/unwrap`),
- *   kubernetes, jwt, aws (IAM: the signed GetCallerIdentity request is checked for SigV4's shape);
+ *   kubernetes, jwt, aws (IAM: the GetCallerIdentity request Vault would replay to STS, its SigV4 signature
+ *   verified with @smithy/signature-v4 against the access key's secret, as STS would);
  * - tokens with TTL and max TTL (`auth/token/lookup-self`, `renew-self`, `revoke-self`); a token's expiry or
  *   revocation ends the leases read with it, as in Vault;
  * - dynamic (leased) secrets on other mounts, with TTL, max TTL and renewability; `sys/leases/renew`, `revoke`;
@@ -21,7 +22,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256Js } from '@smithy/core/checksum';
 
 export interface VaultRequest {
   /** `LIST` for a listing, whichever way it was sent. */
@@ -92,6 +95,8 @@ export interface LoginSpec {
   roleName?: string;
   /** aws: the value `X-Vault-AWS-IAM-Server-ID` must carry, when set. */
   serverId?: string;
+  /** aws: access key id → secret access key, to verify the signature with (a key not listed is refused). */
+  secretKeys?: Record<string, string>;
   deny?: string[];
 }
 
@@ -237,7 +242,7 @@ export async function startFakeVault(): Promise<FakeVault> {
     return { status: 200, json: { auth: { client_token: token, accessor: `acc.${token.slice(4, 12)}`, policies: ['default'], lease_duration: ttl, renewable: true, metadata: {} } } };
   }
 
-  function login(req: VaultRequest, mountName: string): Reply {
+  function login(req: VaultRequest, mountName: string): Reply | Promise<Reply> {
     const entry = logins.get(`${req.namespace}\0${mountName}`);
     if (!entry) return errors(400, `no handler for route "auth/${mountName}/login". route entry not found.`);
     const { method, spec } = entry;
@@ -250,32 +255,39 @@ export async function startFakeVault(): Promise<FakeVault> {
       if (!(role in spec.roles)) return errors(400, `role "${role}" could not be found`);
       if (spec.roles[role] !== b.jwt) return errors(403, 'permission denied');
     } else if (method === 'aws') {
-      const role = String(b.role ?? '');
-      if (!(role in spec.roles)) return errors(400, `entry for role ${role} not found`);
-      const decode = (v: unknown) => Buffer.from(String(v ?? ''), 'base64').toString('utf8');
-      let headers: Record<string, string | string[]>;
-      try {
-        headers = JSON.parse(decode(b.iam_request_headers));
-      } catch {
-        return errors(400, 'error parsing iam_request_headers');
-      }
-      const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-      const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), first(v)]));
-      const auth = lower['authorization'] ?? '';
-      const okShape =
-        b.iam_http_request_method === 'POST' &&
-        decode(b.iam_request_url) === 'https://sts.amazonaws.com/' &&
-        decode(b.iam_request_body) === 'Action=GetCallerIdentity&Version=2011-06-15' &&
-        auth.startsWith(`AWS4-HMAC-SHA256 Credential=${spec.roles[role]}/`) &&
-        /SignedHeaders=[^,]*host/.test(auth) &&
-        /Signature=[0-9a-f]{64}$/.test(auth);
-      if (!okShape) return errors(400, 'error making upstream request');
-      if (spec.serverId !== undefined && lower['x-vault-aws-iam-server-id'] !== spec.serverId || (spec.serverId !== undefined && !/SignedHeaders=[^,]*x-vault-aws-iam-server-id/.test(auth))) return errors(400, 'expected X-Vault-AWS-IAM-Server-ID header');
+      return awsLogin(b, spec).then((refused) => refused ?? issueToken(req.namespace, spec, method));
     }
     return issueToken(req.namespace, spec, method);
   }
 
-  function route(req: VaultRequest): Reply {
+  /** Vault's aws (IAM) login: the request it would replay to STS, checked as STS would; a refusal, or undefined. */
+  async function awsLogin(b: Record<string, unknown>, spec: LoginSpec): Promise<Reply | undefined> {
+    const role = String(b.role ?? '');
+    if (!(role in spec.roles)) return errors(400, `entry for role ${role} not found`);
+    const decode = (v: unknown) => Buffer.from(String(v ?? ''), 'base64').toString('utf8');
+    let headers: Record<string, string | string[]>;
+    try {
+      headers = JSON.parse(decode(b.iam_request_headers));
+    } catch {
+      return errors(400, 'error parsing iam_request_headers');
+    }
+    const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), first(v)]));
+    const auth = lower['authorization'] ?? '';
+    const body = decode(b.iam_request_body);
+    const okShape =
+      b.iam_http_request_method === 'POST' &&
+      decode(b.iam_request_url) === 'https://sts.amazonaws.com/' &&
+      body === 'Action=GetCallerIdentity&Version=2011-06-15' &&
+      auth.startsWith(`AWS4-HMAC-SHA256 Credential=${spec.roles[role]}/`) &&
+      /SignedHeaders=[^,]*host/.test(auth) &&
+      /Signature=[0-9a-f]{64}$/.test(auth);
+    if (!okShape || !(await stsAccepts(lower, body, spec.secretKeys ?? {}))) return errors(400, 'error making upstream request');
+    if (spec.serverId !== undefined && lower['x-vault-aws-iam-server-id'] !== spec.serverId || (spec.serverId !== undefined && !/SignedHeaders=[^,]*x-vault-aws-iam-server-id/.test(auth))) return errors(400, 'expected X-Vault-AWS-IAM-Server-ID header');
+    return undefined;
+  }
+
+  function route(req: VaultRequest): Reply | Promise<Reply> {
     const path = req.path;
     if (fake.sealed) return errors(503, 'Vault is sealed');
     const scriptedAt = scripted.findIndex((s) => path.startsWith(s.prefix));
@@ -426,11 +438,16 @@ export async function startFakeVault(): Promise<FakeVault> {
         at: now(),
       };
       fake.requests.push(logged);
+      const send = (reply: Reply) => {
+        const headers: Record<string, string> = { 'cache-control': 'no-store', ...reply.headers };
+        if (reply.json !== undefined) headers['content-type'] = 'application/json';
+        res.writeHead(reply.status, headers);
+        res.end(reply.json === undefined ? undefined : JSON.stringify(reply.json));
+      };
       const reply = url.pathname.startsWith('/v1/') ? route(logged) : errors(404);
-      const headers: Record<string, string> = { 'cache-control': 'no-store', ...reply.headers };
-      if (reply.json !== undefined) headers['content-type'] = 'application/json';
-      res.writeHead(reply.status, headers);
-      res.end(reply.json === undefined ? undefined : JSON.stringify(reply.json));
+      // Only a login that checks a signature answers later (the signer is async); the rest as before.
+      if (reply instanceof Promise) void reply.then(send);
+      else send(reply);
     });
   });
 
@@ -482,4 +499,26 @@ function listRewriting(socket: Socket): Duplex {
   socket.on('error', (err) => duplex.destroy(err));
   socket.on('close', () => duplex.destroy());
   return duplex;
+}
+
+/**
+ * Whether STS would accept the signed request Vault replays: the `authorization` header is what
+ * @smithy/signature-v4 (with its pure-JS SHA-256) computes for the headers it names, at its `x-amz-date`, with the
+ * secret of its access key and the `x-amz-security-token` sent; a payload hash sent must be the body's.
+ */
+export async function stsAccepts(headers: Readonly<Record<string, string | undefined>>, body: string, secretKeys: Readonly<Record<string, string>>): Promise<boolean> {
+  const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=[0-9a-f]{64}$/.exec(headers.authorization ?? '');
+  const date = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(headers['x-amz-date'] ?? '');
+  if (!auth || !date || !Object.hasOwn(secretKeys, auth[1])) return false;
+  const [, accessKeyId, region, service, names] = auth;
+  const hash = headers['x-amz-content-sha256'];
+  if (hash !== undefined && hash !== createHash('sha256').update(body).digest('hex')) return false;
+  const signedNames = names.split(';');
+  if (signedNames.some((n) => headers[n] === undefined)) return false;
+  const sessionToken = headers['x-amz-security-token'];
+  const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey: secretKeys[accessKeyId], ...(sessionToken !== undefined && { sessionToken }) }, region, service, sha256: Sha256Js });
+  const signingDate = new Date(Date.UTC(+date[1], +date[2] - 1, +date[3], +date[4], +date[5], +date[6]));
+  const request = { method: 'POST', protocol: 'https:', hostname: headers.host ?? '', path: '/', query: {}, headers: Object.fromEntries(signedNames.map((n) => [n, headers[n]!])), body };
+  const signed = await signer.sign(request, { signingDate });
+  return signed.headers.authorization === headers.authorization;
 }

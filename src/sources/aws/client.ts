@@ -25,7 +25,7 @@ import type { OptionSpecs } from '../../core/validate.js';
 import { DEFAULT_DEADLINE_SECONDS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_SECONDS, REMOTE_OPTIONS } from '../descriptor.js';
 import type { ReferenceTarget, SourceContext, SourceOptions } from '../types.js';
 import { awsErrorName, classifyAwsError, describeAwsError, oneLine, type ErrorScene } from './errors.js';
-import { LeanClient, leanRoute, leanSdk, nodeHttp, type LeanProtocol } from './lean.js';
+import { LeanClient, leanRoute, leanSdk, maskCredentials, nodeHttp, sharedFileVerdicts, type LeanProtocol } from './lean.js';
 
 /** One AWS service as a source uses it. */
 export interface AwsService<Sdk, Client> {
@@ -279,8 +279,8 @@ function noConnection(waitedMs: number): { error: unknown; describe: string } {
 }
 
 /**
- * The lean client (./lean.ts) when the SDK would certainly end at the same request, else the service's SDK and a
- * client of it; the debug line says which and why (names only).
+ * The lean client (./lean.ts) when the SDK would certainly end at the same request, with the endpoint it sends to,
+ * else the service's SDK and a client of it; the debug line says which and why (names only).
  */
 async function awsClient<Sdk, Client extends AwsClient>(
   service: AwsService<Sdk, Client>,
@@ -288,18 +288,18 @@ async function awsClient<Sdk, Client extends AwsClient>(
   context: SourceContext,
   watch: ConnectionWatch,
   debug: ((message: string) => void) | undefined,
-): Promise<{ sdk: Sdk; client: Client }> {
+): Promise<{ sdk: Sdk; client: Client; endpoint?: string }> {
   // process.env: what the SDK itself would read; the layer's environment must agree with it.
-  const route = service.lean ? leanRoute(service, opts, context.env, process.env, (region) => endpointInUse(service, opts, context.env, region)) : { lean: false as const, why: 'no lean protocol' };
+  const route = service.lean
+    ? await leanRoute(service, opts, context.env, process.env, (region) => endpointInUse(service, opts, context.env, region), sharedFileVerdicts(context))
+    : { lean: false as const, why: 'no lean protocol' };
   debug?.(`${service.title} client: ${route.lean ? 'lean (no AWS SDK)' : 'AWS SDK'}, ${route.why}`);
   if (route.lean) {
-    context.secret(route.credentials.secretAccessKey);
-    if (route.credentials.sessionToken) context.secret(route.credentials.sessionToken);
-    const { region, credentials } = route;
-    const endpoint = endpointInUse(service, opts, context.env, region);
+    maskCredentials(route.credentials, context);
+    const { region, endpoint, credentials } = route;
     // The stand-ins have the surface the sources use of the SDK module and client (see ./lean.ts).
     const client = new LeanClient({ protocol: service.lean!, endpoint, region, credentials, agent: watch.agent(new URL(endpoint).protocol === 'https:') });
-    return { sdk: leanSdk(service.lean!) as Sdk, client: client as unknown as Client };
+    return { sdk: leanSdk(service.lean!) as Sdk, client: client as unknown as Client, endpoint };
   }
   let sdk: Sdk;
   try {
@@ -323,10 +323,11 @@ export async function withAwsClient<Sdk, Client extends AwsClient, T>(
 ): Promise<T> {
   const debug = debugChannel(context.env, context.layer);
   const watch = watchConnections();
-  const { sdk, client } = await awsClient(service, opts, context, watch, debug);
+  const { sdk, client, endpoint: leanEndpoint } = await awsClient(service, opts, context, watch, debug);
   try {
     const region = await resolveRegion(client, opts, context);
-    const endpoint = endpointInUse(service, opts, context.env, region);
+    // The SDK's region is known only now; a lean client's endpoint was worked out with its region.
+    const endpoint = leanEndpoint ?? endpointInUse(service, opts, context.env, region);
     const pacer = pacerFor(`${service.title} ${endpoint}`);
     const retrying = <R>(what: string, send: (abortSignal: AbortSignal) => Promise<R>): Promise<R> =>
       withRetries((a) => attemptCall(send, a, context.signal, watch), {

@@ -9,9 +9,12 @@
  * (`new sdk.XCommand(input)`, `client.send(command, { abortSignal })`, `client.config.region()`, `destroy()`), with
  * the SDK's outputs (blobs as Uint8Array, timestamps as Date) and the SDK's error objects (`name`, `$fault`,
  * `$metadata.httpStatusCode`, `$response.headers`, a network error's `code`), so the retry policy and every
- * message stay what they are on the SDK path (./errors.ts).
+ * message stay what they are on the SDK path (./errors.ts). The signer and the credential part of the route
+ * (`environmentCredentials`) also sign Vault's AWS login (../vault/aws-login.ts).
  */
 import { readFileSync } from 'node:fs';
+import type { SourceContext } from '../types.js';
+import { readKey, readOnce } from '../session.js';
 import { sharedFiles } from './profiles.js';
 
 /** What a service's JSON protocol needs beyond the SDK's model, for the commands the sources send. */
@@ -32,6 +35,12 @@ export interface AwsCredentials {
   sessionToken?: string;
 }
 
+/** Put the secret parts of `credentials` (the secret key, a session token) in the redaction net. */
+export function maskCredentials(credentials: AwsCredentials, context: Pick<SourceContext, 'secret'>): void {
+  context.secret(credentials.secretAccessKey);
+  if (credentials.sessionToken) context.secret(credentials.sessionToken);
+}
+
 // ---- SigV4 (pure) -------------------------------------------------------------------------------------------
 
 /**
@@ -49,11 +58,12 @@ export function amzDate(date: Date): string {
 
 /**
  * The canonical request of SigV4 for a request to `path` without a query: every header given is signed (names in
- * lower case, sorted; values trimmed, inner runs of spaces made one).
+ * lower case, sorted; values folded as the SDK's signer folds them: line breaks and runs of spaces and tabs made one
+ * space, that space trimmed at either end).
  */
 export function canonicalRequest(method: string, path: string, headers: Readonly<Record<string, string>>, payloadHash: string): { canonical: string; signedHeaders: string } {
   const names = Object.keys(headers).map((n) => n.toLowerCase());
-  const byName = new Map(Object.entries(headers).map(([n, v]) => [n.toLowerCase(), v.trim().replace(/ +/g, ' ')]));
+  const byName = new Map(Object.entries(headers).map(([n, v]) => [n.toLowerCase(), v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '')]));
   const sorted = [...new Set(names)].sort();
   const signedHeaders = sorted.join(';');
   const canonical = [method, path, '', ...sorted.map((n) => `${n}:${byName.get(n)}`), '', signedHeaders, payloadHash].join('\n');
@@ -61,8 +71,9 @@ export function canonicalRequest(method: string, path: string, headers: Readonly
 }
 
 /**
- * The headers of a signed JSON 1.1 POST to `/`: the ones given plus `x-amz-date`, `x-amz-content-sha256`,
- * `x-amz-security-token` (with a session token) and `authorization`, as the SDK's signer adds them.
+ * The headers of a signed POST to `/`: the ones given, then `x-amz-date`, `x-amz-security-token` (with a session
+ * token), `x-amz-content-sha256` and `authorization`, as the SDK's signer adds them and in its order (Vault's AWS
+ * login hands these headers on as they are, ../vault/aws-login.ts).
  */
 export function signedHeaders(
   headers: Readonly<Record<string, string>>,
@@ -73,8 +84,9 @@ export function signedHeaders(
   const stamp = amzDate(scope.date);
   const day = stamp.slice(0, 8);
   const payloadHash = sha256(body);
-  const all: Record<string, string> = { ...headers, 'x-amz-content-sha256': payloadHash, 'x-amz-date': stamp };
+  const all: Record<string, string> = { ...headers, 'x-amz-date': stamp };
   if (credentials.sessionToken) all['x-amz-security-token'] = credentials.sessionToken;
+  all['x-amz-content-sha256'] = payloadHash;
   const { canonical, signedHeaders: signed } = canonicalRequest('POST', '/', all, payloadHash);
   const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', stamp, credentialScope, sha256(canonical)].join('\n');
@@ -182,15 +194,14 @@ export function sdkShaped(value: unknown): unknown {
 /** The standard `aws` partition (the SDK's partition data); its default endpoint is `<prefix>.<region>.amazonaws.com`. */
 const AWS_PARTITION_REGION = /^(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-\d+$/;
 
-/** Settings the SDK reads from the environment that could change the request or its credentials. */
-const SDK_ONLY_VARIABLES = [
-  'AWS_PROFILE',
-  'AWS_USE_FIPS_ENDPOINT',
-  'AWS_USE_DUALSTACK_ENDPOINT',
-  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
-  'AWS_CREDENTIAL_SCOPE',
-  'AWS_ACCOUNT_ID',
-] as const;
+/**
+ * Settings of the SDK's default credential chain besides the keys: AWS_PROFILE makes it skip the environment's keys,
+ * and the other two travel with the credentials it returns.
+ */
+const CREDENTIAL_VARIABLES = ['AWS_PROFILE', 'AWS_CREDENTIAL_SCOPE', 'AWS_ACCOUNT_ID'] as const;
+
+/** Settings the SDK reads from the environment that could change the endpoint. */
+const ENDPOINT_VARIABLES = ['AWS_USE_FIPS_ENDPOINT', 'AWS_USE_DUALSTACK_ENDPOINT', 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] as const;
 
 /** Keys of the shared files that could change the endpoint, or whether AWS_ENDPOINT_URL* applies. */
 const ENDPOINT_SETTINGS = /^[ \t]*(endpoint_url|services|use_fips_endpoint|use_dualstack_endpoint|ignore_configured_endpoint_urls)[ \t]*=|^[ \t]*\[[ \t]*services[ \t]/m;
@@ -198,51 +209,67 @@ const ENDPOINT_SETTINGS = /^[ \t]*(endpoint_url|services|use_fips_endpoint|use_d
 /** The credentials are valid for at least this long (the SDK refreshes credentials expiring within 5 minutes). */
 const EXPIRY_MARGIN_MS = 5 * 60_000;
 
-export type LeanRoute = { lean: true; region: string; credentials: AwsCredentials; why: string } | { lean: false; why: string };
+/** The environment's credentials when the SDK's default chain would certainly take them, else why not (names only). */
+export type CredentialRoute = { lean: true; credentials: AwsCredentials; why: string } | { lean: false; why: string };
+
+export type LeanRoute = { lean: true; region: string; endpoint: string; credentials: AwsCredentials; why: string } | { lean: false; why: string };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Whether the SDK would certainly sign with the environment's static keys, in a region of the `aws` partition,
- * and send to the endpoint `endpoint` (as `endpointInUse` finds it); `why` says which way and why, for the debug
- * line (names only). `env` is what the layer sees and `processEnv` what the SDK reads: they must agree.
+ * Whether the SDK's default credential chain (`@aws-sdk/credential-provider-node`) would certainly end at the
+ * environment's static keys: its first link, which it skips when a profile is named (the layer's `profile`,
+ * AWS_PROFILE). `env` is what the layer sees and `processEnv` what the SDK reads: they must agree on every AWS_
+ * variable.
  */
-export function leanRoute(
-  service: { endpointVariable: string },
-  opts: { region?: string; profile?: string; endpoint?: string },
-  env: Env,
-  processEnv: Env,
-  endpointFor: (region: string) => string,
-  readText: (path: string) => string | undefined = readIfPresent,
-): LeanRoute {
-  const sdk = (why: string): LeanRoute => ({ lean: false, why });
-  if (opts.profile !== undefined) return sdk('the layer names a profile');
+export function environmentCredentials(profile: string | undefined, env: Env, processEnv: Env): CredentialRoute {
+  const sdk = (why: string): CredentialRoute => ({ lean: false, why });
+  if (profile !== undefined) return sdk('the layer names a profile');
   const differs = [...new Set([...Object.keys(env), ...Object.keys(processEnv)])].find((k) => k.startsWith('AWS_') && env[k] !== processEnv[k]);
   if (differs) return sdk(`${differs} differs from the process environment the SDK reads`);
-  const set = SDK_ONLY_VARIABLES.find((name) => env[name] !== undefined);
+  const set = CREDENTIAL_VARIABLES.find((name) => env[name] !== undefined);
   if (set) return sdk(`${set} is set`);
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey) return sdk('no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY');
   const expiry = env.AWS_CREDENTIAL_EXPIRATION;
   if (expiry !== undefined && !(new Date(expiry).getTime() - Date.now() > EXPIRY_MARGIN_MS)) return sdk('AWS_CREDENTIAL_EXPIRATION is near, past or not a date');
+  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
+  return { lean: true, credentials: { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) }, why: 'environment credentials' };
+}
+
+/**
+ * Whether the SDK would certainly sign with the environment's static keys (`environmentCredentials`), in a region
+ * of the `aws` partition, and send to `endpointFor(region)` (as `endpointInUse` finds it), which a lean route
+ * carries on; `why` says which way and why, for the debug line (names only). `verdictOf` says what a shared file holds (`sharedFileVerdicts`: read once
+ * per resolve).
+ */
+export async function leanRoute(
+  service: { endpointVariable: string },
+  opts: { region?: string; profile?: string; endpoint?: string },
+  env: Env,
+  processEnv: Env,
+  endpointFor: (region: string) => string,
+  verdictOf: (path: string) => SharedFileVerdict | Promise<SharedFileVerdict>,
+): Promise<LeanRoute> {
+  const sdk = (why: string): LeanRoute => ({ lean: false, why });
+  const chain = environmentCredentials(opts.profile, env, processEnv);
+  if (!chain.lean) return chain;
+  const set = ENDPOINT_VARIABLES.find((name) => env[name] !== undefined);
+  if (set) return sdk(`${set} is set`);
   const region = opts.region ?? env.AWS_REGION;
   if (!region) return sdk('the region comes from the shared config file');
   if (!AWS_PARTITION_REGION.test(region)) return sdk('the region is not one of the standard aws partition');
   for (const name of [service.endpointVariable, 'AWS_ENDPOINT_URL']) if (env[name] === '') return sdk(`${name} is empty`);
-  if (!plainEndpoint(endpointFor(region))) return sdk('the endpoint has a path, query or user info');
+  const endpoint = endpointFor(region);
+  if (!plainEndpoint(endpoint)) return sdk('the endpoint has a path, query or user info');
   const files = sharedFiles(env);
   for (const [path, shown] of [[files.config, files.configShown], [files.credentials, files.credentialsShown]] as const) {
-    let text: string | undefined;
-    try {
-      text = readText(path);
-    } catch {
-      return sdk(`${shown} cannot be read`);
-    }
-    if (text !== undefined && ENDPOINT_SETTINGS.test(text)) return sdk(`${shown} has endpoint settings`);
+    const verdict = await verdictOf(path);
+    if (verdict === 'unreadable') return sdk(`${shown} cannot be read`);
+    if (verdict === 'endpoint settings') return sdk(`${shown} has endpoint settings`);
   }
-  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
-  return { lean: true, region, credentials: { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) }, why: 'environment credentials' };
+  return { lean: true, region, endpoint, credentials: chain.credentials, why: chain.why };
 }
 
 /** An http(s) URL of a host alone: what the SDK turns into `POST /` on that host without a second thought. */
@@ -254,6 +281,29 @@ function plainEndpoint(endpoint: string): boolean {
     return false;
   }
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && url.pathname === '/' && url.search === '' && url.hash === '' && !endpoint.includes('?');
+}
+
+/** What a shared file holds, as leanRoute asks it: only whether its keys could change the endpoint, never its text. */
+export type SharedFileVerdict = 'no endpoint settings' | 'endpoint settings' | 'unreadable';
+
+/** One shared file's verdict; a file that does not exist has no endpoint settings. */
+export function sharedFileVerdict(path: string, readText: (path: string) => string | undefined = readIfPresent): SharedFileVerdict {
+  let text: string | undefined;
+  try {
+    text = readText(path);
+  } catch {
+    return 'unreadable';
+  }
+  return text !== undefined && ENDPOINT_SETTINGS.test(text) ? 'endpoint settings' : 'no endpoint settings';
+}
+
+/**
+ * Each shared file's verdict, read once per resolve (`context.reads`, keyed by the file's path): every AWS layer and
+ * reference of a resolve asks about the same two files, and a re-resolve in watch mode reads them again. Only the
+ * verdict is kept, never the text (the credentials file holds keys).
+ */
+export function sharedFileVerdicts(context: Pick<SourceContext, 'reads'>, readText?: (path: string) => string | undefined): (path: string) => Promise<SharedFileVerdict> {
+  return (path) => readOnce(context, readKey('aws shared file', path), async () => sharedFileVerdict(path, readText));
 }
 
 /** A file's text, or undefined when it does not exist (any other failure throws). */
