@@ -25,6 +25,9 @@ function xdg(ram = false): string {
 
 const uid = process.getuid!();
 
+/** The mkfifo on this machine's PATH, for a wrapper that delays it. */
+const realMkfifo = () => spawnSync('sh', ['-c', 'command -v mkfifo'], { encoding: 'utf8' }).stdout.trim();
+
 /** Values that catch every shortcut: multi-line JSON, unicode, no trailing newline, more than a pipe buffer (64 KiB). */
 const JSON_KEY = JSON.stringify({ type: 'service_account', private_key: '-----BEGIN KEY-----\nabc\n-----END KEY-----\n', n: 1 }, null, 2);
 const UNICODE = 'ключ – 鍵 – 🔑 no newline at the end';
@@ -164,6 +167,25 @@ describe('--mount', () => {
     expect(existsSync(join(p.dir, name))).toBe(false);
     // Nor the spare pipes made ahead next to it.
     expect(readdirSync(p.dir).filter((n) => n.includes('secretrun-'))).toEqual([]);
+  });
+
+  it('a spare pipe still being made when the child exits is stopped, and none appears after secretrun has gone', async () => {
+    const p = layeredProject();
+    // A mkfifo that is slow only for one pipe (a spare made in the background after a read; the first call makes
+    // every pipe and its spare at once), so the child has long exited while it still runs.
+    const bin = join(p.dir, 'slow-bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'mkfifo'), `#!/bin/sh\nif [ $# -eq 4 ]; then sleep 1; fi\nexec ${realMkfifo()} "$@"\n`, { mode: 0o755 });
+    const r = await runCli(['--mount', 'secrets.env', '--', process.execPath, 'rec.cjs', 'SECRETRUN_MOUNT'], {
+      cwd: p.dir,
+      env: { PATH: `${bin}:${process.env.PATH}`, XDG_RUNTIME_DIR: xdg(), READS: '1' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(recorded(r.stdout).SECRETRUN_MOUNT.kind).toBe('fifo');
+    // Longer than the slow mkfifo's sleep: a spare it was left to make would be there by now.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(readdirSync(p.dir).filter((n) => n.includes('secretrun-') || n === 'secrets.env')).toEqual([]);
   });
 
   it('the tmpfs kind writes a regular file 0600, only on a RAM-backed filesystem', async () => {

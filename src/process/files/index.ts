@@ -46,7 +46,11 @@ export interface SecretFiles {
   /** The private directory (absent when only `--mount` is used). */
   readonly dir?: string;
   update(content: FilesContent): void;
-  close(): void;
+  /**
+   * Remove everything at once; the promise settles when nothing more can appear (a named pipe's spare still being
+   * made in the background is stopped and removed). Later calls return the same promise.
+   */
+  close(): Promise<void>;
 }
 
 /** Create every file with its content. On any failure, what was created is removed before the error is thrown. */
@@ -75,13 +79,13 @@ export function openSecretFiles(plan: FilesPlan, content: FilesContent): SecretF
 
   const pipes = mkfifo ? new PipeServer({ mkfifo, maxReads: plan.maxReads, onProblem: plan.onProblem }) : undefined;
   const ramFiles = new Map<string, Identity>();
-  let closed = false;
+  let closing: Promise<void> | undefined;
   const close = () => {
-    if (closed) return;
-    closed = true;
-    pipes?.close();
+    if (closing) return closing;
+    closing = pipes?.close() ?? Promise.resolve();
     for (const [path, id] of ramFiles) removeRamFile(path, id);
     if (dir) removeEntries(dir);
+    return closing;
   };
   try {
     if (pipes) pipes.serve(all);
@@ -95,7 +99,7 @@ export function openSecretFiles(plan: FilesPlan, content: FilesContent): SecretF
     mountPath: plan.mount?.path,
     dir,
     update(next) {
-      if (closed) return;
+      if (closing) return;
       const t = texts(next);
       const updates = [...t.out.map((e) => ({ path: paths[e.key], content: e.content })), ...(plan.mount && t.mount ? [{ path: plan.mount.path, content: t.mount }] : [])];
       for (const u of updates) {

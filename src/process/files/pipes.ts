@@ -19,6 +19,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, renameSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { SecretrunError } from '../../core/errors.js';
 import { childProcessModule } from '../builtins.js';
@@ -116,6 +117,9 @@ export class PipeServer {
   private timer?: NodeJS.Timeout;
   private busyUntil = 0;
   private closed = false;
+  /** Background mkfifo calls still running (refill): `close` stops them and waits, so none leaves a spare behind. */
+  private readonly refills = new Set<{ child: ChildProcess; finished: Promise<void> }>();
+  private closing?: Promise<void>;
 
   constructor(private readonly o: PipeServerOptions) {}
 
@@ -242,9 +246,16 @@ export class PipeServer {
       else safeUnlink(name);
     };
     try {
-      childProcessModule()
-        .execFile(this.o.mkfifo, ['-m', '600', '--', name], { env: {} }, (err) => done(!err))
-        .on('error', () => {});
+      let settle!: () => void;
+      const finished = new Promise<void>((resolve) => (settle = resolve));
+      const child = childProcessModule().execFile(this.o.mkfifo, ['-m', '600', '--', name], { env: {} }, (err) => {
+        this.refills.delete(refill);
+        done(!err);
+        settle();
+      });
+      const refill = { child, finished };
+      this.refills.add(refill);
+      child.on('error', () => {});
     } catch {
       done(false);
     }
@@ -264,10 +275,16 @@ export class PipeServer {
   /**
    * Stop serving and remove every pipe (only if it is still the one we created). A reader blocked in open() on a
    * pipe is let go with EOF first: once the path is gone nobody else could ever open it for writing.
+   *
+   * A spare still being made in the background is stopped (SIGKILL) and, once its mkfifo has exited, removed if it
+   * was made: the returned promise settles then. An exit task awaits it; without the wait, a mkfifo that outlived
+   * secretrun left its `.NAME.secretrun-PID-N` pipe next to the path. A second call returns the same promise.
    */
-  close(): void {
-    if (this.closed) return;
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
     this.closed = true;
+    for (const { child } of this.refills) child.kill('SIGKILL');
+    this.closing = Promise.all([...this.refills].map((r) => r.finished)).then(() => undefined);
     clearTimeout(this.timer);
     for (const w of this.writers) w.destroy();
     this.writers.clear();
@@ -287,5 +304,6 @@ export class PipeServer {
         /* gone */
       }
     }
+    return this.closing;
   }
 }
