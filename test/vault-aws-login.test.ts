@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { awsLoginBody } from '../src/sources/vault/aws-login.js';
+import { awsLoginBody, stsHost } from '../src/sources/vault/aws-login.js';
+import { authIssues } from '../src/sources/vault/auth-settings.js';
 import type { AuthSettings } from '../src/sources/vault/auth.js';
 import { stsAccepts } from './helpers/fake-vault.js';
 import { makeContext } from './helpers/source-context.js';
@@ -72,5 +73,32 @@ describe('vault auth aws: the lean signer and the SDK sign the same request', ()
     const headers = headersOf(lean);
     expect(Object.keys(headers)).toEqual(['host', 'content-type', 'x-amz-date', 'x-amz-content-sha256', 'authorization']);
     expect(headers.authorization[0]).toContain('/20261207/us-east-1/sts/aws4_request');
+  });
+
+  it('signs for the STS endpoint of its region, as the Vault CLI does: the global one without `region` (us-east-1), else the regional one', async () => {
+    const env = { AWS_ACCESS_KEY_ID: KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_KEY };
+    const urlOf = (body: Record<string, string>) => Buffer.from(body.iam_request_url, 'base64').toString('utf8');
+    for (const [region, host, scope] of [
+      [undefined, 'sts.amazonaws.com', 'us-east-1'],
+      ['us-east-1', 'sts.amazonaws.com', 'us-east-1'],
+      ['eu-west-1', 'sts.eu-west-1.amazonaws.com', 'eu-west-1'],
+      ['us-gov-west-1', 'sts.us-gov-west-1.amazonaws.com', 'us-gov-west-1'],
+      ['cn-north-1', 'sts.cn-north-1.amazonaws.com.cn', 'cn-north-1'],
+    ] as const) {
+      expect(stsHost(region)).toBe(host);
+      const { body } = await loginWith(env, { ...SETTINGS, region });
+      const headers = headersOf(body);
+      expect(urlOf(body)).toBe(`https://${host}/`);
+      expect(headers.host).toEqual([host]);
+      expect(headers.authorization[0]).toContain(`/20261207/${scope}/sts/aws4_request,`);
+      expect(await stsAccepts(Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v[0]])), 'Action=GetCallerIdentity&Version=2011-06-15', { [KEY_ID]: SECRET_KEY })).toBe(true);
+    }
+  });
+
+  it('a `region` that is not an AWS region name is a problem of the auth mapping (it names the host signed for)', () => {
+    for (const region of ['eu-west-1', 'us-gov-east-1', 'ap-southeast-3', 'cn-northwest-1']) expect(authIssues({ method: 'aws', role: 'r', region })).toEqual([]);
+    for (const region of ['evil.example.com/x', 'EU-WEST-1', 'eu-west', 'eu-west-1.attacker', 'eu west 1']) {
+      expect(authIssues({ method: 'aws', role: 'r', region })).toEqual([['region', 'not an AWS region name (such as eu-west-1)']]);
+    }
   });
 });

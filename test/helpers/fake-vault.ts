@@ -275,9 +275,14 @@ export async function startFakeVault(): Promise<FakeVault> {
     const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), first(v)]));
     const auth = lower['authorization'] ?? '';
     const body = decode(b.iam_request_body);
+    // STS's rule: the global endpoint takes us-east-1 signatures, a regional one its own region's.
+    const host = lower['host'] ?? '';
+    const hostRegion = host === 'sts.amazonaws.com' ? 'us-east-1' : /^sts\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(host)?.[1];
     const okShape =
       b.iam_http_request_method === 'POST' &&
-      decode(b.iam_request_url) === 'https://sts.amazonaws.com/' &&
+      hostRegion !== undefined &&
+      decode(b.iam_request_url) === `https://${host}/` &&
+      auth.includes(`/${hostRegion}/sts/aws4_request,`) &&
       body === 'Action=GetCallerIdentity&Version=2011-06-15' &&
       auth.startsWith(`AWS4-HMAC-SHA256 Credential=${spec.roles[role]}/`) &&
       /SignedHeaders=[^,]*host/.test(auth) &&

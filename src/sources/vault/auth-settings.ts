@@ -27,6 +27,9 @@ const KEYS: Record<AuthSettings['method'], { required: string[]; optional: strin
 };
 export const AUTH_METHODS = Object.keys(KEYS) as AuthSettings['method'][];
 
+/** An AWS region's name: `eu-west-1`, `us-gov-west-1`, `cn-north-1`. */
+const AWS_REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
 /** Every problem of an `auth:` mapping, as `[key, message]` pairs (`check` reports them all; `load` throws the first). */
 export function authIssues(raw: Readonly<Record<string, unknown>> | undefined): [string, string][] {
   const method = (raw?.method ?? 'token') as string;
@@ -41,6 +44,8 @@ export function authIssues(raw: Readonly<Record<string, unknown>> | undefined): 
   if (method === 'approle' && given('secret_id') === given('secret_id_file')) out.push(['secret_id', 'give exactly one of "secret_id" or "secret_id_file"']);
   if (method === 'jwt' && given('jwt') === given('jwt_file')) out.push(['jwt', 'give exactly one of "jwt" or "jwt_file"']);
   if (raw?.wrapped !== undefined && typeof raw.wrapped !== 'boolean' && raw.wrapped !== 'true' && raw.wrapped !== 'false') out.push(['wrapped', 'expected true or false']);
+  // It names the STS host the login is signed for (aws-login.ts), so only a region's name will do.
+  if (method === 'aws' && given('region') && !AWS_REGION_NAME.test(String(raw!.region))) out.push(['region', 'not an AWS region name (such as eu-west-1)']);
   return out;
 }
 

@@ -15,8 +15,6 @@ import { debugChannel } from '../net/retry.js';
 import type { SourceContext } from '../types.js';
 import type { AuthSettings } from './auth.js';
 
-const STS_HOST = 'sts.amazonaws.com';
-const STS_URL = `https://${STS_HOST}/`;
 const STS_BODY = 'Action=GetCallerIdentity&Version=2011-06-15';
 
 /** The SHA-256 the signer asks for (`Checksum`), from node:crypto. */
@@ -36,9 +34,21 @@ class Sha256 {
 
 type AwsAuth = Extract<AuthSettings, { method: 'aws' }>;
 
+/**
+ * The STS host a login is signed for. Without `region`: the global endpoint, which takes us-east-1 signatures (the
+ * default of `vault login -method=aws`, and of Vault's own `sts_endpoint`). With one: that region's endpoint, as the
+ * Vault CLI signs for `region=...` (the global endpoint refuses a signature scoped to another region); Vault must be
+ * configured with the same endpoint (`sts_endpoint`, `sts_region`). China's regions are in their own domain.
+ */
+export function stsHost(region: string | undefined): string {
+  if (region === undefined || region === 'us-east-1') return 'sts.amazonaws.com';
+  return `sts.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
+}
+
 export async function awsLoginBody(settings: AwsAuth, context: SourceContext): Promise<Record<string, string>> {
   const region = settings.region ?? 'us-east-1';
-  const headers: Record<string, string> = { host: STS_HOST, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
+  const host = stsHost(settings.region);
+  const headers: Record<string, string> = { host, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
   if (settings.header_value) headers['x-vault-aws-iam-server-id'] = settings.header_value;
   // process.env: what the SDK's chain would read; the layer's environment must agree with it.
   const route = environmentCredentials(undefined, context.env, process.env);
@@ -54,7 +64,7 @@ export async function awsLoginBody(settings: AwsAuth, context: SourceContext): P
   // Vault expects each header's values as a list.
   const asLists = Object.fromEntries(Object.entries(signed).map(([k, v]) => [k, [v]]));
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-  return { iam_http_request_method: 'POST', iam_request_url: b64(STS_URL), iam_request_body: b64(STS_BODY), iam_request_headers: b64(JSON.stringify(asLists)) };
+  return { iam_http_request_method: 'POST', iam_request_url: b64(`https://${host}/`), iam_request_body: b64(STS_BODY), iam_request_headers: b64(JSON.stringify(asLists)) };
 }
 
 /** `headers` signed by the SDK's signer (@smithy/signature-v4) with the credentials of its default chain. */
@@ -72,6 +82,6 @@ async function sdkSigned(headers: Record<string, string>, region: string, contex
   }
   maskCredentials(credentials, context);
   const signer = new SignatureV4({ credentials, region, service: 'sts', sha256: Sha256 });
-  const signed = await signer.sign({ method: 'POST', protocol: 'https:', hostname: STS_HOST, path: '/', headers, body: STS_BODY });
+  const signed = await signer.sign({ method: 'POST', protocol: 'https:', hostname: headers.host, path: '/', headers, body: STS_BODY });
   return signed.headers;
 }
