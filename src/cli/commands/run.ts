@@ -254,7 +254,14 @@ export function childEnvironment(
   pristine: boolean,
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  if (!pristine) for (const [k, v] of Object.entries(parent)) if (v !== undefined) env[k] = v;
+  // for-in, not Object.entries: no array of pairs on the way to the handover (young-generation allocation,
+  // docs/performance.md "Fourth session"); `parent` is a plain snapshot with no inherited keys.
+  if (!pristine) {
+    for (const k in parent) {
+      const v = parent[k];
+      if (v !== undefined) env[k] = v;
+    }
+  }
   Object.assign(env, merged);
   env.SECRETRUN_ENV = environment;
   delete env.SECRETRUN_WEBHOOK_SECRET;
