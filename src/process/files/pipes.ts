@@ -116,10 +116,13 @@ export class PipeServer {
   private readonly writers = new Set<Socket>();
   private timer?: NodeJS.Timeout;
   private busyUntil = 0;
-  private closed = false;
   /** Background mkfifo calls still running (refill): `close` stops them and waits, so none leaves a spare behind. */
   private readonly refills = new Set<{ child: ChildProcess; finished: Promise<void> }>();
+  /** Set by `close`: what it waits for. */
   private closing?: Promise<void>;
+  private get closed(): boolean {
+    return this.closing !== undefined;
+  }
 
   constructor(private readonly o: PipeServerOptions) {}
 
@@ -282,7 +285,6 @@ export class PipeServer {
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    this.closed = true;
     for (const { child } of this.refills) child.kill('SIGKILL');
     this.closing = Promise.all([...this.refills].map((r) => r.finished)).then(() => undefined);
     clearTimeout(this.timer);
