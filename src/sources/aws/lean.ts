@@ -241,8 +241,8 @@ export function environmentCredentials(profile: string | undefined, env: Env, pr
 /**
  * Whether the SDK would certainly sign with the environment's static keys (`environmentCredentials`), in a region
  * of the `aws` partition, and send to `endpointFor(region)` (as `endpointInUse` finds it), which a lean route
- * carries on; `why` says which way and why, for the debug line (names only). `verdictOf` says what a shared file holds (`sharedFileVerdicts`: read once
- * per resolve).
+ * carries on; `why` says which way and why, for the debug line (names only). `verdictOf` says what a shared file
+ * holds (`sharedFileVerdicts`: read once per resolve).
  */
 export async function leanRoute(
   service: { endpointVariable: string },
