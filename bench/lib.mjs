@@ -104,15 +104,23 @@ export async function alternate(cmds, { rounds, warmup = 2, cwd, env, async = fa
   return samples;
 }
 
-/** Peak RSS in KiB of a command and its descendants' largest process, from GNU time (wait4's ru_maxrss). */
-export function peakRssKiB(cmd, { cwd, env }) {
+/**
+ * One figure GNU time reports for a run of `cmd` (`format`: `%M` peak RSS in KiB, `%R` minor page faults), or
+ * undefined without /usr/bin/time. A non-zero exit aborts the benchmark.
+ */
+export function gnuTime(cmd, format, { cwd, env }) {
   if (!existsSync('/usr/bin/time')) return undefined;
-  const out = join(mkdtempSync(join(tmpdir(), 'secretrun-rss-')), 'rss');
-  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', out, cmd.file, ...cmd.args], { cwd: cmd.cwd ?? cwd, env: { ...env, ...cmd.env }, stdio: 'ignore' });
-  const kib = Number(readFileSync(out, 'utf8').trim().split('\n').pop());
+  const out = join(mkdtempSync(join(tmpdir(), 'secretrun-time-')), 'time');
+  const result = spawnSync('/usr/bin/time', ['-f', format, '-o', out, cmd.file, ...cmd.args], { cwd: cmd.cwd ?? cwd, env: { ...env, ...cmd.env }, stdio: 'ignore' });
+  const figure = Number(readFileSync(out, 'utf8').trim().split('\n').pop());
   rmSync(dirname(out), { recursive: true, force: true });
   if (result.status !== 0) throw new Error(`${cmd.label} exited with ${result.status} under /usr/bin/time`);
-  return kib;
+  return figure;
+}
+
+/** Peak RSS in KiB of a command and its descendants' largest process, from GNU time (wait4's ru_maxrss). */
+export function peakRssKiB(cmd, { cwd, env }) {
+  return gnuTime(cmd, '%M', { cwd, env });
 }
 
 /** A fresh temp dir; files are written 0600 so secretrun has no permission warning to print. */

@@ -15,10 +15,10 @@
  * on, and does not move with the machine's load) come from GNU time, median of 7, when /usr/bin/time exists.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SECRETRUN_BIN, SPAWN_ONLY, alternate, fmtRatio, median, nodeOn, table } from './lib.mjs';
+import { SECRETRUN_BIN, SPAWN_ONLY, alternate, fmtRatio, gnuTime, median, nodeOn, table } from './lib.mjs';
 import { startupProject } from './fixtures.mjs';
 import { installedNodes } from '../scripts/node-versions.mjs';
 
@@ -35,15 +35,8 @@ const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(S
 
 /** Minor page faults of one run, median of 7 (GNU time's %R), or undefined without /usr/bin/time. */
 function pageFaults(cmd) {
-  if (!existsSync('/usr/bin/time')) return undefined;
-  const counts = [];
-  for (let i = 0; i < 7; i++) {
-    const out = join(dir, 'faults');
-    const res = spawnSync('/usr/bin/time', ['-f', '%R', '-o', out, cmd.file, ...cmd.args], { cwd: project.dir, env, stdio: 'ignore' });
-    if (res.status !== 0) throw new Error(`${cmd.label} exited with ${res.status} under /usr/bin/time`);
-    counts.push(Number(readFileSync(out, 'utf8').trim().split('\n').pop()));
-  }
-  return median(counts);
+  const counts = Array.from({ length: 7 }, () => gnuTime(cmd, '%R', { cwd: project.dir, env }));
+  return counts[0] === undefined ? undefined : median(counts);
 }
 
 const majors = process.env.BENCH_NODES?.split(',').map(Number);
