@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installedNodes } from '../scripts/node-versions.mjs';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requireFromRepo = createRequire(join(REPO, 'package.json'));
@@ -116,6 +117,14 @@ export function gnuTime(cmd, format, { cwd, env }) {
   rmSync(dirname(out), { recursive: true, force: true });
   if (result.status !== 0) throw new Error(`${cmd.label} exited with ${result.status} under /usr/bin/time`);
   return figure;
+}
+
+/** This Node and the installed 22, 24 and 26 (scripts/node-versions.mjs), or only the majors BENCH_NODES lists (`24,26`). */
+export function selectedNodes() {
+  const majors = process.env.BENCH_NODES?.split(',').map(Number);
+  const others = installedNodes().filter((n) => n.version !== process.versions.node);
+  const nodes = [{ version: process.versions.node, bin: process.execPath }, ...others];
+  return nodes.filter((n) => !majors || majors.includes(Number(n.version.split('.')[0])));
 }
 
 /** Peak RSS in KiB of a command and its descendants' largest process, from GNU time (wait4's ru_maxrss). */

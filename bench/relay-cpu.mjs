@@ -22,9 +22,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SECRETRUN_BIN, SPAWN_ONLY, installedPackage, table } from './lib.mjs';
+import { SECRETRUN_BIN, SPAWN_ONLY, installedPackage, selectedNodes, table } from './lib.mjs';
 import { startupProject } from './fixtures.mjs';
-import { installedNodes } from '../scripts/node-versions.mjs';
 
 /** The least a relaying parent can do for this project, by hand: the floor of any JavaScript relaying launcher. */
 const MINIMAL_RELAY = fileURLToPath(new URL('./minimal-relay.cjs', import.meta.url));
@@ -39,10 +38,7 @@ const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(S
 const p25 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 4)];
 
 const rows = [];
-const majors = process.env.BENCH_NODES?.split(',').map(Number);
-const nodes = [{ version: process.versions.node, bin: process.execPath }, ...installedNodes().filter((n) => n.version !== process.versions.node)].filter(
-  (n) => !majors || majors.includes(Number(n.version.split('.')[0])),
-);
+const nodes = selectedNodes();
 for (const { version, bin } of nodes) {
   const cmds = [
     ['`node -e 0`', ['-e', '0']],

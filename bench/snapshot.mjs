@@ -18,9 +18,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SECRETRUN_BIN, SPAWN_ONLY, alternate, fmtRatio, gnuTime, median, nodeOn, table } from './lib.mjs';
+import { SECRETRUN_BIN, SPAWN_ONLY, alternate, fmtRatio, gnuTime, median, nodeOn, selectedNodes, table } from './lib.mjs';
 import { startupProject } from './fixtures.mjs';
-import { installedNodes } from '../scripts/node-versions.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 31);
 const dir = mkdtempSync(join(tmpdir(), 'secretrun-snapshot-'));
@@ -39,10 +38,7 @@ function pageFaults(cmd) {
   return counts[0] === undefined ? undefined : median(counts);
 }
 
-const majors = process.env.BENCH_NODES?.split(',').map(Number);
-const nodes = [{ version: process.versions.node, bin: process.execPath }, ...installedNodes().filter((n) => n.version !== process.versions.node)].filter(
-  (n) => !majors || majors.includes(Number(n.version.split('.')[0])),
-);
+const nodes = selectedNodes();
 const rows = [];
 for (const { version, bin } of nodes) {
   const blobs = {};
